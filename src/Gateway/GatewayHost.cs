@@ -1,0 +1,105 @@
+using System.Net;
+using System.Net.Sockets;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Shoal.Grains.Hosting;
+
+namespace Shoal.Gateway;
+
+/// <summary>
+/// Builds the gateway process. The embedded default co-hosts one Orleans silo (localhost
+/// clustering, local-directory snapshot store) with the HTTP API in a single process.
+/// </summary>
+public static class GatewayHost
+{
+    /// <summary>Address the embedded default listens on.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    /// <summary>Creates the application from command-line arguments (e.g. <c>--Corpus path --Shards 4 --urls http://127.0.0.1:5080</c>).</summary>
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+            builder.WebHost.UseUrls(DefaultUrl);
+
+        var options = new GatewayOptions();
+        builder.Configuration.Bind(options);
+        ResolveStartupCorpus(options);
+        if (options.SiloPort == 0) options.SiloPort = FreeTcpPort();
+        if (options.OrleansGatewayPort == 0) options.OrleansGatewayPort = FreeTcpPort();
+        builder.Services.AddSingleton(options);
+
+        string data = Path.GetFullPath(options.DataDirectory);
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(options.SiloPort, options.OrleansGatewayPort, serviceId: "shoal", clusterId: "shoal-embedded");
+            silo.Configure<SiloOptions>(o => o.SiloName = $"embedded-{Environment.MachineName}");
+            silo.AddShoal(o =>
+            {
+                o.SnapshotDirectory = Path.Combine(data, "snapshots");
+                o.CacheDirectory = Path.Combine(data, "cache");
+                o.BuildDirectory = Path.Combine(data, "build");
+            });
+        });
+
+        builder.Services.AddSingleton<StartupIndexLoader>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<StartupIndexLoader>());
+        builder.Services.AddProblemDetails();
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" }));
+        app.MapGet("/health/ready", (StartupIndexLoader loader) => loader.IsReady
+            ? Results.Ok(new { status = "ready", detail = loader.State })
+            : Results.Json(new { status = "not ready", detail = loader.State }, statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapShoalApi();
+        return app;
+    }
+
+    /// <summary>
+    /// When no start-up index is named, picks SciFact from ../shared/data when it is there,
+    /// else the sample corpus bundled with the repository.
+    /// </summary>
+    private static void ResolveStartupCorpus(GatewayOptions options)
+    {
+        if (options.Index is not null && options.Index.Length == 0) return; // explicitly disabled
+        if (options.Corpus is not null)
+        {
+            options.Index ??= Path.GetFileNameWithoutExtension(options.Corpus).Replace("corpus", "index", StringComparison.Ordinal).ToLowerInvariant();
+            return;
+        }
+        string? root = FindRepositoryRoot();
+        if (root is null) return;
+        string scifact = Path.GetFullPath(Path.Combine(root, "..", "shared", "data", "scifact", "corpus.jsonl"));
+        string sample = Path.Combine(root, "samples", "passages.jsonl");
+        if (File.Exists(scifact))
+        {
+            options.Corpus = scifact;
+            options.Index ??= "scifact";
+        }
+        else if (File.Exists(sample))
+        {
+            options.Corpus = sample;
+            options.Index ??= "sample";
+        }
+    }
+
+    private static string? FindRepositoryRoot()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "Cluster.sln"))) return dir.FullName;
+        }
+        return null;
+    }
+
+    /// <summary>A TCP port on the loopback interface that is free right now.</summary>
+    public static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,4 @@
+using Shoal.Gateway;
+
+var app = GatewayHost.Build(args);
+await app.RunAsync();

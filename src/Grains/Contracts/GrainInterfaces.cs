@@ -1,0 +1,57 @@
+using Orleans;
+using Orleans.Concurrency;
+
+namespace Shoal.Grains.Contracts;
+
+/// <summary>
+/// One index (keyed by name): its schema, shard count and published version, and the builds
+/// that produce new versions. The published manifest in the snapshot store is the source of
+/// truth, so an index grain reactivated anywhere recovers its version from the store.
+/// </summary>
+[Alias("shoal.IIndexGrain")]
+public interface IIndexGrain : IGrainWithStringKey
+{
+    /// <summary>The published version, or null when the index has none and no build is running.</summary>
+    [ReadOnly, AlwaysInterleave]
+    Task<IndexInfo?> GetInfoAsync();
+
+    /// <summary>Starts a build into a new version; returns at once. Throws <see cref="ArgumentException"/> for bad requests and <see cref="InvalidOperationException"/> when a build is running.</summary>
+    Task<IngestStatus> StartIngestAsync(IngestRequest request);
+
+    /// <summary>Progress of the current or last build.</summary>
+    [ReadOnly, AlwaysInterleave]
+    Task<IngestStatus> GetIngestStatusAsync();
+}
+
+/// <summary>One shard of an index (key "{index}/{shard}"): owns its segments and answers local top-k.</summary>
+[Alias("shoal.IShardGrain")]
+public interface IShardGrain : IGrainWithStringKey
+{
+    /// <summary>Local BM25 top-k.</summary>
+    Task<ShardSearchResult> SearchTextAsync(ShardTextQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Loads (restores) the given published version from the snapshot store.</summary>
+    Task LoadVersionAsync(long version);
+
+    /// <summary>What this activation serves.</summary>
+    Task<ShardInfo> GetInfoAsync();
+}
+
+/// <summary>
+/// Scatter/gather for searches: validates, analyses the query once, scatters to every shard
+/// with a deadline and merges. Stateless: Orleans runs as many local activations as load needs.
+/// </summary>
+[Alias("shoal.IQueryCoordinatorGrain")]
+public interface IQueryCoordinatorGrain : IGrainWithIntegerKey
+{
+    /// <summary>Runs a search.</summary>
+    Task<SearchResponse> SearchAsync(SearchRequest request, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The catalog of indexes in the snapshot store (singleton key 0).</summary>
+[Alias("shoal.ICatalogGrain")]
+public interface ICatalogGrain : IGrainWithIntegerKey
+{
+    /// <summary>Names of indexes with a published version.</summary>
+    Task<string[]> ListIndexesAsync();
+}

@@ -1,0 +1,26 @@
+namespace Shoal.Grains.Hosting;
+
+/// <summary>Settings of Shoal's grains in a silo.</summary>
+public sealed class ShoalOptions
+{
+    /// <summary>Root of the local-directory snapshot store (the embedded default).</summary>
+    public string SnapshotDirectory { get; set; } = Path.Combine(".shoal", "snapshots");
+
+    /// <summary>Where shards keep local copies of segments restored from a remote store.</summary>
+    public string CacheDirectory { get; set; } = Path.Combine(".shoal", "cache");
+
+    /// <summary>Scratch space for index builds.</summary>
+    public string BuildDirectory { get; set; } = Path.Combine(".shoal", "build");
+
+    /// <summary>Deadline of a search when the request gives none.</summary>
+    public TimeSpan DefaultDeadline { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Largest k a search may ask for.</summary>
+    public int MaxK { get; set; } = 1000;
+
+    /// <summary>Largest shard count an index may have.</summary>
+    public int MaxShards { get; set; } = 1024;
+
+    /// <summary>Characters of text returned as a hit's snippet.</summary>
+    public int SnippetLength { get; set; } = 300;
+}

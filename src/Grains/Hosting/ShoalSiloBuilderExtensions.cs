@@ -1,0 +1,25 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.Hosting;
+using Shoal.Engine.Snapshots;
+
+namespace Shoal.Grains.Hosting;
+
+/// <summary>Adds Shoal's grains and services to a silo.</summary>
+public static class ShoalSiloBuilderExtensions
+{
+    /// <summary>
+    /// Registers Shoal: options, the snapshot store (a local directory unless another
+    /// <see cref="ISnapshotStore"/> is registered first) and the snapshot catalog.
+    /// </summary>
+    public static ISiloBuilder AddShoal(this ISiloBuilder builder, Action<ShoalOptions>? configure = null)
+    {
+        var options = builder.Services.AddOptions<ShoalOptions>();
+        if (configure is not null) options.Configure(configure);
+        builder.Services.TryAddSingleton<ISnapshotStore>(sp =>
+            new LocalDirectorySnapshotStore(sp.GetRequiredService<IOptions<ShoalOptions>>().Value.SnapshotDirectory));
+        builder.Services.TryAddSingleton(sp => new SnapshotCatalog(sp.GetRequiredService<ISnapshotStore>()));
+        return builder;
+    }
+}
