@@ -97,7 +97,9 @@ public sealed partial class ShardGrain : Grain, IShardGrain
                 throw;
             }
             SwapTo(new ShardView(manifest.Version, [.. leases]));
-            LogLoaded(_logger, _index, _shard, manifest.Version, leases.Sum(l => (long)l.Segment.DocCount));
+            long docs = 0;
+            foreach (var l in leases) docs += l.Segment.DocCount;
+            LogLoaded(_logger, _index, _shard, manifest.Version, docs);
         }
         finally
         {

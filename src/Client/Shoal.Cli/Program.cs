@@ -1,0 +1,11 @@
+using System.CommandLine;
+using Shoal.Cli.Commands;
+
+var root = new RootCommand("shoal: search, build and evaluate Shoal indexes.")
+{
+    SearchCommand.Create(),
+    IndexesCommand.Create(),
+    IngestCommand.Create(),
+    EvalCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,84 @@
+using System.Text.Json;
+using Shoal.Cli.Commands;
+
+namespace Shoal.Integration.Tests;
+
+public class EvalTests
+{
+    private static async Task<(int Code, string Out, string Err)> Eval(EvalCommand.EvalSettings settings)
+    {
+        var output = new StringWriter();
+        var errors = new StringWriter();
+        int code = await EvalCommand.RunAsync(settings, output, errors, CancellationToken.None);
+        return (code, output.ToString(), errors.ToString());
+    }
+
+    private static JsonElement Result(string output)
+    {
+        var lines = output.TrimEnd().Split('\n');
+        Assert.StartsWith("RESULT ", lines[^1]);
+        return JsonDocument.Parse(lines[^1]["RESULT ".Length..]).RootElement;
+    }
+
+    [Fact]
+    public async Task SciFact_bm25_reaches_the_anserini_baseline_identically_for_1_and_4_shards()
+    {
+        var settings = new EvalCommand.EvalSettings(
+            Paths.Shared("scifact", "corpus.jsonl"),
+            Paths.Shared("scifact", "queries.test.jsonl"),
+            Paths.Shared("scifact", "qrels", "test.tsv"),
+            Shards: 1, Depth: 100);
+        var one = await Eval(settings);
+        Assert.True(one.Code == 0, one.Err);
+        var four = await Eval(settings with { Shards = 4 });
+        Assert.True(four.Code == 0, four.Err);
+
+        var r1 = Result(one.Out);
+        var r4 = Result(four.Out);
+        double ndcg = r1.GetProperty("ndcg@10").GetDouble();
+        Assert.True(ndcg >= 0.665, $"nDCG@10 {ndcg} is below Anserini's 0.665");
+        Assert.Equal(300, r1.GetProperty("queries").GetInt32());
+        foreach (var key in new[] { "ndcg@10", "mrr@10", "recall@100", "queries", "docs" })
+            Assert.Equal(r1.GetProperty(key).GetRawText(), r4.GetProperty(key).GetRawText());
+        Assert.Equal(4, r4.GetProperty("shards").GetInt32());
+    }
+
+    [Fact]
+    public async Task Bad_inputs_give_a_message_and_exit_code_2()
+    {
+        string tmp = Directory.CreateTempSubdirectory("shoal-eval-").FullName;
+        try
+        {
+            var missing = await Eval(new(Path.Combine(tmp, "nope.jsonl"), Paths.SamplePassages, Paths.SamplePassages));
+            Assert.Equal(2, missing.Code);
+            Assert.Contains("does not exist", missing.Err);
+
+            string qrels = Path.Combine(tmp, "qrels.txt");
+            await File.WriteAllTextAsync(qrels, "q1 0 s01 1\nthis line is broken\n");
+            string queries = Path.Combine(tmp, "q.tsv");
+            await File.WriteAllTextAsync(queries, "q1\tinverted index\n");
+            var badQrels = await Eval(new(Paths.SamplePassages, queries, qrels));
+            Assert.Equal(2, badQrels.Code);
+            Assert.Contains("line 2", badQrels.Err);
+
+            var badShards = await Eval(new(Paths.SamplePassages, queries, qrels, Shards: 0));
+            Assert.Equal(2, badShards.Code);
+            Assert.Contains("--shards", badShards.Err);
+        }
+        finally
+        {
+            Directory.Delete(tmp, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Cli_parses_eval_and_reports_missing_options()
+    {
+        var root = new System.CommandLine.RootCommand { EvalCommand.Create() };
+        var parse = root.Parse(["eval", "--corpus", "x.jsonl"]);
+        Assert.NotEmpty(parse.Errors);
+        Assert.Contains(parse.Errors, e => e.Message.Contains("--queries", StringComparison.Ordinal));
+        int code = await parse.InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = new StringWriter(), Error = new StringWriter() });
+        Assert.NotEqual(0, code);
+    }
+}

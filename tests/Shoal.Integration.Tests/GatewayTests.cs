@@ -1,0 +1,172 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Shoal.Client;
+using Shoal.Gateway;
+
+namespace Shoal.Integration.Tests;
+
+/// <summary>The embedded default (silo + HTTP API in one process) on a real loopback port.</summary>
+public sealed class GatewayFixture : IAsyncLifetime
+{
+    private readonly string _data = Directory.CreateTempSubdirectory("shoal-gw-").FullName;
+    private WebApplication _app = null!;
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = GatewayHost.Build([
+            "--urls", "http://127.0.0.1:0",
+            "--DataDirectory", _data,
+            "--Corpus", Paths.SamplePassages,
+            "--Index", "sample",
+            "--Shards", "3",
+            "--SiloPort", "0",
+            "--OrleansGatewayPort", "0",
+        ]);
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
+        Http = new HttpClient { BaseAddress = BaseAddress };
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (true)
+        {
+            using var ready = await Http.GetAsync("health/ready");
+            if (ready.IsSuccessStatusCode) break;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("gateway not ready: " + await ready.Content.ReadAsStringAsync());
+            await Task.Delay(100);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Directory.Delete(_data, recursive: true);
+    }
+}
+
+public sealed class GatewayTests(GatewayFixture fixture) : IClassFixture<GatewayFixture>
+{
+    private Task<HttpResponseMessage> PostJson(string path, string json) =>
+        fixture.Http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
+
+    [Fact]
+    public async Task Search_over_http_returns_ranked_hits_with_snippets_and_coverage()
+    {
+        using var response = await PostJson("v1/indexes/sample/search", """{"text": "how does BM25 normalise document length?", "k": 3}""");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var hits = body.GetProperty("hits");
+        Assert.Equal(3, hits.GetArrayLength());
+        Assert.Equal("s02", hits[0].GetProperty("id").GetString());
+        Assert.Equal("BM25 ranking", hits[0].GetProperty("title").GetString());
+        Assert.Contains("inverse document frequency", hits[0].GetProperty("snippet").GetString());
+        Assert.True(hits[0].GetProperty("score").GetSingle() >= hits[1].GetProperty("score").GetSingle());
+        var coverage = body.GetProperty("coverage");
+        Assert.Equal(3, coverage.GetProperty("shards").GetInt32());
+        Assert.Equal(3, coverage.GetProperty("answered").GetInt32());
+        Assert.False(coverage.GetProperty("partial").GetBoolean());
+        Assert.True(body.GetProperty("tookMs").GetDouble() > 0);
+    }
+
+    [Theory]
+    [InlineData("""{"text": "", "k": 10}""", "'text'")]
+    [InlineData("""{"text": "   ", "k": 10}""", "'text'")]
+    [InlineData("""{"k": 10}""", "'text' is required")]
+    [InlineData("""{"text": "coffee", "k": 0}""", "'k' must be between 1 and 1000")]
+    [InlineData("""{"text": "coffee", "k": -5}""", "'k' must be between 1 and 1000")]
+    [InlineData("""{"text": "coffee", "k": 100000}""", "'k' must be between 1 and 1000")]
+    [InlineData("""{"text": "coffee", "deadlineMs": 0}""", "'deadlineMs'")]
+    [InlineData("""{"text": "coffee", "k": "ten"}""", "not valid JSON")]
+    [InlineData("""{"text": "coffee" """, "not valid JSON")]
+    [InlineData("""[1, 2]""", "not valid JSON")]
+    [InlineData("", "not valid JSON")]
+    public async Task Bad_searches_get_400_saying_what_is_wrong(string body, string expected)
+    {
+        using var response = await PostJson("v1/indexes/sample/search", body);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Contains(expected, problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Unknown_index_is_404_and_invalid_index_name_is_400()
+    {
+        using var missing = await PostJson("v1/indexes/no-such-index/search", """{"text": "coffee"}""");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Contains("no-such-index", await missing.Content.ReadAsStringAsync());
+
+        using var invalid = await PostJson("v1/indexes/Bad%20Name/search", """{"text": "coffee"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+
+        using var info = await fixture.Http.GetAsync("v1/indexes/no-such-index");
+        Assert.Equal(HttpStatusCode.NotFound, info.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ingest_with_a_missing_file_is_400_and_the_sdk_surfaces_it()
+    {
+        using var client = new ShoalClient(fixture.Http);
+        var e = await Assert.ThrowsAsync<ShoalApiException>(() => client.StartIngestAsync("other", new IngestOptions("/nonexistent/corpus.jsonl")));
+        Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
+        Assert.Contains("does not exist", e.Detail);
+    }
+
+    [Fact]
+    public async Task Sdk_lists_describes_builds_and_searches()
+    {
+        using var client = new ShoalClient(fixture.BaseAddress);
+        Assert.Contains("sample", await client.ListIndexesAsync());
+        var info = await client.GetIndexAsync("sample");
+        Assert.NotNull(info);
+        Assert.Equal(40, info.DocCount);
+        Assert.Equal(3, info.ShardCount);
+        Assert.Null(await client.GetIndexAsync("absent"));
+
+        // A second index built through the API, then searched with the SDK.
+        string tsv = Path.Combine(Path.GetTempPath(), $"shoal-{Guid.NewGuid():N}.tsv");
+        await File.WriteAllLinesAsync(tsv, ["t1\tthe quick brown fox jumps", "t2\tlazy dogs sleep all day", "t3\tfoxes are quick and clever"]);
+        try
+        {
+            await client.StartIngestAsync("animals", new IngestOptions(tsv, Shards: 2));
+            var done = await client.WaitForIngestAsync("animals", pollInterval: TimeSpan.FromMilliseconds(50));
+            Assert.Equal("succeeded", done.State);
+            var results = await client.SearchAsync("animals", new SearchQuery("quick fox", K: 5));
+            Assert.Equal(["t1", "t3"], results.Hits.Select(h => h.Id).Order().ToArray());
+            Assert.False(results.Coverage.Partial);
+
+            var e = await Assert.ThrowsAsync<ShoalApiException>(() => client.SearchAsync("animals", new SearchQuery("fox", K: 0)));
+            Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
+        }
+        finally
+        {
+            File.Delete(tsv);
+        }
+    }
+
+    [Fact]
+    public async Task Stopword_only_query_is_answered_with_no_hits()
+    {
+        var results = await new ShoalClient(fixture.Http).SearchAsync("sample", new SearchQuery("the of and"));
+        Assert.Empty(results.Hits);
+        Assert.False(results.Coverage.Partial);
+    }
+
+    [Fact]
+    public async Task Health_endpoints_answer()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await fixture.Http.GetAsync("health/live")).StatusCode);
+        var ready = await fixture.Http.GetFromJsonAsync<JsonElement>("health/ready");
+        Assert.Contains("sample", ready.GetProperty("detail").GetString());
+    }
+}
