@@ -61,6 +61,7 @@ public ref struct StandardTokenizer
     private const byte RegionalIndicator = 19;
     private const byte KeycapBase = 20;      // '#' and '*' ('0'-'9' are Numeric)
     private const byte ALetterPictographic = 21; // both ALetter and Extended_Pictographic (Ⓜ, 🅰 …)
+    private const byte SouthEastAsianMark = 22; // a Complex_Context mark: extends a preceding char, or starts a run
 
     private const char ZwjChar = '\u200D';
     private const char EmojiPresentation = '\uFE0F';
@@ -122,7 +123,7 @@ public ref struct StandardTokenizer
                 ALetterPictographic => Math.Max(ScanWord(text, pos, limit), ScanEmoji(text, pos, limit)),
                 Pictographic or EmojiModifier or Zwj => ScanEmoji(text, pos, limit),
                 Han or Hiragana => SkipExtend(text, pos + length, limit, stopAtPresentation: false),
-                SouthEastAsian => ScanSouthEastAsian(text, pos + length, limit),
+                SouthEastAsian or SouthEastAsianMark => ScanSouthEastAsian(text, pos + length, limit),
                 RegionalIndicator => ScanFlag(text, pos + length, limit),
                 KeycapBase => ScanKeycap(text, pos + length, limit),
                 _ => -1,
@@ -237,7 +238,7 @@ public ref struct StandardTokenizer
         while (pos < limit)
         {
             byte cls = ClassAt(text, pos, limit, out int length);
-            if (cls is not (SouthEastAsian or Extend or Zwj or PresentationSelector)) break;
+            if (cls is not (SouthEastAsian or SouthEastAsianMark or Extend or Zwj or PresentationSelector)) break;
             pos += length;
         }
         return pos;
@@ -331,7 +332,7 @@ public ref struct StandardTokenizer
             char c = text[pos];
             if (c < '\u00AD') return pos; // nothing below the soft hyphen extends
             byte cls = ClassAt(text, pos, limit, out int length);
-            if (cls is Extend or Zwj || (cls == PresentationSelector && !stopAtPresentation))
+            if (cls is Extend or Zwj or SouthEastAsianMark || (cls == PresentationSelector && !stopAtPresentation))
             {
                 pos += length;
                 continue;
@@ -392,7 +393,7 @@ public ref struct StandardTokenizer
 
         switch (cp)
         {
-            case 0x00B7: case 0x0387: case 0x05F4: case 0x2027: case 0xFE13: case 0xFE55: case 0xFF1A:
+            case 0x00B7: case 0x02D7: case 0x0387: case 0x05F4: case 0x2027: case 0xFE13: case 0xFE55: case 0xFF1A:
                 return MidLetter;
             case 0x2018: case 0x2019: case 0x2024: case 0xFE52: case 0xFF07: case 0xFF0E:
                 return MidNumLet;
@@ -412,6 +413,10 @@ public ref struct StandardTokenizer
                 return PresentationSelector;
             case 0x3006:
                 return Other; // ideographic but not Han script
+            case 0x3005: case 0x303B:
+                return ALetter; // Han-script iteration marks that are letters, not ideographs
+            case 0x202F:
+                return ExtendNumLet; // NARROW NO-BREAK SPACE
         }
 
         if (cp is >= 0x1F1E6 and <= 0x1F1FF) return RegionalIndicator;
@@ -420,6 +425,10 @@ public ref struct StandardTokenizer
         if (IsHan(cp)) return Han;
         if (IsHiragana(cp)) return Hiragana;
         if (cp is (>= 0x17000 and <= 0x18D08) or (>= 0x1B170 and <= 0x1B2FB)) return Other; // Tangut, Nüshu
+        if (cp is (>= 0x4DB6 and <= 0x4DBF) or (>= 0x9FD6 and <= 0x9FFF) or (>= 0x20000 and <= 0x3FFFF))
+        {
+            return Other; // ideographs added after Unicode 9.0: unknown to Lucene's grammar
+        }
 
         UnicodeCategory category = CharUnicodeInfo.GetUnicodeCategory(cp);
         switch (category)
@@ -427,7 +436,7 @@ public ref struct StandardTokenizer
             case UnicodeCategory.NonSpacingMark:
             case UnicodeCategory.SpacingCombiningMark:
             case UnicodeCategory.EnclosingMark:
-                return IsComplexContextScript(cp) ? SouthEastAsian : Extend;
+                return IsComplexContextScript(cp) ? SouthEastAsianMark : Extend;
             case UnicodeCategory.Format:
                 return Extend;
             case UnicodeCategory.UppercaseLetter:
@@ -437,7 +446,6 @@ public ref struct StandardTokenizer
             case UnicodeCategory.OtherLetter:
                 if (IsComplexContextScript(cp)) return SouthEastAsian;
                 if (IsHebrewLetter(cp)) return HebrewLetter;
-                if (cp == 0x2E2F) return Other; // VERTICAL TILDE: Lm but not Alphabetic
                 return cp == 0x2139 ? ALetterPictographic : ALetter; // U+2139 ℹ is a letter and an emoji
             case UnicodeCategory.LetterNumber:
                 return ALetter;
@@ -455,11 +463,7 @@ public ref struct StandardTokenizer
 
     /// <summary>Non-letter chars that UAX#29 nevertheless classes as ALetter (and circled/squared letters).</summary>
     private static bool IsOtherALetter(int cp) => cp is
-        (>= 0x02C2 and <= 0x02C5) or (>= 0x02D2 and <= 0x02D7) or (>= 0x02DE and <= 0x02DF)
-        or (>= 0x02E5 and <= 0x02EB) or 0x02ED or (>= 0x02EF and <= 0x02FF)
-        or (>= 0x055A and <= 0x055C) or 0x055E or 0x058A or 0x05F3
-        or (>= 0xA708 and <= 0xA716) or (>= 0xA720 and <= 0xA721) or (>= 0xA789 and <= 0xA78A) or 0xAB5B
-        or (>= 0x24B6 and <= 0x24E9)
+        0x05F3 or (>= 0x24B6 and <= 0x24E9)
         or (>= 0x1F130 and <= 0x1F149) or (>= 0x1F150 and <= 0x1F169) or (>= 0x1F170 and <= 0x1F189);
 
     private static bool IsHebrewLetter(int cp) => cp is
@@ -471,17 +475,17 @@ public ref struct StandardTokenizer
         or (>= 0x30FC and <= 0x30FF) or (>= 0x31F0 and <= 0x31FF) or (>= 0x32D0 and <= 0x32FE)
         or (>= 0x3300 and <= 0x3357) or (>= 0xFF66 and <= 0xFF9D) or 0x1B000;
 
+    /// <summary>Script=Han as of Unicode 9.0 (Lucene's grammar): later ideographs are not tokens there.</summary>
     private static bool IsHan(int cp) => cp is
         (>= 0x2E80 and <= 0x2E99) or (>= 0x2E9B and <= 0x2EF3) or (>= 0x2F00 and <= 0x2FD5)
         or 0x3005 or 0x3007 or (>= 0x3021 and <= 0x3029) or (>= 0x3038 and <= 0x303B)
-        or (>= 0x3400 and <= 0x4DBF) or (>= 0x4E00 and <= 0x9FFF)
+        or (>= 0x3400 and <= 0x4DB5) or (>= 0x4E00 and <= 0x9FD5)
         or (>= 0xF900 and <= 0xFA6D) or (>= 0xFA70 and <= 0xFAD9)
-        or (>= 0x20000 and <= 0x2A6DF) or (>= 0x2A700 and <= 0x2EE5F) or (>= 0x2F800 and <= 0x2FA1F)
-        or (>= 0x30000 and <= 0x323AF);
+        or (>= 0x20000 and <= 0x2A6D6) or (>= 0x2A700 and <= 0x2B734) or (>= 0x2B740 and <= 0x2B81D)
+        or (>= 0x2B820 and <= 0x2CEA1) or (>= 0x2F800 and <= 0x2FA1D);
 
     private static bool IsHiragana(int cp) => cp is
-        (>= 0x3041 and <= 0x3096) or (>= 0x309D and <= 0x309F) or (>= 0x1B001 and <= 0x1B11F)
-        or 0x1B132 or (>= 0x1B150 and <= 0x1B152) or 0x1F200;
+        (>= 0x3041 and <= 0x3096) or (>= 0x309D and <= 0x309F) or 0x1B001 or 0x1F200;
 
     /// <summary>Blocks whose letters and marks have Line_Break = Complex_Context (SA).</summary>
     private static bool IsComplexContextScript(int cp) => cp is
@@ -496,8 +500,8 @@ public ref struct StandardTokenizer
 
     /// <summary>The few symbols and punctuation marks that are Complex_Context too.</summary>
     private static bool IsComplexContextPunctuation(int cp) => cp is
-        (>= 0x109E and <= 0x109F) or (>= 0x19DE and <= 0x19DF) or (>= 0x1AA0 and <= 0x1AAD)
-        or (>= 0xAADE and <= 0xAADF);
+        (>= 0x109E and <= 0x109F) or 0x19DA or (>= 0x19DE and <= 0x19DF) or (>= 0x1AA0 and <= 0x1AAD)
+        or (>= 0xAA77 and <= 0xAA79) or (>= 0xAADE and <= 0xAADF) or (>= 0x1173A and <= 0x1173B) or 0x1173F;
 
     private static bool IsEmojiModifierBase(int cp) => cp is
         0x261D or 0x26F9 or (>= 0x270A and <= 0x270D) or 0x1F385 or (>= 0x1F3C2 and <= 0x1F3C4) or 0x1F3C7
