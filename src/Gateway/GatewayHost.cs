@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Shoal.Grains.Hosting;
@@ -24,23 +22,33 @@ public static class GatewayHost
 
         var options = new GatewayOptions();
         builder.Configuration.Bind(options);
-        ResolveStartupCorpus(options);
-        if (options.SiloPort == 0) options.SiloPort = FreeTcpPort();
-        if (options.OrleansGatewayPort == 0) options.OrleansGatewayPort = FreeTcpPort();
+        var cluster = ClusterSettings.From(builder.Configuration);
         builder.Services.AddSingleton(options);
 
         string data = Path.GetFullPath(options.DataDirectory);
-        builder.UseOrleans(silo =>
+        switch (options.Mode.ToLowerInvariant())
         {
-            silo.UseLocalhostClustering(options.SiloPort, options.OrleansGatewayPort, serviceId: "shoal", clusterId: "shoal-embedded");
-            silo.Configure<SiloOptions>(o => o.SiloName = $"embedded-{Environment.MachineName}");
-            silo.AddShoal(o =>
-            {
-                o.SnapshotDirectory = Path.Combine(data, "snapshots");
-                o.CacheDirectory = Path.Combine(data, "cache");
-                o.BuildDirectory = Path.Combine(data, "build");
-            });
-        });
+            case "embedded":
+                ResolveStartupCorpus(options);
+                builder.UseOrleans(silo =>
+                {
+                    cluster.Apply(silo);
+                    silo.Configure<SiloOptions>(o => o.SiloName = $"embedded-{Environment.MachineName}");
+                    silo.AddShoal(o =>
+                    {
+                        o.SnapshotDirectory = Path.Combine(data, "snapshots");
+                        o.CacheDirectory = Path.Combine(data, "cache");
+                        o.BuildDirectory = Path.Combine(data, "build");
+                    });
+                });
+                break;
+            case "client":
+                if (options.Corpus is not null) options.Index ??= "default";
+                builder.UseOrleansClient(client => cluster.Apply(client));
+                break;
+            default:
+                throw new ArgumentException($"Mode must be 'embedded' or 'client' (got '{options.Mode}').");
+        }
 
         builder.Services.AddSingleton<StartupIndexLoader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StartupIndexLoader>());
@@ -93,13 +101,5 @@ public static class GatewayHost
                 if (File.Exists(Path.Combine(dir.FullName, "Cluster.sln"))) return dir.FullName;
         }
         return null;
-    }
-
-    /// <summary>A TCP port on the loopback interface that is free right now.</summary>
-    public static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -18,9 +18,10 @@ public sealed class GatewayOptions
     /// <summary>Shards of the start-up index.</summary>
     public int Shards { get; set; } = 4;
 
-    /// <summary>Orleans silo-to-silo port (0 picks a free one).</summary>
-    public int SiloPort { get; set; } = 11111;
-
-    /// <summary>Orleans client gateway port (0 picks a free one).</summary>
-    public int OrleansGatewayPort { get; set; } = 30000;
+    /// <summary>
+    /// "embedded" (default): co-host a silo in this process. "client": connect to a cluster of
+    /// silo processes (Redis membership via --Redis host:port) and serve only HTTP.
+    /// Cluster settings (Redis, SiloPort, GatewayPort, ClusterId) are read by ClusterSettings.
+    /// </summary>
+    public string Mode { get; set; } = "embedded";
 }

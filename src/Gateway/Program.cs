@@ -1,4 +1,14 @@
 using Shoal.Gateway;
 
-var app = GatewayHost.Build(args);
+WebApplication app;
+try
+{
+    app = GatewayHost.Build(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"shoal gateway: {e.Message}");
+    return 2;
+}
 await app.RunAsync();
+return 0;

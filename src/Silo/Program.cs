@@ -1,17 +1,25 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Orleans.Hosting;
 using Shoal.Grains.Hosting;
 
-// A silo without the HTTP gateway: localhost clustering with the silo on 11111 and the
-// client gateway on 30000 unless --SiloPort / --GatewayPort say otherwise.
-var builder = Host.CreateApplicationBuilder(args);
-int siloPort = builder.Configuration.GetValue("SiloPort", 11111);
-int gatewayPort = builder.Configuration.GetValue("GatewayPort", 30000);
+// A silo without the HTTP gateway. Alone it uses localhost clustering; with --Redis host:port it
+// joins a multi-process cluster (gateways connect with --Mode client --Redis host:port).
+//   dotnet run --project src/Silo -- --Redis 127.0.0.1:6379 --SiloPort 11112 --GatewayPort 30001 --DataDirectory .shoal
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+ClusterSettings cluster;
+try
+{
+    cluster = ClusterSettings.From(builder.Configuration);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"shoal silo: {e.Message}");
+    return 2;
+}
 string data = Path.GetFullPath(builder.Configuration["DataDirectory"] ?? ".shoal");
 builder.UseOrleans(silo =>
 {
-    silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: "shoal", clusterId: "shoal-embedded");
+    cluster.Apply(silo);
     silo.AddShoal(o =>
     {
         o.SnapshotDirectory = Path.Combine(data, "snapshots");
@@ -20,3 +28,4 @@ builder.UseOrleans(silo =>
     });
 });
 await builder.Build().RunAsync();
+return 0;

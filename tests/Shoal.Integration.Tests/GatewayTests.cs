@@ -30,7 +30,7 @@ public sealed class GatewayFixture : IAsyncLifetime
             "--Index", "sample",
             "--Shards", "3",
             "--SiloPort", "0",
-            "--OrleansGatewayPort", "0",
+            "--GatewayPort", "0",
         ]);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Shoal.Client;
+using Shoal.Gateway;
+using Shoal.Grains.Hosting;
+
+namespace Shoal.Integration.Tests;
+
+/// <summary>
+/// The multi-process deployment: a real redis-server for membership, two silo processes
+/// (src/Silo) and a gateway in client mode, all on loopback.
+/// </summary>
+public sealed class MultiProcessClusterTests : IAsyncLifetime
+{
+    private readonly string _data = Directory.CreateTempSubdirectory("shoal-multi-").FullName;
+    private readonly List<Process> _processes = [];
+    private readonly StringBuilder _logs = new();
+    private int _redisPort;
+
+    public async Task InitializeAsync()
+    {
+        _redisPort = EmbeddedCluster.FreeTcpPort();
+        Start("redis-server", $"--port {_redisPort} --bind 127.0.0.1 --save \"\" --appendonly no", "redis");
+        await WaitForPortAsync(_redisPort, TimeSpan.FromSeconds(20));
+
+        string silo = SiloAssembly();
+        for (int i = 0; i < 2; i++)
+        {
+            Start("dotnet", $"\"{silo}\" --Redis 127.0.0.1:{_redisPort} --SiloPort {EmbeddedCluster.FreeTcpPort()} " +
+                            $"--GatewayPort {EmbeddedCluster.FreeTcpPort()} --DataDirectory \"{_data}\" --ClusterId multi", $"silo{i}");
+        }
+    }
+
+    private static string SiloAssembly()
+    {
+        // Built by `dotnet test Cluster.sln` in the same configuration as this test assembly.
+        string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+        string path = Path.Combine(Paths.RepoRoot, "src", "Silo", "bin", configuration, "net10.0", "Shoal.Silo.dll");
+        if (!File.Exists(path)) throw new InvalidOperationException($"Silo build output '{path}' is missing: build Cluster.sln first.");
+        return path;
+    }
+
+    private void Start(string file, string arguments, string name)
+    {
+        var psi = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        Process process;
+        try
+        {
+            process = Process.Start(psi)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException($"Cannot start '{file}' ({e.Message}). The multi-process test needs redis-server (Debian package redis-server; .ci/run installs it).", e);
+        }
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_logs) _logs.AppendLine($"[{name}] {e.Data}"); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_logs) _logs.AppendLine($"[{name}] {e.Data}"); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _processes.Add(process);
+    }
+
+    private static async Task WaitForPortAsync(int port, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                using var tcp = new TcpClient();
+                await tcp.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        foreach (var p in _processes)
+        {
+            try { if (!p.HasExited) p.Kill(entireProcessTree: true); p.WaitForExit(5000); }
+            catch (InvalidOperationException) { }
+            p.Dispose();
+        }
+        try { Directory.Delete(_data, recursive: true); } catch (IOException) { }
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Redis_clustered_silo_processes_answer_through_a_client_mode_gateway()
+    {
+        WebApplication? app = null;
+        try
+        {
+            // The client connects once a silo has registered in Redis; retry while they start.
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            while (true)
+            {
+                try
+                {
+                    app = GatewayHost.Build([
+                        "--Mode", "client", "--Redis", $"127.0.0.1:{_redisPort}", "--ClusterId", "multi",
+                        "--urls", "http://127.0.0.1:0", "--Corpus", Paths.SamplePassages, "--Index", "sample", "--Shards", "4",
+                    ]);
+                    await app.StartAsync();
+                    break;
+                }
+                catch (Exception) when (DateTime.UtcNow < deadline)
+                {
+                    if (app is not null) await app.DisposeAsync();
+                    app = null;
+                    await Task.Delay(500);
+                }
+            }
+            var address = app!.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            using var http = new HttpClient { BaseAddress = new Uri(address.TrimEnd('/') + "/") };
+            while (true)
+            {
+                using var ready = await http.GetAsync("health/ready");
+                if (ready.IsSuccessStatusCode) break;
+                Assert.True(DateTime.UtcNow < deadline, "gateway not ready: " + await ready.Content.ReadAsStringAsync() + "\n" + Logs());
+                await Task.Delay(200);
+            }
+
+            using var client = new ShoalClient(http);
+            var results = await client.SearchAsync("sample", new SearchQuery("wind turbines and electricity", K: 3));
+            Assert.Equal("s33", results.Hits[0].Id);
+            Assert.Equal(4, results.Coverage.Shards);
+            Assert.Equal(4, results.Coverage.Answered);
+            Assert.False(results.Coverage.Partial);
+        }
+        catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+        {
+            throw new InvalidOperationException(e.Message + "\n--- process logs ---\n" + Logs(), e);
+        }
+        finally
+        {
+            if (app is not null)
+            {
+                await app.StopAsync();
+                await app.DisposeAsync();
+            }
+        }
+    }
+
+    private string Logs()
+    {
+        lock (_logs) return _logs.Length > 6000 ? _logs.ToString(_logs.Length - 6000, 6000) : _logs.ToString();
+    }
+}
