@@ -1,7 +1,10 @@
 using Orleans.TestingHost;
 using Shoal.Engine.Evaluation;
 using Shoal.Grains.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+using Shoal.Engine.Routing;
 using Shoal.Grains.Hosting;
+using Shoal.Grains.Shards;
 
 namespace Shoal.Integration.Tests;
 
@@ -16,6 +19,7 @@ public sealed class TwoSiloCluster : IAsyncLifetime
     {
         var builder = new InProcessTestClusterBuilder(2);
         string data = Data;
+        builder.ConfigureSilo((_, silo) => silo.Services.AddSingleton<IShardSearchInterceptor>(new SlowShard("slow", 1, TimeSpan.FromSeconds(5))));
         builder.ConfigureSilo((_, silo) => silo.AddShoal(o =>
         {
             o.SnapshotDirectory = Path.Combine(data, "snapshots");
@@ -49,8 +53,39 @@ public sealed class TwoSiloCluster : IAsyncLifetime
     }
 }
 
+/// <summary>Makes one shard of one index slow; it ignores cancellation, like a stuck disk read.</summary>
+internal sealed class SlowShard(string index, int shard, TimeSpan delay) : IShardSearchInterceptor
+{
+    public ValueTask BeforeSearchAsync(string i, int s, CancellationToken cancellationToken) =>
+        i == index && s == shard ? new ValueTask(Task.Delay(delay, CancellationToken.None)) : ValueTask.CompletedTask;
+}
+
 public sealed class ClusterTests(TwoSiloCluster fixture) : IClassFixture<TwoSiloCluster>
 {
+    [Fact]
+    public async Task A_slow_shard_yields_a_flagged_partial_answer_within_the_deadline()
+    {
+        await fixture.IngestAsync("slow", Paths.Shared("scifact", "corpus.jsonl"), 4);
+        var coordinator = fixture.Cluster.Client.GetGrain<IQueryCoordinatorGrain>(0);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var r = await coordinator.SearchAsync(new SearchRequest { Index = "slow", Text = "vitamin D and bone density", K = 20, DeadlineMs = 400 });
+        clock.Stop();
+
+        Assert.Equal(SearchStatus.Ok, r.Status);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"took {clock.Elapsed} with a 400 ms deadline");
+        Assert.True(r.Coverage.Partial);
+        Assert.Equal(4, r.Coverage.Shards);
+        Assert.Equal(3, r.Coverage.Answered);
+        Assert.Equal([1], r.Coverage.Missing);
+        Assert.Equal(20, r.Hits.Length);
+        Assert.All(r.Hits, h => Assert.NotEqual(1, ShardRouter.ShardOf(h.Id, 4)));
+
+        // Without the deadline pressure the same query is complete.
+        var full = await coordinator.SearchAsync(new SearchRequest { Index = "slow", Text = "vitamin D and bone density", K = 20, DeadlineMs = 30_000 });
+        Assert.False(full.Coverage.Partial);
+        Assert.Equal(4, full.Coverage.Answered);
+    }
+
     [Fact]
     public async Task Four_shards_on_two_silos_answer_exactly_like_one_shard()
     {

@@ -19,6 +19,7 @@ public static class ShoalSiloBuilderExtensions
         if (configure is not null) options.Configure(configure);
         builder.Services.TryAddSingleton<ISnapshotStore>(sp =>
             new LocalDirectorySnapshotStore(sp.GetRequiredService<IOptions<ShoalOptions>>().Value.SnapshotDirectory));
+        builder.Services.TryAddSingleton<Shards.IShardSearchInterceptor, Shards.NoShardSearchInterceptor>();
         builder.Services.TryAddSingleton(sp => new SnapshotCatalog(sp.GetRequiredService<ISnapshotStore>()));
         return builder;
     }

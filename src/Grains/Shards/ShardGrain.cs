@@ -24,15 +24,17 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     private readonly SnapshotCatalog _catalog;
     private readonly ShoalOptions _options;
     private readonly ILogger<ShardGrain> _logger;
+    private readonly IShardSearchInterceptor _interceptor;
     private readonly SemaphoreSlim _loadLock = new(1, 1);
     private string _index = "";
     private int _shard;
     private ShardView _view = ShardView.Empty;
 
     /// <summary>Created by Orleans.</summary>
-    public ShardGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ILogger<ShardGrain> logger)
+    public ShardGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, IShardSearchInterceptor interceptor, ILogger<ShardGrain> logger)
     {
         _catalog = catalog;
+        _interceptor = interceptor;
         _options = options.Value;
         _logger = logger;
     }
@@ -118,6 +120,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     public async Task<ShardSearchResult> SearchTextAsync(ShardTextQuery query, CancellationToken cancellationToken = default)
     {
         if (query.Version > _view.Version) await LoadVersionAsync(query.Version);
+        await _interceptor.BeforeSearchAsync(_index, _shard, cancellationToken);
         // A concurrent swap may retire the view between reading and acquiring it; then read again.
         ShardView view;
         SegmentLease[]? acquired;
