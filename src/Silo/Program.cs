@@ -25,6 +25,8 @@ builder.UseOrleans(silo =>
         o.SnapshotDirectory = Path.Combine(data, "snapshots");
         o.CacheDirectory = Path.Combine(data, "cache");
         o.BuildDirectory = Path.Combine(data, "build");
+        o.BlobConnectionString = builder.Configuration["BlobConnectionString"];
+        o.BlobContainer = builder.Configuration["BlobContainer"] ?? o.BlobContainer;
     });
 });
 await builder.Build().RunAsync();

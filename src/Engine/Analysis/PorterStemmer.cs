@@ -157,7 +157,12 @@ public static class PorterStemmer
     {
         int start = k - suffix.Length + 1;
         if (start < 0) return NoMatch;
-        return b.Slice(start, suffix.Length).SequenceEqual(suffix) ? k - suffix.Length : NoMatch;
+        // Compare from the end: most candidates differ in their last chars.
+        for (int i = suffix.Length - 1; i >= 0; i--)
+        {
+            if (b[start + i] != suffix[i]) return NoMatch;
+        }
+        return k - suffix.Length;
     }
 
     /// <summary>Writes <paramref name="s"/> after position j and returns the new k.</summary>

@@ -13,7 +13,7 @@ namespace Shoal.Engine.Analysis;
 /// <para>What becomes a token:</para>
 /// <list type="bullet">
 /// <item>Words and numbers: runs of letters (UAX#29 ALetter / Hebrew_Letter — letters, letter numbers,
-/// a few modifier symbols), digits (Numeric) and ExtendNumLet chars (<c>_</c> and other connector
+/// circled letters), decimal digits (Numeric) and ExtendNumLet chars (<c>_</c> and other connector
 /// punctuation). Letters and digits join directly (<c>p53</c>); a single MidLetter (<c>: · ‧</c>…),
 /// MidNumLet (<c>. ’ ‘ ․</c>…) or <c>'</c> between two letters joins them (<c>don't</c>, <c>u.s.a</c>);
 /// a single MidNum (<c>, ;</c>…), MidNumLet or <c>'</c> between two digits joins them (<c>3.14</c>,
@@ -32,6 +32,14 @@ namespace Shoal.Engine.Analysis;
 /// exactly as Lucene's scanner does with its 255-char buffer.
 /// </para>
 /// <para>Token text is returned as in the input (no case folding); see <see cref="EnglishAnalyzer"/>.</para>
+/// <para>
+/// Verified token-for-token against Lucene on fuzzed and English text. Known differences, all confined
+/// to text that English corpora do not contain: Lucene's grammar uses Unicode 9.0 character data, so
+/// letters, marks and digits assigned since then (Georgian Mtavruli, recent Latin/Arabic extensions,
+/// newer scripts) are word characters here but dropped there — except ideographs newer than Unicode 9.0,
+/// which are dropped here as well; and when the input ends in an unpaired high surrogate, Lucene's
+/// scanner drops the tokens of its last buffer fill, which is not reproduced.
+/// </para>
 /// </remarks>
 public ref struct StandardTokenizer
 {
@@ -160,15 +168,30 @@ public ref struct StandardTokenizer
     /// Longest match of the word/number rules (UAX#29 WB5–WB13b) from <paramref name="start"/>, or -1
     /// when nothing but ExtendNumLet chars is found.
     /// </summary>
+    /// <remarks>
+    /// Lucene's grammar is a sequence of parts — a letter run whose letters may be joined by single
+    /// MidLetter/MidNumLet/quote chars, a digit run joined likewise by MidNum/MidNumLet/quote chars, a
+    /// Hebrew letter with a trailing quote or <c>"</c> + Hebrew letter, a Katakana run — that abut
+    /// directly or through ExtendNumLet chars. So a join through a connector is only possible when the
+    /// char before it can belong to the same part: <see cref="ScanWord"/> tracks how the last unit was
+    /// reached.
+    /// </remarks>
     private static int ScanWord(ReadOnlySpan<char> text, int start, int limit)
     {
         const byte Start = 0xFF;
-        const byte HebrewQuote = 0xFE; // Hebrew_Letter followed by ' (WB7a): only a new word part may follow
+        const byte HebrewQuote = 0xFE; // Hebrew_Letter followed by ' (WB7a): only a new part may follow
+
+        // How the last unit was reached: directly (it may start a new part), or through a connector.
+        const byte Direct = 0;
+        const byte ViaMidLetter = 1;
+        const byte ViaMidNum = 2;
+        const byte ViaDoubleQuote = 3;
 
         int pos = start;
         int accept = -1;
         bool sawCore = false;
         byte prev = Start;
+        byte via = Direct;
 
         while (pos < limit)
         {
@@ -181,6 +204,7 @@ public ref struct StandardTokenizer
                 if (!CanJoin(prev, cls)) break;
                 pos = unitEnd;
                 prev = cls;
+                via = Direct;
                 if (cls != ExtendNumLet) sawCore = true;
                 if (sawCore) accept = pos;
                 continue;
@@ -198,23 +222,36 @@ public ref struct StandardTokenizer
                     nextEnd = SkipExtend(text, unitEnd + nextLength, limit, stopAtPresentation: false);
                 }
 
-                bool prevLetter = prev is ALetter or HebrewLetter;
-                bool nextLetter = next is ALetter or HebrewLetter;
-                bool joins =
-                    (prevLetter && nextLetter && cls is MidLetter or MidNumLet or SingleQuote)
-                    || (prev == Numeric && next == Numeric && cls is MidNum or MidNumLet or SingleQuote)
-                    || (prev == HebrewLetter && next == HebrewLetter && cls == DoubleQuote);
-                if (joins)
+                bool letters = prev is ALetter or HebrewLetter && next is ALetter or HebrewLetter;
+                byte joinedVia = Other;
+                if (letters && cls is MidLetter or MidNumLet or SingleQuote && via is Direct or ViaMidLetter)
+                {
+                    // WB6/WB7; a Hebrew ' Hebrew that could also be WB7a + a new part stays "direct".
+                    joinedVia = prev == HebrewLetter && cls == SingleQuote && via == Direct ? Direct : ViaMidLetter;
+                }
+                else if (prev == Numeric && next == Numeric && cls is MidNum or MidNumLet or SingleQuote
+                    && via is Direct or ViaMidNum)
+                {
+                    joinedVia = ViaMidNum; // WB11/WB12
+                }
+                else if (prev == HebrewLetter && next == HebrewLetter && cls == DoubleQuote && via == Direct)
+                {
+                    joinedVia = ViaDoubleQuote; // WB7b/WB7c
+                }
+
+                if (joinedVia != Other)
                 {
                     pos = nextEnd;
                     prev = next;
+                    via = joinedVia;
                     accept = pos;
                     continue;
                 }
-                if (prev == HebrewLetter && cls == SingleQuote)
+                if (prev == HebrewLetter && cls == SingleQuote && via == Direct)
                 {
-                    pos = unitEnd;
+                    pos = unitEnd; // WB7a: the quote ends this part
                     prev = HebrewQuote;
+                    via = Direct;
                     accept = pos;
                     continue;
                 }
@@ -273,7 +310,8 @@ public ref struct StandardTokenizer
     {
         int pos = start;
         while (pos < limit && text[pos] == ZwjChar) pos++;
-        bool leadingZwj = pos > start;
+        bool loneModifierAllowed = pos == start; // a modifier alone needs no ZWJ before it (or exactly one)
+        bool firstElement = true;
         int accept = -1;
 
         while (pos < limit)
@@ -291,17 +329,25 @@ public ref struct StandardTokenizer
                 }
                 else if (end < limit && text[end] == EmojiPresentation)
                 {
-                    // The element ends at the selector; only ZWJ + another element may follow.
+                    // The element ends at the selector: a tag sequence (first element only) or
+                    // ZWJ + another element may follow.
                     accept = end + 1;
                     int next = end + 1;
-                    if (next >= limit || text[next] != ZwjChar) break;
-                    while (next < limit && text[next] == ZwjChar) next++;
+                    if (firstElement)
+                    {
+                        int tagsEnd = ScanTagSequence(text, next, limit);
+                        if (tagsEnd > 0) return tagsEnd;
+                    }
+                    int zwjCount = 0;
+                    while (next < limit && text[next] == ZwjChar) { next++; zwjCount++; }
+                    if (zwjCount == 0) break;
                     pos = next;
-                    leadingZwj = false;
+                    loneModifierAllowed = zwjCount == 1;
+                    firstElement = false;
                     continue;
                 }
             }
-            else if (cls == EmojiModifier && !leadingZwj)
+            else if (cls == EmojiModifier && loneModifierAllowed)
             {
                 end = SkipExtend(text, pos + length, limit, stopAtPresentation: true);
             }
@@ -314,10 +360,23 @@ public ref struct StandardTokenizer
             // The absorbed extenders must end with a ZWJ for another element to join.
             if (end >= limit || end == pos + length || text[end - 1] != ZwjChar) break;
             pos = end;
-            leadingZwj = false;
+            loneModifierAllowed = true;
+            firstElement = false;
         }
 
         return accept;
+    }
+
+    /// <summary>Tag characters U+E0020..U+E007E followed by the cancel tag U+E007F; -1 when absent.</summary>
+    private static int ScanTagSequence(ReadOnlySpan<char> text, int pos, int limit)
+    {
+        int count = 0;
+        while (pos + 1 < limit && text[pos] == '\uDB40' && text[pos + 1] is >= '\uDC20' and <= '\uDC7E')
+        {
+            pos += 2;
+            count++;
+        }
+        return count > 0 && pos + 1 < limit && text[pos] == '\uDB40' && text[pos + 1] == '\uDC7F' ? pos + 2 : -1;
     }
 
     /// <summary>

@@ -6,6 +6,15 @@ public sealed class ShoalOptions
     /// <summary>Root of the local-directory snapshot store (the embedded default).</summary>
     public string SnapshotDirectory { get; set; } = Path.Combine(".shoal", "snapshots");
 
+    /// <summary>
+    /// Azure Blob Storage connection string for snapshots (Azurite locally). When set, snapshots
+    /// go to <see cref="BlobContainer"/> instead of <see cref="SnapshotDirectory"/>.
+    /// </summary>
+    public string? BlobConnectionString { get; set; }
+
+    /// <summary>Container of the blob snapshot store.</summary>
+    public string BlobContainer { get; set; } = "shoal-snapshots";
+
     /// <summary>Where shards keep local copies of segments restored from a remote store.</summary>
     public string CacheDirectory { get; set; } = Path.Combine(".shoal", "cache");
 

@@ -10,7 +10,7 @@ namespace Shoal.Grains.Hosting;
 public static class ShoalSiloBuilderExtensions
 {
     /// <summary>
-    /// Registers Shoal: options, the snapshot store (a local directory unless another
+    /// Registers Shoal: options, the snapshot store (a local directory, or blob storage when a connection string is set, unless another
     /// <see cref="ISnapshotStore"/> is registered first) and the snapshot catalog.
     /// </summary>
     public static ISiloBuilder AddShoal(this ISiloBuilder builder, Action<ShoalOptions>? configure = null)
@@ -18,7 +18,12 @@ public static class ShoalSiloBuilderExtensions
         var options = builder.Services.AddOptions<ShoalOptions>();
         if (configure is not null) options.Configure(configure);
         builder.Services.TryAddSingleton<ISnapshotStore>(sp =>
-            new LocalDirectorySnapshotStore(sp.GetRequiredService<IOptions<ShoalOptions>>().Value.SnapshotDirectory));
+        {
+            var o = sp.GetRequiredService<IOptions<ShoalOptions>>().Value;
+            return string.IsNullOrEmpty(o.BlobConnectionString)
+                ? new LocalDirectorySnapshotStore(o.SnapshotDirectory)
+                : AzureBlobSnapshotStore.Create(o.BlobConnectionString, o.BlobContainer);
+        });
         builder.Services.TryAddSingleton<Shards.IShardSearchInterceptor, Shards.NoShardSearchInterceptor>();
         builder.Services.TryAddSingleton(sp => new SnapshotCatalog(sp.GetRequiredService<ISnapshotStore>()));
         return builder;

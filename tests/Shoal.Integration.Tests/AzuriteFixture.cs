@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Shoal.Engine.Snapshots;
+using Shoal.Grains.Hosting;
+
+namespace Shoal.Integration.Tests;
+
+/// <summary>A real Azurite blob service (npm package azurite) on a free loopback port.</summary>
+public sealed class AzuriteFixture : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("shoal-azurite-").FullName;
+    private Process? _process;
+
+    /// <summary>Azurite's documented development account (public, local-only).</summary>
+    public string ConnectionString { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        int port = EmbeddedCluster.FreeTcpPort();
+        var psi = new ProcessStartInfo("azurite-blob",
+            $"--blobHost 127.0.0.1 --blobPort {port} --location \"{_dir}\" --silent --skipApiVersionCheck --loose")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        try
+        {
+            _process = Process.Start(psi)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException($"Cannot start azurite-blob ({e.Message}): install it with 'npm install -g azurite' (.ci/run does).", e);
+        }
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                using var tcp = new TcpClient();
+                await tcp.ConnectAsync(IPAddress.Loopback, port);
+                break;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+        ConnectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;" +
+            "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
+            $"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;";
+    }
+
+    public AzureBlobSnapshotStore Store(string container, int chunkBytes = 1 << 20, int parallelism = 4) =>
+        AzureBlobSnapshotStore.Create(ConnectionString, container, chunkBytes, parallelism);
+
+    public Task DisposeAsync()
+    {
+        if (_process is { HasExited: false }) _process.Kill(entireProcessTree: true);
+        _process?.WaitForExit(5000);
+        _process?.Dispose();
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+        return Task.CompletedTask;
+    }
+}
