@@ -116,13 +116,14 @@ public sealed class ClusterTests(TwoSiloCluster fixture) : IClassFixture<TwoSilo
         var silos = new HashSet<string>();
         for (int s = 0; s < 4; s++)
         {
-            var shard = await fixture.Cluster.Client.GetGrain<IShardGrain>($"scifact-4/{s}").GetInfoAsync();
+            var shard = await fixture.Cluster.Client.GetGrain<IShardGrain>(ShardGrain.KeyOf("scifact-4", s)).GetInfoAsync();
             Assert.Equal(four.Version, shard.Version);
             Assert.InRange(shard.DocCount, 1000, 1600);
             total += shard.DocCount;
             silos.Add(shard.Silo);
         }
         Assert.Equal(5183, total);
+        Assert.Equal(2, silos.Count); // shard placement spreads the four shards over both silos
     }
 
     [Fact]
@@ -134,7 +135,7 @@ public sealed class ClusterTests(TwoSiloCluster fixture) : IClassFixture<TwoSilo
         Assert.NotEmpty(before.Hits);
 
         foreach (int s in new[] { 0, 1 })
-            await fixture.Cluster.DeactivateAsync(fixture.Cluster.Client.GetGrain<IShardGrain>($"sample/{s}"));
+            await fixture.Cluster.DeactivateAsync(fixture.Cluster.Client.GetGrain<IShardGrain>(ShardGrain.KeyOf("sample", s)));
 
         var after = await coordinator.SearchAsync(new SearchRequest { Index = "sample", Text = "how do grains survive silo failure", K = 5 });
         Assert.Equal(before.Hits.Select(h => (h.Id, h.Score)), after.Hits.Select(h => (h.Id, h.Score)));

@@ -25,6 +25,9 @@ public sealed record IndexManifest
     /// <summary>Number of shards.</summary>
     public required int ShardCount { get; init; }
 
+    /// <summary>Copies of each shard to serve (a serving setting, kept with the version).</summary>
+    public int Replicas { get; init; } = 1;
+
     /// <summary>The schema the version was built with.</summary>
     public required IndexSchema Schema { get; init; }
 

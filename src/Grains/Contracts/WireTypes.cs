@@ -30,6 +30,8 @@ public sealed record IngestRequest
     [Id(3)] public double K1 { get; init; } = 0.9;
     /// <summary>BM25 b.</summary>
     [Id(4)] public double B { get; init; } = 0.4;
+    /// <summary>Copies of each shard served from different silos (1..8).</summary>
+    [Id(5)] public int Replicas { get; init; } = 1;
 }
 
 /// <summary>Progress of an index build.</summary>
@@ -59,6 +61,7 @@ public sealed record IndexInfo
     [Id(6)] public double B { get; init; }
     [Id(7)] public DateTimeOffset CreatedUtc { get; init; }
     [Id(8)] public IngestStatus? Ingest { get; init; }
+    [Id(9)] public int Replicas { get; init; } = 1;
 }
 
 /// <summary>An analysed BM25 query as sent to every shard.</summary>
@@ -103,6 +106,7 @@ public sealed record ShardInfo
     [Id(3)] public long DocCount { get; init; }
     [Id(4)] public long SegmentBytes { get; init; }
     [Id(5)] public string Silo { get; init; } = "";
+    [Id(6)] public int Replica { get; init; }
 }
 
 /// <summary>A search as the coordinator receives it.</summary>

@@ -24,6 +24,12 @@ public sealed class ShoalOptions
     /// <summary>Deadline of a search when the request gives none.</summary>
     public TimeSpan DefaultDeadline { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// With replicas, how long the coordinator waits for a shard's first replica before sending
+    /// the same request to the next one (hedging); a failed replica is replaced at once.
+    /// </summary>
+    public TimeSpan HedgeDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Largest k a search may ask for.</summary>
     public int MaxK { get; set; } = 1000;
 

@@ -24,6 +24,7 @@ public static class ShoalSiloBuilderExtensions
                 ? new LocalDirectorySnapshotStore(o.SnapshotDirectory)
                 : AzureBlobSnapshotStore.Create(o.BlobConnectionString, o.BlobContainer);
         });
+        builder.Services.AddPlacementDirector<Placement.ShardPlacement, Placement.ShardPlacementDirector>();
         builder.Services.TryAddSingleton<Shards.IShardSearchInterceptor, Shards.NoShardSearchInterceptor>();
         builder.Services.TryAddSingleton(sp => new SnapshotCatalog(sp.GetRequiredService<ISnapshotStore>()));
         return builder;

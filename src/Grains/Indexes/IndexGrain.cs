@@ -61,6 +61,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             B = m?.Schema.Text?.B ?? 0,
             CreatedUtc = m?.CreatedUtc ?? default,
             Ingest = CurrentStatus(),
+            Replicas = m?.Replicas ?? 1,
         });
     }
 
@@ -84,16 +85,18 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             throw new ArgumentException($"shards must be between 1 and {_options.MaxShards} (got {request.Shards}).");
         var parameters = new Bm25Parameters(request.K1, request.B);
         parameters.Validate();
+        if (request.Replicas < 1 || request.Replicas > 8)
+            throw new ArgumentException($"replicas must be between 1 and 8 (got {request.Replicas}).");
 
         _status = new IngestStatus { State = IngestState.Running, Phase = "reading", StartedUtc = DateTimeOffset.UtcNow, CorpusPath = path };
         _builder = new TextIndexBuilder(request.Shards, parameters, EnglishAnalyzer.Instance);
         // Keep the activation alive while the build runs without incoming calls.
         DelayDeactivation(TimeSpan.FromHours(12));
-        _ = RunIngestAsync(_builder, path, format, request.Shards, parameters);
+        _ = RunIngestAsync(_builder, path, format, request.Shards, request.Replicas, parameters);
         return Task.FromResult(CurrentStatus());
     }
 
-    private async Task RunIngestAsync(TextIndexBuilder builder, string path, CorpusFormat format, int shards, Bm25Parameters parameters)
+    private async Task RunIngestAsync(TextIndexBuilder builder, string path, CorpusFormat format, int shards, int replicas, Bm25Parameters parameters)
     {
         string buildRoot = Path.Combine(_options.BuildDirectory, Name, Guid.NewGuid().ToString("N"));
         try
@@ -118,6 +121,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
                 Version = version,
                 CreatedUtc = DateTimeOffset.UtcNow,
                 ShardCount = shards,
+                Replicas = replicas,
                 Schema = new IndexSchema(new TextChannelSchema(EnglishAnalyzer.Instance.Name, parameters.K1, parameters.B, parameters.LuceneLengthNorm)),
                 DocCount = built.Statistics.DocCount,
                 TotalLength = built.Statistics.TotalLength,
@@ -127,8 +131,8 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             _manifest = manifest;
 
             _status = _status with { Phase = "activating", Version = version };
-            await Task.WhenAll(Enumerable.Range(0, shards).Select(s =>
-                GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(Name, s)).LoadVersionAsync(version)));
+            await Task.WhenAll(Enumerable.Range(0, shards * replicas).Select(i =>
+                GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(Name, i / replicas, i % replicas)).LoadVersionAsync(version)));
 
             _status = _status with { State = IngestState.Succeeded, Phase = "done", FinishedUtc = DateTimeOffset.UtcNow };
             LogBuildDone(_logger, Name, version, built.Statistics.DocCount, (_status.FinishedUtc - _status.StartedUtc)?.TotalSeconds ?? 0);

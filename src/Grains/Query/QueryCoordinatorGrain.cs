@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
+using Polly;
+using Polly.Hedging;
 using Shoal.Engine.Analysis;
 using Shoal.Engine.Search;
 using Shoal.Engine.Snapshots;
@@ -28,8 +30,10 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// <summary>Longest per-request deadline accepted.</summary>
     public static readonly TimeSpan MaxDeadline = TimeSpan.FromMinutes(1);
 
+    private static readonly ResiliencePropertyKey<Func<int, CancellationToken, Task<ShardSearchResult>>> ReplicaCall = new("shoal.replica-call");
     private readonly ShoalOptions _options;
     private readonly ILogger<QueryCoordinatorGrain> _logger;
+    private readonly Dictionary<int, ResiliencePipeline<ShardSearchResult>> _hedging = [];
 
     /// <summary>Created by Orleans.</summary>
     public QueryCoordinatorGrain(IOptions<ShoalOptions> options, ILogger<QueryCoordinatorGrain> logger)
@@ -86,8 +90,14 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(deadline);
         var calls = new Task<ShardSearchResult>[info.ShardCount];
+        int replicas = Math.Max(1, info.Replicas);
+        int first = Random.Shared.Next(replicas); // spread load over replicas
         for (int s = 0; s < calls.Length; s++)
-            calls[s] = GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(request.Index, s)).SearchTextAsync(shardQuery, cts.Token);
+        {
+            int shard = s;
+            calls[s] = CallShardAsync(replicas, (attempt, ct) =>
+                GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(request.Index, shard, (first + attempt) % replicas)).SearchTextAsync(shardQuery, ct), cts.Token);
+        }
 
         try
         {
@@ -131,6 +141,48 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             Missing = [.. missing],
         };
         return Response(request, info, result, coverage, clock);
+    }
+
+    /// <summary>
+    /// Calls one shard: the first replica, then (Polly hedging) the next replica when the first
+    /// has not answered within <see cref="ShoalOptions.HedgeDelay"/> or has failed; the first
+    /// successful answer wins and the others are cancelled.
+    /// </summary>
+    private async Task<ShardSearchResult> CallShardAsync(int replicas, Func<int, CancellationToken, Task<ShardSearchResult>> call, CancellationToken cancellationToken)
+    {
+        if (replicas == 1) return await call(0, cancellationToken);
+        if (!_hedging.TryGetValue(replicas, out var pipeline))
+        {
+            pipeline = new ResiliencePipelineBuilder<ShardSearchResult>()
+                .AddHedging(new HedgingStrategyOptions<ShardSearchResult>
+                {
+                    MaxHedgedAttempts = replicas - 1,
+                    Delay = _options.HedgeDelay,
+                    ShouldHandle = new PredicateBuilder<ShardSearchResult>().Handle<Exception>(e => e is not OperationCanceledException),
+                    ActionGenerator = args =>
+                    {
+                        var replicaCall = args.ActionContext.Properties.GetValue(ReplicaCall, null!);
+                        int attempt = args.AttemptNumber;
+                        return async () =>
+                        {
+                            try { return Outcome.FromResult(await replicaCall(attempt, args.ActionContext.CancellationToken)); }
+                            catch (Exception e) { return Outcome.FromException<ShardSearchResult>(e); }
+                        };
+                    },
+                })
+                .Build();
+            _hedging[replicas] = pipeline;
+        }
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        try
+        {
+            context.Properties.Set(ReplicaCall, call);
+            return await pipeline.ExecuteAsync(static async (ctx, c) => await c(0, ctx.CancellationToken), context, call);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
     private static SearchResponse Response(SearchRequest request, IndexInfo info, Hit[] hits, Coverage coverage, Stopwatch clock) => new()

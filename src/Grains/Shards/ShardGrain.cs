@@ -19,6 +19,7 @@ namespace Shoal.Grains.Shards;
 /// immutable memory-mapped segments, so a long query never blocks the grain's turn.
 /// </summary>
 [Reentrant]
+[Placement.ShardPlacement]
 public sealed partial class ShardGrain : Grain, IShardGrain
 {
     private readonly SnapshotCatalog _catalog;
@@ -28,6 +29,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     private readonly SemaphoreSlim _loadLock = new(1, 1);
     private string _index = "";
     private int _shard;
+    private int _replica;
     private ShardView _view = ShardView.Empty;
 
     /// <summary>Created by Orleans.</summary>
@@ -39,17 +41,28 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         _logger = logger;
     }
 
-    /// <summary>Key of the shard grain for <paramref name="index"/> and <paramref name="shard"/>.</summary>
-    public static string KeyOf(string index, int shard) => string.Create(CultureInfo.InvariantCulture, $"{index}/{shard}");
+    /// <summary>Key of replica <paramref name="replica"/> of shard <paramref name="shard"/> of <paramref name="index"/>: "{index}/{shard}/{replica}".</summary>
+    public static string KeyOf(string index, int shard, int replica = 0) => string.Create(CultureInfo.InvariantCulture, $"{index}/{shard}/{replica}");
+
+    /// <summary>Parses "{index}/{shard}/{replica}" (or "{index}/{shard}", replica 0).</summary>
+    public static bool TryParseKey(string key, out string index, out int shard, out int replica)
+    {
+        index = "";
+        shard = replica = 0;
+        var parts = key.Split('/');
+        if (parts.Length is < 2 or > 3 || parts[0].Length == 0) return false;
+        if (!int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out shard)) return false;
+        if (parts.Length == 3 && !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out replica)) return false;
+        index = parts[0];
+        return true;
+    }
 
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         string key = this.GetPrimaryKeyString();
-        int slash = key.LastIndexOf('/');
-        if (slash <= 0 || !int.TryParse(key.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _shard))
-            throw new ArgumentException($"Shard grain key '{key}' is not '{{index}}/{{shard}}'.");
-        _index = key[..slash];
+        if (!TryParseKey(key, out _index, out _shard, out _replica))
+            throw new ArgumentException($"Shard grain key '{key}' is not '{{index}}/{{shard}}/{{replica}}'.");
         var manifest = await _catalog.GetLatestManifestAsync(_index, cancellationToken);
         if (manifest is not null) await LoadAsync(manifest, cancellationToken);
     }
@@ -183,6 +196,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         {
             Index = _index,
             Shard = _shard,
+            Replica = _replica,
             Version = view.Version,
             DocCount = view.Segments.Sum(s => (long)s.Segment.DocCount),
             SegmentBytes = view.Segments.Sum(s => s.Segment.SizeBytes),

@@ -1,0 +1,110 @@
+using Orleans.TestingHost;
+using Shoal.Engine.Evaluation;
+using Shoal.Grains.Contracts;
+using Shoal.Grains.Hosting;
+using Shoal.Grains.Shards;
+
+namespace Shoal.Integration.Tests;
+
+public sealed class ReplicaFailoverTests : IAsyncLifetime
+{
+    private readonly string _data = Directory.CreateTempSubdirectory("shoal-replicas-").FullName;
+    private InProcessTestCluster _cluster = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(3);
+        string data = _data;
+        builder.ConfigureSilo((_, silo) => silo.AddShoal(o =>
+        {
+            o.SnapshotDirectory = Path.Combine(data, "snapshots");
+            o.CacheDirectory = Path.Combine(data, "cache");
+            o.BuildDirectory = Path.Combine(data, "build");
+            o.DefaultDeadline = TimeSpan.FromSeconds(3);
+            o.HedgeDelay = TimeSpan.FromMilliseconds(50);
+        }));
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+        Directory.Delete(_data, recursive: true);
+    }
+
+    [Fact]
+    public async Task Queries_keep_flowing_while_a_silo_dies_and_coverage_returns_to_full()
+    {
+        var index = _cluster.Client.GetGrain<IIndexGrain>("scifact");
+        await index.StartIngestAsync(new IngestRequest { CorpusPath = Paths.Shared("scifact", "corpus.jsonl"), Shards = 3, Replicas = 2 });
+        while ((await index.GetIngestStatusAsync()) is { State: not IngestState.Succeeded } st)
+        {
+            Assert.NotEqual(IngestState.Failed, st.State);
+            await Task.Delay(100);
+        }
+
+        // Replicas of a shard live on different silos.
+        for (int s = 0; s < 3; s++)
+        {
+            var r0 = await _cluster.Client.GetGrain<IShardGrain>(ShardGrain.KeyOf("scifact", s, 0)).GetInfoAsync();
+            var r1 = await _cluster.Client.GetGrain<IShardGrain>(ShardGrain.KeyOf("scifact", s, 1)).GetInfoAsync();
+            Assert.NotEqual(r0.Silo, r1.Silo);
+        }
+
+        var coordinator = _cluster.Client.GetGrain<IQueryCoordinatorGrain>(0);
+        var topics = TopicReader.Load(Paths.Shared("scifact", "queries.test.jsonl")).Take(40).ToList();
+        var expected = new Dictionary<string, (string, float)[]>();
+        foreach (var t in topics)
+        {
+            var r = await coordinator.SearchAsync(new SearchRequest { Index = "scifact", Text = t.Text, K = 10 });
+            Assert.False(r.Coverage.Partial);
+            expected[t.Id] = r.Hits.Select(h => (h.Id, h.Score)).ToArray();
+        }
+
+        // A continuous stream of queries; one silo (not the one hosting the client's gateway) is killed mid-way.
+        int complete = 0, partial = 0;
+        var victim = _cluster.Silos[2];
+        var killAt = DateTime.UtcNow.AddSeconds(1);
+        var stopAt = DateTime.UtcNow.AddSeconds(8);
+        bool killed = false;
+        for (int i = 0; DateTime.UtcNow < stopAt; i++)
+        {
+            if (!killed && DateTime.UtcNow >= killAt)
+            {
+                await _cluster.KillSiloAsync(victim);
+                killed = true;
+            }
+            var t = topics[i % topics.Count];
+            var r = await coordinator.SearchAsync(new SearchRequest { Index = "scifact", Text = t.Text, K = 10 });
+            Assert.Equal(SearchStatus.Ok, r.Status);
+            if (r.Coverage.Partial)
+            {
+                partial++;
+                Assert.True(r.Coverage.Answered < r.Coverage.Shards);
+                Assert.NotEmpty(r.Coverage.Missing);
+            }
+            else
+            {
+                complete++;
+                Assert.Equal(expected[t.Id], r.Hits.Select(h => (h.Id, h.Score)).ToArray());
+            }
+        }
+        Assert.True(killed);
+        Assert.True(complete > 0, $"complete {complete}, partial {partial}");
+
+        // After the dead silo's activations move, every query is complete again.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        int fullInARow = 0;
+        while (fullInARow < topics.Count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "coverage did not return to full");
+            var t = topics[fullInARow];
+            var r = await coordinator.SearchAsync(new SearchRequest { Index = "scifact", Text = t.Text, K = 10 });
+            if (r.Coverage.Partial) { fullInARow = 0; await Task.Delay(200); continue; }
+            Assert.Equal(expected[t.Id], r.Hits.Select(h => (h.Id, h.Score)).ToArray());
+            fullInARow++;
+        }
+    }
+}
