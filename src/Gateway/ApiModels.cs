@@ -6,7 +6,7 @@ namespace Shoal.Gateway;
 public sealed record SearchBody(string? Text, int? K, int? DeadlineMs, bool? IncludeStored);
 
 /// <summary>Body of <c>POST /v1/indexes/{name}/ingest</c>.</summary>
-public sealed record IngestBody(string? Corpus, string? Format, int? Shards, double? K1, double? B);
+public sealed record IngestBody(string? Corpus, string? Format, int? Shards, double? K1, double? B, int? Replicas);
 
 /// <summary>A hit in an HTTP response.</summary>
 public sealed record HitDto(string Id, float Score, string? Title, string? Snippet);

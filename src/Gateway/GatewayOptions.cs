@@ -18,6 +18,9 @@ public sealed class GatewayOptions
     /// <summary>Shards of the start-up index.</summary>
     public int Shards { get; set; } = 4;
 
+    /// <summary>Replicas per shard of the start-up index.</summary>
+    public int Replicas { get; set; } = 1;
+
     /// <summary>
     /// "embedded" (default): co-host a silo in this process. "client": connect to a cluster of
     /// silo processes (Redis membership via --Redis host:port) and serve only HTTP.

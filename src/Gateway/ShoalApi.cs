@@ -86,6 +86,7 @@ public static class ShoalApi
             Shards = body.Shards ?? 1,
             K1 = body.K1 ?? 0.9,
             B = body.B ?? 0.4,
+            Replicas = body.Replicas ?? 1,
         };
         try
         {

@@ -163,6 +163,26 @@ public sealed class GatewayTests(GatewayFixture fixture) : IClassFixture<Gateway
     }
 
     [Fact]
+    public async Task Loadtest_reports_throughput_and_percentiles_in_both_loops()
+    {
+        var topics = new[] { "coffee roasting", "how do vaccines work", "wind power", "black holes and light", "sharding a search index" }
+            .Select((t, i) => new Shoal.Engine.Evaluation.Topic($"q{i}", t)).ToList();
+        using var client = new ShoalClient(fixture.Http, maxRetries: 0);
+
+        var closed = await Shoal.Cli.Commands.LoadTestCommand.RunAsync(client,
+            new("sample", topics, 10, Clients: 4, Rate: null, DurationSeconds: 2, WarmupSeconds: 0.5, MaxRequests: 100_000, DeadlineMs: null), CancellationToken.None);
+        Assert.True(closed.Ok > 20, $"only {closed.Ok} requests");
+        Assert.Equal(0, closed.Errors);
+        Assert.Equal(0, closed.Partial);
+        Assert.True(closed.LatenciesMs[0] <= closed.LatenciesMs[^1]);
+
+        var open = await Shoal.Cli.Commands.LoadTestCommand.RunAsync(client,
+            new("sample", topics, 10, Clients: 1, Rate: 50, DurationSeconds: 2, WarmupSeconds: 0, MaxRequests: 60, DeadlineMs: null), CancellationToken.None);
+        Assert.Equal(60, open.Ok + open.Errors); // bounded by --max-requests
+        Assert.Equal(0, open.Errors);
+    }
+
+    [Fact]
     public async Task Health_endpoints_answer()
     {
         Assert.Equal(HttpStatusCode.OK, (await fixture.Http.GetAsync("health/live")).StatusCode);

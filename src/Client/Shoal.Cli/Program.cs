@@ -7,5 +7,6 @@ var root = new RootCommand("shoal: search, build and evaluate Shoal indexes.")
     IndexesCommand.Create(),
     IngestCommand.Create(),
     EvalCommand.Create(),
+    LoadTestCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -41,13 +41,14 @@ public sealed record IndexDescription(
     double K1,
     double B,
     DateTimeOffset CreatedUtc,
-    IngestProgress? Ingest);
+    IngestProgress? Ingest,
+    int Replicas = 1);
 
 /// <summary>Options of a build.</summary>
 /// <param name="Corpus">Corpus file path as seen by the cluster's silos.</param>
 /// <param name="Format">"beir", "tsv" or "msmarco-v2"; null detects it from the file name.</param>
 /// <param name="Shards">Number of shards.</param>
-public sealed record IngestOptions(string Corpus, string? Format = null, int Shards = 1, double K1 = 0.9, double B = 0.4);
+public sealed record IngestOptions(string Corpus, string? Format = null, int Shards = 1, double K1 = 0.9, double B = 0.4, int Replicas = 1);
 
 internal sealed record IndexListResponse(IReadOnlyList<string> Indexes);
 
