@@ -1,6 +1,8 @@
 using Shoal.Engine.Evaluation;
 using Xunit;
 
+using Shoal.Engine.Tests;
+
 namespace Shoal.Engine.Tests.Evaluation;
 
 public sealed class QrelsTests : IDisposable

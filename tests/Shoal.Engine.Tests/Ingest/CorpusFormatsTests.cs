@@ -1,6 +1,8 @@
 using Shoal.Engine.Ingest;
 using Xunit;
 
+using Shoal.Engine.Tests;
+
 namespace Shoal.Engine.Tests.Ingest;
 
 public sealed class CorpusFormatsTests : IDisposable

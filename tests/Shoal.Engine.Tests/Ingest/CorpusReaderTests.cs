@@ -2,6 +2,8 @@ using System.Text;
 using Shoal.Engine.Ingest;
 using Xunit;
 
+using Shoal.Engine.Tests;
+
 namespace Shoal.Engine.Tests.Ingest;
 
 public sealed class CorpusReaderTests : IDisposable

@@ -1,12 +1,12 @@
 using System.IO.Compression;
 using System.Text;
 
-namespace Shoal.Engine.Tests.Evaluation;
+namespace Shoal.Engine.Tests;
 
 /// <summary>A temporary directory for one test class instance, deleted on dispose.</summary>
 internal sealed class TempFiles : IDisposable
 {
-    public TempFiles() => Directory = System.IO.Directory.CreateTempSubdirectory("shoal-eval-").FullName;
+    public TempFiles() => Directory = System.IO.Directory.CreateTempSubdirectory("shoal-test-").FullName;
 
     public string Directory { get; }
 
@@ -26,6 +26,14 @@ internal sealed class TempFiles : IDisposable
         using var gzip = new GZipStream(file, CompressionLevel.Fastest);
         byte[] bytes = Encoding.UTF8.GetBytes(content);
         gzip.Write(bytes, 0, bytes.Length);
+        return path;
+    }
+
+    /// <summary>Writes raw bytes and returns the full path.</summary>
+    public string WriteBytes(string name, byte[] content)
+    {
+        string path = Path.Combine(Directory, name);
+        File.WriteAllBytes(path, content);
         return path;
     }
 
