@@ -82,3 +82,25 @@ public class EvalTests
         Assert.NotEqual(0, code);
     }
 }
+
+public class CliParsingTests
+{
+    [Theory]
+    [InlineData("search", "--url", "http://127.0.0.1:5999", "--index", "x", "hello")]
+    [InlineData("indexes", "--url", "https://example.test:443")]
+    [InlineData("loadtest", "--url", "http://127.0.0.1:5999", "--index", "x", "--queries", "q.tsv")]
+    public void Gateway_addresses_parse(params string[] args)
+    {
+        var root = new System.CommandLine.RootCommand { Shoal.Cli.Commands.SearchCommand.Create(), Shoal.Cli.Commands.IndexesCommand.Create(), Shoal.Cli.Commands.LoadTestCommand.Create() };
+        var parse = root.Parse(args);
+        Assert.Empty(parse.Errors);
+    }
+
+    [Fact]
+    public void A_bad_gateway_address_is_a_parse_error()
+    {
+        var root = new System.CommandLine.RootCommand { Shoal.Cli.Commands.SearchCommand.Create() };
+        var parse = root.Parse(["search", "--url", "not a url", "--index", "x", "hello"]);
+        Assert.Contains(parse.Errors, e => e.Message.Contains("--url", StringComparison.Ordinal));
+    }
+}

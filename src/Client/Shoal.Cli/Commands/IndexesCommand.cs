@@ -12,7 +12,7 @@ internal static class IndexesCommand
         var command = new Command("indexes", "List the indexes of a running gateway.") { url };
         command.SetAction(async (parse, ct) =>
         {
-            using var client = new ShoalClient(parse.GetValue(url)!);
+            using var client = new ShoalClient(parse.GetUrl(url));
             try
             {
                 foreach (var name in await client.ListIndexesAsync(ct))
@@ -23,7 +23,7 @@ internal static class IndexesCommand
                 return 0;
             }
             catch (ShoalApiException e) { return CommonOptions.Fail(e.Message); }
-            catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetValue(url)}: {e.Message}"); }
+            catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetUrl(url)}: {e.Message}"); }
         });
         return command;
     }

@@ -17,7 +17,7 @@ internal static class IngestCommand
         var command = new Command("ingest", "Build a new version of an index from a corpus file.") { url, index, corpus, format, shards, replicas };
         command.SetAction(async (parse, ct) =>
         {
-            using var client = new ShoalClient(parse.GetValue(url)!);
+            using var client = new ShoalClient(parse.GetUrl(url));
             string name = parse.GetValue(index)!;
             try
             {
@@ -30,7 +30,7 @@ internal static class IngestCommand
             }
             catch (ShoalApiException e) { return CommonOptions.Fail(e.Message); }
             catch (InvalidOperationException e) { Console.Error.WriteLine(); return CommonOptions.Fail(e.Message); }
-            catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetValue(url)}: {e.Message}"); }
+            catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetUrl(url)}: {e.Message}"); }
         });
         return command;
     }

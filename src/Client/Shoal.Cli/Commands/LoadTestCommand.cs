@@ -37,7 +37,7 @@ internal static class LoadTestCommand
         };
         command.SetAction(async (parse, ct) =>
         {
-            var target = parse.GetValue(url)!;
+            var target = parse.GetUrl(url);
             if (!parse.GetValue(allowRemote) && !target.IsLoopback)
                 return CommonOptions.Fail($"{target} is not a loopback address; pass --allow-remote to load a remote gateway.", 2);
             var file = parse.GetValue(queries)!;

@@ -17,7 +17,7 @@ internal static class SearchCommand
         var command = new Command("search", "Search an index on a running gateway.") { url, index, k, deadline, text };
         command.SetAction(async (parse, ct) =>
         {
-            using var client = new ShoalClient(parse.GetValue(url)!);
+            using var client = new ShoalClient(parse.GetUrl(url));
             try
             {
                 var results = await client.SearchAsync(parse.GetValue(index)!, new SearchQuery(string.Join(' ', parse.GetValue(text)!), parse.GetValue(k), parse.GetValue(deadline)), ct);
@@ -33,7 +33,7 @@ internal static class SearchCommand
                 return 0;
             }
             catch (ShoalApiException e) { return CommonOptions.Fail(e.Message); }
-            catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetValue(url)}: {e.Message}"); }
+            catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetUrl(url)}: {e.Message}"); }
         });
         return command;
     }
