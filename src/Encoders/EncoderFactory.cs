@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Logging;
+
+namespace Shoal.Encoders;
+
+/// <summary>Builds the encoder an <see cref="EncoderOptions"/> describes (see its remarks).</summary>
+public static class EncoderFactory
+{
+    /// <summary>
+    /// Creates the encoder: loads the tokenizer, IDF table and ONNX session (once; the encoder
+    /// reuses them for every request). Model-based encoders are <see cref="IDisposable"/>.
+    /// </summary>
+    /// <exception cref="EncoderConfigurationException">A required file is not configured, missing
+    /// or malformed, the model's inputs/outputs do not fit, or CUDA is required but unavailable.</exception>
+    public static ITextEncoder Create(EncoderOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        switch (options.Kind)
+        {
+            case EncoderKind.Bm25:
+                return new Bm25QueryEncoder();
+            case EncoderKind.Dense:
+                {
+                    var tokenizer = LoadTokenizer(options);
+                    var session = OnnxSessionFactory.Create(options, logger);
+                    try
+                    {
+                        return new DenseOnnxEncoder(session, tokenizer, options.Pooling, options.Normalize, options.OutputName, options.Name);
+                    }
+                    catch
+                    {
+                        session.Dispose();
+                        throw;
+                    }
+                }
+            case EncoderKind.Sparse when !string.IsNullOrWhiteSpace(options.ModelPath):
+                {
+                    var tokenizer = LoadTokenizer(options);
+                    var session = OnnxSessionFactory.Create(options, logger);
+                    try
+                    {
+                        return new SpladeOnnxEncoder(session, tokenizer, options.SparseThreshold, options.SparseTopK, options.OutputName, options.Name);
+                    }
+                    catch
+                    {
+                        session.Dispose();
+                        throw;
+                    }
+                }
+            case EncoderKind.Sparse when !string.IsNullOrWhiteSpace(options.IdfPath):
+                return InferenceFreeSparseEncoder.Load(LoadTokenizer(options), options.IdfPath, options.Name);
+            case EncoderKind.Sparse:
+                throw new EncoderConfigurationException("A sparse encoder needs ModelPath (a SPLADE ONNX model) or IdfPath (idf.json for inference-free encoding); neither is set.");
+            default:
+                throw new EncoderConfigurationException($"Unknown encoder kind {options.Kind}; expected Dense, Sparse or Bm25.");
+        }
+    }
+
+    /// <summary>
+    /// The tokenizer of <paramref name="options"/>: <see cref="EncoderOptions.TokenizerPath"/> if set,
+    /// else <see cref="EncoderOptions.VocabPath"/>.
+    /// </summary>
+    /// <exception cref="EncoderConfigurationException">Neither is set, or the file cannot be used.</exception>
+    public static WordPieceTokenizer LoadTokenizer(EncoderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!string.IsNullOrWhiteSpace(options.TokenizerPath))
+            return WordPieceTokenizer.FromTokenizerJson(options.TokenizerPath, options.MaxSequenceLength);
+        if (!string.IsNullOrWhiteSpace(options.VocabPath))
+            return WordPieceTokenizer.FromVocabFile(options.VocabPath, options.MaxSequenceLength ?? WordPieceTokenizer.DefaultMaxLength, options.LowerCase);
+        throw new EncoderConfigurationException($"A {options.Kind} encoder needs a tokenizer: set TokenizerPath (tokenizer.json) or VocabPath (vocab.txt).");
+    }
+}

@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Logging;
+
+namespace Shoal.Encoders;
+
+/// <summary>Source-generated log messages of the encoders.</summary>
+internal static partial class EncoderLog
+{
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Warning,
+        Message = "CUDA execution provider (device {DeviceId}) is not available for model '{ModelPath}': {Reason}. Falling back to the CPU execution provider; set ExecutionProvider to \"cuda-required\" to fail instead.")]
+    public static partial void CudaFallback(ILogger logger, int deviceId, string modelPath, string reason);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Information,
+        Message = "Loaded ONNX model '{ModelPath}' on {ExecutionProvider}: inputs [{Inputs}], outputs [{Outputs}].")]
+    public static partial void ModelLoaded(ILogger logger, string modelPath, string executionProvider, string inputs, string outputs);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Error, Message = "Encoder batch of {Count} items failed in '{Name}'.")]
+    public static partial void BatchFailed(ILogger logger, Exception exception, string name, int count);
+}

@@ -1,0 +1,112 @@
+namespace Shoal.Encoders;
+
+/// <summary>
+/// Configuration of one encoder and its pool (bindable from configuration: every property has a
+/// setter and a default). <see cref="EncoderFactory.Create"/> builds the encoder it describes:
+/// <list type="bullet">
+/// <item><see cref="EncoderKind.Dense"/>: <see cref="ModelPath"/> + a tokenizer →
+/// <see cref="DenseOnnxEncoder"/>;</item>
+/// <item><see cref="EncoderKind.Sparse"/> with <see cref="ModelPath"/>: <see cref="SpladeOnnxEncoder"/>;
+/// without a model but with <see cref="IdfPath"/>: <see cref="InferenceFreeSparseEncoder"/>;</item>
+/// <item><see cref="EncoderKind.Bm25"/>: <see cref="Bm25QueryEncoder"/> (no files).</item>
+/// </list>
+/// A tokenizer is <see cref="TokenizerPath"/> (a Hugging Face tokenizer.json) or, when that is not
+/// set, <see cref="VocabPath"/> (a vocab.txt with bert-base-uncased settings).
+/// </summary>
+public sealed class EncoderOptions
+{
+    /// <summary>Execution provider value: ONNX Runtime's CPU provider.</summary>
+    public const string CpuProvider = "cpu";
+
+    /// <summary>
+    /// Execution provider value: CUDA on <see cref="DeviceId"/> when it can be loaded, otherwise a
+    /// logged warning and the CPU provider.
+    /// </summary>
+    public const string CudaProvider = "cuda";
+
+    /// <summary>
+    /// Execution provider value: CUDA on <see cref="DeviceId"/> or an
+    /// <see cref="EncoderConfigurationException"/> at construction — never a silent CPU fallback.
+    /// </summary>
+    public const string CudaRequiredProvider = "cuda-required";
+
+    /// <summary>Name for logs and metrics; defaults to the model (or IDF) file name, or "bm25".</summary>
+    public string? Name { get; set; }
+
+    /// <summary>What the encoder produces.</summary>
+    public EncoderKind Kind { get; set; } = EncoderKind.Dense;
+
+    /// <summary>ONNX model file (dense and SPLADE encoders).</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>Hugging Face <c>tokenizer.json</c> (preferred over <see cref="VocabPath"/> when both are set).</summary>
+    public string? TokenizerPath { get; set; }
+
+    /// <summary>WordPiece <c>vocab.txt</c>, used when <see cref="TokenizerPath"/> is not set.</summary>
+    public string? VocabPath { get; set; }
+
+    /// <summary>Whether a <see cref="VocabPath"/> vocabulary is uncased (lowercase and strip accents). Default true.</summary>
+    public bool LowerCase { get; set; } = true;
+
+    /// <summary>
+    /// Longest model input in tokens, [CLS] and [SEP] included; longer texts are truncated. Null:
+    /// the tokenizer.json's <c>truncation.max_length</c>, else 512.
+    /// </summary>
+    public int? MaxSequenceLength { get; set; }
+
+    /// <summary><c>idf.json</c> (token → weight) of the inference-free sparse encoder.</summary>
+    public string? IdfPath { get; set; }
+
+    /// <summary>Dense pooling over the last hidden state. Default <see cref="PoolingMode.Mean"/>.</summary>
+    public PoolingMode Pooling { get; set; } = PoolingMode.Mean;
+
+    /// <summary>Whether dense vectors are L2-normalised. Default true.</summary>
+    public bool Normalize { get; set; } = true;
+
+    /// <summary>
+    /// Model output to read; null picks it by convention (<c>last_hidden_state</c> for dense,
+    /// <c>logits</c> for SPLADE; see the encoders).
+    /// </summary>
+    public string? OutputName { get; set; }
+
+    /// <summary>Sparse encoders: keep terms whose weight is at least this (and &gt; 0). Default 0.</summary>
+    public float SparseThreshold { get; set; }
+
+    /// <summary>Sparse encoders: keep at most this many terms, the heaviest; 0 keeps all. Default 0.</summary>
+    public int SparseTopK { get; set; }
+
+    /// <summary>
+    /// <see cref="CpuProvider"/> (default), <see cref="CudaProvider"/> or
+    /// <see cref="CudaRequiredProvider"/> (case-insensitive). CUDA needs the build property
+    /// <c>-p:ShoalOnnxRuntime=Gpu</c> (the CUDA flavour of ONNX Runtime) and a CUDA device.
+    /// </summary>
+    public string ExecutionProvider { get; set; } = CpuProvider;
+
+    /// <summary>CUDA device ordinal for the CUDA providers. Default 0.</summary>
+    public int DeviceId { get; set; }
+
+    /// <summary>ONNX Runtime intra-op threads per session run; 0 lets ONNX Runtime choose (all cores).</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Pool: the most texts per model run. Default 32.</summary>
+    public int MaxBatchSize { get; set; } = 32;
+
+    /// <summary>Pool: the longest a request waits for companions after the first of a batch arrived. Default 2 ms.</summary>
+    public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Pool: requests that may wait for a batch before new ones are refused. Default 1024.</summary>
+    public int QueueCapacity { get; set; } = 1024;
+
+    /// <summary>Pool: adaptive early dispatch (see <see cref="MicroBatcherOptions.EarlyDispatch"/>). Default true.</summary>
+    public bool EarlyDispatch { get; set; } = true;
+
+    /// <summary>The pool's batching settings.</summary>
+    public MicroBatcherOptions ToBatcherOptions() => new()
+    {
+        MaxBatchSize = MaxBatchSize,
+        MaxWait = MaxBatchWait,
+        QueueCapacity = QueueCapacity,
+        EarlyDispatch = EarlyDispatch,
+        Name = Name ?? "encoder",
+    };
+}

@@ -1,0 +1,141 @@
+using Microsoft.Extensions.Logging;
+
+namespace Shoal.Encoders;
+
+/// <summary>
+/// One encoder (its session created once and reused) behind a <see cref="MicroBatcher{TIn, TOut}"/>:
+/// concurrent <see cref="EncodeAsync"/> calls for single texts are merged into batches, one model
+/// run per batch. No Orleans dependency: a grain holds a pool and awaits it.
+/// </summary>
+/// <remarks>
+/// <para>Model-free encoders (<see cref="Bm25QueryEncoder"/>, <see cref="InferenceFreeSparseEncoder"/>)
+/// gain nothing from batching, so the pool encodes their texts inline, without queueing; the
+/// batching counters then stay at zero.</para>
+/// <para>Errors: <see cref="EncoderQueueFullException"/> (thrown synchronously) when the queue is
+/// full; the encoder's own exception when its batch fails; a cancelled task when the caller
+/// cancels. Thread-safe.</para>
+/// </remarks>
+public sealed class EncoderPool : IAsyncDisposable, IDisposable
+{
+    private readonly MicroBatcher<string, EncodedText>? _textBatcher;
+    private readonly MicroBatcher<int[], EncodedText>? _tokenBatcher;
+    private readonly ITokenizedTextEncoder? _tokenized;
+    private readonly bool _ownsEncoder;
+
+    /// <summary>Puts <paramref name="encoder"/> behind a batcher with <paramref name="options"/>.</summary>
+    /// <param name="encoder">The encoder.</param>
+    /// <param name="options">Batching settings (defaults when null).</param>
+    /// <param name="logger">Receives batch failures.</param>
+    /// <param name="ownsEncoder">Whether disposing the pool disposes the encoder.</param>
+    public EncoderPool(ITextEncoder encoder, MicroBatcherOptions? options = null, ILogger? logger = null, bool ownsEncoder = true)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        Encoder = encoder;
+        _ownsEncoder = ownsEncoder;
+        if (encoder is Bm25QueryEncoder or InferenceFreeSparseEncoder) return;
+        var given = options ?? new MicroBatcherOptions();
+        options = new MicroBatcherOptions
+        {
+            MaxBatchSize = given.MaxBatchSize,
+            MaxWait = given.MaxWait,
+            QueueCapacity = given.QueueCapacity,
+            EarlyDispatch = given.EarlyDispatch,
+            Name = given.Name == "encoder" ? encoder.Name : given.Name,
+        };
+        if (encoder is ITokenizedTextEncoder tokenized)
+        {
+            _tokenized = tokenized;
+            _tokenBatcher = new MicroBatcher<int[], EncodedText>(RunTokenBatchAsync, options, logger);
+        }
+        else
+        {
+            _textBatcher = new MicroBatcher<string, EncodedText>(RunTextBatchAsync, options, logger);
+        }
+    }
+
+    /// <summary>Creates the encoder <paramref name="options"/> describes and a pool over it.</summary>
+    /// <exception cref="EncoderConfigurationException">See <see cref="EncoderFactory.Create"/>.</exception>
+    public static EncoderPool Create(EncoderOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var encoder = EncoderFactory.Create(options, logger);
+        return new EncoderPool(encoder, options.ToBatcherOptions(), logger);
+    }
+
+    /// <summary>The encoder.</summary>
+    public ITextEncoder Encoder { get; }
+
+    /// <summary>What <see cref="EncodeAsync"/> produces.</summary>
+    public EncoderKind Kind => Encoder.Kind;
+
+    /// <summary>Batches run (model runs through the pool).</summary>
+    public long BatchesRun => _tokenBatcher?.BatchesRun ?? _textBatcher?.BatchesRun ?? 0;
+
+    /// <summary>Texts encoded through batches.</summary>
+    public long ItemsProcessed => _tokenBatcher?.ItemsProcessed ?? _textBatcher?.ItemsProcessed ?? 0;
+
+    /// <summary>Requests refused with <see cref="EncoderQueueFullException"/>.</summary>
+    public long ItemsRejected => _tokenBatcher?.ItemsRejected ?? _textBatcher?.ItemsRejected ?? 0;
+
+    /// <summary>Requests waiting for a batch now.</summary>
+    public int QueueLength => _tokenBatcher?.QueueLength ?? _textBatcher?.QueueLength ?? 0;
+
+    /// <summary>
+    /// Encodes one text, batched with concurrent requests. For model encoders
+    /// (<see cref="ITokenizedTextEncoder"/>) the text is tokenised here, on the calling thread (tens
+    /// of microseconds for a query), so that concurrent requests tokenise in parallel while the
+    /// pool's worker runs the model.
+    /// </summary>
+    /// <exception cref="EncoderQueueFullException">Thrown synchronously when the queue is full.</exception>
+    public Task<EncodedText> EncodeAsync(string text, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (_tokenBatcher is not null)
+        {
+            if (ct.IsCancellationRequested) return Task.FromCanceled<EncodedText>(ct);
+            return _tokenBatcher.SubmitAsync(_tokenized!.Tokenizer.Encode(text), ct);
+        }
+        if (_textBatcher is not null) return _textBatcher.SubmitAsync(text, ct);
+        if (ct.IsCancellationRequested) return Task.FromCanceled<EncodedText>(ct);
+        return Task.FromResult(Encoder switch
+        {
+            Bm25QueryEncoder bm25 => EncodedText.FromTerms(bm25.Encode(text)),
+            InferenceFreeSparseEncoder free => EncodedText.FromSparse(free.Encode(text)),
+            _ => throw new InvalidOperationException("Unreachable: inline encoders are BM25 and inference-free."),
+        });
+    }
+
+    /// <summary>Runs queued requests, then disposes the encoder (when owned).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_tokenBatcher is not null) await _tokenBatcher.DisposeAsync().ConfigureAwait(false);
+        if (_textBatcher is not null) await _textBatcher.DisposeAsync().ConfigureAwait(false);
+        if (_ownsEncoder && Encoder is IDisposable d) d.Dispose();
+    }
+
+    /// <summary>Fails queued requests, then disposes the encoder (when owned).</summary>
+    public void Dispose()
+    {
+        _tokenBatcher?.Dispose();
+        _textBatcher?.Dispose();
+        if (_ownsEncoder && Encoder is IDisposable d) d.Dispose();
+    }
+
+    private Task<IReadOnlyList<EncodedText>> RunTokenBatchAsync(IReadOnlyList<int[]> rows, CancellationToken ct)
+    {
+        // The worker's own thread runs the model: no further hop.
+        ct.ThrowIfCancellationRequested();
+        var batch = _tokenized!.EncodeTokens(TokenizedBatch.FromRows(rows, _tokenized.Tokenizer.PadId));
+        return Task.FromResult<IReadOnlyList<EncodedText>>(Split(batch));
+    }
+
+    private async Task<IReadOnlyList<EncodedText>> RunTextBatchAsync(IReadOnlyList<string> texts, CancellationToken ct) =>
+        Split(await Encoder.EncodeAsync(texts, ct).ConfigureAwait(false));
+
+    private static EncodedText[] Split(EncodedBatch batch)
+    {
+        var results = new EncodedText[batch.Count];
+        for (int i = 0; i < results.Length; i++) results[i] = batch[i];
+        return results;
+    }
+}
