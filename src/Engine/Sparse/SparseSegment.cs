@@ -272,6 +272,7 @@ public sealed unsafe class SparseSegment : IDisposable
     public ScoredDoc[] SearchExact(SparseVector query, int k)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        k = Math.Min(k, Math.Max(1, _meta.DocCount));
         var scratch = Rent(query);
         try
         {
@@ -525,6 +526,7 @@ public sealed unsafe class SparseSegment : IDisposable
     public ScoredDoc[] SearchExhaustive(SparseVector query, int k)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        k = Math.Min(k, Math.Max(1, _meta.DocCount));
         ValidateQuery(query);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         int docCount = _meta.DocCount;
@@ -603,6 +605,7 @@ public sealed unsafe class SparseSegment : IDisposable
     public ScoredDoc[] SearchApproximate(SparseVector query, int k, SeismicSearchParameters parameters)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        k = Math.Min(k, Math.Max(1, _meta.DocCount));
         ArgumentNullException.ThrowIfNull(parameters);
         parameters.Validate();
         var scratch = Rent(query);
