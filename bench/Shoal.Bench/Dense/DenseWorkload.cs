@@ -16,7 +16,9 @@ namespace Shoal.Bench.Dense;
 /// </summary>
 /// <remarks>
 /// <c>dense --docs N --dims D [--queries 200] [--dir data/bench] [--clusters 1000] [--noise 0.6] [--seed 42]
-/// [--m 16] [--efc 200] [--threads cores] [--batch 64] [--ef 16,24,...] [--no-peers] [--reuse-segment]</c>
+/// [--m 16] [--efc 200] [--threads cores] [--batch 64] [--ef 16,24,...] [--passes 3] [--no-peers] [--reuse-segment]</c>
+/// Timing, the same for Shoal and the peers: every query (batch, ef point) is run in <c>--passes</c>
+/// passes and the best pass counts, which keeps other processes on a shared machine out of the figures.
 /// </remarks>
 public sealed class DenseWorkload : IWorkload
 {
@@ -47,6 +49,7 @@ public sealed class DenseWorkload : IWorkload
         int[] efs = a.String("ef", "10,16,24,32,48,64,96,128,192,256").Split(',')
             .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         bool peers = !a.Flag("no-peers");
+        int passes = a.Int("passes", 3);
         if (docs < 1 || dims < 8 || queries < 1 || batch < 1 || threads < 1)
             throw new ArgumentException("--docs, --queries, --batch and --threads must be positive and --dims at least 8.");
         Directory.CreateDirectory(dir);
@@ -60,19 +63,24 @@ public sealed class DenseWorkload : IWorkload
         Log($"data {(wrote ? "generated" : "reused")} in {sw.Elapsed.TotalSeconds:F1} s: {docsPath}");
 
         // 2. Read bandwidth.
-        double readGbps = MemoryBandwidth.MeasureReadGbps();
-        Log($"read bandwidth {readGbps:F2} GB/s (1 thread, SIMD sum over 1 GiB, best of 6)");
+        double anonGbps = MemoryBandwidth.MeasureReadGbps();
+        double fileGbps;
+        using (var mapped = MappedDenseVectors.Open(docsPath)) fileGbps = MemoryBandwidth.MeasureReadGbps(mapped.Rows);
+        Log($"read bandwidth, 1 thread, SIMD sum, best of 6: {anonGbps:F2} GB/s anonymous 1 GiB, {fileGbps:F2} GB/s page cache {docs * (double)dims * 4 / 1e9:F2} GB");
 
         // 3. Build.
         string segPath = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture,
             $"dense-{docs}x{dims}-c{clusters}-n{noise:0.###}-s{seed}-m{m}-efc{efc}.seg"));
         DenseBuildStatistics? stats = null;
+        double? buildCpuS = null;
         if (!(a.Flag("reuse-segment") && File.Exists(segPath)))
         {
             using var mapped = MappedDenseVectors.Open(docsPath);
             string[] ids = mapped.ReadIds();
             var options = new DenseBuildOptions(dims, DenseMetric.Dot, DenseStorage.Float32, new HnswParameters(m, efc, seed), threads);
+            var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             DenseSegmentWriter.Write(segPath, ids, mapped.Rows, options, out stats);
+            buildCpuS = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
             Log($"built {segPath}: graph {stats.Graph.TotalSeconds:F1} s, total {stats.Total.TotalSeconds:F1} s on {threads} threads");
         }
         GC.Collect();
@@ -90,13 +98,19 @@ public sealed class DenseWorkload : IWorkload
         seg.SearchExact(qs.AsSpan(0, dims), K); // fault the mapping in
         var truth = new ScoredDoc[queries][];
         var times = new double[queries];
-        for (int i = 0; i < queries; i++)
+        Array.Fill(times, double.MaxValue);
+        for (int pass = 0; pass < passes; pass++)
         {
-            long t0 = Stopwatch.GetTimestamp();
-            truth[i] = seg.SearchExact(qs.AsSpan(i * dims, dims), K);
-            times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            for (int i = 0; i < queries; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                truth[i] = seg.SearchExact(qs.AsSpan(i * dims, dims), K);
+                times[i] = Math.Min(times[i], Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+            }
         }
         double flatMs = times.Average();
+        using (var mapped = MappedDenseVectors.Open(docsPath)) fileGbps = Math.Max(fileGbps, MemoryBandwidth.MeasureReadGbps(mapped.Rows));
+        double readGbps = Math.Max(anonGbps, fileGbps);
         double scanBytes = (double)docs * dims * sizeof(float);
         double flatGbps = scanBytes / (flatMs / 1e3) / 1e9;
         Log($"flat 1 query: mean {flatMs:F2} ms (median {Median(times):F2}), {flatGbps:F2} GB/s");
@@ -106,14 +120,23 @@ public sealed class DenseWorkload : IWorkload
         int batchQueries = Math.Min(queries, batches * batch);
         seg.SearchExactBatch(qs.AsSpan(0, Math.Min(queries, batch) * dims), K);
         int mismatches = 0;
-        long tb = Stopwatch.GetTimestamp();
         var batchResults = new List<ScoredDoc[]>();
+        double batchMs = 0;
         for (int b = 0; b < batches; b++)
         {
             int from = b * batch, n = Math.Min(batch, queries - from);
-            batchResults.AddRange(seg.SearchExactBatch(qs.AsSpan(from * dims, n * dims), K));
+            double best = double.MaxValue;
+            ScoredDoc[][] r = [];
+            for (int pass = 0; pass < passes; pass++)
+            {
+                long tb = Stopwatch.GetTimestamp();
+                r = seg.SearchExactBatch(qs.AsSpan(from * dims, n * dims), K);
+                best = Math.Min(best, Stopwatch.GetElapsedTime(tb).TotalMilliseconds);
+            }
+            batchMs += best;
+            batchResults.AddRange(r);
         }
-        double batchMsPerQuery = Stopwatch.GetElapsedTime(tb).TotalMilliseconds / batchQueries;
+        double batchMsPerQuery = batchMs / batchQueries;
         for (int i = 0; i < batchResults.Count; i++)
         {
             if (!batchResults[i].SequenceEqual(truth[i])) mismatches++;
@@ -126,10 +149,14 @@ public sealed class DenseWorkload : IWorkload
         {
             for (int i = 0; i < Math.Min(queries, 20); i++) seg.SearchApproximate(qs.AsSpan(i * dims, dims), K, ef);
             double recall = 0;
-            long t0 = Stopwatch.GetTimestamp();
             var got = new ScoredDoc[queries][];
-            for (int i = 0; i < queries; i++) got[i] = seg.SearchApproximate(qs.AsSpan(i * dims, dims), K, ef);
-            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            double seconds = double.MaxValue;
+            for (int pass = 0; pass < passes; pass++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                for (int i = 0; i < queries; i++) got[i] = seg.SearchApproximate(qs.AsSpan(i * dims, dims), K, ef);
+                seconds = Math.Min(seconds, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
             for (int i = 0; i < queries; i++) recall += Recall(got[i], truth[i]);
             sweep.Add((ef, queries / seconds, recall / queries));
             Log($"ANN ef {ef}: {queries / seconds:F0} qps, recall@10 {recall / queries:F4}");
@@ -150,7 +177,7 @@ public sealed class DenseWorkload : IWorkload
 
             string faissIds = Path.ChangeExtension(truthPath, ".faiss.i32");
             faiss = await RunPeerAsync("faiss_flat.py", ["--base", docsPath, "--queries", queriesPath, "--k", $"{K}",
-                "--batch", $"{batch}", "--out-ids", faissIds], threadsForBlas: 1, cancellationToken);
+                "--batch", $"{batch}", "--passes", $"{passes}", "--out-ids", faissIds], threadsForBlas: 1, cancellationToken);
             if (faiss is not null && File.Exists(faissIds))
             {
                 var ids = MemoryMarshal.Cast<byte, int>(File.ReadAllBytes(faissIds)).ToArray();
@@ -161,13 +188,14 @@ public sealed class DenseWorkload : IWorkload
             }
             hnsw = await RunPeerAsync("hnswlib_ann.py", ["--base", docsPath, "--queries", queriesPath, "--truth", truthPath,
                 "--k", $"{K}", "--m", $"{m}", "--efc", $"{efc}", "--threads", $"{threads}", "--seed", $"{seed}",
-                "--ef", string.Join(',', efs)], threadsForBlas: 1, cancellationToken);
+                "--ef", string.Join(',', efs), "--passes", $"{passes}"], threadsForBlas: 1, cancellationToken);
         }
 
         // 8. Report.
         double? faissFlat = Number(faiss, "faiss_flat_ms");
         double? faissBatch = Number(faiss, "faiss_batch_ms_per_query");
         double? hnswBuild = Number(hnsw, "hnswlib_build_s");
+        double? hnswBuildCpu = Number(hnsw, "hnswlib_build_cpu_s");
         var hnswSweep = new List<(int Ef, double Qps, double Recall)>();
         if (hnsw is { } h && h.TryGetProperty("sweep", out var arr))
         {
@@ -180,7 +208,8 @@ public sealed class DenseWorkload : IWorkload
         var report = new Report();
         report.Row("dense flat, 1 query, ms", F(flatMs), faissFlat is null ? null : $"FAISS {F(faissFlat.Value)}",
             Ratio(faissFlat, flatMs), $"{F(scanBytes / 1e6 / readGbps)} ms = {scanBytes / 1e9:F2} GB / {readGbps:F2} GB/s");
-        report.Row("dense flat, 1 query, GB/s", F(flatGbps), null, $"{flatGbps / readGbps:P0} of read", $"read {F(readGbps)} GB/s");
+        report.Row("dense flat, 1 query, GB/s", F(flatGbps), null, $"{flatGbps / readGbps:P0} of read",
+            $"read {F(readGbps)} GB/s (anon {F(anonGbps)}, page cache {F(fileGbps)})");
         report.Row($"dense flat, batch {batch}, ms/query", F(batchMsPerQuery, 3), faissBatch is null ? null : $"FAISS {F(faissBatch.Value, 3)}",
             Ratio(faissBatch, batchMsPerQuery), $"{mismatches} of {batchQueries} differ from 1-query");
         report.Row($"dense ANN queries/s at recall@10 >= {TargetRecall}", annQps is null ? "not reached" : $"{annQps:F0} (ef {annEf})",
@@ -189,6 +218,9 @@ public sealed class DenseWorkload : IWorkload
         report.Row($"dense ANN build s ({threads} threads, M {m}, efC {efc})", buildS is null ? "reused" : F(buildS.Value, 1),
             hnswBuild is null ? null : $"hnswlib {F(hnswBuild.Value, 1)}", buildS is not null && hnswBuild is not null ? F(hnswBuild.Value / buildS.Value) : null,
             stats is null ? null : $"segment write {F(stats.Total.TotalSeconds, 1)} s incl. fsync");
+        report.Row("dense ANN build, CPU s (all threads)", buildCpuS is null ? "reused" : F(buildCpuS.Value, 1),
+            hnswBuildCpu is null ? null : $"hnswlib {F(hnswBuildCpu.Value, 1)}",
+            buildCpuS is not null && hnswBuildCpu is not null ? F(hnswBuildCpu.Value / buildCpuS.Value) : null, "whole segment build incl. write");
         foreach (var (ef, qps, recall) in sweep)
         {
             var peer = hnswSweep.FirstOrDefault(p => p.Ef == ef);
@@ -204,6 +236,9 @@ public sealed class DenseWorkload : IWorkload
         report.Result("flat_ms", flatMs);
         report.Result("flat_gbps", flatGbps);
         report.Result("read_gbps", readGbps);
+        report.Result("read_gbps_anonymous", anonGbps);
+        report.Result("read_gbps_page_cache", fileGbps);
+        report.Result("passes", passes);
         report.Result("flat_fraction_of_read", flatGbps / readGbps);
         report.Result("batch_ms_per_query", batchMsPerQuery);
         report.Result("batch_mismatches", mismatches);
@@ -216,6 +251,8 @@ public sealed class DenseWorkload : IWorkload
         report.Result("ann_build_s", (object?)buildS ?? "n/a");
         report.Result("ann_segment_write_s", (object?)stats?.Total.TotalSeconds ?? "n/a");
         report.Result("hnswlib_build_s", (object?)hnswBuild ?? "n/a");
+        report.Result("ann_build_cpu_s", (object?)buildCpuS ?? "n/a");
+        report.Result("hnswlib_build_cpu_s", (object?)hnswBuildCpu ?? "n/a");
         if (!double.IsNaN(faissAgreement)) report.Result("faiss_top10_agreement", faissAgreement);
         report.Result("ann_sweep", sweep.Select(s => new[] { s.Ef, Math.Round(s.Qps, 1), Math.Round(s.Recall, 4) }).ToArray());
         report.Result("hnswlib_sweep", hnswSweep.Select(s => new[] { s.Ef, Math.Round(s.Qps, 1), Math.Round(s.Recall, 4) }).ToArray());

@@ -20,6 +20,15 @@ public sealed record DenseBuildOptions(
     /// <summary>Whether to build and store an HNSW graph (default true).</summary>
     public bool BuildAnnIndex { get; init; } = true;
 
+    /// <summary>
+    /// With a graph and <see cref="DenseStorage.Float32"/> or <see cref="DenseStorage.Float16"/> storage,
+    /// also store an int8 copy of the vectors (per-vector scale, <c>dims + 4</c> bytes each) that graph
+    /// searches traverse, reading a quarter (half) of the bytes per visited node; the final candidates
+    /// are rescored with the stored vectors, so returned scores are exact. The builder uses the same copy
+    /// for its searches. Default true; ignored for <see cref="DenseStorage.Int8"/>, whose rows are already int8.
+    /// </summary>
+    public bool Int8Navigation { get; init; } = true;
+
     /// <summary>The graph parameters actually used (<see cref="Hnsw"/> or the defaults).</summary>
     public HnswParameters EffectiveHnsw => Hnsw ?? new HnswParameters();
 

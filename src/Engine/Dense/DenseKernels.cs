@@ -40,17 +40,6 @@ internal static unsafe class DenseKernels
         return Sse.Add(u.GetLower(), u.GetUpper());
     }
 
-    /// <summary>Eight accumulators to eight canonical sums.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Reduce8(
-        Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d,
-        Vector256<float> e, Vector256<float> f, Vector256<float> g, Vector256<float> h)
-    {
-        var u0 = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d));
-        var u1 = Avx.HorizontalAdd(Avx.HorizontalAdd(e, f), Avx.HorizontalAdd(g, h));
-        return Avx.Add(Avx.Permute2x128(u0, u1, 0x20), Avx.Permute2x128(u0, u1, 0x31));
-    }
-
     // ---- one row ----------------------------------------------------------------------------
 
     /// <summary>Canonical raw dot product of one stored row with <paramref name="q"/> (int8: before the scale).</summary>
@@ -89,7 +78,7 @@ internal static unsafe class DenseKernels
 
     // ---- four arbitrary rows (HNSW neighbours) ----------------------------------------------
 
-    /// <summary>Canonical raw dot products of four rows with <paramref name="q"/>, computed together for ILP.</summary>
+    /// <summary>Canonical raw dot products of four rows with <paramref name="q"/>, computed together for ILP (graph searches).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Dot4<TCodec>(byte* r0, byte* r1, byte* r2, byte* r3, float* q, int dims)
         where TCodec : struct, IRowCodec
@@ -125,50 +114,6 @@ internal static unsafe class DenseKernels
             s3 = MathF.FusedMultiplyAdd(TCodec.Load1(r3, i), q[i], s3);
         }
         return Vector128.Create(s0, s1, s2, s3);
-    }
-
-    // ---- eight consecutive rows (flat scan) -------------------------------------------------
-
-    /// <summary>
-    /// Canonical raw dot products of the eight rows at <c>rows + r * stride</c> (bytes) with <paramref name="q"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Dot8<TCodec>(byte* rows, nint stride, float* q, int dims)
-        where TCodec : struct, IRowCodec
-    {
-        if (!Simd)
-        {
-            return Vector256.Create(
-                Dot1Scalar<TCodec>(rows, q, dims), Dot1Scalar<TCodec>(rows + stride, q, dims),
-                Dot1Scalar<TCodec>(rows + 2 * stride, q, dims), Dot1Scalar<TCodec>(rows + 3 * stride, q, dims),
-                Dot1Scalar<TCodec>(rows + 4 * stride, q, dims), Dot1Scalar<TCodec>(rows + 5 * stride, q, dims),
-                Dot1Scalar<TCodec>(rows + 6 * stride, q, dims), Dot1Scalar<TCodec>(rows + 7 * stride, q, dims));
-        }
-        byte* p0 = rows, p1 = rows + stride, p2 = p1 + stride, p3 = p2 + stride;
-        byte* p4 = p3 + stride, p5 = p4 + stride, p6 = p5 + stride, p7 = p6 + stride;
-        nint n8 = dims & ~7;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<float> a4 = default, a5 = default, a6 = default, a7 = default;
-        for (nint i = 0; i < n8; i += 8)
-        {
-            var qv = Avx.LoadVector256(q + i);
-            a0 = Fma.MultiplyAdd(TCodec.Load8(p0, i), qv, a0);
-            a1 = Fma.MultiplyAdd(TCodec.Load8(p1, i), qv, a1);
-            a2 = Fma.MultiplyAdd(TCodec.Load8(p2, i), qv, a2);
-            a3 = Fma.MultiplyAdd(TCodec.Load8(p3, i), qv, a3);
-            a4 = Fma.MultiplyAdd(TCodec.Load8(p4, i), qv, a4);
-            a5 = Fma.MultiplyAdd(TCodec.Load8(p5, i), qv, a5);
-            a6 = Fma.MultiplyAdd(TCodec.Load8(p6, i), qv, a6);
-            a7 = Fma.MultiplyAdd(TCodec.Load8(p7, i), qv, a7);
-        }
-        var s = Reduce8(a0, a1, a2, a3, a4, a5, a6, a7);
-        if (n8 != dims)
-        {
-            var lo = Tail4<TCodec>(s.GetLower(), p0, p1, p2, p3, q, n8, dims);
-            var hi = Tail4<TCodec>(s.GetUpper(), p4, p5, p6, p7, q, n8, dims);
-            s = Vector256.Create(lo, hi);
-        }
-        return s;
     }
 
     // ---- batched: two float32 rows x six queries --------------------------------------------
@@ -267,6 +212,25 @@ internal static unsafe class DenseKernels
         if (sum == 0) return;
         double inv = 1.0 / Math.Sqrt(sum);
         for (int i = 0; i < v.Length; i++) v[i] = (float)(v[i] * inv);
+    }
+
+    /// <summary>
+    /// Symmetric per-vector int8 quantisation: <c>scale = max|x| / 127</c>, <c>code = round(x / scale)</c>
+    /// clamped to [-127, 127] (all zero for a zero vector). Returns the scale; <c>scale * code</c> is within
+    /// <c>scale / 2</c> of each component.
+    /// </summary>
+    public static float QuantizeInt8(ReadOnlySpan<float> row, sbyte* dst)
+    {
+        float max = 0;
+        foreach (float x in row) max = Math.Max(max, Math.Abs(x));
+        if (max == 0)
+        {
+            for (int j = 0; j < row.Length; j++) dst[j] = 0;
+            return 0;
+        }
+        float inv = 127f / max;
+        for (int j = 0; j < row.Length; j++) dst[j] = (sbyte)Math.Clamp((int)MathF.Round(row[j] * inv), -127, 127);
+        return max / 127f;
     }
 
     /// <summary>True when every element is finite; otherwise the index of the first that is not.</summary>

@@ -16,4 +16,6 @@ internal static class DenseSections
     public const uint Levels = 7;        // u8[count]: top HNSW layer of each node
     public const uint UpperOffsets = 8;  // i32[count]: start in UpperLinks of the node's layer-1 list, -1 when its level is 0
     public const uint UpperLinks = 9;    // i32[]: per node with level L > 0, L lists of (count, M neighbours) for layers 1..L
+    public const uint NavCodes = 10;     // i8[count * dims]: int8 copy of the rows that HNSW searches traverse (fp32/fp16 storage)
+    public const uint NavScales = 11;    // f32[count]: scales of NavCodes
 }

@@ -23,7 +23,7 @@ namespace Shoal.Engine.Dense;
 public sealed unsafe class DenseSegment : IDisposable
 {
     private const int BatchBlockBytes = 96 * 1024;
-    private const int ScanPrefetchBytes = 2048;
+    private const int WholeRowPrefetchBytes = 512;
 
     private readonly SegmentFile _file;
     private readonly DenseSegmentMeta _meta;
@@ -38,6 +38,8 @@ public sealed unsafe class DenseSegment : IDisposable
     private readonly byte* _levels;
     private readonly int* _upperOffsets;
     private readonly int* _upperLinks;
+    private readonly sbyte* _navCodes;
+    private readonly float* _navScales;
 
     private DenseSegment(SegmentFile file)
     {
@@ -65,6 +67,11 @@ public sealed unsafe class DenseSegment : IDisposable
             _upperOffsets = (int*)Require(DenseSections.UpperOffsets, m.Count * 4L);
             _upperLinks = (int*)Require(DenseSections.UpperLinks, m.UpperLinkCount * 4);
             if (_levels[m.EntryPoint] != m.MaxLevel) throw new CorruptSegmentException(file.FilePath, "HNSW entry point is not on the top layer");
+            if (m.HasNavigation != 0)
+            {
+                _navCodes = (sbyte*)Require(DenseSections.NavCodes, (long)m.Count * m.Dims);
+                _navScales = (float*)Require(DenseSections.NavScales, m.Count * 4L);
+            }
         }
     }
 
@@ -105,10 +112,13 @@ public sealed unsafe class DenseSegment : IDisposable
     /// <summary>True when the segment holds an HNSW graph (else <see cref="SearchApproximate"/> is exact).</summary>
     public bool HasAnnIndex => _meta.HasAnn != 0;
 
+    /// <summary>True when graph searches traverse an int8 copy of the vectors (see <see cref="DenseBuildOptions.Int8Navigation"/>).</summary>
+    public bool HasInt8Navigation => _navCodes is not null;
+
     /// <summary>The graph's parameters, or null without a graph.</summary>
     public HnswParameters? AnnParameters => HasAnnIndex ? new HnswParameters(_meta.M, _meta.EfConstruction, _meta.Seed) : null;
 
-    /// <summary>Bytes per stored vector (row plus, for int8, its scale).</summary>
+    /// <summary>Bytes per stored vector (row plus, for int8, its scale), not counting the graph or navigation copy.</summary>
     public int BytesPerVector => (int)_rowBytes + (_scales is null ? 0 : 4);
 
     /// <summary>External id of a segment-local document.</summary>
@@ -187,54 +197,29 @@ public sealed unsafe class DenseSegment : IDisposable
         return heap.ToSortedArray();
     }
 
+    /// <summary>
+    /// The flat scan: rows are scored one after another (a single sequential stream, which the hardware
+    /// prefetchers follow best; consecutive rows' FMA chains overlap in the out-of-order core).
+    /// Measured on dense-1M this reads as fast as a plain SIMD sum of the same memory, faster than
+    /// interleaving 4 or 8 rows or adding software prefetches.
+    /// </summary>
     private void Scan<TCodec>(float* q, TopKHeap heap) where TCodec : struct, IRowCodec
     {
         int n = Count, dims = Dims;
         nint stride = _rowBytes;
-        byte* rows = _vectors;
+        byte* row = _vectors;
+        float* scales = _scales;
         float threshold = float.NegativeInfinity;
-        int doc = 0;
-        byte* end = rows + n * stride;
-        for (; doc + 8 <= n; doc += 8)
+        for (int doc = 0; doc < n; doc++, row += stride)
         {
-            byte* block = rows + doc * stride;
-            if (Sse.IsSupported)
-            {
-                // Keep the next rows in flight: touch one line per 64 bytes of the block ahead.
-                byte* ahead = block + 8 * stride + ScanPrefetchBytes;
-                for (nint o = 0; o < 8 * stride && ahead + o < end; o += 64) Sse.Prefetch0(ahead + o);
-            }
-            var s = DenseKernels.Dot8<TCodec>(block, stride, q, dims);
-            if (TCodec.Scaled) s *= Vector256.Load(_scales + doc);
-            uint mask = Vector256.GreaterThan(s, Vector256.Create(threshold)).ExtractMostSignificantBits();
-            while (mask != 0)
-            {
-                int lane = System.Numerics.BitOperations.TrailingZeroCount(mask);
-                mask &= mask - 1;
-                float score = s.GetElement(lane);
-                if (score > threshold)
-                {
-                    heap.TryAdd(doc + lane, score);
-                    threshold = heap.Threshold;
-                }
-            }
-        }
-        for (; doc < n; doc++)
-        {
-            float score = ScoreOne<TCodec>(doc, q);
+            float score = DenseKernels.Dot1<TCodec>(row, q, dims);
+            if (TCodec.Scaled) score *= scales[doc];
             if (score > threshold)
             {
                 heap.TryAdd(doc, score);
                 threshold = heap.Threshold;
             }
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private float ScoreOne<TCodec>(int doc, float* q) where TCodec : struct, IRowCodec
-    {
-        float s = DenseKernels.Dot1<TCodec>(_vectors + doc * _rowBytes, q, Dims);
-        return TCodec.Scaled ? s * _scales[doc] : s;
     }
 
     // ---- exact, many queries ----------------------------------------------------------------
@@ -492,7 +477,10 @@ public sealed unsafe class DenseSegment : IDisposable
     /// <summary>
     /// The approximate top <paramref name="k"/> by an HNSW search with a candidate list of
     /// <c>max(ef, k)</c>: greedy descent through the upper layers, then a best-first search of the
-    /// bottom layer. Scores are exact for the documents returned. Without a graph this is <see cref="SearchExact"/>.
+    /// bottom layer. With an int8 navigation copy (<see cref="HasInt8Navigation"/>) the search traverses
+    /// the copy and the <c>ef</c> candidates found are rescored with the stored vectors before the top
+    /// <paramref name="k"/> are taken. Either way the returned scores equal <see cref="SearchExact"/>'s for
+    /// those documents, bit for bit. Without a graph this is <see cref="SearchExact"/>.
     /// No allocation besides the result in steady state (buffers are per thread).
     /// </summary>
     /// <param name="query">The query vector (<see cref="Dims"/> finite floats).</param>
@@ -507,33 +495,61 @@ public sealed unsafe class DenseSegment : IDisposable
         PrepareQuery(query, scratch);
         scratch.EnsureGraph(Count, _links0Stride);
         ef = Math.Max(ef, k);
+        var main = new RowSet(_vectors, _rowBytes, _scales);
+        bool rescore = false;
         fixed (float* q = scratch.Query)
         {
-            switch (Storage)
+            if (_navCodes is not null)
             {
-                case DenseStorage.Float32: SearchGraph<Float32Codec>(q, ef, scratch); break;
-                case DenseStorage.Float16: SearchGraph<Float16Codec>(q, ef, scratch); break;
-                default: SearchGraph<Int8Codec>(q, ef, scratch); break;
+                SearchGraph<Int8Codec>(new RowSet((byte*)_navCodes, Dims, _navScales), q, ef, scratch);
+                rescore = true;
+            }
+            else
+            {
+                switch (Storage)
+                {
+                    case DenseStorage.Float32: SearchGraph<Float32Codec>(main, q, ef, scratch); break;
+                    case DenseStorage.Float16: SearchGraph<Float16Codec>(main, q, ef, scratch); break;
+                    default: SearchGraph<Int8Codec>(main, q, ef, scratch); break;
+                }
+            }
+            var items = scratch.Results.Items;
+            int count = items.Length;
+            scratch.EnsureSort(count);
+            for (int i = 0; i < count; i++)
+            {
+                scratch.SortDocs[i] = items[i].Node;
+                scratch.SortScores[i] = items[i].Key;
+            }
+            if (rescore)
+            {
+                if (Sse.IsSupported)
+                {
+                    for (int i = 0; i < count; i++)
+                    {
+                        byte* row = _vectors + scratch.SortDocs[i] * _rowBytes;
+                        Sse.Prefetch0(row);
+                        Sse.Prefetch0(row + 64);
+                    }
+                }
+                switch (Storage)
+                {
+                    case DenseStorage.Float32: ScoreRows<Float32Codec>(main, scratch.SortDocs, count, q, scratch.SortScores); break;
+                    default: ScoreRows<Float16Codec>(main, scratch.SortDocs, count, q, scratch.SortScores); break;
+                }
             }
         }
-        var items = scratch.Results.Items;
-        int n = items.Length;
-        scratch.EnsureSort(n);
-        for (int i = 0; i < n; i++)
-        {
-            scratch.SortDocs[i] = items[i].Node;
-            scratch.SortScores[i] = items[i].Key;
-        }
+        int n = scratch.Results.Count;
         ScoreSort.Descending(scratch.SortScores.AsSpan(0, n), scratch.SortDocs.AsSpan(0, n), scratch.SortKeys);
         var result = new ScoredDoc[Math.Min(k, n)];
         for (int i = 0; i < result.Length; i++) result[i] = new ScoredDoc(scratch.SortDocs[i], scratch.SortScores[i]);
         return result;
     }
 
-    private void SearchGraph<TCodec>(float* q, int ef, DenseSearchScratch s) where TCodec : struct, IRowCodec
+    private void SearchGraph<TCodec>(RowSet rows, float* q, int ef, DenseSearchScratch s) where TCodec : struct, IRowCodec
     {
         int ep = _meta.EntryPoint;
-        float epScore = ScoreOne<TCodec>(ep, q);
+        float epScore = rows.Score<TCodec>(ep, q, Dims);
         for (int level = _meta.MaxLevel; level >= 1; level--)
         {
             while (true)
@@ -542,7 +558,7 @@ public sealed unsafe class DenseSegment : IDisposable
                 int n = CheckedCount(list, _meta.M);
                 int best = ep;
                 float bestScore = epScore;
-                ScoreList<TCodec>(list + 1, n, q, s);
+                ScoreList<TCodec>(rows, list + 1, n, q, s);
                 for (int j = 0; j < n; j++)
                 {
                     if (s.Scores[j] > bestScore)
@@ -586,12 +602,13 @@ public sealed unsafe class DenseSegment : IDisposable
                 s.Pending[np++] = nb;
                 if (Sse.IsSupported)
                 {
-                    byte* row = _vectors + nb * _rowBytes;
-                    Sse.Prefetch0(row);
-                    Sse.Prefetch0(row + 64);
+                    // Short rows (the int8 copy) whole, long ones their first two lines (measured best).
+                    byte* row = rows.Rows + nb * rows.RowBytes;
+                    nint bytes = rows.RowBytes <= WholeRowPrefetchBytes ? rows.RowBytes : 128;
+                    for (nint o = 0; o < bytes; o += 64) Sse.Prefetch0(row + o);
                 }
             }
-            ScorePending<TCodec>(np, q, s);
+            ScorePending<TCodec>(rows, np, q, s);
             for (int j = 0; j < np; j++)
             {
                 float sc = s.Scores[j];
@@ -623,7 +640,7 @@ public sealed unsafe class DenseSegment : IDisposable
     }
 
     /// <summary>Copies a link list into Pending (checking the ids) and scores it.</summary>
-    private void ScoreList<TCodec>(int* ids, int n, float* q, DenseSearchScratch s) where TCodec : struct, IRowCodec
+    private void ScoreList<TCodec>(RowSet rows, int* ids, int n, float* q, DenseSearchScratch s) where TCodec : struct, IRowCodec
     {
         for (int j = 0; j < n; j++)
         {
@@ -631,25 +648,46 @@ public sealed unsafe class DenseSegment : IDisposable
             if ((uint)nb >= (uint)Count) throw new CorruptSegmentException(FilePath, $"HNSW link {nb} is out of range");
             s.Pending[j] = nb;
         }
-        ScorePending<TCodec>(n, q, s);
+        ScorePending<TCodec>(rows, n, q, s);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ScorePending<TCodec>(int n, float* q, DenseSearchScratch s) where TCodec : struct, IRowCodec
+    private void ScorePending<TCodec>(RowSet rows, int n, float* q, DenseSearchScratch s) where TCodec : struct, IRowCodec =>
+        ScoreRows<TCodec>(rows, s.Pending, n, q, s.Scores);
+
+    /// <summary>Scores ids[0..n) into scores[0..n), four rows at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ScoreRows<TCodec>(RowSet rows, int[] ids, int n, float* q, float[] scores) where TCodec : struct, IRowCodec
     {
-        int[] ids = s.Pending;
-        float[] scores = s.Scores;
         int dims = Dims;
+        byte* v = rows.Rows;
+        nint rb = rows.RowBytes;
         int j = 0;
         for (; j + 4 <= n; j += 4)
         {
             int i0 = ids[j], i1 = ids[j + 1], i2 = ids[j + 2], i3 = ids[j + 3];
-            var d = DenseKernels.Dot4<TCodec>(_vectors + i0 * _rowBytes, _vectors + i1 * _rowBytes,
-                _vectors + i2 * _rowBytes, _vectors + i3 * _rowBytes, q, dims);
-            if (TCodec.Scaled) d *= Vector128.Create(_scales[i0], _scales[i1], _scales[i2], _scales[i3]);
+            var d = DenseKernels.Dot4<TCodec>(v + i0 * rb, v + i1 * rb, v + i2 * rb, v + i3 * rb, q, dims);
+            if (TCodec.Scaled) d *= Vector128.Create(rows.Scales[i0], rows.Scales[i1], rows.Scales[i2], rows.Scales[i3]);
             d.CopyTo(scores.AsSpan(j));
         }
-        for (; j < n; j++) scores[j] = ScoreOne<TCodec>(ids[j], q);
+        for (; j < n; j++) scores[j] = rows.Score<TCodec>(ids[j], q, dims);
+    }
+
+    /// <summary>Stored rows of one encoding: base pointer, bytes per row, and per-row scales (int8).</summary>
+    private readonly struct RowSet(byte* rows, nint rowBytes, float* scales)
+    {
+        public byte* Rows { get; } = rows;
+
+        public nint RowBytes { get; } = rowBytes;
+
+        public float* Scales { get; } = scales;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Score<TCodec>(int doc, float* q, int dims) where TCodec : struct, IRowCodec
+        {
+            float s = DenseKernels.Dot1<TCodec>(Rows + doc * RowBytes, q, dims);
+            return TCodec.Scaled ? s * Scales[doc] : s;
+        }
     }
 
     // ---- shared -----------------------------------------------------------------------------

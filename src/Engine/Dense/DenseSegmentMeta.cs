@@ -17,6 +17,6 @@ internal struct DenseSegmentMeta
     public int Seed;
     public int MaxLevel;        // top layer of the graph (-1 when empty)
     public int EntryPoint;      // doc id where searches start (-1 when empty)
-    public int Reserved;
+    public int HasNavigation;   // 1 when NavCodes/NavScales hold an int8 copy for graph traversal
     public long UpperLinkCount; // i32 elements in UpperLinks
 }

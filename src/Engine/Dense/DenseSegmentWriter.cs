@@ -13,8 +13,9 @@ namespace Shoal.Engine.Dense;
 /// (score descending, external id ascending) equals the in-segment tie-break. For
 /// <see cref="DenseMetric.Cosine"/> the rows are L2-normalised before they are encoded. The HNSW graph
 /// is built over the vectors as stored (after normalisation and quantisation), in parallel over
-/// <see cref="DenseBuildOptions.EffectiveThreads"/> threads, and stored in the segment.
-/// Peak memory is about one float32 copy of the vectors plus the encoded rows and the graph
+/// <see cref="DenseBuildOptions.EffectiveThreads"/> threads, and stored in the segment together with
+/// the int8 navigation copy (<see cref="DenseBuildOptions.Int8Navigation"/>). Peak memory is about one
+/// float32 copy of the vectors plus the encoded rows, the navigation copy and the graph
 /// (<c>(2M + 1) * 4</c> bytes per vector).
 /// </remarks>
 public static unsafe class DenseSegmentWriter
@@ -66,26 +67,33 @@ public static unsafe class DenseSegmentWriter
         long floats = (long)count * dims;
         float* work = null;
         byte* codes = null;
+        sbyte* nav = null;
+        HnswGraphBuilder? graph = null;
         try
         {
-            work = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, floats) * sizeof(float), 64);
+            work = (float*)LargePageMemory.Alloc(floats * sizeof(float));
             float[]? scales = options.Storage == DenseStorage.Int8 ? new float[count] : null;
             if (options.Storage != DenseStorage.Float32)
-                codes = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, floats * ElementSize(options.Storage)), 64);
+                codes = (byte*)LargePageMemory.Alloc(floats * ElementSize(options.Storage));
+            bool navigation = options.BuildAnnIndex && options.Int8Navigation && options.Storage != DenseStorage.Int8 && count > 0;
+            float[]? navScales = navigation ? new float[count] : null;
+            if (navigation) nav = (sbyte*)LargePageMemory.Alloc(floats);
             string? invalid;
             fixed (float* src = vectors)
             {
-                invalid = Prepare(src, order, ids, work, codes, scales, count, options, threads);
+                invalid = Prepare(src, order, ids, work, codes, scales, nav, navScales, count, options, threads);
             }
             if (invalid is not null) throw new ArgumentException(invalid, nameof(vectors));
 
             long prepared = System.Diagnostics.Stopwatch.GetTimestamp();
-            HnswGraphBuilder? graph = null;
             if (options.BuildAnnIndex && count > 0)
             {
                 var p = options.EffectiveHnsw;
-                graph = new HnswGraphBuilder(work, count, dims, p);
-                graph.Build(threads, p.Seed);
+                fixed (float* navScalesPtr = navScales)
+                {
+                    graph = new HnswGraphBuilder(work, nav, navScalesPtr, count, dims, p);
+                    graph.Build(threads, p.Seed);
+                }
             }
 
             long built = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -106,6 +114,7 @@ public static unsafe class DenseSegmentWriter
                 MaxLevel = graph?.MaxLevel ?? -1,
                 EntryPoint = graph?.EntryPoint ?? -1,
                 UpperLinkCount = upper.Links.Length,
+                HasNavigation = graph is not null && navScales is not null ? 1 : 0,
             };
             w.WriteSection(DenseSections.Meta, new ReadOnlySpan<DenseSegmentMeta>(in meta));
 
@@ -125,6 +134,14 @@ public static unsafe class DenseSegmentWriter
                 w.WriteSection<byte>(DenseSections.Levels, graph.Levels);
                 w.WriteSection<int>(DenseSections.UpperOffsets, upper.Offsets);
                 w.WriteSection<int>(DenseSections.UpperLinks, upper.Links);
+                if (meta.HasNavigation != 0)
+                {
+                    w.BeginSection(DenseSections.NavCodes);
+                    for (long done = 0; done < floats; done += Chunk)
+                        w.Write(new ReadOnlySpan<byte>((byte*)nav + done, (int)Math.Min(Chunk, floats - done)));
+                    w.EndSection();
+                    w.WriteSection<float>(DenseSections.NavScales, navScales);
+                }
             }
             w.Complete();
             long bytesWritten = new FileInfo(path).Length;
@@ -134,8 +151,10 @@ public static unsafe class DenseSegmentWriter
         }
         finally
         {
-            if (work is not null) NativeMemory.AlignedFree(work);
-            if (codes is not null) NativeMemory.AlignedFree(codes);
+            LargePageMemory.Free(work);
+            LargePageMemory.Free(codes);
+            LargePageMemory.Free(nav);
+            graph?.Dispose();
         }
     }
 
@@ -171,10 +190,10 @@ public static unsafe class DenseSegmentWriter
     /// Returns null, or what is wrong with the first invalid vector (by input position).
     /// </summary>
     private static string? Prepare(float* src, int[] order, IReadOnlyList<string> ids, float* work, byte* codes, float[]? scales,
-        int count, DenseBuildOptions options, int threads)
+        sbyte* nav, float[]? navScales, int count, DenseBuildOptions options, int threads)
     {
         int dims = options.Dims;
-        nint srcAddr = (nint)src, workAddr = (nint)work, codesAddr = (nint)codes;
+        nint srcAddr = (nint)src, workAddr = (nint)work, codesAddr = (nint)codes, navAddr = (nint)nav;
         int firstBad = int.MaxValue;
         string? badReason = null;
         var gate = new object();
@@ -194,6 +213,7 @@ public static unsafe class DenseSegmentWriter
                     if (options.Metric == DenseMetric.Cosine) DenseKernels.Normalize(row);
                     if (options.Storage == DenseStorage.Float16) reason = EncodeHalf(row, (Half*)codesAddr + (long)doc * dims);
                     else if (options.Storage == DenseStorage.Int8) scales![doc] = EncodeInt8(row, (sbyte*)codesAddr + (long)doc * dims);
+                    if (reason is null && navScales is not null) navScales[doc] = DenseKernels.QuantizeInt8(row, (sbyte*)navAddr + (long)doc * dims);
                 }
                 if (reason is not null)
                 {
@@ -228,22 +248,8 @@ public static unsafe class DenseSegmentWriter
     /// <summary>Symmetric per-vector int8 quantisation; writes back <c>scale * code</c> and returns the scale.</summary>
     private static float EncodeInt8(Span<float> row, sbyte* dst)
     {
-        float max = 0;
-        foreach (float x in row) max = Math.Max(max, Math.Abs(x));
-        if (max == 0)
-        {
-            for (int j = 0; j < row.Length; j++) dst[j] = 0;
-            row.Clear();
-            return 0;
-        }
-        float scale = max / 127f;
-        float inv = 127f / max;
-        for (int j = 0; j < row.Length; j++)
-        {
-            int c = Math.Clamp((int)MathF.Round(row[j] * inv), -127, 127);
-            dst[j] = (sbyte)c;
-            row[j] = scale * c;
-        }
+        float scale = DenseKernels.QuantizeInt8(row, dst);
+        for (int j = 0; j < row.Length; j++) row[j] = scale * dst[j];
         return scale;
     }
 }

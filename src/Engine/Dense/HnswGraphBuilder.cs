@@ -17,18 +17,21 @@ namespace Shoal.Engine.Dense;
 /// the insertion order are drawn from <see cref="HnswParameters.Seed"/>; with one thread the graph
 /// is deterministic, with several it depends on scheduling.
 /// </remarks>
-internal sealed unsafe class HnswGraphBuilder
+internal sealed unsafe class HnswGraphBuilder : IDisposable
 {
     private const int MaxLevelCap = 30;
     private const int WorkChunk = 16;
 
     private readonly float* _data;
+    private readonly sbyte* _nav;
+    private readonly float* _navScales;
     private readonly int _count;
     private readonly int _dims;
     private readonly int _m;
     private readonly int _m0;
     private readonly int _efc;
-    private readonly int[] _links0;
+    private readonly int* _links0;
+    private readonly long _links0Length;
     private readonly int[][] _upper;
     private readonly byte[] _levels;
     private readonly int[] _locks;
@@ -37,17 +40,26 @@ internal sealed unsafe class HnswGraphBuilder
     private int _maxLevel = -1;
     private int _next;
 
-    /// <summary>Prepares a builder over <paramref name="count"/> rows of <paramref name="dims"/> floats at <paramref name="data"/>.</summary>
-    public HnswGraphBuilder(float* data, int count, int dims, HnswParameters parameters)
+    /// <summary>
+    /// Prepares a builder over <paramref name="count"/> rows of <paramref name="dims"/> floats at <paramref name="data"/>.
+    /// With <paramref name="nav"/> (int8 codes of the same rows, scales in <paramref name="navScales"/>) the
+    /// insertion searches traverse the int8 copy and their results are rescored in float32 before the
+    /// neighbour selection, which always uses float32.
+    /// </summary>
+    public HnswGraphBuilder(float* data, sbyte* nav, float* navScales, int count, int dims, HnswParameters parameters)
     {
         _data = data;
+        _nav = nav;
+        _navScales = navScales;
         _count = count;
         _dims = dims;
         _m = parameters.M;
         _m0 = 2 * parameters.M;
         _efc = Math.Max(parameters.EfConstruction, parameters.M);
         if ((long)count * (_m0 + 1) > Array.MaxLength) throw new ArgumentException($"{count} vectors are too many for one HNSW graph with M = {_m}.");
-        _links0 = new int[count * (_m0 + 1)];
+        _links0Length = (long)count * (_m0 + 1);
+        _links0 = (int*)LargePageMemory.Alloc(_links0Length * sizeof(int));
+        new Span<int>(_links0, (int)_links0Length).Clear();
         _upper = new int[count][];
         _levels = new byte[count];
         _locks = new int[count];
@@ -63,7 +75,10 @@ internal sealed unsafe class HnswGraphBuilder
     }
 
     /// <summary>Layer-0 lists: per node a count then up to 2M neighbours.</summary>
-    public int[] Links0 => _links0;
+    public ReadOnlySpan<int> Links0 => new(_links0, (int)_links0Length);
+
+    /// <summary>Frees the native link array.</summary>
+    public void Dispose() => LargePageMemory.Free(_links0);
 
     /// <summary>Top layer of each node.</summary>
     public byte[] Levels => _levels;
@@ -141,7 +156,7 @@ internal sealed unsafe class HnswGraphBuilder
     private byte* Row(int node) => (byte*)(_data + (nint)node * _dims);
 
     private Span<int> List(int node, int level) =>
-        level == 0 ? _links0.AsSpan(node * (_m0 + 1), _m0 + 1) : _upper[node].AsSpan((level - 1) * (_m + 1), _m + 1);
+        level == 0 ? new Span<int>(_links0 + (nint)node * (_m0 + 1), _m0 + 1) : _upper[node].AsSpan((level - 1) * (_m + 1), _m + 1);
 
     private void Insert(int cur, Scratch s)
     {
@@ -159,14 +174,14 @@ internal sealed unsafe class HnswGraphBuilder
                 return;
             }
             float* q = (float*)Row(cur);
-            float epScore = DenseKernels.Dot1<Float32Codec>(Row(ep), q, _dims);
+            float epScore = NavScore1(ep, q);
             for (int l = maxLevel; l > level; l--) Greedy(q, ref ep, ref epScore, l, s);
             for (int l = Math.Min(level, maxLevel); l >= 0; l--)
             {
                 SearchLayer(cur, q, ep, epScore, l, s);
-                SortResults(s);
+                SortResults(q, s);
                 ep = s.CandIds[0];
-                epScore = s.CandScores[0];
+                epScore = NavScore1(ep, q);
                 Connect(cur, l, s);
             }
             if (keepGlobal)
@@ -186,7 +201,7 @@ internal sealed unsafe class HnswGraphBuilder
         while (true)
         {
             int n = CopyLinks(ep, level, s.Neighbours);
-            Score(q, s.Neighbours, n, s.Scores);
+            NavScore(q, s.Neighbours, n, s.Scores);
             int best = ep;
             float bestScore = epScore;
             for (int j = 0; j < n; j++)
@@ -222,6 +237,7 @@ internal sealed unsafe class HnswGraphBuilder
             int c = cand.MinNode;
             if (res.Count >= ef && cs < res.MinKey) break;
             cand.Pop();
+            if (level == 0 && cand.Count > 0 && Sse.IsSupported) Sse.Prefetch0(_links0 + (nint)cand.MinNode * (_m0 + 1));
             int n = CopyLinks(c, level, s.Neighbours);
             int np = 0;
             for (int j = 0; j < n; j++)
@@ -230,9 +246,15 @@ internal sealed unsafe class HnswGraphBuilder
                 if (visited[nb] == epoch) continue;
                 visited[nb] = epoch;
                 s.Pending[np++] = nb;
-                if (Sse.IsSupported) Sse.Prefetch0(Row(nb));
+                if (Sse.IsSupported)
+                {
+                    // Short int8 rows whole, anything else its first two lines (measured best).
+                    byte* row = _nav is null ? Row(nb) : (byte*)(_nav + (nint)nb * _dims);
+                    int bytes = _nav is null || _dims > 512 ? 128 : _dims;
+                    for (int o = 0; o < bytes; o += 64) Sse.Prefetch0(row + o);
+                }
             }
-            Score(q, s.Pending, np, s.Scores);
+            NavScore(q, s.Pending, np, s.Scores);
             for (int j = 0; j < np; j++)
             {
                 float sc = s.Scores[j];
@@ -246,8 +268,11 @@ internal sealed unsafe class HnswGraphBuilder
         }
     }
 
-    /// <summary>Copies the results heap into CandIds/CandScores sorted by score descending (then node ascending).</summary>
-    private static void SortResults(Scratch s)
+    /// <summary>
+    /// Copies the results heap into CandIds/CandScores sorted by float32 score descending (then node
+    /// ascending), rescoring them first when the search traversed the int8 copy.
+    /// </summary>
+    private void SortResults(float* q, Scratch s)
     {
         var items = s.Results.Items;
         int n = items.Length;
@@ -257,6 +282,7 @@ internal sealed unsafe class HnswGraphBuilder
             s.CandIds[i] = items[i].Node;
             s.CandScores[i] = items[i].Key;
         }
+        if (_nav is not null) Score(q, s.CandIds, n, s.CandScores);
         SortDescending(s.CandScores.AsSpan(0, n), s.CandIds.AsSpan(0, n), s);
     }
 
@@ -320,7 +346,7 @@ internal sealed unsafe class HnswGraphBuilder
             if (existing == 0)
             {
                 for (int i = 0; i < nsel; i++) list[1 + i] = s.SelIds[i];
-                list[0] = nsel;
+                Volatile.Write(ref list[0], nsel);
                 return;
             }
             // Other threads linked to this node before it finished: merge, pruning if needed.
@@ -354,7 +380,7 @@ internal sealed unsafe class HnswGraphBuilder
             if (cnt < cap)
             {
                 list[1 + cnt] = cur;
-                list[0] = cnt + 1;
+                Volatile.Write(ref list[0], cnt + 1);
                 return;
             }
             s.EnsureCandidates(cnt + 1);
@@ -377,26 +403,54 @@ internal sealed unsafe class HnswGraphBuilder
         if (n <= cap)
         {
             for (int i = 0; i < n; i++) list[1 + i] = s.PruneIds[i];
-            list[0] = n;
+            Volatile.Write(ref list[0], n);
             return;
         }
         SortDescending(s.PruneScores.AsSpan(0, n), s.PruneIds.AsSpan(0, n), s);
         int kept = SelectHeuristic(s.PruneIds, s.PruneScores, n, cap, s.PruneSelIds, s.PruneSelScores, s);
         for (int i = 0; i < kept; i++) list[1 + i] = s.PruneSelIds[i];
-        list[0] = kept;
+        Volatile.Write(ref list[0], kept);
     }
 
+    /// <summary>
+    /// Copies a link list without taking its lock. Writers (which do lock) store neighbour ids before
+    /// the count and every slot always holds a valid node id, so a read racing a write sees a list
+    /// that is merely a little stale or mixed, which only changes which candidates the search visits.
+    /// </summary>
     private int CopyLinks(int node, int level, int[] buffer)
     {
-        Lock(node);
         var list = List(node, level);
-        int n = list[0];
+        int n = Math.Min(Volatile.Read(ref list[0]), list.Length - 1);
         list.Slice(1, n).CopyTo(buffer);
-        Unlock(node);
         return n;
     }
 
-    /// <summary>Scores ids[0..n) against <paramref name="q"/>, four rows at a time.</summary>
+    /// <summary>The traversal score of one node: int8 copy when present, else float32.</summary>
+    private float NavScore1(int node, float* q) =>
+        _nav is null ? DenseKernels.Dot1<Float32Codec>(Row(node), q, _dims)
+                     : DenseKernels.Dot1<Int8Codec>((byte*)(_nav + (nint)node * _dims), q, _dims) * _navScales[node];
+
+    /// <summary>Traversal scores of ids[0..n): int8 copy when present, else float32.</summary>
+    private void NavScore(float* q, int[] ids, int n, float[] scores)
+    {
+        if (_nav is null)
+        {
+            Score(q, ids, n, scores);
+            return;
+        }
+        int j = 0;
+        for (; j + 4 <= n; j += 4)
+        {
+            int i0 = ids[j], i1 = ids[j + 1], i2 = ids[j + 2], i3 = ids[j + 3];
+            var d = DenseKernels.Dot4<Int8Codec>((byte*)(_nav + (nint)i0 * _dims), (byte*)(_nav + (nint)i1 * _dims),
+                (byte*)(_nav + (nint)i2 * _dims), (byte*)(_nav + (nint)i3 * _dims), q, _dims);
+            d *= Vector128.Create(_navScales[i0], _navScales[i1], _navScales[i2], _navScales[i3]);
+            d.CopyTo(scores.AsSpan(j));
+        }
+        for (; j < n; j++) scores[j] = NavScore1(ids[j], q);
+    }
+
+    /// <summary>Float32 scores of ids[0..n) against <paramref name="q"/>, four rows at a time.</summary>
     private void Score(float* q, int[] ids, int n, float[] scores)
     {
         int j = 0;

@@ -32,6 +32,7 @@ public sealed class DenseSegmentFileTests : IDisposable
         Assert.Equal(storage, seg.Storage);
         Assert.True(seg.HasAnnIndex);
         Assert.Equal(new HnswParameters(4, 20, 7), seg.AnnParameters);
+        Assert.Equal(storage != DenseStorage.Int8, seg.HasInt8Navigation);
         Assert.Equal(new FileInfo(path).Length, seg.SizeBytes);
         var sorted = ids.OrderBy(x => x, StringComparer.Ordinal).ToArray();
         Assert.Equal(sorted, Enumerable.Range(0, 7).Select(seg.GetId));
@@ -44,6 +45,11 @@ public sealed class DenseSegmentFileTests : IDisposable
             for (int j = 0; j < 12; j++) Assert.True(Math.Abs(v[j] - rows[i * 12 + j]) <= tol * Math.Max(1, Math.Abs(rows[i * 12 + j])));
         }
         Assert.Equal(-1, seg.FindDocument("nope"));
+        foreach (var (_, i) in ids.Select((x, i) => (x, i)))
+        {
+            var q = rows.AsSpan(i * 12, 12);
+            Assert.Equal(seg.SearchExact(q, 3), seg.SearchApproximate(q, 3, 20)); // 7 docs: the graph finds them all
+        }
         Assert.Equal(storage == DenseStorage.Int8 ? 16 : 12 * (storage == DenseStorage.Float32 ? 4 : 2), seg.BytesPerVector);
     }
 
@@ -55,6 +61,21 @@ public sealed class DenseSegmentFileTests : IDisposable
         var options = new DenseBuildOptions(16, DenseMetric.Cosine, Hnsw: new HnswParameters(6, 40), Threads: 1);
         string a = Write("a.seg", ids, rows, options), b = Write("b.seg", ids, rows, options);
         Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+    }
+
+    [Fact]
+    public void Segments_without_graph_or_navigation_are_smaller()
+    {
+        var (rows, _) = DenseTestData.Clustered(500, 0, 32, 4, 0.6, seed: 4);
+        string[] ids = DenseTestData.Ids(500);
+        long full = new FileInfo(Write("f.seg", ids, rows, new DenseBuildOptions(32))).Length;
+        long noNav = new FileInfo(Write("n.seg", ids, rows, new DenseBuildOptions(32) { Int8Navigation = false })).Length;
+        long flat = new FileInfo(Write("x.seg", ids, rows, new DenseBuildOptions(32) { BuildAnnIndex = false })).Length;
+        Assert.True(full - noNav >= 500 * 36);
+        Assert.True(noNav - flat >= 500 * 33 * 4);
+        using var seg = DenseSegment.Open(Path.Combine(_dir, "x.seg"));
+        Assert.False(seg.HasInt8Navigation);
+        Assert.Null(seg.AnnParameters);
     }
 
     [Fact]

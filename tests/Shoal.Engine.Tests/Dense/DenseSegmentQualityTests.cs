@@ -68,13 +68,16 @@ public sealed class DenseSegmentQualityTests : IDisposable
         }
     }
 
-    [Fact]
-    public void Ann_recall_at_10_is_at_least_0_95_at_the_default_ef()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Ann_recall_at_10_is_at_least_0_95_at_the_default_ef(bool int8Navigation)
     {
         const int Dims = 64, N = 20000, Q = 200;
         var (rows, queries) = DenseTestData.Clustered(N, Q, Dims, 200, 0.6, seed: 21);
-        using var seg = Build(DenseTestData.Ids(N), rows, new DenseBuildOptions(Dims, DenseMetric.Cosine), "ann.seg");
+        using var seg = Build(DenseTestData.Ids(N), rows, new DenseBuildOptions(Dims, DenseMetric.Cosine) { Int8Navigation = int8Navigation }, "ann.seg");
         Assert.True(seg.HasAnnIndex);
+        Assert.Equal(int8Navigation, seg.HasInt8Navigation);
         Assert.Equal(new HnswParameters(), seg.AnnParameters);
         double recall = 0;
         for (int i = 0; i < Q; i++)
