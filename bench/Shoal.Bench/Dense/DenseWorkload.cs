@@ -310,54 +310,6 @@ public sealed class DenseWorkload : IWorkload
 
     private static void Log(string message) => Console.Error.WriteLine($"[dense {DateTime.Now:HH:mm:ss}] {message}");
 
-    private static async Task<JsonElement?> RunPeerAsync(string script, string[] args, int threadsForBlas, CancellationToken cancellationToken)
-    {
-        string? path = FindUp(Path.Combine("bench", "peers", script));
-        if (path is null)
-        {
-            Log($"peer {script}: bench/peers/{script} not found above the current directory; skipped");
-            return null;
-        }
-        var psi = new ProcessStartInfo("/usr/bin/python3")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(path);
-        foreach (string arg in args) psi.ArgumentList.Add(arg);
-        string blas = threadsForBlas.ToString(CultureInfo.InvariantCulture);
-        foreach (string v in new[] { "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS" }) psi.Environment[v] = blas;
-        Log($"peer {script} starting");
-        var sw = Stopwatch.StartNew();
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        string output = await stdout;
-        string errors = await stderr;
-        if (errors.Length > 0) Console.Error.Write(errors);
-        string line = output.Split('\n').LastOrDefault(l => l.StartsWith("PEER ", StringComparison.Ordinal)) ?? "";
-        if (process.ExitCode != 0 || line.Length == 0)
-        {
-            Log($"peer {script} failed (exit {process.ExitCode})");
-            return null;
-        }
-        Log($"peer {script} done in {sw.Elapsed.TotalSeconds:F0} s: {line}");
-        using var doc = JsonDocument.Parse(line[5..]);
-        return doc.RootElement.Clone();
-    }
-
-    private static string? FindUp(string relative)
-    {
-        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
-            {
-                string candidate = Path.Combine(d.FullName, relative);
-                if (File.Exists(candidate)) return candidate;
-            }
-        }
-        return null;
-    }
+    private static Task<JsonElement?> RunPeerAsync(string script, string[] args, int threadsForBlas, CancellationToken cancellationToken) =>
+        Peers.TryRunAsync(script, args, cancellationToken, threadsForBlas);
 }

@@ -1,27 +1,52 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 
 namespace Shoal.Bench.Harness;
 
-/// <summary>Runs a peer script from bench/peers with Debian's python, single-threaded, and parses its `PEER {json}` line.</summary>
+/// <summary>
+/// Runs a peer script from bench/peers with Debian's python (BLAS/OpenMP threads pinned) and
+/// parses the `PEER {json}` line it prints last. The one place benchmarks start peers.
+/// </summary>
 public static class Peers
 {
-    /// <summary>Runs <paramref name="script"/> with arguments; throws with its stderr when it fails.</summary>
-    public static async Task<JsonElement> RunAsync(string script, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="script"/>; throws with the peer's stderr when it fails.</summary>
+    public static async Task<JsonElement> RunAsync(string script, IEnumerable<string> arguments, CancellationToken cancellationToken, int blasThreads = 1)
     {
-        string root = RepoPaths.Root();
+        var (result, failure) = await RunCoreAsync(script, arguments, blasThreads, cancellationToken);
+        return result ?? throw new InvalidOperationException(failure);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="script"/>; when it is missing or fails, reports why on stderr and
+    /// returns null, so a benchmark can still print Shoal's own figures.
+    /// </summary>
+    public static async Task<JsonElement?> TryRunAsync(string script, IEnumerable<string> arguments, CancellationToken cancellationToken, int blasThreads = 1)
+    {
+        var (result, failure) = await RunCoreAsync(script, arguments, blasThreads, cancellationToken);
+        if (result is null) Console.Error.WriteLine($"{failure}; its figures are left out");
+        return result;
+    }
+
+    private static async Task<(JsonElement? Result, string Failure)> RunCoreAsync(string script, IEnumerable<string> arguments, int blasThreads, CancellationToken cancellationToken)
+    {
+        string path = Path.Combine(RepoPaths.Root(), "bench", "peers", script);
+        if (!File.Exists(path)) return (null, $"peer {script}: {path} not found");
         var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(root, "bench", "peers", script));
+        psi.ArgumentList.Add(path);
         foreach (var a in arguments) psi.ArgumentList.Add(a);
-        foreach (var v in new[] { "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS" }) psi.Environment[v] = "1";
+        string threads = blasThreads.ToString(CultureInfo.InvariantCulture);
+        foreach (var v in new[] { "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS" }) psi.Environment[v] = threads;
+        var clock = Stopwatch.StartNew();
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         await process.WaitForExitAsync(cancellationToken);
-        string output = await stdout;
+        string output = await stdout, errors = await stderr;
         var line = output.Split('\n').LastOrDefault(l => l.StartsWith("PEER ", StringComparison.Ordinal));
         if (process.ExitCode != 0 || line is null)
-            throw new InvalidOperationException($"peer {script} failed (exit {process.ExitCode}): {await stderr}");
-        return JsonDocument.Parse(line["PEER ".Length..]).RootElement.Clone();
+            return (null, $"peer {script} failed (exit {process.ExitCode}): {errors.Trim()}");
+        Console.Error.WriteLine($"peer {script} finished in {clock.Elapsed.TotalSeconds:F0} s");
+        return (JsonDocument.Parse(line["PEER ".Length..]).RootElement.Clone(), "");
     }
 }

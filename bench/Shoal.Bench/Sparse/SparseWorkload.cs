@@ -216,48 +216,6 @@ public sealed class SparseWorkload : IWorkload
         return total == 0 ? 1 : (double)found / total;
     }
 
-    private static async Task<JsonElement?> RunPeerAsync(string docsPath, string queriesPath, int k, CancellationToken cancellationToken)
-    {
-        string? script = FindUp(Path.Combine("bench", "peers", "scipy_sparse.py"));
-        if (script is null)
-        {
-            Console.Error.WriteLine("scipy peer: bench/peers/scipy_sparse.py not found above the current directory; skipped");
-            return null;
-        }
-        var psi = new ProcessStartInfo("/usr/bin/python3")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in new[] { script, "--docs", docsPath, "--queries", queriesPath, "--k", k.ToString(CultureInfo.InvariantCulture) })
-            psi.ArgumentList.Add(arg);
-        foreach (string v in new[] { "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS" }) psi.Environment[v] = "1";
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        string output = await stdout;
-        string line = output.Split('\n').LastOrDefault(l => l.StartsWith("PEER ", StringComparison.Ordinal)) ?? "";
-        if (process.ExitCode != 0 || line.Length == 0)
-        {
-            Console.Error.WriteLine($"scipy peer failed (exit {process.ExitCode}): {await stderr}");
-            return null;
-        }
-        using var doc = JsonDocument.Parse(line[5..]);
-        return doc.RootElement.Clone();
-    }
-
-    private static string? FindUp(string relative)
-    {
-        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, relative);
-                if (File.Exists(candidate)) return candidate;
-            }
-        }
-        return null;
-    }
+    private static Task<JsonElement?> RunPeerAsync(string docsPath, string queriesPath, int k, CancellationToken cancellationToken) =>
+        Peers.TryRunAsync("scipy_sparse.py", ["--docs", docsPath, "--queries", queriesPath, "--k", k.ToString(CultureInfo.InvariantCulture)], cancellationToken);
 }
