@@ -104,9 +104,12 @@ public sealed class LocalDirectorySnapshotStore : ISnapshotStore
     public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken = default)
     {
         var keys = new List<string>();
-        if (Directory.Exists(_root))
+        // Walk only the directory the prefix names (up to its last '/'), not the whole store.
+        int slash = prefix.LastIndexOf('/');
+        string start = slash < 0 ? _root : PathOf(prefix[..slash]);
+        if (Directory.Exists(start))
         {
-            foreach (var file in Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories))
+            foreach (var file in Directory.EnumerateFiles(start, "*", SearchOption.AllDirectories))
             {
                 if (file.Contains(".part-", StringComparison.Ordinal)) continue;
                 string key = Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
