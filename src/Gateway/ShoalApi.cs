@@ -16,7 +16,11 @@ public static class ShoalApi
 
     private static JsonSerializerOptions CreateJsonOptions()
     {
-        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            // A misspelt field is an error, not a silently ignored option.
+            UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        };
         o.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         return o;
     }
@@ -50,26 +54,78 @@ public static class ShoalApi
     {
         var (body, error) = await ReadJsonAsync<SearchBody>(http, cancellationToken);
         if (error is not null) return error;
-        if (body!.Text is null) return BadRequest("'text' is required.");
-        var request = new SearchRequest
+        var request = ToRequest(name, body!, out string? invalid);
+        if (invalid is not null) return BadRequest(invalid);
+        var response = await grains.GetGrain<IQueryCoordinatorGrain>(0).SearchAsync(request!, cancellationToken);
+        return response.Status switch
+        {
+            SearchStatus.Invalid => BadRequest(response.Error!),
+            SearchStatus.IndexNotFound => NotFound(response.Error!),
+            SearchStatus.Unavailable => TypedResults.Problem(response.Error, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable"),
+            _ => TypedResults.Json(new SearchResult(
+                response.Index,
+                response.Version,
+                response.Hits.Select(h => new HitDto(h.Id, h.Score, h.Title, h.Snippet)).ToArray(),
+                response.Coverage,
+                response.TookMs,
+                response.Channels), Json),
+        };
+    }
+
+    /// <summary>Turns an HTTP search body into the coordinator's request; <paramref name="invalid"/> says what is wrong, if anything.</summary>
+    internal static SearchRequest? ToRequest(string name, SearchBody body, out string? invalid)
+    {
+        invalid = null;
+        SparseQuerySpec? sparse = null;
+        if (body.Sparse is { } sp)
+        {
+            if (sp.Vector is not null && sp.TermIds is not null)
+            {
+                invalid = "'sparse' takes 'vector' (token weights) or 'termIds' with 'weights', not both.";
+                return null;
+            }
+            sparse = new SparseQuerySpec
+            {
+                Tokens = sp.Vector?.Keys.ToArray(),
+                TokenWeights = sp.Vector?.Values.ToArray(),
+                TermIds = sp.TermIds,
+                Weights = sp.Weights,
+                Text = sp.Text,
+                K = sp.K,
+                Exact = sp.Exact,
+                QueryTermCut = sp.QueryTermCut,
+                HeapFactor = sp.HeapFactor,
+            };
+        }
+        DenseQuerySpec? dense = null;
+        if (body.Dense is { } d)
+        {
+            dense = new DenseQuerySpec
+            {
+                Vector = d.Vector is null ? null : System.Runtime.InteropServices.MemoryMarshal.AsBytes(d.Vector.AsSpan()).ToArray(),
+                Text = d.Text,
+                K = d.K,
+                Exact = d.Exact,
+                Ef = d.Ef,
+            };
+        }
+        return new SearchRequest
         {
             Index = name,
             Text = body.Text,
             K = body.K ?? 10,
             DeadlineMs = body.DeadlineMs,
             IncludeStored = body.IncludeStored ?? true,
-        };
-        var response = await grains.GetGrain<IQueryCoordinatorGrain>(0).SearchAsync(request, cancellationToken);
-        return response.Status switch
-        {
-            SearchStatus.Invalid => BadRequest(response.Error!),
-            SearchStatus.IndexNotFound => NotFound(response.Error!),
-            _ => TypedResults.Json(new SearchResult(
-                response.Index,
-                response.Version,
-                response.Hits.Select(h => new HitDto(h.Id, h.Score, h.Title, h.Snippet)).ToArray(),
-                response.Coverage,
-                response.TookMs), Json),
+            Channels = body.Channels,
+            Bm25 = body.Bm25 is null ? null : new Bm25QuerySpec { Text = body.Bm25.Text, K = body.Bm25.K },
+            Sparse = sparse,
+            Dense = dense,
+            Fusion = body.Fusion is null ? null : new FusionSpec
+            {
+                Method = body.Fusion.Method ?? "rrf",
+                RankConstant = body.Fusion.RankConstant,
+                Weights = body.Fusion.Weights,
+            },
         };
     }
 
@@ -78,7 +134,8 @@ public static class ShoalApi
         if (SnapshotCatalog.ValidateIndexName(name) is { } nameError) return BadRequest(nameError);
         var (body, error) = await ReadJsonAsync<IngestBody>(http, cancellationToken);
         if (error is not null) return error;
-        if (string.IsNullOrWhiteSpace(body!.Corpus)) return BadRequest("'corpus' (a file path readable by the silo) is required.");
+        if (string.IsNullOrWhiteSpace(body!.Corpus) && string.IsNullOrWhiteSpace(body.SparseVectors) && string.IsNullOrWhiteSpace(body.DenseVectors))
+            return BadRequest("Give 'corpus' (text), 'sparseVectors' or 'denseVectors': file paths readable by the silo.");
         var request = new IngestRequest
         {
             CorpusPath = body.Corpus,
@@ -87,6 +144,19 @@ public static class ShoalApi
             K1 = body.K1 ?? 0.9,
             B = body.B ?? 0.4,
             Replicas = body.Replicas ?? 1,
+            Bm25 = body.Bm25,
+            SparseVectorsPath = body.SparseVectors,
+            SparseVocabularyPath = body.SparseVocabulary,
+            SparseEncoder = body.SparseEncoder,
+            SparsePostingsPerTerm = body.SparsePostingsPerTerm,
+            DenseVectorsPath = body.DenseVectors,
+            DenseDims = body.DenseDims,
+            DenseMetric = body.DenseMetric ?? "dot",
+            DenseStorage = body.DenseStorage ?? "fp32",
+            DenseIndex = body.DenseIndex ?? "hnsw",
+            HnswM = body.HnswM ?? 16,
+            HnswEfConstruction = body.HnswEfConstruction ?? 200,
+            DenseEncoder = body.DenseEncoder,
         };
         try
         {

@@ -37,10 +37,13 @@ public sealed class TwoSiloCluster : IAsyncLifetime
         Directory.Delete(Data, recursive: true);
     }
 
-    public async Task<IndexInfo> IngestAsync(string index, string corpus, int shards)
+    public Task<IndexInfo> IngestAsync(string index, string corpus, int shards) =>
+        IngestAsync(index, new IngestRequest { CorpusPath = corpus, Shards = shards });
+
+    public async Task<IndexInfo> IngestAsync(string index, IngestRequest request)
     {
         var grain = Cluster.Client.GetGrain<IIndexGrain>(index);
-        await grain.StartIngestAsync(new IngestRequest { CorpusPath = corpus, Shards = shards });
+        await grain.StartIngestAsync(request);
         var deadline = DateTime.UtcNow.AddMinutes(3);
         while (true)
         {

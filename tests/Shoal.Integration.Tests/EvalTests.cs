@@ -77,9 +77,18 @@ public class EvalTests
         var root = new System.CommandLine.RootCommand { EvalCommand.Create() };
         var parse = root.Parse(["eval", "--corpus", "x.jsonl"]);
         Assert.NotEmpty(parse.Errors);
-        Assert.Contains(parse.Errors, e => e.Message.Contains("--queries", StringComparison.Ordinal));
+        Assert.Contains(parse.Errors, e => e.Message.Contains("--qrels", StringComparison.Ordinal));
         int code = await parse.InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = new StringWriter(), Error = new StringWriter() });
         Assert.NotEqual(0, code);
+
+        // Inputs that parse but do not go together are refused with exit code 2 and a reason.
+        string qrels = Paths.Shared("scifact", "qrels", "test.tsv");
+        var noQueries = await Eval(new EvalCommand.EvalSettings(Paths.Shared("scifact", "corpus.jsonl"), null, qrels));
+        Assert.Equal(2, noQueries.Code);
+        Assert.Contains("--corpus and --queries go together", noQueries.Err);
+        var nothing = await Eval(new EvalCommand.EvalSettings(null, null, qrels));
+        Assert.Equal(2, nothing.Code);
+        Assert.Contains("give --corpus, --sparse-vectors or --dense-vectors", nothing.Err);
     }
 }
 

@@ -82,7 +82,7 @@ public sealed class GatewayTests(GatewayFixture fixture) : IClassFixture<Gateway
     [Theory]
     [InlineData("""{"text": "", "k": 10}""", "'text'")]
     [InlineData("""{"text": "   ", "k": 10}""", "'text'")]
-    [InlineData("""{"k": 10}""", "'text' is required")]
+    [InlineData("""{"k": 10}""", "Give 'text', or a channel query")]
     [InlineData("""{"text": "coffee", "k": 0}""", "'k' must be between 1 and 1000")]
     [InlineData("""{"text": "coffee", "k": -5}""", "'k' must be between 1 and 1000")]
     [InlineData("""{"text": "coffee", "k": 100000}""", "'k' must be between 1 and 1000")]

@@ -56,7 +56,7 @@ public sealed class ShoalClient : IDisposable
 
     private static JsonSerializerOptions CreateJson()
     {
-        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
         o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         return o;
     }

@@ -65,14 +65,41 @@ public sealed record IndexManifest
 /// <summary>The segments of one shard in a version.</summary>
 public sealed record ShardManifest(int Shard, long DocCount, IReadOnlyList<SegmentManifest> Segments);
 
-/// <summary>One segment object in the store, with its size and XXH3-64 checksum (hex).</summary>
-public sealed record SegmentManifest(string Key, long Bytes, string Xxh3);
+/// <summary>
+/// One segment object in the store, with its size and XXH3-64 checksum (hex), and the channel it
+/// serves: <see cref="IndexChannels.Text"/> (BM25), <see cref="IndexChannels.Sparse"/> or <see cref="IndexChannels.Dense"/>.
+/// </summary>
+public sealed record SegmentManifest(string Key, long Bytes, string Xxh3, string Channel = IndexChannels.Text);
 
-/// <summary>An index schema. This version has the BM25 text channel; sparse and dense channels join it.</summary>
-public sealed record IndexSchema(TextChannelSchema? Text)
+/// <summary>Names of the retrieval channels an index can have (as used in manifests and the API).</summary>
+public static class IndexChannels
+{
+    /// <summary>BM25 over analysed text.</summary>
+    public const string Text = "bm25";
+    /// <summary>Learned sparse vectors (SPLADE and kin) over a vocabulary.</summary>
+    public const string Sparse = "sparse";
+    /// <summary>Dense embeddings.</summary>
+    public const string Dense = "dense";
+
+    /// <summary>All channels, in the order responses list them.</summary>
+    public static IReadOnlyList<string> All { get; } = [Text, Sparse, Dense];
+}
+
+/// <summary>An index schema: the channels a version has. At least one is present.</summary>
+public sealed record IndexSchema(TextChannelSchema? Text, SparseChannelSchema? Sparse = null, DenseChannelSchema? Dense = null)
 {
     /// <summary>A schema with only a BM25 text channel using default parameters.</summary>
     public static IndexSchema DefaultText { get; } = new(new TextChannelSchema());
+
+    /// <summary>Names of the channels present, in <see cref="IndexChannels.All"/> order.</summary>
+    public IReadOnlyList<string> ChannelNames()
+    {
+        var names = new List<string>(3);
+        if (Text is not null) names.Add(IndexChannels.Text);
+        if (Sparse is not null) names.Add(IndexChannels.Sparse);
+        if (Dense is not null) names.Add(IndexChannels.Dense);
+        return names;
+    }
 }
 
 /// <summary>The BM25 text channel: analyzer and parameters.</summary>
@@ -81,3 +108,38 @@ public sealed record TextChannelSchema(
     double K1 = 0.9,
     double B = 0.4,
     [property: JsonPropertyName("luceneLengthNorm")] bool LuceneLengthNorm = true);
+
+/// <summary>
+/// The learned-sparse channel. Term ids index a vocabulary (WordPiece <c>vocab.txt</c>, one token
+/// per line) stored with the version under <paramref name="VocabularyKey"/>, so any silo can map
+/// query tokens to ids. Weights are quantised to u8 levels with the index-wide scale
+/// <paramref name="MaxWeight"/>/255 (absolute error at most half a level).
+/// </summary>
+/// <param name="VocabularyKey">Store key of the vocabulary file.</param>
+/// <param name="VocabularyXxh3">XXH3-64 of that file (hex).</param>
+/// <param name="VocabularySize">Tokens in the vocabulary.</param>
+/// <param name="MaxWeight">Largest document weight; the quantisation scale.</param>
+/// <param name="Encoder">Name of the encoder that turns text into query/document vectors, when the index has one.</param>
+public sealed record SparseChannelSchema(
+    string VocabularyKey,
+    string VocabularyXxh3,
+    int VocabularySize,
+    float MaxWeight,
+    string? Encoder = null);
+
+/// <summary>The dense channel: dimensions, metric, storage and the ANN index kind.</summary>
+/// <param name="Dims">Dimensions of every vector.</param>
+/// <param name="Metric">"dot" or "cosine".</param>
+/// <param name="Storage">"fp32", "fp16" or "int8".</param>
+/// <param name="Index">"hnsw" (graph + exact rescoring) or "flat" (exact scans only).</param>
+/// <param name="M">HNSW links per node (layers above 0).</param>
+/// <param name="EfConstruction">HNSW build beam width.</param>
+/// <param name="Encoder">Name of the encoder that turns text into vectors, when the index has one.</param>
+public sealed record DenseChannelSchema(
+    int Dims,
+    string Metric = "dot",
+    string Storage = "fp32",
+    string Index = "hnsw",
+    int M = 16,
+    int EfConstruction = 200,
+    string? Encoder = null);

@@ -23,12 +23,15 @@ public interface IIndexGrain : IGrainWithStringKey
     Task<IngestStatus> GetIngestStatusAsync();
 }
 
-/// <summary>One shard of an index (key "{index}/{shard}"): owns its segments and answers local top-k.</summary>
+/// <summary>One replica of one shard of an index (key "{index}/{shard}/{replica}"): owns its segments and answers local top-k.</summary>
 [Alias("shoal.IShardGrain")]
 public interface IShardGrain : IGrainWithStringKey
 {
-    /// <summary>Local BM25 top-k.</summary>
-    Task<ShardSearchResult> SearchTextAsync(ShardTextQuery query, CancellationToken cancellationToken = default);
+    /// <summary>Local top-k of every channel the query asks.</summary>
+    Task<ShardSearchResult> SearchAsync(ShardQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Title and snippet of documents of this shard (ids it does not hold are left out).</summary>
+    Task<Hit[]> FetchAsync(ShardFetchRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>Loads (restores) the given published version from the snapshot store.</summary>
     Task LoadVersionAsync(long version);

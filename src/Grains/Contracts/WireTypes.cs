@@ -16,12 +16,16 @@ public enum IngestState
     Failed = 3,
 }
 
-/// <summary>Asks an index to (re)build from a corpus file into a new version.</summary>
+/// <summary>
+/// Asks an index to (re)build into a new version from one or more sources: a text corpus (BM25
+/// channel and stored fields), learned-sparse vectors (Anserini JSON vector format) and dense vectors
+/// (jsonl or SHOALVEC binary). Sources are joined by document id; every path is as seen by the silo.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("shoal.IngestRequest")]
 public sealed record IngestRequest
 {
-    /// <summary>Path of the corpus file as seen by the silo.</summary>
-    [Id(0)] public string CorpusPath { get; init; } = "";
+    /// <summary>Text corpus; null when the index has only vector channels.</summary>
+    [Id(0)] public string? CorpusPath { get; init; }
     /// <summary>"beir", "tsv" or "msmarco-v2"; null detects from the file name.</summary>
     [Id(1)] public string? Format { get; init; }
     /// <summary>Number of shards (1..1024).</summary>
@@ -32,6 +36,32 @@ public sealed record IngestRequest
     [Id(4)] public double B { get; init; } = 0.4;
     /// <summary>Copies of each shard served from different silos (1..8).</summary>
     [Id(5)] public int Replicas { get; init; } = 1;
+    /// <summary>Build the BM25 channel from the corpus (default: yes when a corpus is given).</summary>
+    [Id(6)] public bool? Bm25 { get; init; }
+    /// <summary>Learned-sparse document vectors: Anserini JSON vector lines <c>{"id", "contents", "vector": {token: weight}}</c>, gzip accepted.</summary>
+    [Id(7)] public string? SparseVectorsPath { get; init; }
+    /// <summary>WordPiece vocabulary (<c>vocab.txt</c>) of the sparse channel; null uses the cluster default.</summary>
+    [Id(8)] public string? SparseVocabularyPath { get; init; }
+    /// <summary>Encoder (by name) that turns text into sparse vectors, for indexing without precomputed vectors and for text queries.</summary>
+    [Id(9)] public string? SparseEncoder { get; init; }
+    /// <summary>Dense document vectors: jsonl <c>{"id", "vector": [...]}</c> or SHOALVEC binary, gzip accepted.</summary>
+    [Id(10)] public string? DenseVectorsPath { get; init; }
+    /// <summary>Dense dimensions; null takes them from the first vector (or the encoder).</summary>
+    [Id(11)] public int? DenseDims { get; init; }
+    /// <summary>"dot" or "cosine".</summary>
+    [Id(12)] public string DenseMetric { get; init; } = "dot";
+    /// <summary>"fp32", "fp16" or "int8".</summary>
+    [Id(13)] public string DenseStorage { get; init; } = "fp32";
+    /// <summary>"hnsw" (approximate by default, exact on request) or "flat" (exact scans only).</summary>
+    [Id(14)] public string DenseIndex { get; init; } = "hnsw";
+    /// <summary>HNSW links per node.</summary>
+    [Id(15)] public int HnswM { get; init; } = 16;
+    /// <summary>HNSW build beam width.</summary>
+    [Id(16)] public int HnswEfConstruction { get; init; } = 200;
+    /// <summary>Encoder (by name) that turns text into dense vectors.</summary>
+    [Id(17)] public string? DenseEncoder { get; init; }
+    /// <summary>Seismic static pruning: postings kept per term in the approximate index; null uses the default.</summary>
+    [Id(18)] public int? SparsePostingsPerTerm { get; init; }
 }
 
 /// <summary>Progress of an index build.</summary>
@@ -62,6 +92,33 @@ public sealed record IndexInfo
     [Id(7)] public DateTimeOffset CreatedUtc { get; init; }
     [Id(8)] public IngestStatus? Ingest { get; init; }
     [Id(9)] public int Replicas { get; init; } = 1;
+    /// <summary>The retrieval channels of the published version.</summary>
+    [Id(10)] public ChannelInfo[] Channels { get; init; } = [];
+
+    /// <summary>The channel named <paramref name="name"/>, or null.</summary>
+    public ChannelInfo? Channel(string name) => Array.Find(Channels, c => c.Name == name);
+}
+
+/// <summary>One retrieval channel of an index.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.ChannelInfo")]
+public sealed record ChannelInfo
+{
+    /// <summary>"bm25", "sparse" or "dense".</summary>
+    [Id(0)] public string Name { get; init; } = "";
+    /// <summary>Encoder that turns text into this channel's vectors; null when queries must carry vectors (bm25 needs none).</summary>
+    [Id(1)] public string? Encoder { get; init; }
+    /// <summary>Dense: dimensions.</summary>
+    [Id(2)] public int? Dims { get; init; }
+    /// <summary>Dense: "dot" or "cosine".</summary>
+    [Id(3)] public string? Metric { get; init; }
+    /// <summary>Dense: "fp32", "fp16" or "int8".</summary>
+    [Id(4)] public string? Storage { get; init; }
+    /// <summary>Dense: "hnsw" or "flat".</summary>
+    [Id(5)] public string? AnnIndex { get; init; }
+    /// <summary>Sparse: tokens in the vocabulary.</summary>
+    [Id(6)] public int? VocabularySize { get; init; }
+    /// <summary>Sparse: the u8 quantisation scale (largest document weight).</summary>
+    [Id(7)] public float? MaxWeight { get; init; }
 }
 
 /// <summary>An analysed BM25 query as sent to every shard.</summary>
@@ -71,10 +128,52 @@ public sealed record ShardTextQuery
     [Id(0)] public string[] Terms { get; init; } = [];
     [Id(1)] public float[] Weights { get; init; } = [];
     [Id(2)] public int K { get; init; } = 10;
+}
+
+/// <summary>A learned-sparse query as sent to every shard: term ids of the index vocabulary.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.ShardSparseQuery")]
+public sealed record ShardSparseQuery
+{
+    [Id(0)] public int[] Terms { get; init; } = [];
+    [Id(1)] public float[] Weights { get; init; } = [];
+    [Id(2)] public int K { get; init; } = 10;
+    /// <summary>Exact top-k (block-max MaxScore) instead of Seismic approximate search.</summary>
+    [Id(3)] public bool Exact { get; init; }
+    [Id(4)] public int QueryTermCut { get; init; } = 16;
+    [Id(5)] public double HeapFactor { get; init; } = 1.75;
+}
+
+/// <summary>A dense query as sent to every shard; the vector is packed float32 little-endian.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.ShardDenseQuery")]
+public sealed record ShardDenseQuery
+{
+    [Id(0)] public byte[] Vector { get; init; } = [];
+    [Id(1)] public int K { get; init; } = 10;
+    /// <summary>Exact flat scan (batched with concurrent queries) instead of the HNSW graph.</summary>
+    [Id(2)] public bool Exact { get; init; }
+    /// <summary>HNSW beam width; 0 uses the default.</summary>
+    [Id(3)] public int Ef { get; init; }
+}
+
+/// <summary>What one shard is asked: one or more channels, each with its own k.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.ShardQuery")]
+public sealed record ShardQuery
+{
     /// <summary>The index version the coordinator saw; a shard on an older one reloads first.</summary>
-    [Id(3)] public long Version { get; init; }
+    [Id(0)] public long Version { get; init; }
     /// <summary>Return title and snippet with each hit.</summary>
-    [Id(4)] public bool IncludeStored { get; init; } = true;
+    [Id(1)] public bool IncludeStored { get; init; }
+    [Id(2)] public ShardTextQuery? Bm25 { get; init; }
+    [Id(3)] public ShardSparseQuery? Sparse { get; init; }
+    [Id(4)] public ShardDenseQuery? Dense { get; init; }
+}
+
+/// <summary>Asks a shard for the stored fields of some of its documents (the fetch phase of fused queries).</summary>
+[GenerateSerializer, Immutable, Alias("shoal.ShardFetchRequest")]
+public sealed record ShardFetchRequest
+{
+    [Id(0)] public long Version { get; init; }
+    [Id(1)] public string[] Ids { get; init; } = [];
 }
 
 /// <summary>One hit on the wire.</summary>
@@ -87,13 +186,24 @@ public sealed record Hit
     [Id(3)] public string? Snippet { get; init; }
 }
 
-/// <summary>A shard's local top-k.</summary>
+/// <summary>A shard's local top-k per channel asked (null for channels not asked).</summary>
 [GenerateSerializer, Immutable, Alias("shoal.ShardSearchResult")]
 public sealed record ShardSearchResult
 {
     [Id(0)] public int Shard { get; init; }
     [Id(1)] public long Version { get; init; }
-    [Id(2)] public Hit[] Hits { get; init; } = [];
+    [Id(2)] public Hit[]? Bm25 { get; init; }
+    [Id(3)] public Hit[]? Sparse { get; init; }
+    [Id(4)] public Hit[]? Dense { get; init; }
+
+    /// <summary>The hits of channel <paramref name="channel"/>.</summary>
+    public Hit[]? Of(string channel) => channel switch
+    {
+        "bm25" => Bm25,
+        "sparse" => Sparse,
+        "dense" => Dense,
+        _ => null,
+    };
 }
 
 /// <summary>State of one shard activation.</summary>
@@ -107,18 +217,94 @@ public sealed record ShardInfo
     [Id(4)] public long SegmentBytes { get; init; }
     [Id(5)] public string Silo { get; init; } = "";
     [Id(6)] public int Replica { get; init; }
+    /// <summary>Passes of exact dense scans (each may answer a batch of queries).</summary>
+    [Id(7)] public long DensePasses { get; init; }
+    /// <summary>Exact dense queries answered by those passes.</summary>
+    [Id(8)] public long DenseExactQueries { get; init; }
 }
 
-/// <summary>A search as the coordinator receives it.</summary>
+/// <summary>
+/// A search as the coordinator receives it. <see cref="Text"/> goes to <see cref="Channels"/>
+/// (default: every channel of the index that takes text: bm25, and sparse/dense when they have an
+/// encoder). <see cref="Bm25"/>, <see cref="Sparse"/> and <see cref="Dense"/> set per-channel k and
+/// knobs and may carry their own query (text or vector), which adds the channel. Several channels
+/// are fused (<see cref="Fusion"/>, reciprocal rank fusion by default).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("shoal.SearchRequest")]
 public sealed record SearchRequest
 {
     [Id(0)] public string Index { get; init; } = "";
-    [Id(1)] public string Text { get; init; } = "";
+    [Id(1)] public string? Text { get; init; }
     [Id(2)] public int K { get; init; } = 10;
     /// <summary>Per-request deadline; null uses the cluster default.</summary>
     [Id(3)] public int? DeadlineMs { get; init; }
     [Id(4)] public bool IncludeStored { get; init; } = true;
+    /// <summary>Channels <see cref="Text"/> is sent to; null means every channel that takes text.</summary>
+    [Id(5)] public string[]? Channels { get; init; }
+    [Id(6)] public Bm25QuerySpec? Bm25 { get; init; }
+    [Id(7)] public SparseQuerySpec? Sparse { get; init; }
+    [Id(8)] public DenseQuerySpec? Dense { get; init; }
+    [Id(9)] public FusionSpec? Fusion { get; init; }
+}
+
+/// <summary>The bm25 channel of a search.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.Bm25QuerySpec")]
+public sealed record Bm25QuerySpec
+{
+    /// <summary>Query text for this channel (overrides the request's text).</summary>
+    [Id(0)] public string? Text { get; init; }
+    /// <summary>Hits taken from this channel; null: the request's k alone, max(k, 100) when fused.</summary>
+    [Id(1)] public int? K { get; init; }
+}
+
+/// <summary>The sparse channel of a search: a vector as token weights or term ids, or text for the index's encoder.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.SparseQuerySpec")]
+public sealed record SparseQuerySpec
+{
+    /// <summary>Tokens of the index vocabulary (parallel to <see cref="TokenWeights"/>).</summary>
+    [Id(0)] public string[]? Tokens { get; init; }
+    [Id(1)] public float[]? TokenWeights { get; init; }
+    /// <summary>Term ids of the index vocabulary (parallel to <see cref="Weights"/>).</summary>
+    [Id(2)] public int[]? TermIds { get; init; }
+    [Id(3)] public float[]? Weights { get; init; }
+    /// <summary>Text to encode with the channel's encoder (overrides the request's text).</summary>
+    [Id(4)] public string? Text { get; init; }
+    [Id(5)] public int? K { get; init; }
+    /// <summary>Exact search instead of approximate (Seismic).</summary>
+    [Id(6)] public bool? Exact { get; init; }
+    [Id(7)] public int? QueryTermCut { get; init; }
+    [Id(8)] public double? HeapFactor { get; init; }
+
+    /// <summary>True when the spec carries its own query (a vector or text).</summary>
+    public bool HasQuery => Tokens is not null || TermIds is not null || Text is not null;
+}
+
+/// <summary>The dense channel of a search: a vector (packed float32 little-endian), or text for the index's encoder.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.DenseQuerySpec")]
+public sealed record DenseQuerySpec
+{
+    [Id(0)] public byte[]? Vector { get; init; }
+    [Id(1)] public string? Text { get; init; }
+    [Id(2)] public int? K { get; init; }
+    /// <summary>Exact flat scan instead of the HNSW graph.</summary>
+    [Id(3)] public bool? Exact { get; init; }
+    /// <summary>HNSW beam width (the recall knob).</summary>
+    [Id(4)] public int? Ef { get; init; }
+
+    /// <summary>True when the spec carries its own query (a vector or text).</summary>
+    public bool HasQuery => Vector is not null || Text is not null;
+}
+
+/// <summary>How several channels' rankings become one.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.FusionSpec")]
+public sealed record FusionSpec
+{
+    /// <summary>"rrf" (reciprocal rank fusion) or "weighted" (weighted sum of min-max normalised scores).</summary>
+    [Id(0)] public string Method { get; init; } = "rrf";
+    /// <summary>RRF rank constant (default 60).</summary>
+    [Id(1)] public int? RankConstant { get; init; }
+    /// <summary>Channel weights by name (default 1 each).</summary>
+    [Id(2)] public Dictionary<string, double>? Weights { get; init; }
 }
 
 /// <summary>Outcome class of a search, so errors cross the wire without exception types.</summary>
@@ -131,6 +317,8 @@ public enum SearchStatus
     Invalid = 1,
     /// <summary>No such index.</summary>
     IndexNotFound = 2,
+    /// <summary>A service the query needs (an encoder pool) cannot serve now; retry later.</summary>
+    Unavailable = 3,
 }
 
 /// <summary>How complete an answer is: every response carries it, so a partial answer is never silent.</summary>
@@ -155,4 +343,6 @@ public sealed record SearchResponse
     [Id(4)] public Hit[] Hits { get; init; } = [];
     [Id(5)] public Coverage Coverage { get; init; } = new();
     [Id(6)] public double TookMs { get; init; }
+    /// <summary>The channels that answered, in fusion order.</summary>
+    [Id(7)] public string[] Channels { get; init; } = [];
 }

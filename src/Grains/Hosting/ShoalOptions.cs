@@ -36,6 +36,13 @@ public sealed class ShoalOptions
     /// <summary>Largest shard count an index may have.</summary>
     public int MaxShards { get; set; } = 1024;
 
+    /// <summary>
+    /// WordPiece vocabulary (<c>vocab.txt</c>) used by sparse channels whose ingest request names
+    /// none. Null looks for bert-base-uncased's vocabulary in <c>shared/data/tokenizers</c> beside
+    /// the working directory or the application (the repository's evaluation data).
+    /// </summary>
+    public string? SparseVocabularyPath { get; set; }
+
     /// <summary>Characters of text returned as a hit's snippet.</summary>
     public int SnippetLength { get; set; } = 300;
 }

@@ -27,6 +27,8 @@ public static class ShoalSiloBuilderExtensions
         builder.Services.AddPlacementDirector<Placement.ShardPlacement, Placement.ShardPlacementDirector>();
         builder.Services.TryAddSingleton<Shards.IShardSearchInterceptor, Shards.NoShardSearchInterceptor>();
         builder.Services.TryAddSingleton(sp => new SnapshotCatalog(sp.GetRequiredService<ISnapshotStore>()));
+        builder.Services.TryAddSingleton<Query.IndexVersionCache>();
+        builder.Services.TryAddSingleton<Query.ITextEncoderClient, Query.NoTextEncoderClient>();
         return builder;
     }
 }

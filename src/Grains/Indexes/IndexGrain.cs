@@ -5,9 +5,13 @@ using Orleans.Runtime;
 using Shoal.Engine.Analysis;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Snapshots;
+using Shoal.Engine.Dense;
+using Shoal.Engine.Indexing;
+using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Hosting;
+using Shoal.Grains.Query;
 using Shoal.Grains.Shards;
 
 namespace Shoal.Grains.Indexes;
@@ -26,11 +30,13 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     private readonly ILogger<IndexGrain> _logger;
     private IndexManifest? _manifest;
     private IngestStatus _status = new() { State = IngestState.Idle };
-    private TextIndexBuilder? _builder;
+    private IndexVersionBuilder? _builder;
+    private readonly ITextEncoderClient _encoders;
 
     /// <summary>Created by Orleans.</summary>
-    public IndexGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ILogger<IndexGrain> logger)
+    public IndexGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ITextEncoderClient encoders, ILogger<IndexGrain> logger)
     {
+        _encoders = encoders;
         _catalog = catalog;
         _options = options.Value;
         _logger = logger;
@@ -62,7 +68,20 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             CreatedUtc = m?.CreatedUtc ?? default,
             Ingest = CurrentStatus(),
             Replicas = m?.Replicas ?? 1,
+            Channels = m is null ? [] : ChannelsOf(m.Schema),
         });
+    }
+
+    /// <summary>The wire description of a schema's channels.</summary>
+    public static ChannelInfo[] ChannelsOf(IndexSchema schema)
+    {
+        var channels = new List<ChannelInfo>(3);
+        if (schema.Text is not null) channels.Add(new ChannelInfo { Name = IndexChannels.Text });
+        if (schema.Sparse is { } sp)
+            channels.Add(new ChannelInfo { Name = IndexChannels.Sparse, Encoder = sp.Encoder, VocabularySize = sp.VocabularySize, MaxWeight = sp.MaxWeight });
+        if (schema.Dense is { } d)
+            channels.Add(new ChannelInfo { Name = IndexChannels.Dense, Encoder = d.Encoder, Dims = d.Dims, Metric = d.Metric, Storage = d.Storage, AnnIndex = d.Index });
+        return [.. channels];
     }
 
     /// <inheritdoc />
@@ -72,49 +91,192 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         _builder is { } b && _status.State == IngestState.Running ? _status with { DocumentsRead = b.DocumentsRead } : _status;
 
     /// <inheritdoc />
-    public Task<IngestStatus> StartIngestAsync(IngestRequest request)
+    public async Task<IngestStatus> StartIngestAsync(IngestRequest request)
     {
         if (SnapshotCatalog.ValidateIndexName(Name) is { } nameError) throw new ArgumentException(nameError);
         if (_status.State == IngestState.Running)
             throw new InvalidOperationException($"Index '{Name}' is already building from '{_status.CorpusPath}'.");
-        if (string.IsNullOrWhiteSpace(request.CorpusPath)) throw new ArgumentException("corpus path is required.");
-        string path = Path.GetFullPath(request.CorpusPath);
-        if (!File.Exists(path)) throw new ArgumentException($"Corpus file '{path}' does not exist on silo {RuntimeIdentity}.");
-        var format = request.Format is null ? CorpusFormats.Detect(path) : CorpusFormats.Parse(request.Format);
+        IngestJob job;
+        try
+        {
+            job = await PlanAsync(request);
+        }
+        catch (Exception e) when (e is FormatException or IOException or EncoderUnavailableException)
+        {
+            throw new ArgumentException(e.Message, e);
+        }
+        _status = new IngestStatus { State = IngestState.Running, Phase = "reading", StartedUtc = DateTimeOffset.UtcNow, CorpusPath = job.Describe() };
+        _builder = new IndexVersionBuilder(job.Plan);
+        // Keep the activation alive while the build runs without incoming calls.
+        DelayDeactivation(TimeSpan.FromHours(12));
+        _ = RunIngestAsync(_builder, job, request.Replicas);
+        return CurrentStatus();
+    }
+
+    /// <summary>A validated ingest: sources, the build plan and the schema to publish.</summary>
+    private sealed record IngestJob(
+        IndexBuildPlan Plan,
+        string? Corpus,
+        CorpusFormat Format,
+        string? SparseVectors,
+        string? VocabularyPath,
+        string? SparseEncoder,
+        string? DenseVectors,
+        string? DenseEncoder,
+        DenseChannelSchema? DenseSchema)
+    {
+        public string Describe() => string.Join(" + ", new[] { Corpus, SparseVectors ?? (SparseEncoder is null ? null : $"sparse:{SparseEncoder}"), DenseVectors ?? (DenseEncoder is null ? null : $"dense:{DenseEncoder}") }.Where(x => x is not null));
+    }
+
+    private async Task<IngestJob> PlanAsync(IngestRequest request)
+    {
+        string? Existing(string? path, string what)
+        {
+            if (path is null) return null;
+            if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"{what} path is empty.");
+            string full = Path.GetFullPath(path);
+            if (!File.Exists(full)) throw new ArgumentException($"{what} file '{full}' does not exist on silo {RuntimeIdentity}.");
+            return full;
+        }
+        string? corpus = Existing(request.CorpusPath, "Corpus");
+        string? sparseVectors = Existing(request.SparseVectorsPath, "Sparse vectors");
+        string? denseVectors = Existing(request.DenseVectorsPath, "Dense vectors");
+        if (corpus is null && sparseVectors is null && denseVectors is null)
+            throw new ArgumentException("Nothing to index: give a corpus (text), sparse vectors or dense vectors.");
+        var format = corpus is null ? CorpusFormat.BeirJsonl : request.Format is null ? CorpusFormats.Detect(corpus) : CorpusFormats.Parse(request.Format);
         if (request.Shards < 1 || request.Shards > _options.MaxShards)
             throw new ArgumentException($"shards must be between 1 and {_options.MaxShards} (got {request.Shards}).");
-        var parameters = new Bm25Parameters(request.K1, request.B);
-        parameters.Validate();
         if (request.Replicas < 1 || request.Replicas > 8)
             throw new ArgumentException($"replicas must be between 1 and 8 (got {request.Replicas}).");
 
-        _status = new IngestStatus { State = IngestState.Running, Phase = "reading", StartedUtc = DateTimeOffset.UtcNow, CorpusPath = path };
-        _builder = new TextIndexBuilder(request.Shards, parameters, EnglishAnalyzer.Instance);
-        // Keep the activation alive while the build runs without incoming calls.
-        DelayDeactivation(TimeSpan.FromHours(12));
-        _ = RunIngestAsync(_builder, path, format, request.Shards, request.Replicas, parameters);
-        return Task.FromResult(CurrentStatus());
+        bool bm25 = request.Bm25 ?? corpus is not null;
+        if (bm25 && corpus is null) throw new ArgumentException("The bm25 channel needs a text corpus.");
+        Bm25Parameters? text = null;
+        if (bm25)
+        {
+            text = new Bm25Parameters(request.K1, request.B);
+            text.Validate();
+        }
+
+        // Sparse channel: precomputed vectors, or the corpus encoded by a named encoder.
+        SparseVocabulary? vocabulary = null;
+        string? vocabularyPath = null;
+        string? sparseEncoder = request.SparseEncoder;
+        if (sparseVectors is not null || sparseEncoder is not null)
+        {
+            if (sparseVectors is null && corpus is null) throw new ArgumentException($"Sparse encoder '{sparseEncoder}' needs a text corpus to encode.");
+            vocabularyPath = Existing(request.SparseVocabularyPath ?? _options.SparseVocabularyPath ?? SharedData.Find(SharedData.BertVocabulary)
+                ?? throw new ArgumentException("The sparse channel needs a vocabulary: give sparseVocabulary (a vocab.txt path) or configure Shoal:SparseVocabularyPath."), "Vocabulary");
+            vocabulary = SparseVocabulary.Load(vocabularyPath!);
+            if (sparseEncoder is not null)
+            {
+                var described = await _encoders.DescribeAsync(sparseEncoder, CancellationToken.None);
+                if (described.Kind != "sparse") throw new ArgumentException($"Encoder '{sparseEncoder}' is a {described.Kind} encoder, not a sparse one.");
+                if (described.Dims > vocabulary.Count)
+                    throw new ArgumentException($"Encoder '{sparseEncoder}' has a vocabulary of {described.Dims} tokens but the index vocabulary has {vocabulary.Count}.");
+            }
+        }
+        if (request.SparsePostingsPerTerm is < 1) throw new ArgumentException($"sparsePostingsPerTerm must be at least 1 (got {request.SparsePostingsPerTerm}).");
+
+        // Dense channel.
+        DenseBuildOptions? dense = null;
+        DenseChannelSchema? denseSchema = null;
+        string? denseEncoder = request.DenseEncoder;
+        if (denseVectors is not null || denseEncoder is not null)
+        {
+            if (denseVectors is null && corpus is null) throw new ArgumentException($"Dense encoder '{denseEncoder}' needs a text corpus to encode.");
+            var metric = request.DenseMetric switch
+            {
+                "dot" => DenseMetric.Dot,
+                "cosine" => DenseMetric.Cosine,
+                _ => throw new ArgumentException($"denseMetric must be 'dot' or 'cosine' (got '{request.DenseMetric}')."),
+            };
+            var storage = request.DenseStorage switch
+            {
+                "fp32" => DenseStorage.Float32,
+                "fp16" => DenseStorage.Float16,
+                "int8" => DenseStorage.Int8,
+                _ => throw new ArgumentException($"denseStorage must be 'fp32', 'fp16' or 'int8' (got '{request.DenseStorage}')."),
+            };
+            if (request.DenseIndex is not ("hnsw" or "flat")) throw new ArgumentException($"denseIndex must be 'hnsw' or 'flat' (got '{request.DenseIndex}').");
+            if (request.HnswM < 2 || request.HnswM > 128) throw new ArgumentException($"hnswM must be between 2 and 128 (got {request.HnswM}).");
+            if (request.HnswEfConstruction < 8 || request.HnswEfConstruction > 4096) throw new ArgumentException($"hnswEfConstruction must be between 8 and 4096 (got {request.HnswEfConstruction}).");
+            int? dims = request.DenseDims;
+            if (dims is < 1 or > 65536) throw new ArgumentException($"denseDims must be between 1 and 65536 (got {dims}).");
+            if (denseEncoder is not null)
+            {
+                var described = await _encoders.DescribeAsync(denseEncoder, CancellationToken.None);
+                if (described.Kind != "dense") throw new ArgumentException($"Encoder '{denseEncoder}' is a {described.Kind} encoder, not a dense one.");
+                if (dims is not null && dims != described.Dims) throw new ArgumentException($"Encoder '{denseEncoder}' gives {described.Dims} dimensions, not {dims}.");
+                dims = described.Dims;
+            }
+            if (dims is null)
+            {
+                try
+                {
+                    dims = DenseVectorReader.Read(denseVectors!, null).Select(v => v.Vector.Length).FirstOrDefault();
+                }
+                catch (DenseVectorException e)
+                {
+                    throw new ArgumentException(e.Message, e);
+                }
+                if (dims is null or 0) throw new ArgumentException($"Dense vectors file '{denseVectors}' holds no vectors.");
+            }
+            dense = new DenseBuildOptions(dims.Value, metric, storage, new HnswParameters(request.HnswM, request.HnswEfConstruction))
+            {
+                BuildAnnIndex = request.DenseIndex == "hnsw",
+            };
+            denseSchema = new DenseChannelSchema(dims.Value, request.DenseMetric, request.DenseStorage, request.DenseIndex, request.HnswM, request.HnswEfConstruction, denseEncoder);
+        }
+
+        var plan = new IndexBuildPlan
+        {
+            Shards = request.Shards,
+            Text = text,
+            SparseVocabulary = vocabulary,
+            SparseOptions = request.SparsePostingsPerTerm is { } ppt ? new SparseBuildOptions(1f) { PostingsPerTerm = ppt } : new SparseBuildOptions(1f),
+            Dense = dense,
+        };
+        plan.Validate();
+        return new IngestJob(plan, corpus, format, sparseVectors, vocabularyPath, sparseEncoder, denseVectors, denseEncoder, denseSchema);
     }
 
-    private async Task RunIngestAsync(TextIndexBuilder builder, string path, CorpusFormat format, int shards, int replicas, Bm25Parameters parameters)
+    private async Task RunIngestAsync(IndexVersionBuilder builder, IngestJob job, int replicas)
     {
         string buildRoot = Path.Combine(_options.BuildDirectory, Name, Guid.NewGuid().ToString("N"));
+        int shards = job.Plan.Shards;
+        string sources = job.Describe();
         try
         {
             var versions = await _catalog.ListVersionsAsync(Name);
             long version = (versions.Count == 0 ? 0 : versions[^1]) + 1;
-            LogBuildStarted(_logger, Name, version, path, shards);
+            LogBuildStarted(_logger, Name, version, sources, shards);
 
-            var built = await Task.Run(() =>
+            var built = await Task.Run(async () =>
             {
-                builder.AddRange(CorpusReader.Read(path, format));
+                if (job.Plan.Text is not null) builder.AddText(CorpusReader.Read(job.Corpus!, job.Format));
+                if (job.SparseVectors is not null) builder.AddSparse(SparseCorpusReader.Read(job.SparseVectors, job.Plan.SparseVocabulary!));
+                else if (job.SparseEncoder is not null) await EncodeCorpusAsync(builder, job, sparse: true);
+                if (job.DenseVectors is not null) builder.AddDense(DenseVectorReader.Read(job.DenseVectors, job.Plan.Dense!.Dims));
+                else if (job.DenseEncoder is not null) await EncodeCorpusAsync(builder, job, sparse: false);
+                _status = _status with { Phase = "building" };
                 return builder.Build(shard => Path.Combine(buildRoot, $"shard-{shard:D4}"));
             });
 
             _status = _status with { Phase = "uploading", DocumentsRead = builder.DocumentsRead };
-            var segments = await Task.WhenAll(built.Shards.Select(s =>
-                _catalog.UploadSegmentAsync(Name, version, s.Shard, s.SegmentPath)));
+            var uploads = built.Shards.SelectMany(s => s.Segments.Select(seg => (s.Shard, seg))).ToArray();
+            var uploaded = await Task.WhenAll(uploads.Select(async u =>
+                (await _catalog.UploadSegmentAsync(Name, version, u.Shard, u.seg.Path)) with { Channel = u.seg.Channel }));
 
+            SparseChannelSchema? sparseSchema = null;
+            if (job.VocabularyPath is not null)
+            {
+                string key = $"indexes/{Name}/v{version:D8}/sparse-vocab.txt";
+                await _catalog.Store.PutFileAsync(key, job.VocabularyPath);
+                string checksum = await SnapshotCatalog.ChecksumAsync(job.VocabularyPath);
+                sparseSchema = new SparseChannelSchema(key, checksum, job.Plan.SparseVocabulary!.Count, built.SparseMaxWeight, job.SparseEncoder);
+            }
+            var text = job.Plan.Text;
             var manifest = new IndexManifest
             {
                 Index = Name,
@@ -122,10 +284,14 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
                 CreatedUtc = DateTimeOffset.UtcNow,
                 ShardCount = shards,
                 Replicas = replicas,
-                Schema = new IndexSchema(new TextChannelSchema(EnglishAnalyzer.Instance.Name, parameters.K1, parameters.B, parameters.LuceneLengthNorm)),
-                DocCount = built.Statistics.DocCount,
-                TotalLength = built.Statistics.TotalLength,
-                Shards = built.Shards.Select((s, i) => new ShardManifest(s.Shard, s.DocCount, [segments[i]])).ToArray(),
+                Schema = new IndexSchema(
+                    text is null ? null : new TextChannelSchema(job.Plan.Analyzer.Name, text.K1, text.B, text.LuceneLengthNorm),
+                    sparseSchema,
+                    job.DenseSchema),
+                DocCount = built.DocCount,
+                TotalLength = built.TextStatistics?.TotalLength ?? 0,
+                Shards = built.Shards.Select(s => new ShardManifest(s.Shard, s.DocCount,
+                    [.. uploaded.Where((_, i) => uploads[i].Shard == s.Shard)])).ToArray(),
             };
             await _catalog.PublishAsync(manifest);
             _manifest = manifest;
@@ -135,11 +301,11 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
                 GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(Name, i / replicas, i % replicas)).LoadVersionAsync(version)));
 
             _status = _status with { State = IngestState.Succeeded, Phase = "done", FinishedUtc = DateTimeOffset.UtcNow };
-            LogBuildDone(_logger, Name, version, built.Statistics.DocCount, (_status.FinishedUtc - _status.StartedUtc)?.TotalSeconds ?? 0);
+            LogBuildDone(_logger, Name, version, built.DocCount, (_status.FinishedUtc - _status.StartedUtc)?.TotalSeconds ?? 0);
         }
         catch (Exception e)
         {
-            LogBuildFailed(_logger, e, Name, path);
+            LogBuildFailed(_logger, e, Name, sources);
             _status = _status with { State = IngestState.Failed, Phase = "failed", Error = e.Message, FinishedUtc = DateTimeOffset.UtcNow, DocumentsRead = builder.DocumentsRead };
         }
         finally
@@ -151,8 +317,37 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: building version {Version} from {Path} into {Shards} shards")]
-    private static partial void LogBuildStarted(ILogger logger, string index, long version, string path, int shards);
+    /// <summary>Encodes the corpus's texts (title and text) through the encoder pools, in batches, into the sparse or dense channel.</summary>
+    private async Task EncodeCorpusAsync(IndexVersionBuilder builder, IngestJob job, bool sparse)
+    {
+        const int Batch = 256;
+        string encoder = sparse ? job.SparseEncoder! : job.DenseEncoder!;
+        var docs = new List<SourceDocument>(Batch);
+        async Task FlushAsync()
+        {
+            var texts = docs.Select(d => string.IsNullOrEmpty(d.Title) ? d.Text : d.Title + " " + d.Text).ToArray();
+            if (sparse)
+            {
+                var vectors = await _encoders.EncodeSparseAsync(encoder, texts, CancellationToken.None);
+                builder.AddSparse(docs.Select((d, i) => new SparseDocument(d.Id, job.Plan.Text is null ? texts[i] : null, vectors[i])));
+            }
+            else
+            {
+                var vectors = await _encoders.EncodeDenseAsync(encoder, texts, CancellationToken.None);
+                builder.AddDense(docs.Select((d, i) => (d.Id, vectors[i])));
+            }
+            docs.Clear();
+        }
+        foreach (var doc in CorpusReader.Read(job.Corpus!, job.Format))
+        {
+            docs.Add(doc);
+            if (docs.Count == Batch) await FlushAsync();
+        }
+        if (docs.Count > 0) await FlushAsync();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: building version {Version} from {Sources} into {Shards} shards")]
+    private static partial void LogBuildStarted(ILogger logger, string index, long version, string sources, int shards);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: version {Version} published ({Docs} documents, {Seconds:F1} s)")]
     private static partial void LogBuildDone(ILogger logger, string index, long version, long docs, double seconds);

@@ -1,28 +1,49 @@
+using Shoal.Engine.Dense;
+using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
 
 namespace Shoal.Grains.Shards;
 
 /// <summary>
-/// A loaded segment shared by in-flight searches. When a new version replaces it, it is retired
-/// and its memory map is released only after the last search using it has finished, so a
-/// search never reads from an unmapped file.
+/// The loaded segments of one shard version (one per channel), shared by in-flight searches.
+/// When a new version replaces it, it is retired and its memory maps are released only after the
+/// last search using it has finished, so a search never reads from an unmapped file.
 /// </summary>
 internal sealed class SegmentLease
 {
     private int _users = 1; // the owner's reference, dropped by Retire
     private int _retired;
 
-    public SegmentLease(TextSegment segment, long version)
+    public SegmentLease(long version, TextSegment? text, SparseSegment? sparse, DenseSegment? dense)
     {
-        Segment = segment;
         Version = version;
+        Text = text;
+        Sparse = sparse;
+        Dense = dense;
+        if (dense is not null) DenseBatcher = new DenseBatcher(this, dense);
     }
 
-    public TextSegment Segment { get; }
+    /// <summary>A version without segments (a shard beyond the version's shard count, or nothing loaded).</summary>
+    public static SegmentLease Empty(long version) => new(version, null, null, null);
 
     public long Version { get; }
 
-    /// <summary>Takes a reference; false when the segment has already been released.</summary>
+    public TextSegment? Text { get; }
+
+    public SparseSegment? Sparse { get; }
+
+    public DenseSegment? Dense { get; }
+
+    /// <summary>Batches concurrent exact dense scans into one pass over the vectors.</summary>
+    public DenseBatcher? DenseBatcher { get; }
+
+    /// <summary>Documents in the shard: the largest channel count (channels hold the same documents or subsets).</summary>
+    public long DocCount => Math.Max(Text?.DocCount ?? 0, Math.Max(Sparse?.DocCount ?? 0, Dense?.Count ?? 0));
+
+    /// <summary>Bytes of all segment files.</summary>
+    public long SizeBytes => (Text?.SizeBytes ?? 0) + (Sparse?.SizeBytes ?? 0) + (Dense?.SizeBytes ?? 0);
+
+    /// <summary>Takes a reference; false when the segments have already been released.</summary>
     public bool TryAcquire()
     {
         while (true)
@@ -35,7 +56,10 @@ internal sealed class SegmentLease
 
     public void Release()
     {
-        if (Interlocked.Decrement(ref _users) == 0) Segment.Dispose();
+        if (Interlocked.Decrement(ref _users) != 0) return;
+        Text?.Dispose();
+        Sparse?.Dispose();
+        Dense?.Dispose();
     }
 
     /// <summary>Drops the owner's reference (once).</summary>

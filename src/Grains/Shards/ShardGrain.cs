@@ -4,7 +4,11 @@ using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
+using System.Runtime.InteropServices;
+using Shoal.Engine.Dense;
 using Shoal.Engine.Search;
+using Shoal.Engine.Segments;
+using Shoal.Engine.Sparse;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
@@ -30,7 +34,9 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     private string _index = "";
     private int _shard;
     private int _replica;
-    private ShardView _view = ShardView.Empty;
+    private SegmentLease _view = SegmentLease.Empty(0);
+    private long _failedVersion = -1;
+    private DateTime _failedAt;
 
     /// <summary>Created by Orleans.</summary>
     public ShardGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, IShardSearchInterceptor interceptor, ILogger<ShardGrain> logger)
@@ -63,15 +69,14 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         string key = this.GetPrimaryKeyString();
         if (!TryParseKey(key, out _index, out _shard, out _replica))
             throw new ArgumentException($"Shard grain key '{key}' is not '{{index}}/{{shard}}/{{replica}}'.");
-        var manifest = await _catalog.GetLatestManifestAsync(_index, cancellationToken);
-        if (manifest is not null) await LoadAsync(manifest, cancellationToken);
+        await RestoreLatestAsync(cancellationToken);
     }
 
     /// <inheritdoc />
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _view.Retire();
-        _view = ShardView.Empty;
+        _view = SegmentLease.Empty(0);
         return Task.CompletedTask;
     }
 
@@ -84,6 +89,32 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         await LoadAsync(manifest, CancellationToken.None);
     }
 
+    /// <summary>
+    /// Restores the latest published version; when it cannot be restored (a segment fails its
+    /// checksum, a file is missing), says so in the log and falls back to the newest older version
+    /// that can, so a bad publish never takes a shard offline.
+    /// </summary>
+    private async Task RestoreLatestAsync(CancellationToken cancellationToken)
+    {
+        var versions = await _catalog.ListVersionsAsync(_index, cancellationToken);
+        for (int i = versions.Count - 1; i >= 0; i--)
+        {
+            try
+            {
+                var manifest = await _catalog.GetManifestAsync(_index, versions[i], cancellationToken);
+                if (manifest is null) continue;
+                await LoadAsync(manifest, cancellationToken);
+                return;
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or CorruptSegmentException)
+            {
+                _failedVersion = versions[i];
+                _failedAt = DateTime.UtcNow;
+                LogRestoreFailed(_logger, e, _index, _shard, versions[i]);
+            }
+        }
+    }
+
     private async Task LoadAsync(IndexManifest manifest, CancellationToken cancellationToken)
     {
         await _loadLock.WaitAsync(cancellationToken);
@@ -92,29 +123,44 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             if (manifest.Version <= _view.Version) return;
             if (_shard >= manifest.ShardCount)
             {
-                SwapTo(new ShardView(manifest.Version, []));
+                SwapTo(SegmentLease.Empty(manifest.Version));
                 return;
             }
-            var leases = new List<SegmentLease>();
+            TextSegment? text = null;
+            SparseSegment? sparse = null;
+            DenseSegment? dense = null;
             try
             {
                 foreach (var segment in manifest.Shards[_shard].Segments)
                 {
                     string path = await _catalog.MaterializeAsync(segment, _options.CacheDirectory, cancellationToken);
                     // Opening verifies section checksums: a sequential read, so keep it off the turn.
-                    var opened = await Task.Run(() => TextSegment.Open(path), cancellationToken);
-                    leases.Add(new SegmentLease(opened, manifest.Version));
+                    switch (segment.Channel)
+                    {
+                        case IndexChannels.Text:
+                            text = await Task.Run(() => TextSegment.Open(path), cancellationToken);
+                            break;
+                        case IndexChannels.Sparse:
+                            sparse = await Task.Run(() => SparseSegment.Open(path), cancellationToken);
+                            break;
+                        case IndexChannels.Dense:
+                            dense = await Task.Run(() => DenseSegment.Open(path), cancellationToken);
+                            break;
+                        default:
+                            throw new InvalidDataException($"Segment '{segment.Key}' has unknown channel '{segment.Channel}'.");
+                    }
                 }
             }
             catch
             {
-                foreach (var l in leases) l.Retire();
+                text?.Dispose();
+                sparse?.Dispose();
+                dense?.Dispose();
                 throw;
             }
-            SwapTo(new ShardView(manifest.Version, [.. leases]));
-            long docs = 0;
-            foreach (var l in leases) docs += l.Segment.DocCount;
-            LogLoaded(_logger, _index, _shard, manifest.Version, docs);
+            var lease = new SegmentLease(manifest.Version, text, sparse, dense);
+            SwapTo(lease);
+            LogLoaded(_logger, _index, _shard, manifest.Version, lease.DocCount);
         }
         finally
         {
@@ -122,59 +168,149 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         }
     }
 
-    private void SwapTo(ShardView next)
+    private void SwapTo(SegmentLease next)
     {
         var old = _view;
         _view = next;
         old.Retire();
     }
 
-    /// <inheritdoc />
-    public async Task<ShardSearchResult> SearchTextAsync(ShardTextQuery query, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Moves to <paramref name="version"/> when a query names a newer one than this shard serves.
+    /// A version that fails to load is logged and retried at most every 30 seconds; meanwhile the
+    /// shard keeps answering from the version it has.
+    /// </summary>
+    private async Task CatchUpAsync(long version)
     {
-        if (query.Version > _view.Version) await LoadVersionAsync(query.Version);
-        await _interceptor.BeforeSearchAsync(_index, _shard, cancellationToken);
-        // A concurrent swap may retire the view between reading and acquiring it; then read again.
-        ShardView view;
-        SegmentLease[]? acquired;
-        while (!(view = _view).TryAcquireAll(out acquired)) { }
+        if (version == _failedVersion && DateTime.UtcNow - _failedAt < TimeSpan.FromSeconds(30)) return;
         try
         {
-            var hits = acquired.Length == 0
-                ? []
-                : await Task.Run(() => Search(acquired, query, _options.SnippetLength, cancellationToken), cancellationToken);
-            return new ShardSearchResult { Shard = _shard, Version = view.Version, Hits = hits };
+            await LoadVersionAsync(version);
         }
-        finally
+        catch (Exception e) when (e is InvalidDataException or IOException or CorruptSegmentException or InvalidOperationException)
         {
-            foreach (var lease in acquired) lease.Release();
+            _failedVersion = version;
+            _failedAt = DateTime.UtcNow;
+            LogRestoreFailed(_logger, e, _index, _shard, version);
         }
     }
 
-    private static Hit[] Search(SegmentLease[] segments, ShardTextQuery query, int snippetLength, CancellationToken cancellationToken)
+    private SegmentLease AcquireView()
     {
-        var textQuery = new TextQuery(query.Terms, query.Weights);
-        var perSegment = new List<IReadOnlyList<SearchHit>>(segments.Length);
-        foreach (var lease in segments)
+        // A concurrent swap may retire the view between reading and acquiring it; then read again.
+        SegmentLease view;
+        while (!(view = _view).TryAcquire()) { }
+        return view;
+    }
+
+    /// <inheritdoc />
+    public async Task<ShardSearchResult> SearchAsync(ShardQuery query, CancellationToken cancellationToken = default)
+    {
+        if (query.Version > _view.Version) await CatchUpAsync(query.Version);
+        await _interceptor.BeforeSearchAsync(_index, _shard, cancellationToken);
+        var view = AcquireView();
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var seg = lease.Segment;
-            var top = seg.Search(textQuery, query.K);
-            var hits = new SearchHit[top.Length];
-            for (int i = 0; i < top.Length; i++)
-            {
-                int d = top[i].DocId;
-                hits[i] = query.IncludeStored
-                    ? new SearchHit(seg.GetId(d), top[i].Score, NullIfEmpty(seg.GetTitle(d)), Snippet(seg.GetText(d), snippetLength))
-                    : new SearchHit(seg.GetId(d), top[i].Score);
-            }
-            perSegment.Add(hits);
+            Hit[]? bm25 = null, sparse = null, dense = null;
+            if (query.Bm25 is { } b)
+                bm25 = view.Text is null ? [] : await Task.Run(() => SearchText(view, b, query.IncludeStored), cancellationToken);
+            if (query.Sparse is { } sq)
+                sparse = view.Sparse is null ? [] : await Task.Run(() => SearchSparse(view, sq, query.IncludeStored), cancellationToken);
+            if (query.Dense is { } dq)
+                dense = view.Dense is null ? [] : await SearchDenseAsync(view, dq, query.IncludeStored, cancellationToken);
+            return new ShardSearchResult { Shard = _shard, Version = view.Version, Bm25 = bm25, Sparse = sparse, Dense = dense };
         }
-        var merged = perSegment.Count == 1 ? perSegment[0] : TopKMerge.Merge(perSegment, query.K);
-        var result = new Hit[merged.Count];
-        for (int i = 0; i < result.Length; i++)
-            result[i] = new Hit { Id = merged[i].Id, Score = merged[i].Score, Title = merged[i].Title, Snippet = merged[i].Snippet };
-        return result;
+        finally
+        {
+            view.Release();
+        }
+    }
+
+    private Hit[] SearchText(SegmentLease view, ShardTextQuery query, bool includeStored)
+    {
+        var seg = view.Text!;
+        var top = seg.Search(new TextQuery(query.Terms, query.Weights), query.K);
+        var hits = new Hit[top.Length];
+        for (int i = 0; i < top.Length; i++)
+        {
+            int d = top[i].DocId;
+            hits[i] = includeStored
+                ? new Hit { Id = seg.GetId(d), Score = top[i].Score, Title = NullIfEmpty(seg.GetTitle(d)), Snippet = Snippet(seg.GetText(d), _options.SnippetLength) }
+                : new Hit { Id = seg.GetId(d), Score = top[i].Score };
+        }
+        return hits;
+    }
+
+    private Hit[] SearchSparse(SegmentLease view, ShardSparseQuery query, bool includeStored)
+    {
+        var seg = view.Sparse!;
+        var vector = new SparseVector(query.Terms, query.Weights);
+        var top = query.Exact
+            ? seg.SearchExact(vector, query.K)
+            : seg.SearchApproximate(vector, query.K, new SeismicSearchParameters(query.QueryTermCut, query.HeapFactor));
+        var hits = new Hit[top.Length];
+        for (int i = 0; i < top.Length; i++)
+        {
+            var hit = new Hit { Id = seg.GetId(top[i].DocId), Score = top[i].Score };
+            hits[i] = includeStored ? WithStored(view, hit) : hit;
+        }
+        return hits;
+    }
+
+    private async Task<Hit[]> SearchDenseAsync(SegmentLease view, ShardDenseQuery query, bool includeStored, CancellationToken cancellationToken)
+    {
+        var seg = view.Dense!;
+        float[] vector = MemoryMarshal.Cast<byte, float>(query.Vector).ToArray();
+        if (vector.Length != seg.Dims)
+            throw new ArgumentException($"The dense query has {vector.Length} dimensions; shard {_index}/{_shard} has {seg.Dims}.");
+        ScoredDoc[] top;
+        if (query.Exact || !seg.HasAnnIndex)
+        {
+            top = await view.DenseBatcher!.SearchAsync(vector, query.K, cancellationToken);
+        }
+        else
+        {
+            int ef = Math.Max(query.K, query.Ef > 0 ? query.Ef : HnswParameters.DefaultEfSearch);
+            top = await Task.Run(() => seg.SearchApproximate(vector, query.K, ef), cancellationToken);
+        }
+        var hits = new Hit[top.Length];
+        for (int i = 0; i < top.Length; i++)
+        {
+            var hit = new Hit { Id = seg.GetId(top[i].DocId), Score = top[i].Score };
+            hits[i] = includeStored ? WithStored(view, hit) : hit;
+        }
+        return hits;
+    }
+
+    /// <summary>Adds title and snippet from the channel that stores text (bm25, else sparse contents).</summary>
+    private Hit WithStored(SegmentLease view, Hit hit)
+    {
+        if (view.Text is { } text && text.FindDocument(hit.Id) is int d and >= 0)
+            return hit with { Title = NullIfEmpty(text.GetTitle(d)), Snippet = Snippet(text.GetText(d), _options.SnippetLength) };
+        if (view.Sparse is { } sparse && sparse.FindDocument(hit.Id) is int s and >= 0 && sparse.GetText(s) is { } contents)
+            return hit with { Snippet = Snippet(contents, _options.SnippetLength) };
+        return hit;
+    }
+
+    /// <inheritdoc />
+    public async Task<Hit[]> FetchAsync(ShardFetchRequest request, CancellationToken cancellationToken = default)
+    {
+        if (request.Version > _view.Version) await CatchUpAsync(request.Version);
+        var view = AcquireView();
+        try
+        {
+            var hits = new List<Hit>(request.Ids.Length);
+            foreach (var id in request.Ids)
+            {
+                var hit = WithStored(view, new Hit { Id = id });
+                if (hit.Title is not null || hit.Snippet is not null) hits.Add(hit);
+            }
+            return [.. hits];
+        }
+        finally
+        {
+            view.Release();
+        }
     }
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
@@ -198,39 +334,17 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             Shard = _shard,
             Replica = _replica,
             Version = view.Version,
-            DocCount = view.Segments.Sum(s => (long)s.Segment.DocCount),
-            SegmentBytes = view.Segments.Sum(s => s.Segment.SizeBytes),
+            DocCount = view.DocCount,
+            SegmentBytes = view.SizeBytes,
             Silo = RuntimeIdentity,
+            DensePasses = view.DenseBatcher?.Passes ?? 0,
+            DenseExactQueries = view.DenseBatcher?.Queries ?? 0,
         });
     }
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Index}/{Shard} cannot restore version {Version}; it keeps serving the version it has")]
+    private static partial void LogRestoreFailed(ILogger logger, Exception error, string index, int shard, long version);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Shard {Index}/{Shard} serves version {Version} ({Docs} documents)")]
     private static partial void LogLoaded(ILogger logger, string index, int shard, long version, long docs);
-
-    /// <summary>The segments of one version; immutable once built.</summary>
-    private sealed record ShardView(long Version, SegmentLease[] Segments)
-    {
-        public static ShardView Empty { get; } = new(0, []);
-
-        public bool TryAcquireAll(out SegmentLease[] acquired)
-        {
-            acquired = new SegmentLease[Segments.Length];
-            for (int i = 0; i < Segments.Length; i++)
-            {
-                if (Segments[i].TryAcquire())
-                {
-                    acquired[i] = Segments[i];
-                    continue;
-                }
-                for (int j = 0; j < i; j++) acquired[j].Release();
-                return false;
-            }
-            return true;
-        }
-
-        public void Retire()
-        {
-            foreach (var s in Segments) s.Retire();
-        }
-    }
 }

@@ -3,25 +3,55 @@ using Shoal.Client;
 
 namespace Shoal.Cli.Commands;
 
-/// <summary><c>shoal ingest --index NAME --corpus PATH</c>: builds a new index version on a running gateway and follows it.</summary>
+/// <summary>
+/// <c>shoal ingest --index NAME [--corpus PATH] [--sparse-vectors PATH] [--dense-vectors PATH]</c>:
+/// builds a new index version on a running gateway and follows it.
+/// </summary>
 internal static class IngestCommand
 {
     public static Command Create()
     {
         var url = CommonOptions.Url();
         var index = CommonOptions.Index();
-        var corpus = new Option<string>("--corpus") { Description = "Corpus file path as the silos see it.", Required = true };
+        var corpus = new Option<string?>("--corpus") { Description = "Text corpus (bm25 channel, stored fields) as the silos see it." };
         var format = new Option<string?>("--format") { Description = "beir, tsv or msmarco-v2 (default: from the file name)." };
         var shards = new Option<int>("--shards") { Description = "Number of shards.", DefaultValueFactory = _ => 1 };
         var replicas = new Option<int>("--replicas") { Description = "Copies of each shard, served from different silos.", DefaultValueFactory = _ => 1 };
-        var command = new Command("ingest", "Build a new version of an index from a corpus file.") { url, index, corpus, format, shards, replicas };
+        var noBm25 = new Option<bool>("--no-bm25") { Description = "Do not build the bm25 channel from the corpus (use it only for stored fields or encoders)." };
+        var sparseVectors = new Option<string?>("--sparse-vectors") { Description = "Learned-sparse vectors, Anserini JSON vector lines {\"id\",\"contents\",\"vector\":{token: weight}}." };
+        var vocab = new Option<string?>("--vocab") { Description = "Vocabulary (vocab.txt) of the sparse channel (default: the cluster's, bert-base-uncased)." };
+        var sparseEncoder = new Option<string?>("--sparse-encoder") { Description = "Encoder that makes sparse vectors from text." };
+        var denseVectors = new Option<string?>("--dense-vectors") { Description = "Dense vectors: jsonl {\"id\",\"vector\":[...]} or SHOALVEC binary." };
+        var denseMetric = new Option<string?>("--dense-metric") { Description = "dot (default) or cosine." };
+        var denseStorage = new Option<string?>("--dense-storage") { Description = "fp32 (default), fp16 or int8." };
+        var denseIndex = new Option<string?>("--dense-index") { Description = "hnsw (default) or flat." };
+        var denseEncoder = new Option<string?>("--dense-encoder") { Description = "Encoder that makes dense vectors from text." };
+        var command = new Command("ingest", "Build a new version of an index from a corpus and/or vector files.")
+        {
+            url, index, corpus, format, shards, replicas, noBm25, sparseVectors, vocab, sparseEncoder, denseVectors, denseMetric, denseStorage, denseIndex, denseEncoder,
+        };
         command.SetAction(async (parse, ct) =>
         {
+            static string? Full(string? path) => path is null ? null : Path.GetFullPath(path);
+            if (parse.GetValue(corpus) is null && parse.GetValue(sparseVectors) is null && parse.GetValue(denseVectors) is null)
+                return CommonOptions.Fail("give --corpus, --sparse-vectors or --dense-vectors.", 2);
+            var options = new IngestOptions(Full(parse.GetValue(corpus)), parse.GetValue(format), parse.GetValue(shards), Replicas: parse.GetValue(replicas))
+            {
+                Bm25 = parse.GetValue(noBm25) ? false : null,
+                SparseVectors = Full(parse.GetValue(sparseVectors)),
+                SparseVocabulary = Full(parse.GetValue(vocab)),
+                SparseEncoder = parse.GetValue(sparseEncoder),
+                DenseVectors = Full(parse.GetValue(denseVectors)),
+                DenseMetric = parse.GetValue(denseMetric),
+                DenseStorage = parse.GetValue(denseStorage),
+                DenseIndex = parse.GetValue(denseIndex),
+                DenseEncoder = parse.GetValue(denseEncoder),
+            };
             using var client = new ShoalClient(parse.GetUrl(url));
             string name = parse.GetValue(index)!;
             try
             {
-                await client.StartIngestAsync(name, new IngestOptions(Path.GetFullPath(parse.GetValue(corpus)!), parse.GetValue(format), parse.GetValue(shards), Replicas: parse.GetValue(replicas)), ct);
+                await client.StartIngestAsync(name, options, ct);
                 var done = await client.WaitForIngestAsync(name, new Progress<IngestProgress>(p =>
                     Console.Error.Write($"\r{p.Phase,-10} {p.DocumentsRead,12:N0} documents read")), cancellationToken: ct);
                 Console.Error.WriteLine();

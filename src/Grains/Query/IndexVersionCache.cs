@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.IO.Hashing;
+using System.Text;
+using Shoal.Engine.Snapshots;
+using Shoal.Engine.Sparse;
+
+namespace Shoal.Grains.Query;
+
+/// <summary>What a coordinator needs to know about one published version: its manifest and, with a sparse channel, its vocabulary.</summary>
+public sealed record IndexVersionEntry(IndexManifest Manifest, SparseVocabulary? Vocabulary);
+
+/// <summary>
+/// Per-silo cache of published versions (manifest and sparse vocabulary), read once from the
+/// snapshot store. Versions are immutable once published, so entries never go stale; only the
+/// newest few per index are kept.
+/// </summary>
+public sealed class IndexVersionCache
+{
+    private const int VersionsKeptPerIndex = 2;
+    private readonly SnapshotCatalog _catalog;
+    private readonly ConcurrentDictionary<(string Index, long Version), Lazy<Task<IndexVersionEntry>>> _entries = new();
+
+    /// <summary>Created by dependency injection.</summary>
+    public IndexVersionCache(SnapshotCatalog catalog) => _catalog = catalog;
+
+    /// <summary>The entry of <paramref name="index"/> at <paramref name="version"/>; failures are not cached.</summary>
+    public async Task<IndexVersionEntry> GetAsync(string index, long version, CancellationToken cancellationToken = default)
+    {
+        var key = (index, version);
+        var lazy = _entries.GetOrAdd(key, k => new Lazy<Task<IndexVersionEntry>>(() => LoadAsync(k.Index, k.Version)));
+        try
+        {
+            var entry = await lazy.Value.WaitAsync(cancellationToken);
+            Trim(index);
+            return entry;
+        }
+        catch when (lazy.Value.IsFaulted)
+        {
+            _entries.TryRemove(new KeyValuePair<(string, long), Lazy<Task<IndexVersionEntry>>>(key, lazy));
+            throw;
+        }
+    }
+
+    private void Trim(string index)
+    {
+        var versions = _entries.Keys.Where(k => k.Index == index).Select(k => k.Version).OrderDescending().Skip(VersionsKeptPerIndex).ToList();
+        foreach (var v in versions) _entries.TryRemove((index, v), out _);
+    }
+
+    private async Task<IndexVersionEntry> LoadAsync(string index, long version)
+    {
+        var manifest = await _catalog.GetManifestAsync(index, version)
+            ?? throw new InvalidOperationException($"Index '{index}' has no published version {version}.");
+        SparseVocabulary? vocabulary = null;
+        if (manifest.Schema.Sparse is { } sparse)
+        {
+            var bytes = await _catalog.Store.GetBytesAsync(sparse.VocabularyKey)
+                ?? throw new InvalidDataException($"The vocabulary '{sparse.VocabularyKey}' of index '{index}' version {version} is missing from {_catalog.Store.Description}.");
+            string actual = XxHash3.HashToUInt64(bytes).ToString("x16", CultureInfo.InvariantCulture);
+            if (actual != sparse.VocabularyXxh3)
+                throw new InvalidDataException($"The vocabulary '{sparse.VocabularyKey}' fails its checksum (xxh3 {actual}, manifest {sparse.VocabularyXxh3}).");
+            vocabulary = ParseVocabulary(bytes);
+        }
+        return new IndexVersionEntry(manifest, vocabulary);
+    }
+
+    /// <summary>Parses a vocab.txt image: UTF-8, one token per '\n'-terminated line, a trailing '\r' removed.</summary>
+    internal static SparseVocabulary ParseVocabulary(byte[] bytes)
+    {
+        string all = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
+        if (all.Length > 0 && all[0] == '\uFEFF') all = all[1..];
+        var tokens = new List<string>(32768);
+        int start = 0;
+        while (start < all.Length)
+        {
+            int end = all.IndexOf('\n', start);
+            if (end < 0) end = all.Length;
+            int len = end - start;
+            if (len > 0 && all[end - 1] == '\r') len--;
+            tokens.Add(all.Substring(start, len));
+            start = end + 1;
+        }
+        return SparseVocabulary.FromTokens(tokens);
+    }
+}
