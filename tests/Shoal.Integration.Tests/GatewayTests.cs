@@ -183,6 +183,92 @@ public sealed class GatewayTests(GatewayFixture fixture) : IClassFixture<Gateway
     }
 
     [Fact]
+    public async Task Vector_channels_and_hybrid_search_over_http_and_the_sdk()
+    {
+        string dir = Directory.CreateTempSubdirectory("shoal-gw-vectors-").FullName;
+        try
+        {
+            string corpus = Path.Combine(dir, "c.jsonl"), sparse = Path.Combine(dir, "s.jsonl"), dense = Path.Combine(dir, "d.jsonl");
+            await File.WriteAllLinesAsync(corpus,
+            [
+                """{"_id": "p1", "title": "Apples", "text": "apples grow on trees in orchards"}""",
+                """{"_id": "p2", "title": "Bananas", "text": "bananas grow in tropical plantations"}""",
+                """{"_id": "p3", "title": "Cherries", "text": "cherries are small stone fruit"}""",
+            ]);
+            await File.WriteAllLinesAsync(sparse,
+            [
+                """{"id": "p1", "vector": {"apple": 2.5, "tree": 1.0}}""",
+                """{"id": "p2", "vector": {"banana": 2.0, "tropical": 1.5}}""",
+                """{"id": "p3", "vector": {"cherry": 2.2, "fruit": 0.7}}""",
+            ]);
+            await File.WriteAllLinesAsync(dense,
+            [
+                """{"id": "p1", "vector": [1.0, 0.0, 0.0]}""",
+                """{"id": "p2", "vector": [0.0, 1.0, 0.0]}""",
+                """{"id": "p3", "vector": [0.0, 0.0, 1.0]}""",
+            ]);
+            using var client = new ShoalClient(fixture.Http);
+            await client.StartIngestAsync("fruit", new IngestOptions(corpus, Shards: 2) { SparseVectors = sparse, DenseVectors = dense, DenseMetric = "cosine" });
+            await client.WaitForIngestAsync("fruit", pollInterval: TimeSpan.FromMilliseconds(50));
+            var info = await client.GetIndexAsync("fruit");
+            Assert.Equal(["bm25", "sparse", "dense"], info!.Channels!.Select(c => c.Name));
+            Assert.Equal(3, info.Channels![2].Dims);
+            Assert.Equal("cosine", info.Channels![2].Metric);
+
+            // Each channel alone, through the SDK.
+            var bySparse = await client.SearchAsync("fruit", new SearchQuery { Sparse = SparseQuery.FromTokens(new Dictionary<string, float> { ["banana"] = 1f }) });
+            Assert.Equal("p2", bySparse.Hits[0].Id);
+            Assert.Equal(["sparse"], bySparse.Channels);
+            Assert.Equal("bananas grow in tropical plantations", bySparse.Hits[0].Snippet);
+            var byDense = await client.SearchAsync("fruit", new SearchQuery { Dense = new DenseQuery([0.1f, 0.2f, 3f], Exact: true) });
+            Assert.Equal("p3", byDense.Hits[0].Id);
+            Assert.Equal("Cherries", byDense.Hits[0].Title);
+
+            // All three fused: text to bm25, with vectors for the others.
+            var hybrid = await client.SearchAsync("fruit", new SearchQuery("apples orchards", K: 3)
+            {
+                Sparse = SparseQuery.FromTokens(new Dictionary<string, float> { ["apple"] = 1f }),
+                Dense = new DenseQuery([1f, 0.1f, 0f]),
+            });
+            Assert.Equal(["bm25", "sparse", "dense"], hybrid.Channels);
+            Assert.Equal("p1", hybrid.Hits[0].Id);
+            Assert.Equal("Apples", hybrid.Hits[0].Title);
+            Assert.Equal((float)(3.0 / 61), hybrid.Hits[0].Score, 1e-6f);
+
+            // Bad vectors and misspelt fields are 400s that say what is wrong.
+            foreach (var (body, expected) in new[]
+            {
+                ("""{"sparse": {"vector": {"notatoken-xyz": 1.0}}}""", "not in the vocabulary"),
+                ("""{"sparse": {"vector": {"apple": -2}}}""", "apple"),
+                ("""{"sparse": {"vectr": {"apple": 1}}}""", "vectr"),
+                ("""{"dense": {"vector": [1, 2]}}""", "2 dimensions"),
+                ("""{"dense": {"vector": [0, 0, 0]}}""", "all zeros"),
+                ("""{"dense": {"vector": ["x", 1, 2]}}""", "not valid JSON"),
+                ("""{"dense": {"vector": [1e39, 0, 0]}}""", "non-finite value at dimension 0"),
+                ("""{"text": "apples", "channels": ["dense"]}""", "no encoder"),
+                ("""{"text": "apples", "channels": ["colbert"]}""", "Unknown channel 'colbert'"),
+                ("""{"text": "apples", "sparse": {"k": 5}}""", "'sparse' has no query"),
+                ("""{"text": "apples", "fusion": {"method": "max"}}""", "'fusion.method'"),
+            })
+            {
+                using var response = await PostJson("v1/indexes/fruit/search", body);
+                string detail = await response.Content.ReadAsStringAsync();
+                Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{body}: {response.StatusCode} {detail}");
+                Assert.Contains(expected, JsonDocument.Parse(detail).RootElement.GetProperty("detail").GetString());
+            }
+
+            // Vectors for an index without that channel.
+            using var noDense = await PostJson("v1/indexes/sample/search", """{"dense": {"vector": [1, 0, 0]}}""");
+            Assert.Equal(HttpStatusCode.BadRequest, noDense.StatusCode);
+            Assert.Contains("has no dense channel", await noDense.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Health_endpoints_answer()
     {
         Assert.Equal(HttpStatusCode.OK, (await fixture.Http.GetAsync("health/live")).StatusCode);
