@@ -21,6 +21,13 @@ public interface IIndexGrain : IGrainWithStringKey
     /// <summary>Progress of the current or last build.</summary>
     [ReadOnly, AlwaysInterleave]
     Task<IngestStatus> GetIngestStatusAsync();
+
+    /// <summary>
+    /// Serves <paramref name="version"/>, published to the snapshot store by someone else (an
+    /// indexing job): reads its manifest, makes it current and tells every shard replica to load it.
+    /// Older versions than the current one are ignored. Returns the index as it is afterwards.
+    /// </summary>
+    Task<IndexInfo?> AdoptVersionAsync(long version);
 }
 
 /// <summary>One replica of one shard of an index (key "{index}/{shard}/{replica}"): owns its segments and answers local top-k.</summary>

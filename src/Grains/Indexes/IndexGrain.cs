@@ -113,6 +113,21 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         return CurrentStatus();
     }
 
+    /// <inheritdoc />
+    public async Task<IndexInfo?> AdoptVersionAsync(long version)
+    {
+        if (SnapshotCatalog.ValidateIndexName(Name) is { } nameError) throw new ArgumentException(nameError);
+        if (_manifest is null || version > _manifest.Version)
+        {
+            var manifest = await _catalog.GetManifestAsync(Name, version)
+                ?? throw new ArgumentException($"Index '{Name}' has no published version {version} in {_catalog.Store.Description}.");
+            _manifest = manifest;
+            await Task.WhenAll(Enumerable.Range(0, manifest.ShardCount * manifest.Replicas).Select(i =>
+                GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(Name, i / manifest.Replicas, i % manifest.Replicas)).LoadVersionAsync(version)));
+        }
+        return await GetInfoAsync();
+    }
+
     /// <summary>A validated ingest: sources, the build plan and the schema to publish.</summary>
     private sealed record IngestJob(
         IndexBuildPlan Plan,
