@@ -34,24 +34,43 @@ public sealed class SparseVocabulary
     {
         ArgumentException.ThrowIfNullOrEmpty(vocabTxtPath);
         if (!File.Exists(vocabTxtPath)) throw new FileNotFoundException($"Vocabulary file not found: '{vocabTxtPath}'.", vocabTxtPath);
-        var tokens = new List<string>(32768);
+        string all;
         using (var reader = new StreamReader(vocabTxtPath, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true))
-        {
-            // ReadLine would also split on a lone '\r'; vocabularies are split on '\n' only.
-            string all = reader.ReadToEnd();
-            int start = 0;
-            while (start < all.Length)
-            {
-                int end = all.IndexOf('\n', start);
-                if (end < 0) end = all.Length;
-                int len = end - start;
-                if (len > 0 && all[end - 1] == '\r') len--;
-                tokens.Add(all.Substring(start, len));
-                start = end + 1;
-            }
-        }
+            all = reader.ReadToEnd();
+        var tokens = SplitLines(all);
         if (tokens.Count == 0) throw new FormatException($"Vocabulary file '{vocabTxtPath}' is empty.");
         return FromTokens(tokens);
+    }
+
+    /// <summary>
+    /// Parses the text of a vocabulary file (one token per line, as <see cref="Load"/> reads it);
+    /// <paramref name="source"/> names it in errors.
+    /// </summary>
+    /// <exception cref="FormatException">The text is empty.</exception>
+    public static SparseVocabulary Parse(string text, string source)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
+        var tokens = SplitLines(text);
+        if (tokens.Count == 0) throw new FormatException($"Vocabulary '{source}' is empty.");
+        return FromTokens(tokens);
+    }
+
+    // Split on '\n' only (ReadLine would also split on a lone '\r'), dropping a trailing '\r' per line.
+    private static List<string> SplitLines(string all)
+    {
+        var tokens = new List<string>(32768);
+        int start = 0;
+        while (start < all.Length)
+        {
+            int end = all.IndexOf('\n', start);
+            if (end < 0) end = all.Length;
+            int len = end - start;
+            if (len > 0 && all[end - 1] == '\r') len--;
+            tokens.Add(all.Substring(start, len));
+            start = end + 1;
+        }
+        return tokens;
     }
 
     /// <summary>Builds a vocabulary from tokens in id order (the first occurrence of a repeated token wins).</summary>

@@ -60,27 +60,8 @@ public sealed class IndexVersionCache
             string actual = XxHash3.HashToUInt64(bytes).ToString("x16", CultureInfo.InvariantCulture);
             if (actual != sparse.VocabularyXxh3)
                 throw new InvalidDataException($"The vocabulary '{sparse.VocabularyKey}' fails its checksum (xxh3 {actual}, manifest {sparse.VocabularyXxh3}).");
-            vocabulary = ParseVocabulary(bytes);
+            vocabulary = SparseVocabulary.Parse(new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes), sparse.VocabularyKey);
         }
         return new IndexVersionEntry(manifest, vocabulary);
-    }
-
-    /// <summary>Parses a vocab.txt image: UTF-8, one token per '\n'-terminated line, a trailing '\r' removed.</summary>
-    internal static SparseVocabulary ParseVocabulary(byte[] bytes)
-    {
-        string all = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
-        if (all.Length > 0 && all[0] == '\uFEFF') all = all[1..];
-        var tokens = new List<string>(32768);
-        int start = 0;
-        while (start < all.Length)
-        {
-            int end = all.IndexOf('\n', start);
-            if (end < 0) end = all.Length;
-            int len = end - start;
-            if (len > 0 && all[end - 1] == '\r') len--;
-            tokens.Add(all.Substring(start, len));
-            start = end + 1;
-        }
-        return SparseVocabulary.FromTokens(tokens);
     }
 }
