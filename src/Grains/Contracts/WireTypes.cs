@@ -339,6 +339,7 @@ public sealed record SearchResponse
     [Id(0)] public SearchStatus Status { get; init; }
     [Id(1)] public string? Error { get; init; }
     [Id(2)] public string Index { get; init; } = "";
+    /// <summary>The oldest index version among the shards that answered (normally the published one).</summary>
     [Id(3)] public long Version { get; init; }
     [Id(4)] public Hit[] Hits { get; init; } = [];
     [Id(5)] public Coverage Coverage { get; init; } = new();

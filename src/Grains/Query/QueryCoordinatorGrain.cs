@@ -139,12 +139,14 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         var perChannel = new List<IReadOnlyList<SearchHit>>[plan.Channels.Count];
         for (int c = 0; c < perChannel.Length; c++) perChannel[c] = new List<IReadOnlyList<SearchHit>>(calls.Length);
         var missing = new List<int>();
+        long answeredVersion = info.Version;
         var shardOf = fused ? new Dictionary<string, int>(StringComparer.Ordinal) : null;
         for (int s = 0; s < calls.Length; s++)
         {
             if (calls[s].IsCompletedSuccessfully)
             {
                 var result = calls[s].Result;
+                answeredVersion = Math.Min(answeredVersion, result.Version);
                 for (int c = 0; c < plan.Channels.Count; c++)
                 {
                     var hits = result.Of(plan.Channels[c].Name) ?? [];
@@ -197,7 +199,8 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             Partial = missing.Count > 0,
             Missing = [.. missing],
         };
-        return Response(request, info, plan, result2, coverage, clock);
+        // A shard that cannot restore the newest version keeps serving the one it has: say which answered.
+        return Response(request, info with { Version = answeredVersion }, plan, result2, coverage, clock);
     }
 
     /// <summary>
