@@ -150,7 +150,7 @@ public sealed unsafe class DenseSegment : IDisposable
 
     /// <summary>
     /// The default oversample factor of searches that rescore (<see cref="DenseBuildOptions.Oversample"/> at build time):
-    /// flat searches of a segment with originals, and graph searches that traverse int8 rows.
+    /// flat searches of a segment with originals, and graph searches of a segment with originals or an int8 navigation copy.
     /// </summary>
     public float Oversample => _oversample;
 
