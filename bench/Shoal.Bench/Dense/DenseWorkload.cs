@@ -11,8 +11,9 @@ namespace Shoal.Bench.Dense;
 /// <summary>
 /// dense-1M (../shared/docs/BENCHMARKS.md): exact flat scan (one query and batches), HNSW build and
 /// queries/s at recall@10 >= 0.95, each beside FAISS IndexFlatIP / hnswlib run on the same files in the
-/// same run, and the flat scan beside the machine's measured read bandwidth. Single-thread queries;
-/// graph builds on the same number of threads for both.
+/// same run, and the flat scan beside the machine's measured read bandwidth; and a flat int8 segment
+/// (with float32 originals for rescoring) for its recall@10 against the fp32 exact results, latency and
+/// bytes per vector. Single-thread queries; graph builds on the same number of threads for both.
 /// </summary>
 /// <remarks>
 /// <c>dense --docs N --dims D [--queries 200] [--dir data/bench] [--clusters 1000] [--noise 0.6] [--seed 42]
@@ -29,7 +30,7 @@ public sealed class DenseWorkload : IWorkload
     public string Name => "dense";
 
     /// <inheritdoc />
-    public string Description => "dense-1M: flat fp32 scan (1 query, batch 64) vs FAISS and read bandwidth; HNSW vs hnswlib";
+    public string Description => "dense-1M: flat fp32 scan (1 query, batch 64) vs FAISS and read bandwidth; int8 flat recall/latency; HNSW vs hnswlib";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -143,18 +144,33 @@ public sealed class DenseWorkload : IWorkload
         }
         Log($"flat batch {batch}: {batchMsPerQuery:F3} ms/query over {batchQueries} queries; {mismatches} differ from single-query results");
 
-        // 6. ANN sweep.
+        // 5b. Int8 storage with float32 originals (the default): flat scan of the int8 rows, the best
+        // max(k * oversample, 16) rescored with the originals. Recall against the float32 exact results above.
+        string int8Path = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture,
+            $"dense-{docs}x{dims}-c{clusters}-n{noise:0.###}-s{seed}-int8-flat.seg"));
+        if (!(a.Flag("reuse-segment") && File.Exists(int8Path)))
+        {
+            using var mapped = MappedDenseVectors.Open(docsPath);
+            var options = new DenseBuildOptions(dims, DenseMetric.Dot, DenseStorage.Int8, Threads: threads) { BuildAnnIndex = false };
+            DenseSegmentWriter.Write(int8Path, mapped.ReadIds(), mapped.Rows, options, out var int8Stats);
+            Log($"built {int8Path} in {int8Stats.Total.TotalSeconds:F1} s");
+        }
+        var int8 = Int8Flat(int8Path, qs, queries, dims, batch, passes, truth);
+        Log($"int8 flat (originals, oversample {int8.Oversample}): {int8.Ms:F2} ms/query, batch {int8.BatchMs:F3} ms/query, " +
+            $"recall@10 {int8.Recall:F4} (oversample 1: {int8.Recall1:F4}), {int8.Identical} of {queries} identical to fp32 exact");
+
+        // 6. ANN sweep. Oversample 1 keeps the candidate list at max(ef, k), as in hnswlib, so that ef means the same for both.
         var sweep = new List<(int Ef, double Qps, double Recall)>();
         foreach (int ef in efs)
         {
-            for (int i = 0; i < Math.Min(queries, 20); i++) seg.SearchApproximate(qs.AsSpan(i * dims, dims), K, ef);
+            for (int i = 0; i < Math.Min(queries, 20); i++) seg.SearchApproximate(qs.AsSpan(i * dims, dims), K, ef, oversample: 1);
             double recall = 0;
             var got = new ScoredDoc[queries][];
             double seconds = double.MaxValue;
             for (int pass = 0; pass < passes; pass++)
             {
                 long t0 = Stopwatch.GetTimestamp();
-                for (int i = 0; i < queries; i++) got[i] = seg.SearchApproximate(qs.AsSpan(i * dims, dims), K, ef);
+                for (int i = 0; i < queries; i++) got[i] = seg.SearchApproximate(qs.AsSpan(i * dims, dims), K, ef, oversample: 1);
                 seconds = Math.Min(seconds, Stopwatch.GetElapsedTime(t0).TotalSeconds);
             }
             for (int i = 0; i < queries; i++) recall += Recall(got[i], truth[i]);
@@ -229,6 +245,12 @@ public sealed class DenseWorkload : IWorkload
         }
         if (!double.IsNaN(faissAgreement)) report.Row("exact top-10 agreement with FAISS", F(faissAgreement, 4));
         report.Row("bytes per vector (fp32 + graph)", F((double)seg.SizeBytes / docs, 1), null, null, $"{seg.SizeBytes / 1e6:F0} MB segment");
+        report.Row($"dense int8 flat, 1 query, ms (originals, oversample {int8.Oversample:0.##})", F(int8.Ms), null, $"{flatMs / int8.Ms:F2}x fp32",
+            $"batch {batch}: {F(int8.BatchMs, 3)} ms/query");
+        report.Row("dense int8 flat, recall@10 vs fp32 exact", F(int8.Recall, 4), null, null,
+            $"int8 ranking alone (oversample 1) {F(int8.Recall1, 4)}; {int8.Identical} of {queries} results identical to fp32");
+        report.Row("dense int8 bytes per vector (scanned / segment)", $"{int8.ScannedBytes} / {F(int8.SegmentBytes, 1)}", null, null,
+            $"fp32 scans {dims * 4}; originals {dims * 4} read only to rescore");
 
         report.Result("docs", docs);
         report.Result("dims", dims);
@@ -254,10 +276,65 @@ public sealed class DenseWorkload : IWorkload
         report.Result("ann_build_cpu_s", (object?)buildCpuS ?? "n/a");
         report.Result("hnswlib_build_cpu_s", (object?)hnswBuildCpu ?? "n/a");
         if (!double.IsNaN(faissAgreement)) report.Result("faiss_top10_agreement", faissAgreement);
+        report.Result("int8_recall_at_10", int8.Recall);
+        report.Result("int8_recall_at_10_oversample_1", int8.Recall1);
+        report.Result("int8_identical_to_fp32", int8.Identical);
+        report.Result("int8_oversample", int8.Oversample);
+        report.Result("int8_flat_ms", int8.Ms);
+        report.Result("int8_batch_ms_per_query", int8.BatchMs);
+        report.Result("int8_bytes_per_vector_scanned", int8.ScannedBytes);
+        report.Result("int8_segment_bytes_per_vector", int8.SegmentBytes);
         report.Result("ann_sweep", sweep.Select(s => new[] { s.Ef, Math.Round(s.Qps, 1), Math.Round(s.Recall, 4) }).ToArray());
         report.Result("hnswlib_sweep", hnswSweep.Select(s => new[] { s.Ef, Math.Round(s.Qps, 1), Math.Round(s.Recall, 4) }).ToArray());
         report.Print(Console.Out);
         return 0;
+    }
+
+    /// <summary>
+    /// The int8 flat segment's figures: best-of-passes ms per single query and per query in batches, recall@10
+    /// at the segment's oversample and at 1 (the int8 ranking alone), and how many results equal the fp32 ones.
+    /// </summary>
+    private static (float Oversample, double Ms, double BatchMs, double Recall, double Recall1, int Identical, int ScannedBytes, double SegmentBytes)
+        Int8Flat(string path, float[] qs, int queries, int dims, int batch, int passes, ScoredDoc[][] truth)
+    {
+        using var seg = DenseSegment.Open(path, verifyChecksums: false);
+        if (!seg.HasOriginals || seg.Storage != DenseStorage.Int8) throw new InvalidOperationException($"{path} is not int8 with originals");
+        seg.SearchExact(qs.AsSpan(0, dims), K);
+        var got = new ScoredDoc[queries][];
+        var times = new double[queries];
+        Array.Fill(times, double.MaxValue);
+        for (int pass = 0; pass < passes; pass++)
+        {
+            for (int i = 0; i < queries; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                got[i] = seg.SearchExact(qs.AsSpan(i * dims, dims), K);
+                times[i] = Math.Min(times[i], Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+            }
+        }
+        double recall = 0, recall1 = 0;
+        int identical = 0;
+        for (int i = 0; i < queries; i++)
+        {
+            recall += Recall(got[i], truth[i]);
+            recall1 += Recall(seg.SearchExact(qs.AsSpan(i * dims, dims), K, oversample: 1), truth[i]);
+            if (got[i].SequenceEqual(truth[i])) identical++;
+        }
+        double batchMs = 0;
+        for (int from = 0; from < queries; from += batch)
+        {
+            int n = Math.Min(batch, queries - from);
+            double best = double.MaxValue;
+            for (int pass = 0; pass < passes; pass++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                seg.SearchExactBatch(qs.AsSpan(from * dims, n * dims), K);
+                best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+            }
+            batchMs += best;
+        }
+        return (seg.Oversample, times.Average(), batchMs / queries, recall / queries, recall1 / queries, identical,
+            seg.BytesPerVector, (double)seg.SizeBytes / seg.Count);
     }
 
     /// <summary>

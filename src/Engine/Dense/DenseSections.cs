@@ -18,4 +18,6 @@ internal static class DenseSections
     public const uint UpperLinks = 9;    // i32[]: per node with level L > 0, L lists of (count, M neighbours) for layers 1..L
     public const uint NavCodes = 10;     // i8[count * dims]: int8 copy of the rows that HNSW searches traverse (fp32/fp16 storage)
     public const uint NavScales = 11;    // f32[count]: scales of NavCodes
+    public const uint Originals = 12;    // f32[count * dims]: full-precision rows of fp16/int8 storage, read only to rescore candidates
+    public const uint Rescore = 13;      // DenseRescoreMeta (absent in segments written before it existed)
 }

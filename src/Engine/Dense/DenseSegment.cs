@@ -15,8 +15,13 @@ namespace Shoal.Engine.Dense;
 /// <remarks>
 /// <para>Scores are inner products of the (for cosine: normalised) query with the stored vectors, computed
 /// in one canonical order (see <see cref="DenseKernels"/>), so <see cref="SearchExact"/>,
-/// <see cref="SearchExactBatch"/> and <see cref="SearchApproximate"/> give bit-identical scores for the
-/// same document. Results rank by score descending, then doc id ascending (= external id ascending).</para>
+/// <see cref="SearchExactBatch(ReadOnlySpan{float}, int)"/> and <see cref="SearchApproximate(ReadOnlySpan{float}, int, int)"/>
+/// give bit-identical scores for the same document. Results rank by score descending, then doc id ascending
+/// (= external id ascending).</para>
+/// <para>A segment with float32 originals (<see cref="HasOriginals"/>, the default for int8 storage) ranks by
+/// its compact rows, rescores the best <c>ceil(k * oversample)</c> candidates with the originals and returns
+/// exact float32 scores, bit-identical to those of a <see cref="DenseStorage.Float32"/> segment of the same
+/// vectors; the overloads with an <c>oversample</c> argument override the segment's <see cref="Oversample"/>.</para>
 /// <para>Thread-safe: any number of searches may run at once; each thread reuses its own scratch buffers.
 /// Disposing while searches run is not allowed (callers reference-count segments).</para>
 /// </remarks>
@@ -40,6 +45,8 @@ public sealed unsafe class DenseSegment : IDisposable
     private readonly int* _upperLinks;
     private readonly sbyte* _navCodes;
     private readonly float* _navScales;
+    private readonly float* _originals;
+    private readonly float _oversample;
 
     private DenseSegment(SegmentFile file)
     {
@@ -52,6 +59,17 @@ public sealed unsafe class DenseSegment : IDisposable
         _rowBytes = (nint)m.Dims * element;
         _vectors = Require(DenseSections.Vectors, (long)m.Count * _rowBytes);
         if ((DenseStorage)m.Storage == DenseStorage.Int8) _scales = (float*)Require(DenseSections.Scales, m.Count * 4L);
+        _oversample = DenseBuildOptions.DefaultOversample;
+        if (file.HasSection(DenseSections.Rescore))
+        {
+            var r = file.ReadStruct<DenseRescoreMeta>(DenseSections.Rescore);
+            if (!float.IsFinite(r.Oversample) || r.Oversample < 1 || (uint)r.HasOriginals > 1 ||
+                (r.HasOriginals != 0) != file.HasSection(DenseSections.Originals) ||
+                (r.HasOriginals != 0 && (DenseStorage)m.Storage == DenseStorage.Float32))
+                throw new CorruptSegmentException(file.FilePath, "invalid dense rescoring metadata");
+            _oversample = r.Oversample;
+            if (r.HasOriginals != 0) _originals = (float*)Require(DenseSections.Originals, (long)m.Count * m.Dims * 4);
+        }
         _idBytes = file.SectionPointer(DenseSections.IdBytes, out _idBytesLength);
         _idOffsets = (long*)Require(DenseSections.IdOffsets, (m.Count + 1L) * 8);
         if (_idOffsets[0] != 0 || _idOffsets[m.Count] != _idBytesLength)
@@ -118,8 +136,48 @@ public sealed unsafe class DenseSegment : IDisposable
     /// <summary>The graph's parameters, or null without a graph.</summary>
     public HnswParameters? AnnParameters => HasAnnIndex ? new HnswParameters(_meta.M, _meta.EfConstruction, _meta.Seed) : null;
 
-    /// <summary>Bytes per stored vector (row plus, for int8, its scale), not counting the graph or navigation copy.</summary>
+    /// <summary>
+    /// Bytes per stored vector that a flat scan reads (row plus, for int8, its scale), not counting the graph,
+    /// the navigation copy or the float32 originals (<see cref="HasOriginals"/>: <c>4 * Dims</c> more, read only to rescore).
+    /// </summary>
     public int BytesPerVector => (int)_rowBytes + (_scales is null ? 0 : 4);
+
+    /// <summary>
+    /// True when the segment keeps the float32 originals of its int8 or binary16 rows (see
+    /// <see cref="DenseBuildOptions.StoreOriginals"/>): searches then return exact float32 scores.
+    /// </summary>
+    public bool HasOriginals => _originals is not null;
+
+    /// <summary>
+    /// The default oversample factor of searches that rescore (<see cref="DenseBuildOptions.Oversample"/> at build time):
+    /// flat searches of a segment with originals, and graph searches of a segment with originals or an int8 navigation copy.
+    /// </summary>
+    public float Oversample => _oversample;
+
+    /// <summary>
+    /// How many candidates a rescoring search for <paramref name="k"/> results takes by the compact rows:
+    /// <c>ceil(k * oversample)</c>, at least <see cref="DenseBuildOptions.MinOversampledCandidates"/> when
+    /// <paramref name="oversample"/> exceeds 1, and at most <see cref="Count"/> (and never fewer than <c>min(k, Count)</c>).
+    /// </summary>
+    public int RescoreCandidates(int k, float oversample)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        CheckOversample(oversample);
+        return Candidates(k, oversample);
+    }
+
+    private int Candidates(int k, float oversample)
+    {
+        double c = Math.Ceiling(k * (double)oversample);
+        if (oversample > 1) c = Math.Max(c, DenseBuildOptions.MinOversampledCandidates);
+        return (int)Math.Min(Math.Max(c, k), Count);
+    }
+
+    private static void CheckOversample(float oversample)
+    {
+        if (!float.IsFinite(oversample) || oversample < 1)
+            throw new ArgumentOutOfRangeException(nameof(oversample), oversample, "Oversample must be finite and at least 1.");
+    }
 
     /// <summary>External id of a segment-local document.</summary>
     public string GetId(int doc)
@@ -146,11 +204,15 @@ public sealed unsafe class DenseSegment : IDisposable
         return -1;
     }
 
-    /// <summary>The stored vector of <paramref name="doc"/> as float32 (normalised for cosine; int8: scale times codes).</summary>
+    /// <summary>
+    /// The stored vector of <paramref name="doc"/> as float32 (normalised for cosine): the float32 original when
+    /// the segment has one (<see cref="HasOriginals"/>), else the decoded row (int8: scale times codes).
+    /// </summary>
     public float[] GetVector(int doc)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(doc);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(doc, Count);
+        if (_originals is not null) return new ReadOnlySpan<float>(_originals + (nint)doc * Dims, Dims).ToArray();
         var v = new float[Dims];
         byte* row = _vectors + doc * _rowBytes;
         for (int i = 0; i < v.Length; i++)
@@ -169,22 +231,36 @@ public sealed unsafe class DenseSegment : IDisposable
 
     /// <summary>
     /// The exact top <paramref name="k"/> by a flat scan of every vector (SIMD, single thread, reading
-    /// the rows once in order). Returns at most <see cref="Count"/> results, best first.
+    /// the rows once in order). Returns at most <see cref="Count"/> results, best first. With float32
+    /// originals (<see cref="HasOriginals"/>) the scan ranks by the compact rows and the segment's
+    /// <see cref="Oversample"/> decides how many candidates are rescored (see <see cref="SearchExact(ReadOnlySpan{float}, int, float)"/>).
     /// </summary>
     /// <exception cref="ArgumentException">The query has the wrong length or a non-finite component.</exception>
-    public ScoredDoc[] SearchExact(ReadOnlySpan<float> query, int k)
+    public ScoredDoc[] SearchExact(ReadOnlySpan<float> query, int k) => SearchExact(query, k, _oversample);
+
+    /// <summary>
+    /// As <see cref="SearchExact(ReadOnlySpan{float}, int)"/> with this search's own oversample factor. With
+    /// originals the scan keeps the best <see cref="RescoreCandidates"/><c>(k, oversample)</c> documents by their
+    /// int8 (or binary16) scores, scores those with the float32 originals, and returns the top <paramref name="k"/>
+    /// of them with exact float32 scores; without originals <paramref name="oversample"/> is checked and ignored.
+    /// </summary>
+    /// <param name="query">The query vector (<see cref="Dims"/> finite floats).</param>
+    /// <param name="k">Results wanted.</param>
+    /// <param name="oversample">Candidates per result to rescore: finite, at least 1 (1 rescores exactly <c>k</c>).</param>
+    public ScoredDoc[] SearchExact(ReadOnlySpan<float> query, int k, float oversample)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        CheckOversample(oversample);
         var scratch = DenseSearchScratch.Current;
         PrepareQuery(query, scratch);
-        return ScanPrepared(scratch.Query, k);
+        return ScanPrepared(scratch.Query, k, oversample);
     }
 
     /// <summary>The flat scan for a query that is already prepared (checked and, for cosine, normalised).</summary>
-    private ScoredDoc[] ScanPrepared(float[] query, int k)
+    private ScoredDoc[] ScanPrepared(float[] query, int k, float oversample)
     {
         if (Count == 0) return [];
-        var heap = new TopKHeap(Math.Min(k, Count));
+        var heap = new TopKHeap(_originals is null ? Math.Min(k, Count) : Candidates(k, oversample));
         fixed (float* q = query)
         {
             switch (Storage)
@@ -193,15 +269,55 @@ public sealed unsafe class DenseSegment : IDisposable
                 case DenseStorage.Float16: Scan<Float16Codec>(q, heap); break;
                 default: Scan<Int8Codec>(q, heap); break;
             }
+            return _originals is null ? heap.ToSortedArray() : RescoreWithOriginals(heap, q, k);
         }
-        return heap.ToSortedArray();
+    }
+
+    /// <summary>
+    /// Scores the documents held by <paramref name="candidates"/> with the float32 originals (canonical kernel
+    /// order, so the scores equal a float32 segment's bit for bit) and returns the top <paramref name="k"/>.
+    /// </summary>
+    private ScoredDoc[] RescoreWithOriginals(TopKHeap candidates, float* q, int k)
+    {
+        var held = candidates.ToSortedArray();
+        int n = held.Length;
+        var s = DenseSearchScratch.Current;
+        s.EnsureSort(n);
+        for (int i = 0; i < n; i++) s.SortDocs[i] = held[i].DocId;
+        var originals = new RowSet((byte*)_originals, (nint)Dims * sizeof(float), null);
+        PrefetchRows(originals, s.SortDocs, n);
+        ScoreRows<Float32Codec>(originals, s.SortDocs, n, q, s.SortScores);
+        return TopOfSorted(s, n, k);
+    }
+
+    /// <summary>Sorts SortScores/SortDocs[0..n) into ranking order and returns the first <paramref name="k"/>.</summary>
+    private static ScoredDoc[] TopOfSorted(DenseSearchScratch s, int n, int k)
+    {
+        ScoreSort.Descending(s.SortScores.AsSpan(0, n), s.SortDocs.AsSpan(0, n), s.SortKeys);
+        var result = new ScoredDoc[Math.Min(k, n)];
+        for (int i = 0; i < result.Length; i++) result[i] = new ScoredDoc(s.SortDocs[i], s.SortScores[i]);
+        return result;
+    }
+
+    /// <summary>Prefetches the first two cache lines of the rows of ids[0..n) (rescoring reads them at random).</summary>
+    private static void PrefetchRows(RowSet rows, int[] ids, int n)
+    {
+        if (!Sse.IsSupported) return;
+        for (int i = 0; i < n; i++)
+        {
+            byte* row = rows.Rows + ids[i] * rows.RowBytes;
+            Sse.Prefetch0(row);
+            Sse.Prefetch0(row + 64);
+        }
     }
 
     /// <summary>
     /// The flat scan: rows are scored one after another (a single sequential stream, which the hardware
     /// prefetchers follow best; consecutive rows' FMA chains overlap in the out-of-order core).
     /// Measured on dense-1M this reads as fast as a plain SIMD sum of the same memory, faster than
-    /// interleaving 4 or 8 rows or adding software prefetches.
+    /// interleaving 4 or 8 rows or adding software prefetches. Int8 and binary16 rows, which the decode
+    /// rather than memory bounds, scan about twice as fast as float32 this way (100k x 384); scoring four
+    /// int8 rows together (<see cref="DenseKernels.Dot4{TCodec}"/>) was not faster in an A/B on Zen 2.
     /// </summary>
     private void Scan<TCodec>(float* q, TopKHeap heap) where TCodec : struct, IRowCodec
     {
@@ -232,9 +348,19 @@ public sealed unsafe class DenseSegment : IDisposable
     /// </summary>
     /// <param name="queries">Row-major queries, <c>m x Dims</c>.</param>
     /// <param name="k">Results per query.</param>
-    public ScoredDoc[][] SearchExactBatch(ReadOnlySpan<float> queries, int k)
+    public ScoredDoc[][] SearchExactBatch(ReadOnlySpan<float> queries, int k) => SearchExactBatch(queries, k, _oversample);
+
+    /// <summary>
+    /// As <see cref="SearchExactBatch(ReadOnlySpan{float}, int)"/> with the batch's own oversample factor (see
+    /// <see cref="SearchExact(ReadOnlySpan{float}, int, float)"/>); results equal that method's for each query, bit for bit.
+    /// </summary>
+    /// <param name="queries">Row-major queries, <c>m x Dims</c>.</param>
+    /// <param name="k">Results per query.</param>
+    /// <param name="oversample">Candidates per result to rescore with the originals: finite, at least 1.</param>
+    public ScoredDoc[][] SearchExactBatch(ReadOnlySpan<float> queries, int k, float oversample)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        CheckOversample(oversample);
         int dims = Dims;
         if (queries.Length == 0 || queries.Length % dims != 0)
             throw new ArgumentException($"Queries hold {queries.Length} floats, not a positive multiple of {dims} dimensions.", nameof(queries));
@@ -254,12 +380,13 @@ public sealed unsafe class DenseSegment : IDisposable
         }
         if (!DenseKernels.Simd || dims < 8)
         {
-            for (int i = 0; i < m; i++) results[i] = ScanPrepared(prepared.AsSpan(i * dims, dims).ToArray(), k);
+            for (int i = 0; i < m; i++) results[i] = ScanPrepared(prepared.AsSpan(i * dims, dims).ToArray(), k, oversample);
             return results;
         }
 
         var heaps = new TopKHeap[m];
-        for (int i = 0; i < m; i++) heaps[i] = new TopKHeap(Math.Min(k, Count));
+        int kept = _originals is null ? Math.Min(k, Count) : Candidates(k, oversample);
+        for (int i = 0; i < m; i++) heaps[i] = new TopKHeap(kept);
         var batch = new BatchState(this, prepared, m, heaps);
         try
         {
@@ -274,7 +401,15 @@ public sealed unsafe class DenseSegment : IDisposable
         {
             batch.Dispose();
         }
-        for (int i = 0; i < m; i++) results[i] = heaps[i].ToSortedArray();
+        if (_originals is null)
+        {
+            for (int i = 0; i < m; i++) results[i] = heaps[i].ToSortedArray();
+            return results;
+        }
+        fixed (float* q = prepared)
+        {
+            for (int i = 0; i < m; i++) results[i] = RescoreWithOriginals(heaps[i], q + (nint)i * dims, k);
+        }
         return results;
     }
 
@@ -477,33 +612,44 @@ public sealed unsafe class DenseSegment : IDisposable
     /// <summary>
     /// The approximate top <paramref name="k"/> by an HNSW search with a candidate list of
     /// <c>max(ef, k)</c>: greedy descent through the upper layers, then a best-first search of the
-    /// bottom layer. With an int8 navigation copy (<see cref="HasInt8Navigation"/>) the search traverses
-    /// the copy and the <c>ef</c> candidates found are rescored with the stored vectors before the top
-    /// <paramref name="k"/> are taken. Either way the returned scores equal <see cref="SearchExact"/>'s for
-    /// those documents, bit for bit. Without a graph this is <see cref="SearchExact"/>.
+    /// bottom layer. When the search traverses compact rows that have more precise ones beside them (an int8
+    /// navigation copy, <see cref="HasInt8Navigation"/>, or float32 originals, <see cref="HasOriginals"/>) the
+    /// list holds at least <see cref="RescoreCandidates"/><c>(k, </c><see cref="Oversample"/><c>)</c> and all of
+    /// it is rescored with the stored (or original) vectors before the top <paramref name="k"/> are taken.
+    /// Either way the returned scores equal <see cref="SearchExact(ReadOnlySpan{float}, int)"/>'s for those
+    /// documents, bit for bit. Without a graph this is <see cref="SearchExact(ReadOnlySpan{float}, int)"/>.
     /// No allocation besides the result in steady state (buffers are per thread).
     /// </summary>
     /// <param name="query">The query vector (<see cref="Dims"/> finite floats).</param>
     /// <param name="k">Results wanted.</param>
     /// <param name="ef">Candidate-list size; larger is slower and more accurate (<see cref="HnswParameters.DefaultEfSearch"/> is a good start).</param>
-    public ScoredDoc[] SearchApproximate(ReadOnlySpan<float> query, int k, int ef)
+    public ScoredDoc[] SearchApproximate(ReadOnlySpan<float> query, int k, int ef) => SearchApproximate(query, k, ef, _oversample);
+
+    /// <summary>
+    /// As <see cref="SearchApproximate(ReadOnlySpan{float}, int, int)"/> with this search's own oversample factor:
+    /// a search that rescores keeps a candidate list of <c>max(ef, </c><see cref="RescoreCandidates"/><c>(k, oversample))</c>
+    /// (1 gives the plain <c>max(ef, k)</c>); a search that does not checks and ignores it.
+    /// </summary>
+    /// <param name="query">The query vector (<see cref="Dims"/> finite floats).</param>
+    /// <param name="k">Results wanted.</param>
+    /// <param name="ef">Candidate-list size.</param>
+    /// <param name="oversample">Candidates per result to rescore: finite, at least 1.</param>
+    public ScoredDoc[] SearchApproximate(ReadOnlySpan<float> query, int k, int ef, float oversample)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ef, 1);
-        if (!HasAnnIndex) return SearchExact(query, k);
+        CheckOversample(oversample);
+        if (!HasAnnIndex) return SearchExact(query, k, oversample);
         var scratch = DenseSearchScratch.Current;
         PrepareQuery(query, scratch);
         scratch.EnsureGraph(Count, _links0Stride);
-        ef = Math.Max(ef, k);
         var main = new RowSet(_vectors, _rowBytes, _scales);
-        bool rescore = false;
+        // Rescoring reads the originals when there are any, else (after traversing the navigation copy) the stored rows.
+        bool rescore = _navCodes is not null || _originals is not null;
+        ef = Math.Max(ef, rescore ? Candidates(k, oversample) : k);
         fixed (float* q = scratch.Query)
         {
-            if (_navCodes is not null)
-            {
-                SearchGraph<Int8Codec>(new RowSet((byte*)_navCodes, Dims, _navScales), q, ef, scratch);
-                rescore = true;
-            }
+            if (_navCodes is not null) SearchGraph<Int8Codec>(new RowSet((byte*)_navCodes, Dims, _navScales), q, ef, scratch);
             else
             {
                 switch (Storage)
@@ -521,17 +667,15 @@ public sealed unsafe class DenseSegment : IDisposable
                 scratch.SortDocs[i] = items[i].Node;
                 scratch.SortScores[i] = items[i].Key;
             }
-            if (rescore)
+            if (_originals is not null)
             {
-                if (Sse.IsSupported)
-                {
-                    for (int i = 0; i < count; i++)
-                    {
-                        byte* row = _vectors + scratch.SortDocs[i] * _rowBytes;
-                        Sse.Prefetch0(row);
-                        Sse.Prefetch0(row + 64);
-                    }
-                }
+                var originals = new RowSet((byte*)_originals, (nint)Dims * sizeof(float), null);
+                PrefetchRows(originals, scratch.SortDocs, count);
+                ScoreRows<Float32Codec>(originals, scratch.SortDocs, count, q, scratch.SortScores);
+            }
+            else if (rescore)
+            {
+                PrefetchRows(main, scratch.SortDocs, count);
                 switch (Storage)
                 {
                     case DenseStorage.Float32: ScoreRows<Float32Codec>(main, scratch.SortDocs, count, q, scratch.SortScores); break;
@@ -539,11 +683,7 @@ public sealed unsafe class DenseSegment : IDisposable
                 }
             }
         }
-        int n = scratch.Results.Count;
-        ScoreSort.Descending(scratch.SortScores.AsSpan(0, n), scratch.SortDocs.AsSpan(0, n), scratch.SortKeys);
-        var result = new ScoredDoc[Math.Min(k, n)];
-        for (int i = 0; i < result.Length; i++) result[i] = new ScoredDoc(scratch.SortDocs[i], scratch.SortScores[i]);
-        return result;
+        return TopOfSorted(scratch, scratch.Results.Count, k);
     }
 
     private void SearchGraph<TCodec>(RowSet rows, float* q, int ef, DenseSearchScratch s) where TCodec : struct, IRowCodec

@@ -12,9 +12,11 @@ namespace Shoal.Engine.Dense;
 /// so a segment-local doc id orders like the external id and the cluster's merge order
 /// (score descending, external id ascending) equals the in-segment tie-break. For
 /// <see cref="DenseMetric.Cosine"/> the rows are L2-normalised before they are encoded. The HNSW graph
-/// is built over the vectors as stored (after normalisation and quantisation), in parallel over
-/// <see cref="DenseBuildOptions.EffectiveThreads"/> threads, and stored in the segment together with
-/// the int8 navigation copy (<see cref="DenseBuildOptions.Int8Navigation"/>). Peak memory is about one
+/// is built over the float32 originals when the segment keeps them (float32 storage, or
+/// <see cref="DenseBuildOptions.StoreOriginals"/>), else over the vectors as stored (after quantisation),
+/// in parallel over <see cref="DenseBuildOptions.EffectiveThreads"/> threads; its insertion searches
+/// traverse int8 rows (the int8 storage itself, or the navigation copy of
+/// <see cref="DenseBuildOptions.Int8Navigation"/>) when there are any. Peak memory is about one
 /// float32 copy of the vectors plus the encoded rows, the navigation copy and the graph
 /// (<c>(2M + 1) * 4</c> bytes per vector).
 /// </remarks>
@@ -75,13 +77,14 @@ public static unsafe class DenseSegmentWriter
             float[]? scales = options.Storage == DenseStorage.Int8 ? new float[count] : null;
             if (options.Storage != DenseStorage.Float32)
                 codes = (byte*)LargePageMemory.Alloc(floats * ElementSize(options.Storage));
+            bool originals = options.EffectiveStoreOriginals;
             bool navigation = options.BuildAnnIndex && options.Int8Navigation && options.Storage != DenseStorage.Int8 && count > 0;
             float[]? navScales = navigation ? new float[count] : null;
             if (navigation) nav = (sbyte*)LargePageMemory.Alloc(floats);
             string? invalid;
             fixed (float* src = vectors)
             {
-                invalid = Prepare(src, order, ids, work, codes, scales, nav, navScales, count, options, threads);
+                invalid = Prepare(src, order, ids, work, codes, scales, nav, navScales, count, options, originals, threads);
             }
             if (invalid is not null) throw new ArgumentException(invalid, nameof(vectors));
 
@@ -89,9 +92,14 @@ public static unsafe class DenseSegmentWriter
             if (options.BuildAnnIndex && count > 0)
             {
                 var p = options.EffectiveHnsw;
+                // Int8 rows with float32 originals: the rows themselves are the traversal copy.
+                bool int8Rows = originals && options.Storage == DenseStorage.Int8;
                 fixed (float* navScalesPtr = navScales)
+                fixed (float* scalesPtr = scales)
                 {
-                    graph = new HnswGraphBuilder(work, nav, navScalesPtr, count, dims, p);
+                    graph = int8Rows
+                        ? new HnswGraphBuilder(work, (sbyte*)codes, scalesPtr, count, dims, p)
+                        : new HnswGraphBuilder(work, nav, navScalesPtr, count, dims, p);
                     graph.Build(threads, p.Seed);
                 }
             }
@@ -126,6 +134,16 @@ public static unsafe class DenseSegmentWriter
                 w.Write(new ReadOnlySpan<byte>(rows + done, (int)Math.Min(Chunk, bytes - done)));
             w.EndSection();
             if (scales is not null) w.WriteSection<float>(DenseSections.Scales, scales);
+            if (originals)
+            {
+                w.BeginSection(DenseSections.Originals);
+                long originalBytes = floats * sizeof(float);
+                for (long done = 0; done < originalBytes; done += Chunk)
+                    w.Write(new ReadOnlySpan<byte>((byte*)work + done, (int)Math.Min(Chunk, originalBytes - done)));
+                w.EndSection();
+            }
+            var rescore = new DenseRescoreMeta { Oversample = options.Oversample, HasOriginals = originals ? 1 : 0 };
+            w.WriteSection(DenseSections.Rescore, new ReadOnlySpan<DenseRescoreMeta>(in rescore));
 
             WriteIds(w, sortedIds);
             if (graph is not null)
@@ -186,11 +204,12 @@ public static unsafe class DenseSegmentWriter
 
     /// <summary>
     /// Copies the rows into doc order, checks them, normalises (cosine) and encodes them. Afterwards
-    /// <paramref name="work"/> holds the vectors as the segment will return them (decoded and scaled).
+    /// <paramref name="work"/> holds the float32 originals when <paramref name="originals"/> (or the storage is
+    /// float32), else the vectors as the encoded rows give them back (decoded and scaled).
     /// Returns null, or what is wrong with the first invalid vector (by input position).
     /// </summary>
     private static string? Prepare(float* src, int[] order, IReadOnlyList<string> ids, float* work, byte* codes, float[]? scales,
-        sbyte* nav, float[]? navScales, int count, DenseBuildOptions options, int threads)
+        sbyte* nav, float[]? navScales, int count, DenseBuildOptions options, bool originals, int threads)
     {
         int dims = options.Dims;
         nint srcAddr = (nint)src, workAddr = (nint)work, codesAddr = (nint)codes, navAddr = (nint)nav;
@@ -211,8 +230,8 @@ public static unsafe class DenseSegmentWriter
                 else
                 {
                     if (options.Metric == DenseMetric.Cosine) DenseKernels.Normalize(row);
-                    if (options.Storage == DenseStorage.Float16) reason = EncodeHalf(row, (Half*)codesAddr + (long)doc * dims);
-                    else if (options.Storage == DenseStorage.Int8) scales![doc] = EncodeInt8(row, (sbyte*)codesAddr + (long)doc * dims);
+                    if (options.Storage == DenseStorage.Float16) reason = EncodeHalf(row, (Half*)codesAddr + (long)doc * dims, !originals);
+                    else if (options.Storage == DenseStorage.Int8) scales![doc] = EncodeInt8(row, (sbyte*)codesAddr + (long)doc * dims, !originals);
                     if (reason is null && navScales is not null) navScales[doc] = DenseKernels.QuantizeInt8(row, (sbyte*)navAddr + (long)doc * dims);
                 }
                 if (reason is not null)
@@ -231,8 +250,8 @@ public static unsafe class DenseSegmentWriter
         return badReason is null ? null : $"The vector of id '{ids[firstBad]}' (position {firstBad}) is invalid: {badReason}.";
     }
 
-    /// <summary>Rounds to binary16 (subnormals become zero) and writes back the decoded value.</summary>
-    private static string? EncodeHalf(Span<float> row, Half* dst)
+    /// <summary>Rounds to binary16 (subnormals become zero) and, when <paramref name="writeBack"/>, writes back the decoded value.</summary>
+    private static string? EncodeHalf(Span<float> row, Half* dst, bool writeBack)
     {
         for (int j = 0; j < row.Length; j++)
         {
@@ -240,15 +259,16 @@ public static unsafe class DenseSegmentWriter
             if (Half.IsInfinity(h)) return $"component {j} ({row[j]}) is beyond the Float16 range (|x| <= 65504)";
             if (Half.IsSubnormal(h)) h = float.IsNegative(row[j]) ? Half.NegativeZero : Half.Zero;
             dst[j] = h;
-            row[j] = (float)h;
+            if (writeBack) row[j] = (float)h;
         }
         return null;
     }
 
-    /// <summary>Symmetric per-vector int8 quantisation; writes back <c>scale * code</c> and returns the scale.</summary>
-    private static float EncodeInt8(Span<float> row, sbyte* dst)
+    /// <summary>Symmetric per-vector int8 quantisation; returns the scale and, when <paramref name="writeBack"/>, writes back <c>scale * code</c>.</summary>
+    private static float EncodeInt8(Span<float> row, sbyte* dst, bool writeBack)
     {
         float scale = DenseKernels.QuantizeInt8(row, dst);
+        if (!writeBack) return scale;
         for (int j = 0; j < row.Length; j++) row[j] = scale * dst[j];
         return scale;
     }

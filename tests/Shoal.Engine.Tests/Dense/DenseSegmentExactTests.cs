@@ -60,31 +60,84 @@ public sealed class DenseSegmentExactTests : IDisposable
     }
 
     [Theory]
-    [InlineData(DenseStorage.Float32, 64)]
-    [InlineData(DenseStorage.Float32, 100)]
-    [InlineData(DenseStorage.Float16, 64)]
-    [InlineData(DenseStorage.Float16, 100)]
-    [InlineData(DenseStorage.Int8, 64)]
-    [InlineData(DenseStorage.Int8, 100)]
-    [InlineData(DenseStorage.Float32, 7)]
-    public void Batch_equals_single_query_bit_for_bit(DenseStorage storage, int dims)
+    [InlineData(DenseStorage.Float32, 64, null)]
+    [InlineData(DenseStorage.Float32, 100, null)]
+    [InlineData(DenseStorage.Float16, 64, null)]
+    [InlineData(DenseStorage.Float16, 100, true)]
+    [InlineData(DenseStorage.Int8, 64, null)]   // with originals (the default): rescored
+    [InlineData(DenseStorage.Int8, 100, null)]
+    [InlineData(DenseStorage.Int8, 64, false)]
+    [InlineData(DenseStorage.Int8, 100, false)]
+    [InlineData(DenseStorage.Int8, 7, null)]    // the scalar batch path, rescored
+    [InlineData(DenseStorage.Float32, 7, null)]
+    public void Batch_equals_single_query_bit_for_bit(DenseStorage storage, int dims, bool? originals)
     {
         var (rows, queries) = DenseTestData.Clustered(2049, 13, dims, 16, 0.6, seed: 7 + dims);
         string[] ids = DenseTestData.Ids(2049);
-        using var seg = Build(ids, rows, new DenseBuildOptions(dims, DenseMetric.Cosine, storage) { BuildAnnIndex = false });
+        using var seg = Build(ids, rows, new DenseBuildOptions(dims, DenseMetric.Cosine, storage) { BuildAnnIndex = false, StoreOriginals = originals });
         foreach (int k in new[] { 1, 10, 3000 })
         {
             var batch = seg.SearchExactBatch(queries, k);
+            var batch1 = seg.SearchExactBatch(queries, k, oversample: 1);
+            var batch9 = seg.SearchExactBatch(queries, k, oversample: 9.5f);
             Assert.Equal(13, batch.Length);
             for (int i = 0; i < 13; i++)
             {
-                var single = seg.SearchExact(queries.AsSpan(i * dims, dims), k);
+                var q = queries.AsSpan(i * dims, dims);
+                var single = seg.SearchExact(q, k);
                 Assert.Equal(Math.Min(k, 2049), single.Length);
                 Assert.Equal(single, batch[i]);
+                Assert.Equal(seg.SearchExact(q, k, oversample: 1), batch1[i]);
+                Assert.Equal(seg.SearchExact(q, k, oversample: 9.5f), batch9[i]);
             }
         }
         var one = seg.SearchExactBatch(queries.AsSpan(0, dims), 5);
         Assert.Equal(seg.SearchExact(queries.AsSpan(0, dims), 5), Assert.Single(one));
+    }
+
+    [Theory]
+    [InlineData(64, DenseMetric.Dot)]
+    [InlineData(100, DenseMetric.Cosine)]
+    public void Int8_with_originals_returns_float32_scores_equal_to_double_brute_force(int dims, DenseMetric metric)
+    {
+        var (rows, queries) = DenseTestData.Clustered(3001, 9, dims, 20, 0.6, seed: dims, normalise: false);
+        string[] ids = DenseTestData.Ids(3001);
+        using var f32 = Build(ids, rows, new DenseBuildOptions(dims, metric) { BuildAnnIndex = false }, "f32.seg");
+        using var seg = Build(ids, rows, new DenseBuildOptions(dims, metric, DenseStorage.Int8) { BuildAnnIndex = false }, "i8.seg");
+        Assert.True(seg.HasOriginals);
+        for (int i = 0; i < 9; i++)
+        {
+            var q = queries.AsSpan(i * dims, dims);
+            var brute = DenseTestData.BruteScores(rows, q, dims, metric == DenseMetric.Cosine);
+            double tol = metric == DenseMetric.Cosine ? 1e-5 : 1e-4 * Math.Max(1, brute.Max(Math.Abs));
+            DenseTestData.AssertExact(seg, seg.SearchExact(q, 10), brute, ids, 10, tol);
+            DenseTestData.AssertExact(seg, seg.SearchExact(q, 1), brute, ids, 1, tol);
+            DenseTestData.AssertExact(seg, seg.SearchExact(q, 100, oversample: 2), brute, ids, 100, tol);
+            Assert.Equal(f32.SearchExact(q, 10), seg.SearchExact(q, 10));
+            // Oversample 1 rescores the int8 top k: the same documents as int8 alone, with float32 scores.
+            var top = seg.SearchExact(q, 10, oversample: 1);
+            Assert.All(top, h => Assert.Equal(brute[Array.IndexOf(ids, seg.GetId(h.DocId))], h.Score, tol));
+        }
+    }
+
+    [Fact]
+    public void Rescore_candidates_follow_the_oversample_factor()
+    {
+        var (rows, _) = DenseTestData.Clustered(100, 0, 8, 2, 0.6, seed: 1);
+        using var seg = Build(DenseTestData.Ids(100), rows, new DenseBuildOptions(8, Storage: DenseStorage.Int8) { Oversample = 2.5f, BuildAnnIndex = false });
+        Assert.Equal(2.5f, seg.Oversample);
+        Assert.Equal(25, seg.RescoreCandidates(10, 2.5f));
+        Assert.Equal(16, seg.RescoreCandidates(1, 2.5f));  // at least 16 when oversampling
+        Assert.Equal(1, seg.RescoreCandidates(1, 1f));     // 1: exactly k
+        Assert.Equal(100, seg.RescoreCandidates(60, 4f));  // at most the document count
+        Assert.Equal(100, seg.RescoreCandidates(500, 1f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => seg.RescoreCandidates(10, 0.5f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => seg.SearchExact(rows.AsSpan(0, 8), 10, float.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>(() => seg.SearchExactBatch(rows.AsSpan(0, 8), 10, 0.99f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => seg.SearchApproximate(rows.AsSpan(0, 8), 10, 10, float.PositiveInfinity));
+        string p = Path.Combine(_dir, "bad.seg");
+        Assert.Throws<ArgumentOutOfRangeException>(() => DenseSegmentWriter.Write(p, ["a"], [1f, 2f], new DenseBuildOptions(2) { Oversample = 0.5f }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => DenseSegmentWriter.Write(p, ["a"], [1f, 2f], new DenseBuildOptions(2) { Oversample = float.NaN }));
     }
 
     [Fact]

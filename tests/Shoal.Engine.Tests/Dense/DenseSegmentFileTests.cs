@@ -17,14 +17,21 @@ public sealed class DenseSegmentFileTests : IDisposable
     }
 
     [Theory]
-    [InlineData(DenseStorage.Float32)]
-    [InlineData(DenseStorage.Float16)]
-    [InlineData(DenseStorage.Int8)]
-    public void Round_trips_ids_vectors_and_metadata(DenseStorage storage)
+    [InlineData(DenseStorage.Float32, null)]
+    [InlineData(DenseStorage.Float16, null)]
+    [InlineData(DenseStorage.Float16, true)]
+    [InlineData(DenseStorage.Int8, null)]
+    [InlineData(DenseStorage.Int8, false)]
+    public void Round_trips_ids_vectors_and_metadata(DenseStorage storage, bool? originals)
     {
         string[] ids = ["b", "a", "B", "ä", "a0", "10", "9"];
         var (rows, _) = DenseTestData.Clustered(ids.Length, 0, 12, 2, 0.6, seed: 1, normalise: false);
-        string path = Write("rt.seg", ids, rows, new DenseBuildOptions(12, DenseMetric.Dot, storage, new HnswParameters(4, 20, 7), Threads: 1));
+        string path = Write("rt.seg", ids, rows, new DenseBuildOptions(12, DenseMetric.Dot, storage, new HnswParameters(4, 20, 7), Threads: 1)
+        {
+            StoreOriginals = originals,
+            Oversample = 3,
+        });
+        bool hasOriginals = originals ?? storage == DenseStorage.Int8;
         using var seg = DenseSegment.Open(path);
         Assert.Equal(7, seg.Count);
         Assert.Equal(12, seg.Dims);
@@ -33,10 +40,12 @@ public sealed class DenseSegmentFileTests : IDisposable
         Assert.True(seg.HasAnnIndex);
         Assert.Equal(new HnswParameters(4, 20, 7), seg.AnnParameters);
         Assert.Equal(storage != DenseStorage.Int8, seg.HasInt8Navigation);
+        Assert.Equal(hasOriginals, seg.HasOriginals);
+        Assert.Equal(3f, seg.Oversample);
         Assert.Equal(new FileInfo(path).Length, seg.SizeBytes);
         var sorted = ids.OrderBy(x => x, StringComparer.Ordinal).ToArray();
         Assert.Equal(sorted, Enumerable.Range(0, 7).Select(seg.GetId));
-        double tol = storage switch { DenseStorage.Float32 => 0, DenseStorage.Float16 => 2e-3, _ => 0.03 };
+        double tol = hasOriginals ? 0 : storage switch { DenseStorage.Float32 => 0, DenseStorage.Float16 => 2e-3, _ => 0.03 };
         for (int i = 0; i < ids.Length; i++)
         {
             int doc = seg.FindDocument(ids[i]);
@@ -61,6 +70,63 @@ public sealed class DenseSegmentFileTests : IDisposable
         var options = new DenseBuildOptions(16, DenseMetric.Cosine, Hnsw: new HnswParameters(6, 40), Threads: 1);
         string a = Write("a.seg", ids, rows, options), b = Write("b.seg", ids, rows, options);
         Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+    }
+
+    [Fact]
+    public void Int8_with_originals_is_as_large_as_and_searches_like_float32_with_navigation()
+    {
+        const int N = 3000, Dims = 40;
+        var (rows, queries) = DenseTestData.Clustered(N, 50, Dims, 30, 0.6, seed: 12);
+        string[] ids = DenseTestData.Ids(N);
+        var options = new DenseBuildOptions(Dims, DenseMetric.Cosine, Hnsw: new HnswParameters(8, 60), Threads: 1);
+        using var f32 = DenseSegment.Open(Write("f.seg", ids, rows, options));
+        using var i8 = DenseSegment.Open(Write("i.seg", ids, rows, options with { Storage = DenseStorage.Int8 }));
+        using var alone = DenseSegment.Open(Write("a.seg", ids, rows, options with { Storage = DenseStorage.Int8, StoreOriginals = false }));
+        Assert.True(f32.HasInt8Navigation);
+        Assert.True(i8.HasOriginals);
+        Assert.False(i8.HasInt8Navigation);
+        // The same bytes in other sections (int8 rows + originals = float32 rows + navigation copy), up to alignment.
+        Assert.True(Math.Abs(i8.SizeBytes - f32.SizeBytes) <= 256, $"{i8.SizeBytes} against {f32.SizeBytes}");
+        Assert.True(alone.SizeBytes < i8.SizeBytes - N * Dims * 4L);
+        Assert.Equal(Dims + 4, i8.BytesPerVector);
+        for (int i = 0; i < 50; i++)
+        {
+            var q = queries.AsSpan(i * Dims, Dims);
+            // Same graph (one thread, same int8 codes for traversal), same rescoring: identical results.
+            Assert.Equal(f32.SearchApproximate(q, 10, 20), i8.SearchApproximate(q, 10, 20));
+            Assert.Equal(f32.SearchApproximate(q, 5, 64, oversample: 1), i8.SearchApproximate(q, 5, 64, oversample: 1));
+            Assert.Equal(f32.SearchExact(q, 10), i8.SearchExact(q, 10));
+            Assert.Equal(f32.GetVector(i), i8.GetVector(i));
+        }
+    }
+
+    [Fact]
+    public void Segments_without_rescoring_metadata_open_as_before()
+    {
+        // A segment written before the Rescore section existed: no originals, the default oversample factor.
+        var (rows, queries) = DenseTestData.Clustered(400, 5, 16, 4, 0.6, seed: 8);
+        string path = Write("new.seg", DenseTestData.Ids(400), rows, new DenseBuildOptions(16, Storage: DenseStorage.Int8) { StoreOriginals = false, Oversample = 2 });
+        string old = Path.Combine(_dir, "old.seg");
+        using (var file = SegmentFile.Open(path, SegmentKind.Dense))
+        using (var w = new SegmentFileWriter(old, SegmentKind.Dense))
+        {
+            for (uint id = 1; id <= 11; id++)
+            {
+                if (file.HasSection(id)) w.WriteSection(id, file.Section<byte>(id));
+            }
+            w.Complete();
+        }
+        using var a = DenseSegment.Open(path);
+        using var b = DenseSegment.Open(old);
+        Assert.Equal(2f, a.Oversample);
+        Assert.Equal(DenseBuildOptions.DefaultOversample, b.Oversample);
+        Assert.False(b.HasOriginals);
+        for (int i = 0; i < 5; i++)
+        {
+            var q = queries.AsSpan(i * 16, 16);
+            Assert.Equal(a.SearchExact(q, 10), b.SearchExact(q, 10));
+            Assert.Equal(a.SearchApproximate(q, 10, 30, oversample: 1), b.SearchApproximate(q, 10, 30, oversample: 1));
+        }
     }
 
     [Fact]
