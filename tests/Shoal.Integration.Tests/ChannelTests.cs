@@ -144,6 +144,36 @@ public sealed class ChannelTests(TwoSiloCluster fixture) : IClassFixture<TwoSilo
         Assert.Contains("768", wrong.Error);
     }
 
+    [Theory]
+    [InlineData("fp16")]
+    [InlineData("int8")]
+    public async Task Compressed_dense_storage_keeps_recall_at_10_of_at_least_0_99_through_the_cluster(string storage)
+    {
+        string docsPath = Paths.Shared("anserini-sample-vectors", "cosdpr-distil.sample100.json");
+        string index = "cosdpr-" + storage;
+        await fixture.IngestAsync(index, new IngestRequest { DenseVectorsPath = docsPath, Shards = 2, DenseStorage = storage });
+        var docs = DenseVectorReader.Read(docsPath, 768).ToList();
+        int found = 0, wanted = 0;
+        foreach (var (_, q) in docs)
+        {
+            var expected = docs.Select(d => (d.Id, Score: d.Vector.Zip(q, (a, b) => (double)a * b).Sum()))
+                .OrderByDescending(x => x.Score).ThenBy(x => x.Id, StringComparer.Ordinal).Take(10).Select(x => x.Id).ToHashSet();
+            foreach (bool exact in new[] { true, false })
+            {
+                var response = await Coordinator.SearchAsync(new SearchRequest
+                {
+                    Index = index, K = 10, IncludeStored = false,
+                    Dense = new DenseQuerySpec { Vector = MemoryMarshal.AsBytes(q.AsSpan()).ToArray(), Exact = exact },
+                });
+                Assert.True(response.Status == SearchStatus.Ok, response.Error);
+                found += response.Hits.Count(h => expected.Contains(h.Id));
+                wanted += 10;
+            }
+        }
+        Assert.True(found >= 0.99 * wanted, $"{storage}: recall@10 {(double)found / wanted:F4}");
+        Assert.Equal(storage, (await fixture.Cluster.Client.GetGrain<IIndexGrain>(index).GetInfoAsync())!.Channels[0].Storage);
+    }
+
     [Fact]
     public async Task Concurrent_exact_dense_queries_share_passes_over_the_vectors_and_get_unbatched_answers()
     {
