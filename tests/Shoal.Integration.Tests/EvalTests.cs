@@ -112,4 +112,33 @@ public class CliParsingTests
         var parse = root.Parse(["search", "--url", "not a url", "--index", "x", "hello"]);
         Assert.Contains(parse.Errors, e => e.Message.Contains("--url", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Search_command_builds_channel_queries_and_refuses_bad_vectors()
+    {
+        var hybrid = Shoal.Cli.Commands.SearchCommand.BuildQuery("tides", 5, null, null, """{"moon": 1.5}""", "[0.5, -1, 2]", exact: true, ef: null, fusion: "weighted");
+        Assert.Equal("tides", hybrid.Text);
+        Assert.Equal(1.5f, hybrid.Sparse!.Vector!["moon"]);
+        Assert.True(hybrid.Sparse.Exact);
+        Assert.Equal([0.5f, -1f, 2f], hybrid.Dense!.Vector!);
+        Assert.Equal("weighted", hybrid.Fusion!.Method);
+
+        var routed = Shoal.Cli.Commands.SearchCommand.BuildQuery("tides", 10, null, "bm25, dense", null, null, exact: false, ef: 128, fusion: null);
+        Assert.Equal(["bm25", "dense"], routed.Channels);
+        Assert.Equal(128, routed.Dense!.Ef);
+
+        foreach (var (sparse, dense, expected) in new[]
+        {
+            ("""{"moon": "high"}""", (string?)null, "--sparse must be a JSON object"),
+            ((string?)null, "[1, 2,", "--dense must be a JSON array"),
+            ((string?)null, "@/nonexistent/vector.json", "does not exist"),
+        })
+        {
+            var e = Assert.Throws<FormatException>(() => Shoal.Cli.Commands.SearchCommand.BuildQuery("", 10, null, null, sparse, dense, false, null, null));
+            Assert.Contains(expected, e.Message);
+        }
+        Assert.Throws<FormatException>(() => Shoal.Cli.Commands.SearchCommand.BuildQuery("", 10, null, null, null, null, false, null, null));
+        Assert.Contains("--exact", Assert.Throws<FormatException>(() => Shoal.Cli.Commands.SearchCommand.BuildQuery("x", 10, null, null, null, null, true, null, null)).Message);
+        Assert.Contains("--fusion", Assert.Throws<FormatException>(() => Shoal.Cli.Commands.SearchCommand.BuildQuery("x", 10, null, null, "{}", null, false, null, "max")).Message);
+    }
 }
