@@ -16,6 +16,7 @@ public sealed class EncoderSiloDirectory
     private readonly ISiloMetadataCache _cache;
     private readonly ILocalSiloDetails _local;
     private readonly EncoderPoolsRegistration _registration;
+    private volatile Cached? _cached;
 
     internal EncoderSiloDirectory(IClusterMembershipService membership, ISiloMetadataCache cache, ILocalSiloDetails local, EncoderPoolsRegistration registration)
     {
@@ -28,15 +29,22 @@ public sealed class EncoderSiloDirectory
     /// <summary>The local silo.</summary>
     public SiloAddress LocalSilo => _local.SiloAddress;
 
-    /// <summary>Every active silo with its roles and encoders.</summary>
+    /// <summary>
+    /// Every active silo with its roles and encoders. Reused while the membership version is the same
+    /// and every silo's metadata was known (a silo's metadata does not change while it lives).
+    /// </summary>
     public EncoderCatalog GetCatalog()
     {
-        var silos = _membership.CurrentSnapshot.Members.Values
+        var snapshot = _membership.CurrentSnapshot;
+        if (_cached is { } cached && cached.Version == snapshot.Version) return cached.Catalog;
+        var silos = snapshot.Members.Values
             .Where(m => m.Status == SiloStatus.Active)
             .Select(m => Describe(m.SiloAddress))
             .OrderBy(s => s.Silo.ToParsableString(), StringComparer.Ordinal)
             .ToArray();
-        return new EncoderCatalog { Silos = silos, Source = _local.SiloAddress };
+        var catalog = new EncoderCatalog { Silos = silos, Source = _local.SiloAddress };
+        if (catalog.Settled) _cached = new Cached(snapshot.Version, catalog);
+        return catalog;
     }
 
     /// <summary>Whether <paramref name="silo"/> holds the encoder role (as far as this silo knows).</summary>
@@ -65,4 +73,6 @@ public sealed class EncoderSiloDirectory
         var metadata = _cache.GetSiloMetadata(silo).Metadata;
         return metadata.Count == 0 ? null : metadata;
     }
+
+    private sealed record Cached(MembershipVersion Version, EncoderCatalog Catalog);
 }
