@@ -169,11 +169,14 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
 
     /// <summary>
     /// Encodes <paramref name="texts"/> through the pool: each text is one request to the pool, so
-    /// texts of this call and of concurrent calls are batched together.
+    /// texts of this call and of concurrent calls are batched together. A call with more texts than
+    /// the queue has room for queues what fits, waits for those, then queues the rest (so a document
+    /// chunk larger than the free capacity still completes); it is refused only when not one of the
+    /// next texts can be queued.
     /// </summary>
     /// <exception cref="UnknownEncoderException">This silo does not host the encoder.</exception>
-    /// <exception cref="EncoderQueueFullException">The pool's queue is full; none of the results is returned
-    /// (texts already queued still run, their results are dropped).</exception>
+    /// <exception cref="EncoderQueueFullException">The pool's queue is full; none of the results is
+    /// returned (texts already encoded or queued by this call are dropped).</exception>
     /// <exception cref="ArgumentNullException">A text is null.</exception>
     public async Task<EncodedText[]> EncodeAsync(string encoder, IReadOnlyList<string> texts, CancellationToken ct = default)
     {
@@ -187,10 +190,9 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
         if (texts.Count == 1) return [await pool.EncodeAsync(texts[0], ct).ConfigureAwait(false)];
         // Submitting tokenises each text on the submitting thread: for a document batch that is real
         // work, which should not run on a grain's scheduler thread.
-        var tasks = texts.Count > 8
-            ? await Task.Run(() => Submit(pool, texts, ct), ct).ConfigureAwait(false)
-            : Submit(pool, texts, ct);
-        return await Task.WhenAll(tasks).ConfigureAwait(false);
+        return texts.Count > 8
+            ? await Task.Run(() => EncodeManyAsync(pool, texts, ct), ct).ConfigureAwait(false)
+            : await EncodeManyAsync(pool, texts, ct).ConfigureAwait(false);
     }
 
     /// <summary>Disposes the pools (queued requests still run).</summary>
@@ -233,21 +235,33 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
         }
     }
 
-    private static Task<EncodedText>[] Submit(EncoderPool pool, IReadOnlyList<string> texts, CancellationToken ct)
+    private static async Task<EncodedText[]> EncodeManyAsync(EncoderPool pool, IReadOnlyList<string> texts, CancellationToken ct)
     {
-        var tasks = new Task<EncodedText>[texts.Count];
-        int submitted = 0;
-        try
+        var results = new EncodedText[texts.Count];
+        var wave = new List<Task<EncodedText>>(texts.Count);
+        int next = 0;
+        while (next < texts.Count)
         {
-            for (; submitted < texts.Count; submitted++) tasks[submitted] = pool.EncodeAsync(texts[submitted], ct);
-            return tasks;
+            int first = next;
+            wave.Clear();
+            try
+            {
+                for (; next < texts.Count; next++) wave.Add(pool.EncodeAsync(texts[next], ct));
+            }
+            catch (EncoderQueueFullException) when (wave.Count > 0)
+            {
+                // The queue filled up part-way: wait for what was queued, then queue the rest.
+            }
+            catch
+            {
+                // Those already queued run anyway; observe them so that their faults are not unobserved.
+                foreach (var t in wave) _ = t.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                throw;
+            }
+            var done = await Task.WhenAll(wave).ConfigureAwait(false);
+            done.CopyTo(results, first);
         }
-        catch
-        {
-            // Those already queued run anyway; observe them so that their faults are not unobserved.
-            for (int i = 0; i < submitted; i++) _ = tasks[i].ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            throw;
-        }
+        return results;
     }
 
     private Entry Get(string encoder)

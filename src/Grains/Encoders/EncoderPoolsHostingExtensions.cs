@@ -24,16 +24,21 @@ public static class EncoderPoolsHostingExtensions
         return builder.AddShoalEncoderPools(builder.Configuration);
     }
 
+    /// <summary>Configuration section of <see cref="EncoderClientOptions"/> (read by the configuration overloads).</summary>
+    public const string EncoderClientSection = "Shoal:EncoderClient";
+
     /// <summary>
     /// Adds encoder pools configured in <paramref name="configuration"/> (its root holds the
-    /// <c>Shoal</c> section). See <see cref="AddShoalEncoderPools(ISiloBuilder, Action{EncoderPoolsOptions})"/>.
+    /// <c>Shoal</c> section; <see cref="EncoderClientOptions"/> come from <c>Shoal:EncoderClient</c>). See <see cref="AddShoalEncoderPools(ISiloBuilder, Action{EncoderPoolsOptions})"/>.
     /// </summary>
     /// <exception cref="Shoal.Encoders.EncoderConfigurationException">A section does not bind (unknown key,
     /// bad value, unknown kind); the message names the encoder.</exception>
     public static ISiloBuilder AddShoalEncoderPools(this ISiloBuilder builder, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        return builder.AddShoalEncoderPools(o => o.BindFrom(configuration));
+        builder.AddShoalEncoderPools(o => o.BindFrom(configuration));
+        builder.Services.Configure<EncoderClientOptions>(configuration.GetSection(EncoderClientSection));
+        return builder;
     }
 
     /// <summary>
@@ -75,11 +80,13 @@ public static class EncoderPoolsHostingExtensions
 
     /// <summary>
     /// Registers <see cref="IEncoderService"/> (an <see cref="EncoderClient"/> singleton) for an Orleans
-    /// client process such as the gateway: encoders are reached through grains.
+    /// client process such as the gateway: encoders are reached through grains. Settings come from
+    /// <c>Shoal:EncoderClient</c> in the client's configuration, then <paramref name="configure"/>.
     /// </summary>
     public static IClientBuilder AddShoalEncoderClient(this IClientBuilder builder, Action<EncoderClientOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.Configure<EncoderClientOptions>(builder.Configuration.GetSection(EncoderClientSection));
         builder.Services.AddShoalEncoderClient(configure);
         return builder;
     }

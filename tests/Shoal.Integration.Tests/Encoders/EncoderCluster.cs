@@ -45,6 +45,12 @@ public sealed class EncoderCluster : IAsyncLifetime
         ["Shoal:Encoders:idf:TokenizerPath"] = EncoderFixtures.OpenSearchTokenizerJson,
         ["Shoal:Encoders:idf:IdfPath"] = EncoderFixtures.OpenSearchIdfJson,
         ["Shoal:Encoders:bm25:Kind"] = "bm25",
+        // Room for 4 waiting texts only: document chunks (64 texts) must go through in waves.
+        ["Shoal:Encoders:small-queue:Kind"] = "dense",
+        ["Shoal:Encoders:small-queue:ModelPath"] = EncoderFixtures.Model("dense-tiny.onnx"),
+        ["Shoal:Encoders:small-queue:VocabPath"] = EncoderFixtures.VocabTxt,
+        ["Shoal:Encoders:small-queue:MaxBatchSize"] = "2",
+        ["Shoal:Encoders:small-queue:QueueCapacity"] = "4",
     };
 
     /// <summary>

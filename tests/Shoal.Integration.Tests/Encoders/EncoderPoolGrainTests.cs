@@ -41,7 +41,7 @@ public sealed class EncoderPoolGrainTests(EncoderCluster fixture, Xunit.Abstract
         Assert.NotNull(plainRegistry);
         Assert.False(plainRegistry.HoldsEncoderRole);
         Assert.Empty(plainRegistry.Names);
-        Assert.Equal(["bm25", "dense", "idf", "splade", "tiny-queue"], fixture.EncoderRegistry.Names.Order(StringComparer.Ordinal));
+        Assert.Equal(["bm25", "dense", "idf", "small-queue", "splade", "tiny-queue"], fixture.EncoderRegistry.Names.Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -134,6 +134,22 @@ public sealed class EncoderPoolGrainTests(EncoderCluster fixture, Xunit.Abstract
     }
 
     [Fact]
+    public async Task A_document_chunk_larger_than_the_queue_goes_through_in_waves()
+    {
+        var texts = Enumerable.Range(0, 150).Select(i => $"passage {i} on bone density").ToArray();
+        var before = fixture.EncoderRegistry.GetStats("small-queue");
+        var batch = await fixture.ServiceOn(fixture.PlainSilo).EncodeDocumentsAsync("small-queue", texts);
+        var after = fixture.EncoderRegistry.GetStats("small-queue");
+        Assert.Equal(150, batch.Count);
+        // Concurrent chunks compete for the 4 places: a chunk refused after part of it ran is retried
+        // by the client with back-off, so a few texts may be encoded twice.
+        Assert.InRange(after.ItemsProcessed - before.ItemsProcessed, 150, 300);
+        using var direct = (IDisposable)EncoderFixtures.Direct("dense"); // same model and settings
+        for (int i = 0; i < texts.Length; i += 13)
+            AssertClose(((DenseOnnxEncoder)direct).Encode([texts[i]]).DenseRow(0), batch.DenseRow(i));
+    }
+
+    [Fact]
     public async Task Sixty_four_concurrent_queries_from_the_other_silo_share_far_fewer_session_runs()
     {
         var service = fixture.ServiceOn(fixture.PlainSilo);
@@ -194,6 +210,24 @@ public sealed class EncoderPoolGrainTests(EncoderCluster fixture, Xunit.Abstract
     }
 
     [Fact]
+    public async Task A_cancelled_query_is_withdrawn_from_the_remote_pool_queue()
+    {
+        var service = fixture.ServiceOn(fixture.PlainSilo);
+        await service.DescribeAsync("tiny-queue"); // route and activation ready
+        var before = fixture.EncoderRegistry.GetStats("tiny-queue");
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // tiny-queue holds a lone request for 3 s: the caller's deadline comes first.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => service.EncodeQueryAsync("tiny-queue", "cancel me", cts.Token));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"cancellation took {clock.Elapsed}");
+        var deadline = DateTime.UtcNow.AddSeconds(2);
+        while (fixture.EncoderRegistry.GetStats("tiny-queue").QueueLength > 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(0, fixture.EncoderRegistry.GetStats("tiny-queue").QueueLength);
+        await Task.Delay(3200); // past the batch wait: the withdrawn text never ran
+        Assert.Equal(before.ItemsProcessed, fixture.EncoderRegistry.GetStats("tiny-queue").ItemsProcessed);
+    }
+
+    [Fact]
     public async Task An_unknown_encoder_name_is_a_clear_error_listing_the_known_ones()
     {
         foreach (var service in new[] { fixture.ServiceOn(fixture.PlainSilo), fixture.ServiceOn(fixture.EncoderSilo), fixture.ClientService })
@@ -235,8 +269,8 @@ public sealed class EncoderPoolGrainTests(EncoderCluster fixture, Xunit.Abstract
         Assert.Equal(0, splade.Dimensions);
 
         var all = await service.ListEncodersAsync();
-        Assert.Equal(["bm25", "dense", "idf", "splade", "tiny-queue"], all.Select(d => d.Name));
-        Assert.Equal([EncoderKind.Bm25, EncoderKind.Dense, EncoderKind.Sparse, EncoderKind.Sparse, EncoderKind.Dense], all.Select(d => d.Kind));
+        Assert.Equal(["bm25", "dense", "idf", "small-queue", "splade", "tiny-queue"], all.Select(d => d.Name));
+        Assert.Equal([EncoderKind.Bm25, EncoderKind.Dense, EncoderKind.Sparse, EncoderKind.Dense, EncoderKind.Sparse, EncoderKind.Dense], all.Select(d => d.Kind));
     }
 
     private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
