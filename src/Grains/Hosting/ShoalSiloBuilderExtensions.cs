@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Hosting;
 using Shoal.Engine.Snapshots;
+using Shoal.Grains.Encoders;
 
 namespace Shoal.Grains.Hosting;
 
@@ -28,7 +29,9 @@ public static class ShoalSiloBuilderExtensions
         builder.Services.TryAddSingleton<Shards.IShardSearchInterceptor, Shards.NoShardSearchInterceptor>();
         builder.Services.TryAddSingleton(sp => new SnapshotCatalog(sp.GetRequiredService<ISnapshotStore>()));
         builder.Services.TryAddSingleton<Query.IndexVersionCache>();
-        builder.Services.TryAddSingleton<Query.ITextEncoderClient, Query.NoTextEncoderClient>();
+        // Every silo takes part in encoder-pool placement; silos configured with Shoal:Encoders host pools.
+        builder.AddShoalEncoderPools();
+        builder.Services.TryAddSingleton<Query.ITextEncoderClient, Query.PooledTextEncoderClient>();
         return builder;
     }
 }

@@ -101,7 +101,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         {
             job = await PlanAsync(request);
         }
-        catch (Exception e) when (e is FormatException or IOException or EncoderUnavailableException)
+        catch (Exception e) when (e is FormatException or IOException || PooledTextEncoderClient.IsUnavailable(e))
         {
             throw new ArgumentException(e.Message, e);
         }

@@ -1,4 +1,6 @@
+using Shoal.Encoders;
 using Shoal.Engine.Sparse;
+using Shoal.Grains.Encoders;
 
 namespace Shoal.Grains.Query;
 
@@ -10,12 +12,13 @@ public sealed record EncoderDescription(string Name, string Kind, int Dims);
 
 /// <summary>
 /// Turns text into a channel's vectors with a named encoder: queries in the coordinator, documents
-/// in index builds. Silos with encoder pools register the pool client; without them every call
-/// fails with <see cref="EncoderUnavailableException"/>.
+/// in index builds. Failures are <see cref="UnknownEncoderException"/> (no such encoder in the
+/// cluster), <see cref="EncoderQueueFullException"/> (back-pressure) or
+/// <see cref="EncoderUnavailableException"/> (no silo hosting it could answer).
 /// </summary>
 public interface ITextEncoderClient
 {
-    /// <summary>Describes encoder <paramref name="encoder"/>; throws <see cref="EncoderUnavailableException"/> when the cluster has no such encoder.</summary>
+    /// <summary>Describes encoder <paramref name="encoder"/>.</summary>
     Task<EncoderDescription> DescribeAsync(string encoder, CancellationToken cancellationToken);
 
     /// <summary>Encodes texts with sparse encoder <paramref name="encoder"/> (term ids of its vocabulary).</summary>
@@ -25,34 +28,54 @@ public interface ITextEncoderClient
     Task<float[][]> EncodeDenseAsync(string encoder, IReadOnlyList<string> texts, CancellationToken cancellationToken);
 }
 
-/// <summary>An encoder cannot serve now: not configured in the cluster, or its queue is full.</summary>
-public sealed class EncoderUnavailableException : Exception
+/// <summary>
+/// <see cref="ITextEncoderClient"/> over the cluster's encoder pools (<see cref="IEncoderService"/>):
+/// one text goes as a query (micro-batched with concurrent queries), several as a document batch.
+/// </summary>
+public sealed class PooledTextEncoderClient(IEncoderService encoders) : ITextEncoderClient
 {
-    /// <summary>Creates the exception.</summary>
-    public EncoderUnavailableException() { }
-
-    /// <summary>Creates the exception with a message.</summary>
-    public EncoderUnavailableException(string message) : base(message) { }
-
-    /// <summary>Creates the exception with a message and cause.</summary>
-    public EncoderUnavailableException(string message, Exception innerException) : base(message, innerException) { }
-}
-
-/// <summary>The encoder client of a cluster without encoder pools: every call says so.</summary>
-public sealed class NoTextEncoderClient : ITextEncoderClient
-{
-    /// <inheritdoc />
-    public Task<EncoderDescription> DescribeAsync(string encoder, CancellationToken cancellationToken) =>
-        Task.FromException<EncoderDescription>(Unavailable(encoder));
+    /// <summary>True for the errors that mean "an encoder cannot serve now" rather than a bad request.</summary>
+    public static bool IsUnavailable(Exception e) => e is UnknownEncoderException or EncoderQueueFullException or EncoderUnavailableException;
 
     /// <inheritdoc />
-    public Task<SparseVector[]> EncodeSparseAsync(string encoder, IReadOnlyList<string> texts, CancellationToken cancellationToken) =>
-        Task.FromException<SparseVector[]>(Unavailable(encoder));
+    public async Task<EncoderDescription> DescribeAsync(string encoder, CancellationToken cancellationToken)
+    {
+        var d = await encoders.DescribeAsync(encoder, cancellationToken);
+        return d.Kind switch
+        {
+            EncoderKind.Dense => new EncoderDescription(d.Name, "dense", d.Dimensions),
+            EncoderKind.Sparse => new EncoderDescription(d.Name, "sparse", d.VocabularySize),
+            _ => new EncoderDescription(d.Name, d.Kind.ToString().ToLowerInvariant(), d.Dimensions),
+        };
+    }
 
     /// <inheritdoc />
-    public Task<float[][]> EncodeDenseAsync(string encoder, IReadOnlyList<string> texts, CancellationToken cancellationToken) =>
-        Task.FromException<float[][]>(Unavailable(encoder));
+    public async Task<SparseVector[]> EncodeSparseAsync(string encoder, IReadOnlyList<string> texts, CancellationToken cancellationToken)
+    {
+        if (texts.Count == 1)
+        {
+            var one = await encoders.EncodeQueryAsync(encoder, texts[0], cancellationToken);
+            return one.Kind == EncoderKind.Sparse ? [one.Sparse] : throw NotOfKind(encoder, one.Kind, "sparse");
+        }
+        var batch = await encoders.EncodeDocumentsAsync(encoder, texts, cancellationToken);
+        return batch.Sparse is { } sparse ? [.. sparse] : throw NotOfKind(encoder, batch.Kind, "sparse");
+    }
 
-    private static EncoderUnavailableException Unavailable(string encoder) =>
-        new($"Encoder '{encoder}' is not available: no silo in this cluster runs encoder pools (configure Shoal:Encoders), so send vectors instead of text.");
+    /// <inheritdoc />
+    public async Task<float[][]> EncodeDenseAsync(string encoder, IReadOnlyList<string> texts, CancellationToken cancellationToken)
+    {
+        if (texts.Count == 1)
+        {
+            var one = await encoders.EncodeQueryAsync(encoder, texts[0], cancellationToken);
+            return one.Dense is { } v ? [v] : throw NotOfKind(encoder, one.Kind, "dense");
+        }
+        var batch = await encoders.EncodeDocumentsAsync(encoder, texts, cancellationToken);
+        if (batch.DenseValues is not { } values) throw NotOfKind(encoder, batch.Kind, "dense");
+        var rows = new float[batch.Count][];
+        for (int i = 0; i < rows.Length; i++) rows[i] = values.AsSpan(i * batch.Dimensions, batch.Dimensions).ToArray();
+        return rows;
+    }
+
+    private static ArgumentException NotOfKind(string encoder, EncoderKind kind, string wanted) =>
+        new($"Encoder '{encoder}' is a {kind.ToString().ToLowerInvariant()} encoder, not a {wanted} one.");
 }

@@ -99,7 +99,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         {
             return Invalid(request, e.Message);
         }
-        catch (EncoderUnavailableException e)
+        catch (Exception e) when (PooledTextEncoderClient.IsUnavailable(e))
         {
             return new SearchResponse { Status = SearchStatus.Unavailable, Error = e.Message, Index = request.Index };
         }
