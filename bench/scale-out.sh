@@ -13,7 +13,7 @@ corpus=../shared/data/scifact/corpus.jsonl
 queries=../shared/data/scifact/queries.test.jsonl
 work=$(mktemp -d /tmp/shoal-scale-XXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for ((j=${#pids[@]}-1; j>=0; j--)); do kill "${pids[j]}" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 dotnet build -c Release -nologo -clp:ErrorsOnly Cluster.sln >/dev/null
@@ -52,7 +52,8 @@ for n in 1 2 3; do
   get() { echo "$result" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
   echo "| $n | $(get qps) | $(get p50_ms) | $(get p99_ms) | $(get errors) | $(get partial) |" >> "$work/table"
   [ "$n" = 1 ] && p50_one=$(get p50_ms)
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Stop the gateway and silos first (newest first) so they can leave the membership table; Redis last.
+  for ((j=${#pids[@]}-1; j>=0; j--)); do kill "${pids[j]}" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()
 done
