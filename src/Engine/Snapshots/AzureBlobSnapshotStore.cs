@@ -1,63 +1,124 @@
+using System.Buffers;
+using System.Globalization;
+using System.IO.Hashing;
+using System.Runtime.ExceptionServices;
+using System.Text;
 using Azure;
-using Azure.Storage;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+using Microsoft.Win32.SafeHandles;
 using Polly;
 using Polly.Retry;
 
 namespace Shoal.Engine.Snapshots;
 
 /// <summary>
-/// A snapshot store in an Azure Blob Storage container (Azurite locally). Files move as
-/// parallel chunked block uploads and ranged downloads; a block blob becomes visible only when
-/// its block list commits, so every object is written atomically. Transient failures
-/// (timeouts, 408/429/5xx, dropped connections) are retried with exponential back-off; the
-/// catalog verifies each segment's XXH3 checksum after download.
+/// A snapshot store in an Azure Blob Storage container (Azurite locally).
+/// <para>
+/// Uploads read a file once: each <see cref="BlobTransferSettings.ChunkBytes"/> block is hashed
+/// (XXH3-64, in order) as it is read and staged, up to <see cref="BlobTransferSettings.Parallelism"/>
+/// blocks in flight; the block list commits last, so the object appears whole or not at all.
+/// Downloads fetch byte ranges in parallel (pinned to the object's ETag, so a concurrent overwrite
+/// cannot mix versions), write each at its offset in a temporary file and hash them in order as
+/// they arrive; the temporary file is renamed into place only when the checksum matches.
+/// </para>
+/// <para>
+/// Every request (a block, a range, a commit) is retried on its own with exponential back-off on
+/// transient failures: 408, 429, 5xx, dropped connections, I/O errors and timeouts. When this
+/// store creates the client (<see cref="Create(string, string, BlobTransferSettings, BlobClientOptions?)"/>
+/// without client options) the SDK's own retries are off, so these are the only retries.
+/// </para>
 /// </summary>
 public sealed class AzureBlobSnapshotStore : ISnapshotStore
 {
+    private const string ChecksumMetadata = "xxh3";
+
     private readonly BlobContainerClient _container;
-    private readonly StorageTransferOptions _transfer;
+    private readonly BlobTransferSettings _settings;
     private readonly ResiliencePipeline _retry;
+    private readonly ArrayPool<byte> _pool;
     private int _created;
+    private long _retries;
 
     /// <summary>Uses <paramref name="container"/> (created on first write when missing).</summary>
     /// <param name="container">The container.</param>
     /// <param name="chunkBytes">Block size of uploads and range size of downloads.</param>
     /// <param name="parallelism">Blocks or ranges in flight per file.</param>
-    /// <param name="maxRetries">Retries of a transient failure.</param>
+    /// <param name="maxRetries">Retries of a transient failure, per request.</param>
     public AzureBlobSnapshotStore(BlobContainerClient container, int chunkBytes = 8 << 20, int parallelism = 8, int maxRetries = 4)
+        : this(container, new BlobTransferSettings { ChunkBytes = chunkBytes, Parallelism = parallelism, MaxRetries = maxRetries })
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 64 << 10);
-        ArgumentOutOfRangeException.ThrowIfLessThan(parallelism, 1);
+    }
+
+    /// <summary>Uses <paramref name="container"/> (created on first write when missing) with <paramref name="settings"/>.</summary>
+    public AzureBlobSnapshotStore(BlobContainerClient container, BlobTransferSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(container);
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
         _container = container;
-        _transfer = new StorageTransferOptions
-        {
-            InitialTransferSize = chunkBytes,
-            MaximumTransferSize = chunkBytes,
-            MaximumConcurrency = parallelism,
-        };
-        _retry = new ResiliencePipelineBuilder()
-            .AddRetry(new RetryStrategyOptions
-            {
-                MaxRetryAttempts = maxRetries,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(200),
-                ShouldHandle = new PredicateBuilder()
-                    .Handle<RequestFailedException>(e => e.Status is 0 or 408 or 429 or >= 500)
-                    .Handle<IOException>()
-                    .Handle<TimeoutException>(),
-            })
-            .Build();
+        _settings = settings;
+        int largest = Math.Max(settings.ChunkBytes, settings.SingleRequestLimit);
+        _pool = ArrayPool<byte>.Create(largest, settings.Parallelism + settings.ReorderWindow + 2);
+        _retry = settings.MaxRetries == 0
+            ? ResiliencePipeline.Empty
+            : new ResiliencePipelineBuilder()
+                .AddRetry(new RetryStrategyOptions
+                {
+                    MaxRetryAttempts = settings.MaxRetries,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                    Delay = settings.RetryDelay,
+                    ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsTransient(e, args.Context.CancellationToken)),
+                    OnRetry = _ =>
+                    {
+                        Interlocked.Increment(ref _retries);
+                        return default;
+                    },
+                })
+                .Build();
     }
 
     /// <summary>A store for a connection string and container name (e.g. Azurite's development account).</summary>
     public static AzureBlobSnapshotStore Create(string connectionString, string containerName, int chunkBytes = 8 << 20, int parallelism = 8) =>
-        new(new BlobContainerClient(connectionString, containerName), chunkBytes, parallelism);
+        Create(connectionString, containerName, new BlobTransferSettings { ChunkBytes = chunkBytes, Parallelism = parallelism });
+
+    /// <summary>
+    /// A store for a connection string and container name. Without <paramref name="clientOptions"/>
+    /// the SDK's own retries are turned off (this store retries each request itself); given
+    /// options are used as they are.
+    /// </summary>
+    public static AzureBlobSnapshotStore Create(string connectionString, string containerName, BlobTransferSettings settings, BlobClientOptions? clientOptions = null)
+    {
+        if (clientOptions is null)
+        {
+            clientOptions = new BlobClientOptions();
+            clientOptions.Retry.MaxRetries = 0;
+        }
+        return new AzureBlobSnapshotStore(new BlobContainerClient(connectionString, containerName, clientOptions), settings);
+    }
 
     /// <inheritdoc />
     public string Description => $"blob container {_container.Uri}";
+
+    /// <summary>How files are moved.</summary>
+    public BlobTransferSettings Settings => _settings;
+
+    /// <summary>Requests retried after a transient failure since this store was created.</summary>
+    public long RetryCount => Interlocked.Read(ref _retries);
+
+    /// <summary>Whether <paramref name="e"/> is worth retrying: 408, 429, 5xx, transport and I/O failures, timeouts.</summary>
+    internal static bool IsTransient(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        SnapshotChecksumException => false,
+        RequestFailedException r => r.Status is 0 or 408 or 429 or >= 500,
+        FileNotFoundException or DirectoryNotFoundException or PathTooLongException => false,
+        IOException or HttpRequestException or TimeoutException => true,
+        OperationCanceledException => !cancellationToken.IsCancellationRequested,
+        AggregateException a => a.InnerExceptions.Count > 0 && a.InnerExceptions.All(i => IsTransient(i, cancellationToken)),
+        _ => false,
+    };
 
     private async Task EnsureContainerAsync(CancellationToken cancellationToken)
     {
@@ -66,42 +127,331 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
         Volatile.Write(ref _created, 1);
     }
 
-    /// <inheritdoc />
-    public async Task PutFileAsync(string key, string sourcePath, CancellationToken cancellationToken = default)
-    {
-        await EnsureContainerAsync(cancellationToken).ConfigureAwait(false);
-        var blob = _container.GetBlobClient(key);
-        await _retry.ExecuteAsync(async ct =>
-        {
-            await blob.UploadAsync(sourcePath, new BlobUploadOptions { TransferOptions = _transfer }, ct).ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
-    }
+    private static Dictionary<string, string> MetadataFor(ObjectChecksum sum) => new(StringComparer.Ordinal) { [ChecksumMetadata] = sum.Xxh3Hex };
 
     /// <inheritdoc />
-    public async Task GetFileAsync(string key, string destinationPath, CancellationToken cancellationToken = default)
+    public Task PutFileAsync(string key, string sourcePath, CancellationToken cancellationToken = default) =>
+        UploadFileAsync(key, sourcePath, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<ObjectChecksum> UploadFileAsync(string key, string sourcePath, CancellationToken cancellationToken = default)
     {
-        var blob = _container.GetBlobClient(key);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(destinationPath))!);
-        string temp = destinationPath + ".part-" + Guid.NewGuid().ToString("N");
+        await EnsureContainerAsync(cancellationToken).ConfigureAwait(false);
+        var blob = _container.GetBlockBlobClient(key);
+        using var file = File.OpenHandle(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        long length = RandomAccess.GetLength(file);
+        return length <= _settings.SingleRequestLimit
+            ? await UploadSingleAsync(blob, file, (int)length, cancellationToken).ConfigureAwait(false)
+            : await UploadBlocksAsync(blob, file, length, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<ObjectChecksum> UploadSingleAsync(BlockBlobClient blob, SafeFileHandle file, int length, CancellationToken cancellationToken)
+    {
+        byte[] buffer = _pool.Rent(Math.Max(length, 1));
+        try
+        {
+            await ReadFileExactlyAsync(file, buffer.AsMemory(0, length), 0, cancellationToken).ConfigureAwait(false);
+            var sum = new ObjectChecksum(length, XxHash3.HashToUInt64(buffer.AsSpan(0, length)));
+            await _retry.ExecuteAsync(async ct =>
+            {
+                using var content = new MemoryStream(buffer, 0, length, writable: false);
+                await blob.UploadAsync(content, new BlobUploadOptions { Metadata = MetadataFor(sum) }, ct).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            return sum;
+        }
+        finally
+        {
+            _pool.Return(buffer);
+        }
+    }
+
+    private async Task<ObjectChecksum> UploadBlocksAsync(BlockBlobClient blob, SafeFileHandle file, long length, CancellationToken cancellationToken)
+    {
+        int chunk = _settings.ChunkBytes;
+        long blocks = (length + chunk - 1) / chunk;
+        if (blocks > 50_000)
+            throw new ArgumentException($"A {length}-byte file needs {blocks} blocks of {chunk} bytes; a block blob holds at most 50,000: raise {nameof(BlobTransferSettings.ChunkBytes)}.");
+        int count = (int)blocks;
+        string upload = Guid.NewGuid().ToString("N");
+        var ids = new string[count];
+        var hash = new XxHash3();
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var slots = new SemaphoreSlim(_settings.Parallelism);
+        var tasks = new List<Task>(count);
+        Exception? producerFailure = null;
+        try
+        {
+            // One reader: blocks are read and hashed in order while earlier ones are being staged.
+            for (int i = 0; i < count; i++)
+            {
+                await slots.WaitAsync(failed.Token).ConfigureAwait(false);
+                long offset = (long)i * chunk;
+                int len = (int)Math.Min(chunk, length - offset);
+                byte[] buffer = _pool.Rent(len);
+                try
+                {
+                    await ReadFileExactlyAsync(file, buffer.AsMemory(0, len), offset, failed.Token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _pool.Return(buffer);
+                    slots.Release();
+                    throw;
+                }
+                hash.Append(buffer.AsSpan(0, len));
+                ids[i] = Convert.ToBase64String(Encoding.ASCII.GetBytes($"{upload}-{i:D6}"));
+                tasks.Add(StageAsync(blob, ids[i], buffer, len, slots, failed));
+            }
+        }
+        catch (Exception e)
+        {
+            producerFailure = e;
+            await failed.CancelAsync().ConfigureAwait(false);
+        }
+        await AwaitAllAsync(tasks, producerFailure, cancellationToken).ConfigureAwait(false);
+
+        var sum = new ObjectChecksum(length, hash.GetCurrentHashAsUInt64());
+        await _retry.ExecuteAsync(async ct =>
+        {
+            await blob.CommitBlockListAsync(ids, new CommitBlockListOptions { Metadata = MetadataFor(sum) }, ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        return sum;
+    }
+
+    private async Task StageAsync(BlockBlobClient blob, string id, byte[] buffer, int length, SemaphoreSlim slots, CancellationTokenSource failed)
+    {
         try
         {
             await _retry.ExecuteAsync(async ct =>
             {
-                try
-                {
-                    await blob.DownloadToAsync(temp, new BlobDownloadToOptions { TransferOptions = _transfer }, ct).ConfigureAwait(false);
-                }
-                catch (RequestFailedException e) when (e.Status == 404)
-                {
-                    throw new FileNotFoundException($"Snapshot object '{key}' not found in {Description}.", key, e);
-                }
-            }, cancellationToken).ConfigureAwait(false);
-            File.Move(temp, destinationPath, overwrite: true);
+                using var content = new MemoryStream(buffer, 0, length, writable: false);
+                await blob.StageBlockAsync(id, content, cancellationToken: ct).ConfigureAwait(false);
+            }, failed.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            await failed.CancelAsync().ConfigureAwait(false);
+            throw;
         }
         finally
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            _pool.Return(buffer);
+            slots.Release();
         }
+    }
+
+    /// <inheritdoc />
+    public Task GetFileAsync(string key, string destinationPath, CancellationToken cancellationToken = default) =>
+        DownloadFileAsync(key, destinationPath, null, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<ObjectChecksum> DownloadFileAsync(string key, string destinationPath, ObjectChecksum? expected = null, CancellationToken cancellationToken = default)
+    {
+        var blob = _container.GetBlobClient(key);
+        string dest = Path.GetFullPath(destinationPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+        string temp = SnapshotFiles.TempPathFor(dest);
+        try
+        {
+            var sum = await DownloadToTempAsync(blob, key, temp, expected, cancellationToken).ConfigureAwait(false);
+            if (expected is { } e && e != sum)
+                throw new SnapshotChecksumException(Description, key, e, sum.Bytes, sum.Xxh3, $"the download was discarded and '{dest}' was not written");
+            File.Move(temp, dest, overwrite: true);
+            return sum;
+        }
+        finally
+        {
+            SnapshotFiles.TryDelete(temp);
+        }
+    }
+
+    private async Task<ObjectChecksum> DownloadToTempAsync(BlobClient blob, string key, string temp, ObjectChecksum? expected, CancellationToken cancellationToken)
+    {
+        var hash = new XxHash3();
+        byte[]? first = _pool.Rent(_settings.ChunkBytes);
+        SafeFileHandle? handle = null;
+        try
+        {
+            // The first range also tells the object's length and ETag.
+            var head = await ReadRangeAsync(blob, key, 0, _settings.ChunkBytes, first, null, exact: false, cancellationToken).ConfigureAwait(false);
+            if (expected is { } e && e.Bytes != head.Total)
+                throw new SnapshotChecksumException(Description, key, e, head.Total, null, "nothing was written");
+            handle = SnapshotFiles.CreateForWrite(temp, head.Total);
+            hash.Append(first.AsSpan(0, head.Read));
+            await RandomAccess.WriteAsync(handle, new ReadOnlyMemory<byte>(first, 0, head.Read), 0, cancellationToken).ConfigureAwait(false);
+            _pool.Return(first);
+            first = null;
+            if (head.Total > head.Read)
+                await DownloadRangesAsync(blob, key, handle, head.Read, head.Total, head.ETag, hash, cancellationToken).ConfigureAwait(false);
+            return new ObjectChecksum(head.Total, hash.GetCurrentHashAsUInt64());
+        }
+        finally
+        {
+            if (first is not null) _pool.Return(first);
+            handle?.Dispose();
+        }
+    }
+
+    private async Task DownloadRangesAsync(BlobClient blob, string key, SafeFileHandle handle, long start, long total, ETag etag, XxHash3 hash, CancellationToken cancellationToken)
+    {
+        int chunk = _settings.ChunkBytes;
+        int count = checked((int)((total - start + chunk - 1) / chunk));
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var network = new SemaphoreSlim(_settings.Parallelism);
+        // Ranges finish out of order; a finished range keeps its buffer until every earlier one is hashed.
+        using var buffers = new SemaphoreSlim(_settings.Parallelism + _settings.ReorderWindow);
+        var done = new byte[]?[count];
+        var gate = new object();
+        int next = 0;
+        var tasks = new List<Task>(count);
+        Exception? producerFailure = null;
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                await buffers.WaitAsync(failed.Token).ConfigureAwait(false);
+                tasks.Add(RangeAsync(i));
+            }
+        }
+        catch (Exception e)
+        {
+            producerFailure = e;
+            await failed.CancelAsync().ConfigureAwait(false);
+        }
+        await AwaitAllAsync(tasks, producerFailure, cancellationToken).ConfigureAwait(false);
+        if (next != count) throw new InvalidOperationException($"Download of '{key}' hashed {next} of {count} ranges.");
+
+        async Task RangeAsync(int i)
+        {
+            long offset = start + (long)i * chunk;
+            int length = (int)Math.Min(chunk, total - offset);
+            byte[] buffer = _pool.Rent(length);
+            bool handedOver = false;
+            try
+            {
+                await network.WaitAsync(failed.Token).ConfigureAwait(false);
+                try
+                {
+                    await ReadRangeAsync(blob, key, offset, length, buffer, etag, exact: true, failed.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    network.Release();
+                }
+                await RandomAccess.WriteAsync(handle, new ReadOnlyMemory<byte>(buffer, 0, length), offset, failed.Token).ConfigureAwait(false);
+                lock (gate)
+                {
+                    done[i] = buffer;
+                    handedOver = true;
+                    while (next < count && done[next] is { } ready)
+                    {
+                        long readyOffset = start + (long)next * chunk;
+                        hash.Append(ready.AsSpan(0, (int)Math.Min(chunk, total - readyOffset)));
+                        done[next] = null;
+                        _pool.Return(ready);
+                        buffers.Release();
+                        next++;
+                    }
+                }
+            }
+            catch
+            {
+                await failed.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+            finally
+            {
+                if (!handedOver) _pool.Return(buffer);
+            }
+        }
+    }
+
+    private readonly record struct RangeRead(int Read, long Total, ETag ETag);
+
+    /// <summary>Reads [offset, offset+count) into <paramref name="buffer"/>, retrying the whole range on a transient failure.</summary>
+    private async Task<RangeRead> ReadRangeAsync(BlobClient blob, string key, long offset, int count, byte[] buffer, ETag? ifMatch, bool exact, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _retry.ExecuteAsync(async ct =>
+            {
+                var options = new BlobDownloadOptions { Range = new HttpRange(offset, count) };
+                if (ifMatch is { } tag) options.Conditions = new BlobRequestConditions { IfMatch = tag };
+                Response<BlobDownloadStreamingResult> response;
+                try
+                {
+                    response = await blob.DownloadStreamingAsync(options, ct).ConfigureAwait(false);
+                }
+                catch (RequestFailedException e) when (e.Status == 416 && offset == 0)
+                {
+                    // A range of an empty blob is unsatisfiable: confirm it is empty.
+                    var properties = await blob.GetPropertiesAsync(cancellationToken: ct).ConfigureAwait(false);
+                    if (properties.Value.ContentLength != 0) throw;
+                    return new RangeRead(0, 0, properties.Value.ETag);
+                }
+                using var result = response.Value;
+                int read = 0;
+                while (read < count)
+                {
+                    int n = await result.Content.ReadAsync(buffer.AsMemory(read, count - read), ct).ConfigureAwait(false);
+                    if (n == 0) break;
+                    read += n;
+                }
+                long total = TotalLength(result.Details, offset, read);
+                long wanted = Math.Min(count, Math.Max(0, total - offset));
+                if (read != wanted || (exact && read != count))
+                    throw new IOException($"Range {offset}+{count} of '{key}' ended after {read} bytes (object has {total}).");
+                return new RangeRead(read, total, result.Details.ETag);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            throw new FileNotFoundException($"Snapshot object '{key}' not found in {Description}.", key, e);
+        }
+        catch (RequestFailedException e) when (e.Status == 412)
+        {
+            throw new IOException($"Snapshot object '{key}' in {Description} was replaced while it was being downloaded; download it again.", e);
+        }
+    }
+
+    private static long TotalLength(BlobDownloadDetails details, long offset, int read)
+    {
+        // "bytes 0-8388607/33554432"
+        string? range = details.ContentRange;
+        int slash = range?.LastIndexOf('/') ?? -1;
+        if (slash >= 0 && long.TryParse(range.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long total)) return total;
+        // No Content-Range: the service sent the whole object.
+        return offset == 0 && details.ContentLength >= 0 ? details.ContentLength : offset + read;
+    }
+
+    private static async Task ReadFileExactlyAsync(SafeFileHandle file, Memory<byte> buffer, long offset, CancellationToken cancellationToken)
+    {
+        int read = 0;
+        while (read < buffer.Length)
+        {
+            int n = await RandomAccess.ReadAsync(file, buffer[read..], offset + read, cancellationToken).ConfigureAwait(false);
+            if (n == 0) throw new IOException($"File ended at {offset + read} bytes while {offset + buffer.Length} were expected (did it change during upload?).");
+            read += n;
+        }
+    }
+
+    /// <summary>Waits for every task, then rethrows the first real failure (not the cancellations it caused).</summary>
+    private static async Task AwaitAllAsync(List<Task> tasks, Exception? producerFailure, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Inspected below.
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        Exception? failure = producerFailure is OperationCanceledException ? null : producerFailure;
+        failure ??= tasks.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).FirstOrDefault(e => e is not OperationCanceledException);
+        failure ??= producerFailure ?? tasks.FirstOrDefault(t => t.IsFaulted || t.IsCanceled)?.Exception?.InnerException;
+        if (failure is not null) ExceptionDispatchInfo.Throw(failure);
+        if (tasks.Any(t => t.IsCanceled)) throw new OperationCanceledException("A transfer was cancelled.");
     }
 
     /// <inheritdoc />
@@ -156,8 +506,16 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
     /// <inheritdoc />
     public async Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken = default)
     {
-        foreach (var key in await ListAsync(prefix, cancellationToken).ConfigureAwait(false))
-            await _retry.ExecuteAsync(async ct => await _container.GetBlobClient(key).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        var keys = await ListAsync(prefix, cancellationToken).ConfigureAwait(false);
+        await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = _settings.Parallelism, CancellationToken = cancellationToken },
+            async (key, ct) => await DeleteAsync(key, ct).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var blob = _container.GetBlobClient(key);
+        await _retry.ExecuteAsync(async ct => await blob.DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

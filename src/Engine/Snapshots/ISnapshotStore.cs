@@ -13,8 +13,26 @@ public interface ISnapshotStore
     /// <summary>Uploads a local file to <paramref name="key"/>.</summary>
     Task PutFileAsync(string key, string sourcePath, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Uploads a local file to <paramref name="key"/> and returns the size and XXH3-64 of the
+    /// bytes that were sent, hashed as they were read for sending (one pass over the file).
+    /// </summary>
+    Task<ObjectChecksum> UploadFileAsync(string key, string sourcePath, CancellationToken cancellationToken = default);
+
     /// <summary>Downloads <paramref name="key"/> to a local file (replacing it).</summary>
     Task GetFileAsync(string key, string destinationPath, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Downloads <paramref name="key"/> to <paramref name="destinationPath"/> in one pass: the
+    /// bytes go to a temporary file beside it and are hashed as they arrive. When
+    /// <paramref name="expected"/> is given and the object's size or XXH3-64 differ, the
+    /// temporary file is deleted, <paramref name="destinationPath"/> is left as it was and a
+    /// <see cref="SnapshotChecksumException"/> is thrown; otherwise the temporary file is
+    /// renamed over <paramref name="destinationPath"/>. A missing key is a
+    /// <see cref="FileNotFoundException"/>.
+    /// </summary>
+    /// <returns>The size and checksum of the bytes received.</returns>
+    Task<ObjectChecksum> DownloadFileAsync(string key, string destinationPath, ObjectChecksum? expected = null, CancellationToken cancellationToken = default);
 
     /// <summary>Writes a small object.</summary>
     Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default);
@@ -27,6 +45,9 @@ public interface ISnapshotStore
 
     /// <summary>Deletes every key under <paramref name="prefix"/>.</summary>
     Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes one key; a key that does not exist is not an error.</summary>
+    Task DeleteAsync(string key, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// A local file that holds <paramref name="key"/>, when the store is a local directory, so a

@@ -1,0 +1,50 @@
+namespace Shoal.Engine.Snapshots;
+
+/// <summary>
+/// How <see cref="AzureBlobSnapshotStore"/> moves files: objects larger than
+/// <see cref="SingleRequestBytes"/> travel as <see cref="ChunkBytes"/>-sized staged blocks (upload)
+/// or byte ranges (download), <see cref="Parallelism"/> at a time, each retried on its own.
+/// </summary>
+public sealed record BlobTransferSettings
+{
+    /// <summary>Block size of uploads and range size of downloads (64 KiB to 256 MiB).</summary>
+    public int ChunkBytes { get; init; } = 8 << 20;
+
+    /// <summary>Blocks or ranges in flight per file (1 to 64).</summary>
+    public int Parallelism { get; init; } = 8;
+
+    /// <summary>
+    /// Files up to this size are uploaded with one request (no block list); 0 means
+    /// <see cref="ChunkBytes"/>. Downloads always start with one range of
+    /// <see cref="ChunkBytes"/>, which is the whole object when it is that small.
+    /// </summary>
+    public int SingleRequestBytes { get; init; }
+
+    /// <summary>
+    /// Completed download ranges that may wait for an earlier range to be hashed, beyond those in
+    /// flight (buffers held per file: <see cref="Parallelism"/> plus this, times <see cref="ChunkBytes"/>).
+    /// </summary>
+    public int ReorderWindow { get; init; } = 4;
+
+    /// <summary>Retries of one request (a block, a range, a commit) after a transient failure.</summary>
+    public int MaxRetries { get; init; } = 4;
+
+    /// <summary>First retry delay; later ones back off exponentially with jitter.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The effective single-request threshold.</summary>
+    internal int SingleRequestLimit => SingleRequestBytes > 0 ? SingleRequestBytes : ChunkBytes;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for settings out of range.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(ChunkBytes, 64 << 10, nameof(ChunkBytes));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ChunkBytes, 256 << 20, nameof(ChunkBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Parallelism, 1, nameof(Parallelism));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Parallelism, 64, nameof(Parallelism));
+        ArgumentOutOfRangeException.ThrowIfNegative(SingleRequestBytes, nameof(SingleRequestBytes));
+        ArgumentOutOfRangeException.ThrowIfNegative(ReorderWindow, nameof(ReorderWindow));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxRetries, nameof(MaxRetries));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RetryDelay, TimeSpan.Zero, nameof(RetryDelay));
+    }
+}
