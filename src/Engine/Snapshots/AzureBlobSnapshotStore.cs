@@ -267,42 +267,112 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
 
     private async Task<ObjectChecksum> DownloadToTempAsync(BlobClient blob, string key, string temp, ObjectChecksum? expected, CancellationToken cancellationToken)
     {
-        var hash = new XxHash3();
-        byte[]? first = _pool.Rent(_settings.ChunkBytes);
-        SafeFileHandle? handle = null;
+        // The first range streams (hashed and written as it arrives); its response also tells the
+        // object's length and ETag, so the remaining ranges start right away, alongside it.
+        long headRequest = _settings.InitialDownloadLimit;
+        var head = await OpenRangeAsync(blob, key, 0, headRequest, null, cancellationToken).ConfigureAwait(false);
         try
         {
-            // The first range also tells the object's length and ETag.
-            var head = await ReadRangeAsync(blob, key, 0, _settings.ChunkBytes, first, null, exact: false, cancellationToken).ConfigureAwait(false);
-            if (expected is { } e && e.Bytes != head.Total)
-                throw new SnapshotChecksumException(Description, key, e, head.Total, null, "nothing was written");
-            handle = SnapshotFiles.CreateForWrite(temp, head.Total);
-            hash.Append(first.AsSpan(0, head.Read));
-            await RandomAccess.WriteAsync(handle, new ReadOnlyMemory<byte>(first, 0, head.Read), 0, cancellationToken).ConfigureAwait(false);
-            _pool.Return(first);
-            first = null;
-            if (head.Total > head.Read)
-                await DownloadRangesAsync(blob, key, handle, head.Read, head.Total, head.ETag, hash, cancellationToken).ConfigureAwait(false);
-            return new ObjectChecksum(head.Total, hash.GetCurrentHashAsUInt64());
+            long total = head.Total;
+            if (expected is { } e && e.Bytes != total)
+                throw new SnapshotChecksumException(Description, key, e, total, null, "nothing was written");
+            using var handle = SnapshotFiles.CreateForWrite(temp, total);
+            long headLength = Math.Min(headRequest, total);
+            int chunk = _settings.ChunkBytes;
+            int tailCount = checked((int)((total - headLength + chunk - 1) / chunk));
+            using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var buffers = new SemaphoreSlim(Math.Max(1, _settings.Parallelism - 1) + _settings.ReorderWindow);
+            var hash = new OrderedHash(tailCount, buffer =>
+            {
+                _pool.Return(buffer);
+                buffers.Release();
+            });
+            Task tail = tailCount == 0
+                ? Task.CompletedTask
+                : DownloadTailAsync(blob, key, handle, headLength, total, head.ETag, tailCount, hash, buffers, failed, cancellationToken);
+            try
+            {
+                await StreamHeadAsync(blob, key, head, handle, headLength, hash, failed.Token).ConfigureAwait(false);
+                hash.HeadDone();
+            }
+            catch
+            {
+                await failed.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await tail.ConfigureAwait(false);
+                }
+                catch
+                {
+                    // The head's failure is the one to report.
+                }
+                throw;
+            }
+            await tail.ConfigureAwait(false);
+            if (!hash.Complete) throw new InvalidOperationException($"Download of '{key}' did not hash every range.");
+            return new ObjectChecksum(total, hash.Value);
         }
         finally
         {
-            if (first is not null) _pool.Return(first);
-            handle?.Dispose();
+            head.Dispose();
         }
     }
 
-    private async Task DownloadRangesAsync(BlobClient blob, string key, SafeFileHandle handle, long start, long total, ETag etag, XxHash3 hash, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams [0, <paramref name="length"/>) from the open first response into the file, hashing as
+    /// it goes; a transient failure mid-stream resumes from the last byte received (same ETag).
+    /// </summary>
+    private async Task StreamHeadAsync(BlobClient blob, string key, OpenRange head, SafeFileHandle handle, long length, OrderedHash hash, CancellationToken cancellationToken)
+    {
+        const int StreamBuffer = 1 << 20;
+        byte[] a = ArrayPool<byte>.Shared.Rent(StreamBuffer), b = ArrayPool<byte>.Shared.Rent(StreamBuffer);
+        ValueTask write = default;
+        var range = head;
+        int failures = 0;
+        long offset = 0;
+        try
+        {
+            while (offset < length)
+            {
+                int want = (int)Math.Min(StreamBuffer, length - offset);
+                int n;
+                try
+                {
+                    n = range.Content is null ? 0 : await range.Content.ReadAtLeastAsync(a.AsMemory(0, want), want, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                    if (n < want) throw new IOException($"The first range of '{key}' ended after {offset + n} of {length} bytes.");
+                }
+                catch (Exception e) when (IsTransient(e, cancellationToken) && failures < _settings.MaxRetries)
+                {
+                    failures++;
+                    Interlocked.Increment(ref _retries);
+                    await Task.Delay(_settings.RetryDelay * Math.Pow(2, failures - 1), cancellationToken).ConfigureAwait(false);
+                    if (!ReferenceEquals(range, head)) range.Dispose();
+                    range = await OpenRangeAsync(blob, key, offset, length - offset, head.ETag, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                hash.AppendHead(a.AsSpan(0, n));
+                await write.ConfigureAwait(false);
+                write = RandomAccess.WriteAsync(handle, new ReadOnlyMemory<byte>(a, 0, n), offset, cancellationToken);
+                offset += n;
+                (a, b) = (b, a);
+            }
+            await write.ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!ReferenceEquals(range, head)) range.Dispose();
+            ArrayPool<byte>.Shared.Return(a);
+            ArrayPool<byte>.Shared.Return(b);
+        }
+    }
+
+    /// <summary>Fetches [start, total) as buffered ranges, in parallel, each retried on its own, handing them to the hash in order.</summary>
+    private async Task DownloadTailAsync(BlobClient blob, string key, SafeFileHandle handle, long start, long total, ETag etag, int count,
+        OrderedHash hash, SemaphoreSlim buffers, CancellationTokenSource failed, CancellationToken cancellationToken)
     {
         int chunk = _settings.ChunkBytes;
-        int count = checked((int)((total - start + chunk - 1) / chunk));
-        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var network = new SemaphoreSlim(_settings.Parallelism);
-        // Ranges finish out of order; a finished range keeps its buffer until every earlier one is hashed.
-        using var buffers = new SemaphoreSlim(_settings.Parallelism + _settings.ReorderWindow);
-        var done = new byte[]?[count];
-        var gate = new object();
-        int next = 0;
+        // The first response is streaming alongside: it holds one of the connections.
+        using var network = new SemaphoreSlim(Math.Max(1, _settings.Parallelism - 1));
         var tasks = new List<Task>(count);
         Exception? producerFailure = null;
         try
@@ -319,7 +389,6 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
             await failed.CancelAsync().ConfigureAwait(false);
         }
         await AwaitAllAsync(tasks, producerFailure, cancellationToken).ConfigureAwait(false);
-        if (next != count) throw new InvalidOperationException($"Download of '{key}' hashed {next} of {count} ranges.");
 
         async Task RangeAsync(int i)
         {
@@ -332,27 +401,15 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
                 await network.WaitAsync(failed.Token).ConfigureAwait(false);
                 try
                 {
-                    await ReadRangeAsync(blob, key, offset, length, buffer, etag, exact: true, failed.Token).ConfigureAwait(false);
+                    await ReadRangeAsync(blob, key, offset, length, buffer, etag, failed.Token).ConfigureAwait(false);
                 }
                 finally
                 {
                     network.Release();
                 }
                 await RandomAccess.WriteAsync(handle, new ReadOnlyMemory<byte>(buffer, 0, length), offset, failed.Token).ConfigureAwait(false);
-                lock (gate)
-                {
-                    done[i] = buffer;
-                    handedOver = true;
-                    while (next < count && done[next] is { } ready)
-                    {
-                        long readyOffset = start + (long)next * chunk;
-                        hash.Append(ready.AsSpan(0, (int)Math.Min(chunk, total - readyOffset)));
-                        done[next] = null;
-                        _pool.Return(ready);
-                        buffers.Release();
-                        next++;
-                    }
-                }
+                handedOver = true;
+                hash.TailDone(i, buffer, length);
             }
             catch
             {
@@ -366,10 +423,81 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
         }
     }
 
-    private readonly record struct RangeRead(int Read, long Total, ETag ETag);
+    /// <summary>
+    /// XXH3 over a download whose first range streams in order and whose other ranges finish in
+    /// any order: a finished range waits (holding its buffer) until every earlier byte is hashed.
+    /// </summary>
+    private sealed class OrderedHash(int tailCount, Action<byte[]> release)
+    {
+        private readonly XxHash3 _hash = new();
+        private readonly byte[]?[] _done = new byte[]?[tailCount];
+        private readonly int[] _lengths = new int[tailCount];
+        private readonly object _gate = new();
+        private int _next = -1; // -1 while the first range is still streaming
 
-    /// <summary>Reads [offset, offset+count) into <paramref name="buffer"/>, retrying the whole range on a transient failure.</summary>
-    private async Task<RangeRead> ReadRangeAsync(BlobClient blob, string key, long offset, int count, byte[] buffer, ETag? ifMatch, bool exact, CancellationToken cancellationToken)
+        public bool Complete
+        {
+            get
+            {
+                lock (_gate) return _next == tailCount;
+            }
+        }
+
+        public ulong Value
+        {
+            get
+            {
+                lock (_gate) return _hash.GetCurrentHashAsUInt64();
+            }
+        }
+
+        public void AppendHead(ReadOnlySpan<byte> bytes)
+        {
+            lock (_gate) _hash.Append(bytes);
+        }
+
+        public void HeadDone()
+        {
+            lock (_gate)
+            {
+                _next = 0;
+                Drain();
+            }
+        }
+
+        public void TailDone(int index, byte[] buffer, int length)
+        {
+            lock (_gate)
+            {
+                _done[index] = buffer;
+                _lengths[index] = length;
+                Drain();
+            }
+        }
+
+        private void Drain()
+        {
+            while (_next >= 0 && _next < tailCount && _done[_next] is { } ready)
+            {
+                _hash.Append(ready.AsSpan(0, _lengths[_next]));
+                _done[_next] = null;
+                release(ready);
+                _next++;
+            }
+        }
+    }
+
+    /// <summary>An open ranged response: its body stream, the object's total length and its ETag.</summary>
+    private sealed class OpenRange(BlobDownloadStreamingResult? result, long total, ETag etag) : IDisposable
+    {
+        public Stream? Content => result?.Content;
+        public long Total => total;
+        public ETag ETag => etag;
+        public void Dispose() => result?.Dispose();
+    }
+
+    /// <summary>Opens [offset, offset+count) (retried until its headers arrive); an empty object opens with no content.</summary>
+    private async Task<OpenRange> OpenRangeAsync(BlobClient blob, string key, long offset, long count, ETag? ifMatch, CancellationToken cancellationToken)
     {
         try
         {
@@ -377,51 +505,66 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
             {
                 var options = new BlobDownloadOptions { Range = new HttpRange(offset, count) };
                 if (ifMatch is { } tag) options.Conditions = new BlobRequestConditions { IfMatch = tag };
-                Response<BlobDownloadStreamingResult> response;
                 try
                 {
-                    response = await blob.DownloadStreamingAsync(options, ct).ConfigureAwait(false);
+                    var response = await blob.DownloadStreamingAsync(options, ct).ConfigureAwait(false);
+                    var result = response.Value;
+                    return new OpenRange(result, TotalLength(result.Details, offset), result.Details.ETag);
                 }
                 catch (RequestFailedException e) when (e.Status == 416 && offset == 0)
                 {
                     // A range of an empty blob is unsatisfiable: confirm it is empty.
                     var properties = await blob.GetPropertiesAsync(cancellationToken: ct).ConfigureAwait(false);
                     if (properties.Value.ContentLength != 0) throw;
-                    return new RangeRead(0, 0, properties.Value.ETag);
+                    return new OpenRange(null, 0, properties.Value.ETag);
                 }
-                using var result = response.Value;
-                int read = 0;
-                while (read < count)
-                {
-                    int n = await result.Content.ReadAsync(buffer.AsMemory(read, count - read), ct).ConfigureAwait(false);
-                    if (n == 0) break;
-                    read += n;
-                }
-                long total = TotalLength(result.Details, offset, read);
-                long wanted = Math.Min(count, Math.Max(0, total - offset));
-                if (read != wanted || (exact && read != count))
-                    throw new IOException($"Range {offset}+{count} of '{key}' ended after {read} bytes (object has {total}).");
-                return new RangeRead(read, total, result.Details.ETag);
             }, cancellationToken).ConfigureAwait(false);
         }
-        catch (RequestFailedException e) when (e.Status == 404)
+        catch (RequestFailedException e) when (MapFailure(e, key) is { } mapped)
         {
-            throw new FileNotFoundException($"Snapshot object '{key}' not found in {Description}.", key, e);
-        }
-        catch (RequestFailedException e) when (e.Status == 412)
-        {
-            throw new IOException($"Snapshot object '{key}' in {Description} was replaced while it was being downloaded; download it again.", e);
+            throw mapped;
         }
     }
 
-    private static long TotalLength(BlobDownloadDetails details, long offset, int read)
+    /// <summary>Reads exactly [offset, offset+count) into <paramref name="buffer"/>, retrying the whole range on a transient failure.</summary>
+    private async Task ReadRangeAsync(BlobClient blob, string key, long offset, int count, byte[] buffer, ETag ifMatch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _retry.ExecuteAsync(async ct =>
+            {
+                var options = new BlobDownloadOptions
+                {
+                    Range = new HttpRange(offset, count),
+                    Conditions = new BlobRequestConditions { IfMatch = ifMatch },
+                };
+                var response = await blob.DownloadStreamingAsync(options, ct).ConfigureAwait(false);
+                using var result = response.Value;
+                int read = await result.Content.ReadAtLeastAsync(buffer.AsMemory(0, count), count, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+                if (read != count) throw new IOException($"Range {offset}+{count} of '{key}' ended after {read} bytes.");
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException e) when (MapFailure(e, key) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
+    private Exception? MapFailure(RequestFailedException e, string key) => e.Status switch
+    {
+        404 => new FileNotFoundException($"Snapshot object '{key}' not found in {Description}.", key, e),
+        412 => new IOException($"Snapshot object '{key}' in {Description} was replaced while it was being downloaded; download it again.", e),
+        _ => null,
+    };
+
+    private static long TotalLength(BlobDownloadDetails details, long offset)
     {
         // "bytes 0-8388607/33554432"
         string? range = details.ContentRange;
-        int slash = range?.LastIndexOf('/') ?? -1;
-        if (slash >= 0 && long.TryParse(range.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long total)) return total;
+        int slash = range is null ? -1 : range.LastIndexOf('/');
+        if (range is not null && slash >= 0 && long.TryParse(range.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long total)) return total;
         // No Content-Range: the service sent the whole object.
-        return offset == 0 && details.ContentLength >= 0 ? details.ContentLength : offset + read;
+        return offset + details.ContentLength;
     }
 
     private static async Task ReadFileExactlyAsync(SafeFileHandle file, Memory<byte> buffer, long offset, CancellationToken cancellationToken)

@@ -10,15 +10,21 @@ public sealed record BlobTransferSettings
     /// <summary>Block size of uploads and range size of downloads (64 KiB to 256 MiB).</summary>
     public int ChunkBytes { get; init; } = 8 << 20;
 
-    /// <summary>Blocks or ranges in flight per file (1 to 64).</summary>
+    /// <summary>Blocks or ranges in flight per file (1 to 64; a download's streaming first range counts as one).</summary>
     public int Parallelism { get; init; } = 8;
 
     /// <summary>
     /// Files up to this size are uploaded with one request (no block list); 0 means
-    /// <see cref="ChunkBytes"/>. Downloads always start with one range of
-    /// <see cref="ChunkBytes"/>, which is the whole object when it is that small.
+    /// <see cref="ChunkBytes"/>.
     /// </summary>
     public int SingleRequestBytes { get; init; }
+
+    /// <summary>
+    /// Size of a download's first range, which streams straight to the file (hashed as it
+    /// arrives) while the rest of the object is fetched as <see cref="ChunkBytes"/> ranges
+    /// alongside it; an object this small is downloaded with one request. 0 means <see cref="ChunkBytes"/>.
+    /// </summary>
+    public long InitialDownloadBytes { get; init; }
 
     /// <summary>
     /// Completed download ranges that may wait for an earlier range to be hashed, beyond those in
@@ -32,6 +38,9 @@ public sealed record BlobTransferSettings
     /// <summary>First retry delay; later ones back off exponentially with jitter.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>The effective first download range.</summary>
+    internal long InitialDownloadLimit => InitialDownloadBytes > 0 ? InitialDownloadBytes : ChunkBytes;
+
     /// <summary>The effective single-request threshold.</summary>
     internal int SingleRequestLimit => SingleRequestBytes > 0 ? SingleRequestBytes : ChunkBytes;
 
@@ -43,6 +52,7 @@ public sealed record BlobTransferSettings
         ArgumentOutOfRangeException.ThrowIfLessThan(Parallelism, 1, nameof(Parallelism));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(Parallelism, 64, nameof(Parallelism));
         ArgumentOutOfRangeException.ThrowIfNegative(SingleRequestBytes, nameof(SingleRequestBytes));
+        ArgumentOutOfRangeException.ThrowIfNegative(InitialDownloadBytes, nameof(InitialDownloadBytes));
         ArgumentOutOfRangeException.ThrowIfNegative(ReorderWindow, nameof(ReorderWindow));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxRetries, nameof(MaxRetries));
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryDelay, TimeSpan.Zero, nameof(RetryDelay));
