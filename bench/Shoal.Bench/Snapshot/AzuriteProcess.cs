@@ -34,7 +34,7 @@ internal sealed class AzuriteProcess : IAsyncDisposable
             port = ((IPEndPoint)listener.LocalEndpoint).Port;
         }
         var psi = new ProcessStartInfo("azurite-blob",
-            $"--blobHost 127.0.0.1 --blobPort {port} --location \"{dir}\" --silent --skipApiVersionCheck --loose")
+            $"--blobHost 127.0.0.1 --blobPort {port} --location \"{dir}\" --silent --skipApiVersionCheck --loose --disableTelemetry")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -17,7 +17,7 @@ namespace Shoal.Bench.Snapshot;
 /// ratios snapshot_ratio and restore_ratio (Shoal over plain; the acceptance bar is 0.80).
 /// </summary>
 /// <remarks>
-/// <c>snapshot [--mb 256] [--files 4] [--rounds 3] [--chunk-kb 8192] [--parallelism 8] [--initial-kb 0]
+/// <c>snapshot [--mb 256] [--files 4] [--rounds 3] [--chunk-kb 16384] [--parallelism 4] [--initial-kb 0]
 /// [--connection-string ...] [--dir /tmp/...]</c>. Without a connection string an Azurite
 /// (<c>azurite-blob</c>) is started on a free loopback port with its data in the work directory.
 /// The files are random bytes (incompressible, like segment postings), sized unevenly
@@ -66,7 +66,7 @@ public sealed class SnapshotWorkload : IWorkload
             }
             await using (azurite)
             {
-                return await RunCoreAsync(connectionString, work, mb, fileCount, rounds, settings, cancellationToken);
+                return await RunCoreAsync(connectionString, work, mb, fileCount, rounds, settings, new CpuMeter(azurite?.ProcessId), cancellationToken);
             }
         }
         finally
@@ -81,7 +81,7 @@ public sealed class SnapshotWorkload : IWorkload
         }
     }
 
-    private static async Task<int> RunCoreAsync(string connectionString, string work, int mb, int fileCount, int rounds, BlobTransferSettings settings, CancellationToken ct)
+    private static async Task<int> RunCoreAsync(string connectionString, string work, int mb, int fileCount, int rounds, BlobTransferSettings settings, CpuMeter cpu, CancellationToken ct)
     {
         string source = Path.Combine(work, "source");
         var files = WriteFiles(source, (long)mb << 20, fileCount);
@@ -97,13 +97,13 @@ public sealed class SnapshotWorkload : IWorkload
         // Warm-up (JIT, connection pools, Azurite's first writes), not measured.
         string warm = Path.Combine(work, "warm.bin");
         WriteRandom(warm, 12 << 20, 99);
-        await RoundAsync(catalog, plain, [warm], work, 0, shoalFirst: true, ct);
+        await RoundAsync(catalog, plain, [warm], work, 0, shoalFirst: true, new CpuMeter(null), ct);
         File.Delete(warm);
 
         var measured = new List<Figures>();
         for (int r = 1; r <= rounds; r++)
         {
-            var f = await RoundAsync(catalog, plain, files, work, r, shoalFirst: r % 2 == 1, ct);
+            var f = await RoundAsync(catalog, plain, files, work, r, shoalFirst: r % 2 == 1, cpu, ct);
             double mbs(TimeSpan t) => total / MiB / t.TotalSeconds;
             var row = new Figures(mbs(f.Snapshot), mbs(f.PlainUpload), mbs(f.Restore), mbs(f.PlainDownload), mbs(f.DiskCopy));
             measured.Add(row);
@@ -111,6 +111,8 @@ public sealed class SnapshotWorkload : IWorkload
                 + $"plain download {row.PlainDownload:F1} ({row.Restore / row.PlainDownload:F2}); disk copy {row.DiskCopy:F1} MB/s");
         }
         if (store.RetryCount > 0) Log($"Shoal retried {store.RetryCount} requests");
+        foreach (var (what, (client, server)) in cpu.Totals)
+            Log($"cpu ms per MB, {what}: client {client / (total / MiB * rounds):F2}, azurite {(cpu.MeasuresServer ? (server / (total / MiB * rounds)).ToString("F2", System.Globalization.CultureInfo.InvariantCulture) : "-")}");
 
         var best = new Figures(
             measured.Max(m => m.Snapshot), measured.Max(m => m.PlainUpload), measured.Max(m => m.Restore),
@@ -151,7 +153,7 @@ public sealed class SnapshotWorkload : IWorkload
 
     private sealed record Timings(TimeSpan Snapshot, TimeSpan PlainUpload, TimeSpan Restore, TimeSpan PlainDownload, TimeSpan DiskCopy);
 
-    private static async Task<Timings> RoundAsync(SnapshotCatalog catalog, BlobContainerClient plain, string[] files, string work, int round, bool shoalFirst, CancellationToken ct)
+    private static async Task<Timings> RoundAsync(SnapshotCatalog catalog, BlobContainerClient plain, string[] files, string work, int round, bool shoalFirst, CpuMeter cpu, CancellationToken ct)
     {
         const string index = "bench";
         long version = round + 1;
@@ -169,16 +171,19 @@ public sealed class SnapshotWorkload : IWorkload
         {
             for (int turn = 0; turn < 2; turn++)
             {
+                var start = cpu.Now();
                 var clock = Stopwatch.StartNew();
                 if ((turn == 0) == ((i % 2 == 0) == shoalFirst))
                 {
                     segments.Add(await catalog.UploadSegmentAsync(index, version, i, files[i], ct));
                     snapshot += clock.Elapsed;
+                    cpu.Add("snapshot", start);
                 }
                 else
                 {
                     await plain.GetBlobClient($"r{round}/file-{i}").UploadAsync(files[i], overwrite: true, ct);
                     plainUpload += clock.Elapsed;
+                    cpu.Add("plain upload", start);
                 }
             }
         }
@@ -201,17 +206,20 @@ public sealed class SnapshotWorkload : IWorkload
         {
             for (int turn = 0; turn < 2; turn++)
             {
+                var start = cpu.Now();
                 var clock = Stopwatch.StartNew();
                 if ((turn == 0) == ((i % 2 == 0) == shoalFirst))
                 {
                     var m = await catalog.MaterializeVerifiedAsync(manifest.Shards[i].Segments[0], cache, ct);
                     restoreTime += clock.Elapsed;
+                    cpu.Add("restore", start);
                     if (m.Source != SegmentSource.Downloaded || !m.Verified) throw new InvalidOperationException($"{m.Path} was not downloaded and verified");
                 }
                 else
                 {
                     await plain.GetBlobClient($"r{round}/file-{i}").DownloadToAsync(Path.Combine(downloads, $"file-{i}"), ct);
                     plainDownload += clock.Elapsed;
+                    cpu.Add("plain download", start);
                 }
             }
         }
@@ -239,6 +247,43 @@ public sealed class SnapshotWorkload : IWorkload
         await foreach (var blob in plain.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, $"r{round}/", ct))
             await plain.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: ct);
         return new Timings(snapshot, plainUpload, restoreTime, plainDownload, diskCopy);
+    }
+
+    /// <summary>CPU time of this process and of Azurite (from /proc) per measured operation, for the log.</summary>
+    private sealed class CpuMeter(int? serverPid)
+    {
+        public Dictionary<string, (double Client, double Server)> Totals { get; } = new(StringComparer.Ordinal);
+
+        public bool MeasuresServer => serverPid is not null && OperatingSystem.IsLinux();
+
+        public (double Client, double Server) Now()
+        {
+            using var self = Process.GetCurrentProcess();
+            return (self.TotalProcessorTime.TotalMilliseconds, ServerMs());
+        }
+
+        public void Add(string what, (double Client, double Server) start)
+        {
+            var now = Now();
+            var t = Totals.GetValueOrDefault(what);
+            Totals[what] = (t.Client + now.Client - start.Client, t.Server + now.Server - start.Server);
+        }
+
+        private double ServerMs()
+        {
+            if (!MeasuresServer) return 0;
+            try
+            {
+                // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
+                string stat = File.ReadAllText($"/proc/{serverPid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) * 10.0;
+            }
+            catch (IOException)
+            {
+                return 0;
+            }
+        }
     }
 
     private static string[] WriteFiles(string dir, long totalBytes, int count)

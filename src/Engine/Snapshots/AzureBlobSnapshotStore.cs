@@ -46,7 +46,7 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
     /// <param name="chunkBytes">Block size of uploads and range size of downloads.</param>
     /// <param name="parallelism">Blocks or ranges in flight per file.</param>
     /// <param name="maxRetries">Retries of a transient failure, per request.</param>
-    public AzureBlobSnapshotStore(BlobContainerClient container, int chunkBytes = 8 << 20, int parallelism = 8, int maxRetries = 4)
+    public AzureBlobSnapshotStore(BlobContainerClient container, int chunkBytes = BlobTransferSettings.DefaultChunkBytes, int parallelism = BlobTransferSettings.DefaultParallelism, int maxRetries = 4)
         : this(container, new BlobTransferSettings { ChunkBytes = chunkBytes, Parallelism = parallelism, MaxRetries = maxRetries })
     {
     }
@@ -81,7 +81,7 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
     }
 
     /// <summary>A store for a connection string and container name (e.g. Azurite's development account).</summary>
-    public static AzureBlobSnapshotStore Create(string connectionString, string containerName, int chunkBytes = 8 << 20, int parallelism = 8) =>
+    public static AzureBlobSnapshotStore Create(string connectionString, string containerName, int chunkBytes = BlobTransferSettings.DefaultChunkBytes, int parallelism = BlobTransferSettings.DefaultParallelism) =>
         Create(connectionString, containerName, new BlobTransferSettings { ChunkBytes = chunkBytes, Parallelism = parallelism });
 
     /// <summary>
@@ -426,6 +426,8 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
     /// <summary>
     /// XXH3 over a download whose first range streams in order and whose other ranges finish in
     /// any order: a finished range waits (holding its buffer) until every earlier byte is hashed.
+    /// One thread at a time drains ready ranges and hashes them outside the lock, so finishing
+    /// ranges never wait for a hash to run.
     /// </summary>
     private sealed class OrderedHash(int tailCount, Action<byte[]> release)
     {
@@ -434,12 +436,13 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
         private readonly int[] _lengths = new int[tailCount];
         private readonly object _gate = new();
         private int _next = -1; // -1 while the first range is still streaming
+        private bool _draining;
 
         public bool Complete
         {
             get
             {
-                lock (_gate) return _next == tailCount;
+                lock (_gate) return _next == tailCount && !_draining;
             }
         }
 
@@ -451,18 +454,18 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
             }
         }
 
-        public void AppendHead(ReadOnlySpan<byte> bytes)
-        {
-            lock (_gate) _hash.Append(bytes);
-        }
+        /// <summary>Hashes bytes of the first range (only its own thread calls this, before <see cref="HeadDone"/>).</summary>
+        public void AppendHead(ReadOnlySpan<byte> bytes) => _hash.Append(bytes);
 
         public void HeadDone()
         {
             lock (_gate)
             {
                 _next = 0;
-                Drain();
+                if (_draining) return;
+                _draining = true;
             }
+            Drain();
         }
 
         public void TailDone(int index, byte[] buffer, int length)
@@ -471,18 +474,32 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
             {
                 _done[index] = buffer;
                 _lengths[index] = length;
-                Drain();
+                if (_draining) return;
+                _draining = true;
             }
+            Drain();
         }
 
         private void Drain()
         {
-            while (_next >= 0 && _next < tailCount && _done[_next] is { } ready)
+            while (true)
             {
-                _hash.Append(ready.AsSpan(0, _lengths[_next]));
-                _done[_next] = null;
+                byte[] ready;
+                int length;
+                lock (_gate)
+                {
+                    if (_next < 0 || _next >= tailCount || _done[_next] is not { } b)
+                    {
+                        _draining = false;
+                        return;
+                    }
+                    ready = b;
+                    length = _lengths[_next];
+                    _done[_next] = null;
+                    _next++;
+                }
+                _hash.Append(ready.AsSpan(0, length));
                 release(ready);
-                _next++;
             }
         }
     }
