@@ -290,25 +290,27 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
             Task tail = tailCount == 0
                 ? Task.CompletedTask
                 : DownloadTailAsync(blob, key, handle, headLength, total, head.ETag, tailCount, hash, buffers, failed, cancellationToken);
+            Exception? headFailure = null;
             try
             {
                 await StreamHeadAsync(blob, key, head, handle, headLength, hash, failed.Token).ConfigureAwait(false);
                 hash.HeadDone();
             }
-            catch
+            catch (Exception ex)
             {
+                headFailure = ex;
                 await failed.CancelAsync().ConfigureAwait(false);
-                try
-                {
-                    await tail.ConfigureAwait(false);
-                }
-                catch
-                {
-                    // The head's failure is the one to report.
-                }
-                throw;
             }
-            await tail.ConfigureAwait(false);
+            try
+            {
+                await tail.ConfigureAwait(false);
+            }
+            catch (Exception) when (headFailure is not null && !(headFailure is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                // The first range failed on its own: its failure is the one to report.
+            }
+            // (A first range cancelled because a later range failed reports that range's failure, thrown above.)
+            if (headFailure is not null) ExceptionDispatchInfo.Throw(headFailure);
             if (!hash.Complete) throw new InvalidOperationException($"Download of '{key}' did not hash every range.");
             return new ObjectChecksum(total, hash.Value);
         }

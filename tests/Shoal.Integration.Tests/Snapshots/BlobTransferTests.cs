@@ -109,4 +109,25 @@ public sealed class BlobTransferTests(AzuriteFixture azurite) : IClassFixture<Az
         if (failEvery > 0 || burst > 5) Assert.True(store.RetryCount > 0, "no retries");
         Assert.Equal([back, source], FilesUnder(_dir).Order());
     }
+
+    [Theory]
+    [InlineData(64 << 10)] // the first range is done before the others fail
+    [InlineData(900 << 10)] // the first range is still streaming when the others fail, and is cancelled
+    public async Task A_blob_replaced_during_download_is_reported_and_nothing_is_written(long initialDownload)
+    {
+        var writer = Store(azurite, "replaced");
+        string source = Path.Combine(_dir, "src.seg");
+        await File.WriteAllBytesAsync(source, RandomBytes((1 << 20) + 5, 9));
+        await writer.UploadFileAsync("indexes/x/v00000001/shard-0000/r.seg", source);
+
+        var options = new BlobClientOptions();
+        options.Retry.MaxRetries = 0;
+        options.AddPolicy(new ReplacedBlobPolicy(), HttpPipelinePosition.PerRetry);
+        var reader = Store(azurite, "replaced", SmallChunks with { InitialDownloadBytes = initialDownload }, options);
+        string dest = Path.Combine(_dir, "out", "r.seg");
+        var e = await Assert.ThrowsAsync<IOException>(() => reader.DownloadFileAsync("indexes/x/v00000001/shard-0000/r.seg", dest));
+        Assert.Contains("replaced while it was being downloaded", e.Message);
+        Assert.Empty(FilesUnder(Path.Combine(_dir, "out")));
+        Assert.Equal(0, reader.RetryCount);
+    }
 }

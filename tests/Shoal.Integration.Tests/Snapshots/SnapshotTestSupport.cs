@@ -93,6 +93,18 @@ internal sealed class FaultInjectionPolicy : HttpPipelinePolicy
         ProcessAsync(message, pipeline).AsTask().GetAwaiter().GetResult();
 }
 
+/// <summary>Answers every conditional (If-Match) request as if the blob had been replaced since the first response.</summary>
+internal sealed class ReplacedBlobPolicy : HttpPipelinePolicy
+{
+    public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) =>
+        message.Request.Headers.Contains("If-Match")
+            ? throw new RequestFailedException(412, "injected: the condition specified using HTTP conditional header(s) is not met", "ConditionNotMet", null)
+            : ProcessNextAsync(message, pipeline);
+
+    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) =>
+        ProcessAsync(message, pipeline).AsTask().GetAwaiter().GetResult();
+}
+
 /// <summary>A response body that drops the connection after some bytes.</summary>
 internal sealed class BreakingStream(Stream inner, int breakAfter) : Stream
 {
