@@ -125,3 +125,42 @@ public sealed class MaterializeTests : IDisposable
         Assert.Empty(CacheFiles());
     }
 }
+
+public sealed class LegacyStoreTests : IDisposable
+{
+    private readonly TempFiles _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    [Fact]
+    public async Task A_store_written_against_the_original_interface_gets_verified_restores_and_pruning()
+    {
+        var inner = new LocalDirectorySnapshotStore(_tmp.PathOf("store"));
+        var catalog = new SnapshotCatalog(new LegacyStore(inner));
+        var segments = new List<SegmentManifest>();
+        for (long v = 1; v <= 3; v++)
+        {
+            string path = _tmp.Write($"seg-{v}.seg", $"segment {v}");
+            var segment = await catalog.UploadSegmentAsync("books", v, 0, path);
+            Assert.Equal(await SnapshotCatalog.ChecksumAsync(path), segment.Xxh3);
+            segments.Add(segment);
+            await catalog.PublishAsync(new IndexManifest
+            {
+                Index = "books", Version = v, CreatedUtc = DateTimeOffset.UnixEpoch, ShardCount = 1,
+                Schema = IndexSchema.DefaultText, DocCount = 1, Shards = [new ShardManifest(0, 1, [segment])],
+            });
+        }
+        string cache = _tmp.PathOf("cache");
+        var m = await catalog.MaterializeVerifiedAsync(segments[2], cache);
+        Assert.Equal((SegmentSource.Downloaded, true), (m.Source, m.Verified));
+        Assert.Equal("segment 3", await File.ReadAllTextAsync(m.Path));
+
+        await File.WriteAllTextAsync(inner.TryGetLocalPath(segments[1].Key)!, "segment X");
+        await Assert.ThrowsAsync<SnapshotChecksumException>(() => catalog.MaterializeVerifiedAsync(segments[1], cache));
+        Assert.False(File.Exists(SnapshotCatalog.CachePath(segments[1].Key, cache)));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(SnapshotCatalog.CachePath(segments[1].Key, cache))!));
+
+        Assert.Equal([1L], (await catalog.PruneAsync("books", keepNewest: 2)).RemovedVersions);
+        Assert.Equal([2L, 3L], await catalog.ListVersionsAsync("books"));
+    }
+}
