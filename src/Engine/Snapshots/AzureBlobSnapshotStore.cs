@@ -19,15 +19,20 @@ namespace Shoal.Engine.Snapshots;
 /// Uploads read a file once: each <see cref="BlobTransferSettings.ChunkBytes"/> block is hashed
 /// (XXH3-64, in order) as it is read and staged, up to <see cref="BlobTransferSettings.Parallelism"/>
 /// blocks in flight; the block list commits last, so the object appears whole or not at all.
-/// Downloads fetch byte ranges in parallel (pinned to the object's ETag, so a concurrent overwrite
-/// cannot mix versions), write each at its offset in a temporary file and hash them in order as
-/// they arrive; the temporary file is renamed into place only when the checksum matches.
+/// Files up to <see cref="BlobTransferSettings.SingleRequestBytes"/> go in one request.
+/// Downloads stream a first range (<see cref="BlobTransferSettings.InitialDownloadBytes"/>) into a
+/// temporary file, hashing it as it arrives; as soon as its headers give the object's length and
+/// ETag, the rest is fetched as parallel ranges pinned to that ETag (a concurrent overwrite cannot
+/// mix versions), each written at its offset and hashed in order when its turn comes. The
+/// temporary file is renamed into place only when size and checksum match the expected ones.
 /// </para>
 /// <para>
 /// Every request (a block, a range, a commit) is retried on its own with exponential back-off on
-/// transient failures: 408, 429, 5xx, dropped connections, I/O errors and timeouts. When this
-/// store creates the client (<see cref="Create(string, string, BlobTransferSettings, BlobClientOptions?)"/>
-/// without client options) the SDK's own retries are off, so these are the only retries.
+/// transient failures: 408, 429, 5xx, dropped connections, I/O errors and timeouts; the streamed
+/// first range resumes from its last byte. (The SDK's download stream also resumes a broken body
+/// by itself, up to 5 times, before these retries see it.) When this store creates the client
+/// (<see cref="Create(string, string, BlobTransferSettings, BlobClientOptions?)"/> without client
+/// options) the SDK's own request retries are off, so these are the only ones.
 /// </para>
 /// </summary>
 public sealed class AzureBlobSnapshotStore : ISnapshotStore
