@@ -17,7 +17,7 @@ namespace Shoal.Bench.Snapshot;
 /// ratios snapshot_ratio and restore_ratio (Shoal over plain; the acceptance bar is 0.80).
 /// </summary>
 /// <remarks>
-/// <c>snapshot [--mb 256] [--files 4] [--rounds 3] [--chunk-kb 16384] [--parallelism 4] [--initial-kb 0]
+/// <c>snapshot [--mb 256] [--files 4] [--rounds 3] [--chunk-kb 16384] [--parallelism 4] [--initial-kb 65536]
 /// [--connection-string ...] [--dir /tmp/...]</c>. Without a connection string an Azurite
 /// (<c>azurite-blob</c>) is started on a free loopback port with its data in the work directory.
 /// The files are random bytes (incompressible, like segment postings), sized unevenly

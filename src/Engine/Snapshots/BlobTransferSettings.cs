@@ -34,12 +34,18 @@ public sealed record BlobTransferSettings
     /// </summary>
     public int SingleRequestBytes { get; init; }
 
+    /// <summary>Default <see cref="InitialDownloadBytes"/>: 64 MiB.</summary>
+    public const long DefaultInitialDownloadBytes = 64 << 20;
+
     /// <summary>
-    /// Size of a download's first range, which streams straight to the file (hashed as it
-    /// arrives) while the rest of the object is fetched as <see cref="ChunkBytes"/> ranges
-    /// alongside it; an object this small is downloaded with one request. 0 means <see cref="ChunkBytes"/>.
+    /// Size of a download's first range, which streams straight to the file through a small
+    /// buffer (hashed while it is still in cache) while the rest of the object is fetched as
+    /// <see cref="ChunkBytes"/> ranges alongside it; an object this small is downloaded with one
+    /// request. Ranges beyond the first are held in memory until their turn to be hashed, which
+    /// costs more CPU per byte than streaming, so the first range is the larger (the SDK's own
+    /// <c>DownloadToAsync</c> uses 256 MiB). 0 means <see cref="ChunkBytes"/>.
     /// </summary>
-    public long InitialDownloadBytes { get; init; }
+    public long InitialDownloadBytes { get; init; } = DefaultInitialDownloadBytes;
 
     /// <summary>
     /// Completed download ranges that may wait for an earlier range to be hashed, beyond those in

@@ -12,6 +12,7 @@ internal static class SnapshotTestSupport
     public static readonly BlobTransferSettings SmallChunks = new()
     {
         ChunkBytes = 64 << 10,
+        InitialDownloadBytes = 0, // the first range is one chunk, so downloads of modest files are mostly parallel ranges
         Parallelism = 4,
         ReorderWindow = 2,
         RetryDelay = TimeSpan.FromMilliseconds(5),
