@@ -13,8 +13,50 @@ public interface ISnapshotStore
     /// <summary>Uploads a local file to <paramref name="key"/>.</summary>
     Task PutFileAsync(string key, string sourcePath, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Uploads a local file to <paramref name="key"/> and returns the size and XXH3-64 of the
+    /// bytes that were sent, hashed as they were read for sending (one pass over the file).
+    /// The default implementation (for stores that predate it) uploads, then hashes the file.
+    /// </summary>
+    async Task<ObjectChecksum> UploadFileAsync(string key, string sourcePath, CancellationToken cancellationToken = default)
+    {
+        await PutFileAsync(key, sourcePath, cancellationToken).ConfigureAwait(false);
+        return await SnapshotFiles.ChecksumAsync(sourcePath, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Downloads <paramref name="key"/> to a local file (replacing it).</summary>
     Task GetFileAsync(string key, string destinationPath, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Downloads <paramref name="key"/> to <paramref name="destinationPath"/> in one pass: the
+    /// bytes go to a temporary file beside it and are hashed as they arrive. When
+    /// <paramref name="expected"/> is given and the object's size or XXH3-64 differ, the
+    /// temporary file is deleted, <paramref name="destinationPath"/> is left as it was and a
+    /// <see cref="SnapshotChecksumException"/> is thrown; otherwise the temporary file is
+    /// renamed over <paramref name="destinationPath"/>. A missing key is a
+    /// <see cref="FileNotFoundException"/>.
+    /// </summary>
+    /// <remarks>The default implementation (for stores that predate it) downloads with
+    /// <see cref="GetFileAsync"/> to the temporary file, then hashes it: two passes, same guarantees.</remarks>
+    /// <returns>The size and checksum of the bytes received.</returns>
+    async Task<ObjectChecksum> DownloadFileAsync(string key, string destinationPath, ObjectChecksum? expected = null, CancellationToken cancellationToken = default)
+    {
+        string dest = Path.GetFullPath(destinationPath);
+        string temp = SnapshotFiles.TempPathFor(dest);
+        try
+        {
+            await GetFileAsync(key, temp, cancellationToken).ConfigureAwait(false);
+            var sum = await SnapshotFiles.ChecksumAsync(temp, cancellationToken).ConfigureAwait(false);
+            if (expected is { } e && e != sum)
+                throw new SnapshotChecksumException(Description, key, e, sum.Bytes, sum.Xxh3, $"the download was discarded and '{dest}' was not written");
+            File.Move(temp, dest, overwrite: true);
+            return sum;
+        }
+        finally
+        {
+            SnapshotFiles.TryDelete(temp);
+        }
+    }
 
     /// <summary>Writes a small object.</summary>
     Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default);
@@ -27,6 +69,19 @@ public interface ISnapshotStore
 
     /// <summary>Deletes every key under <paramref name="prefix"/>.</summary>
     Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes one key; a key that does not exist is not an error. The default implementation
+    /// (for stores that predate it) goes through <see cref="DeletePrefixAsync"/> and refuses
+    /// when other keys start with <paramref name="key"/>.
+    /// </summary>
+    async Task DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var keys = await ListAsync(key, cancellationToken).ConfigureAwait(false);
+        if (keys.Any(k => !string.Equals(k, key, StringComparison.Ordinal)))
+            throw new NotSupportedException($"{Description} cannot delete '{key}' alone (other keys start with it): implement {nameof(DeleteAsync)}.");
+        await DeletePrefixAsync(key, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// A local file that holds <paramref name="key"/>, when the store is a local directory, so a

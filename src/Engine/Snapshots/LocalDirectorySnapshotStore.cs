@@ -3,6 +3,7 @@ namespace Shoal.Engine.Snapshots;
 /// <summary>
 /// A snapshot store in a local directory: the embedded single-machine default. Writes go to a
 /// temporary file first and are renamed into place, so a crash never leaves half an object.
+/// Copies hash the bytes as they pass, so uploads and verified downloads read a file once.
 /// </summary>
 public sealed class LocalDirectorySnapshotStore : ISnapshotStore
 {
@@ -29,45 +30,55 @@ public sealed class LocalDirectorySnapshotStore : ISnapshotStore
     }
 
     /// <inheritdoc />
-    public async Task PutFileAsync(string key, string sourcePath, CancellationToken cancellationToken = default)
+    public Task PutFileAsync(string key, string sourcePath, CancellationToken cancellationToken = default) =>
+        UploadFileAsync(key, sourcePath, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<ObjectChecksum> UploadFileAsync(string key, string sourcePath, CancellationToken cancellationToken = default)
     {
         string dest = PathOf(key);
-        if (string.Equals(Path.GetFullPath(sourcePath), dest, StringComparison.Ordinal)) return;
+        if (string.Equals(Path.GetFullPath(sourcePath), dest, StringComparison.Ordinal))
+            return await SnapshotFiles.ChecksumAsync(dest, cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-        string temp = dest + ".part-" + Guid.NewGuid().ToString("N");
+        string temp = SnapshotFiles.TempPathFor(dest);
         try
         {
-            await using (var src = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true))
-            await using (var dst = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true))
-            {
-                await src.CopyToAsync(dst, 1 << 20, cancellationToken).ConfigureAwait(false);
-                dst.Flush(flushToDisk: true);
-            }
+            var sum = await SnapshotFiles.CopyAsync(sourcePath, temp, flushToDisk: true, cancellationToken).ConfigureAwait(false);
             File.Move(temp, dest, overwrite: true);
+            return sum;
         }
         finally
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            SnapshotFiles.TryDelete(temp);
         }
     }
 
     /// <inheritdoc />
-    public async Task GetFileAsync(string key, string destinationPath, CancellationToken cancellationToken = default)
+    public Task GetFileAsync(string key, string destinationPath, CancellationToken cancellationToken = default) =>
+        DownloadFileAsync(key, destinationPath, null, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<ObjectChecksum> DownloadFileAsync(string key, string destinationPath, ObjectChecksum? expected = null, CancellationToken cancellationToken = default)
     {
         string src = PathOf(key);
         if (!File.Exists(src)) throw new FileNotFoundException($"Snapshot object '{key}' not found in {Description}.", src);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(destinationPath))!);
-        string temp = destinationPath + ".part-" + Guid.NewGuid().ToString("N");
+        string dest = Path.GetFullPath(destinationPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+        string temp = SnapshotFiles.TempPathFor(dest);
         try
         {
-            await using (var s = new FileStream(src, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true))
-            await using (var d = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true))
-                await s.CopyToAsync(d, 1 << 20, cancellationToken).ConfigureAwait(false);
-            File.Move(temp, destinationPath, overwrite: true);
+            long length = new FileInfo(src).Length;
+            if (expected is { } size && size.Bytes != length)
+                throw new SnapshotChecksumException(Description, key, size, length, null, "nothing was copied");
+            var sum = await SnapshotFiles.CopyAsync(src, temp, flushToDisk: false, cancellationToken).ConfigureAwait(false);
+            if (expected is { } e && e != sum)
+                throw new SnapshotChecksumException(Description, key, e, sum.Bytes, sum.Xxh3, $"the copy was discarded and '{dest}' was not written");
+            File.Move(temp, dest, overwrite: true);
+            return sum;
         }
         finally
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            SnapshotFiles.TryDelete(temp);
         }
     }
 
@@ -76,7 +87,7 @@ public sealed class LocalDirectorySnapshotStore : ISnapshotStore
     {
         string dest = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-        string temp = dest + ".part-" + Guid.NewGuid().ToString("N");
+        string temp = SnapshotFiles.TempPathFor(dest);
         try
         {
             await using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, useAsync: true))
@@ -88,7 +99,7 @@ public sealed class LocalDirectorySnapshotStore : ISnapshotStore
         }
         finally
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            SnapshotFiles.TryDelete(temp);
         }
     }
 
@@ -96,8 +107,14 @@ public sealed class LocalDirectorySnapshotStore : ISnapshotStore
     public async Task<byte[]?> GetBytesAsync(string key, CancellationToken cancellationToken = default)
     {
         string path = PathOf(key);
-        if (!File.Exists(path)) return null;
-        return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
     }
 
     /// <inheritdoc />
@@ -111,7 +128,7 @@ public sealed class LocalDirectorySnapshotStore : ISnapshotStore
         {
             foreach (var file in Directory.EnumerateFiles(start, "*", SearchOption.AllDirectories))
             {
-                if (file.Contains(".part-", StringComparison.Ordinal)) continue;
+                if (SnapshotFiles.IsTempPath(file)) continue;
                 string key = Path.GetRelativePath(_root, file).Replace(Path.DirectorySeparatorChar, '/');
                 if (key.StartsWith(prefix, StringComparison.Ordinal)) keys.Add(key);
             }
@@ -125,6 +142,20 @@ public sealed class LocalDirectorySnapshotStore : ISnapshotStore
     {
         foreach (var key in await ListAsync(prefix, cancellationToken).ConfigureAwait(false))
             File.Delete(PathOf(key));
+        // A prefix that names a directory (e.g. a pruned version) leaves no empty directories behind.
+        if (!prefix.EndsWith('/') || prefix.Length < 2) return;
+        var dir = new DirectoryInfo(PathOf(prefix[..^1]));
+        if (!dir.Exists) return;
+        foreach (var sub in dir.EnumerateDirectories("*", SearchOption.AllDirectories).OrderByDescending(d => d.FullName.Length).ToList())
+            if (!sub.EnumerateFileSystemInfos().Any()) sub.Delete();
+        if (!dir.EnumerateFileSystemInfos().Any()) dir.Delete();
+    }
+
+    /// <inheritdoc />
+    public Task DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        File.Delete(PathOf(key));
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.IO.Hashing;
+using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Shoal.Engine.Snapshots;
@@ -10,10 +10,15 @@ namespace Shoal.Engine.Snapshots;
 /// indexes/{index}/v{version:D8}/shard-{shard:D4}/{segment}.seg
 /// indexes/{index}/v{version:D8}/manifest.json      (written last: the version exists once this does)
 /// </code>
-/// Older versions stay for rollback until pruned.
+/// Older versions stay for rollback until <see cref="PruneAsync"/> removes them.
 /// </summary>
 public sealed partial class SnapshotCatalog
 {
+    /// <summary>Suffix of the marker written beside a cached segment once its whole-file checksum matched.</summary>
+    public const string VerifiedMarkerSuffix = ".verified";
+
+    private static readonly TimeSpan StaleTemporaryAge = TimeSpan.FromMinutes(30);
+
     private readonly ISnapshotStore _store;
 
     /// <summary>A catalog over <paramref name="store"/>.</summary>
@@ -38,6 +43,22 @@ public sealed partial class SnapshotCatalog
     /// <summary>Key of a version's manifest.</summary>
     public static string ManifestKey(string index, long version) => $"indexes/{index}/v{version:D8}/manifest.json";
 
+    /// <summary>Key prefix of everything in a version (segments and manifest).</summary>
+    public static string VersionPrefix(string index, long version) => $"indexes/{index}/v{version:D8}/";
+
+    /// <summary>The index and version a key of this layout belongs to (<c>indexes/{index}/v{version}/...</c>).</summary>
+    public static bool TryParseKey(string key, out string index, out long version)
+    {
+        index = "";
+        version = 0;
+        var parts = key.Split('/');
+        if (parts.Length < 4 || parts[0] != "indexes" || parts[1].Length == 0 || parts[2].Length < 2 || parts[2][0] != 'v' ||
+            !long.TryParse(parts[2].AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out version))
+            return false;
+        index = parts[1];
+        return true;
+    }
+
     /// <summary>Names of indexes that have at least one published version.</summary>
     public async Task<IReadOnlyList<string>> ListIndexesAsync(CancellationToken cancellationToken = default)
     {
@@ -50,43 +71,149 @@ public sealed partial class SnapshotCatalog
         return [.. names];
     }
 
-    /// <summary>Published versions of an index, ascending.</summary>
+    /// <summary>Published versions of an index (those with a manifest, readable or not), ascending.</summary>
     public async Task<IReadOnlyList<long>> ListVersionsAsync(string index, CancellationToken cancellationToken = default)
     {
-        var versions = new List<long>();
-        foreach (var key in await _store.ListAsync($"indexes/{index}/", cancellationToken).ConfigureAwait(false))
-        {
-            var parts = key.Split('/');
-            if (parts.Length == 4 && parts[3] == "manifest.json" && parts[2].StartsWith('v') &&
-                long.TryParse(parts[2].AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out long v))
-                versions.Add(v);
-        }
-        versions.Sort();
-        return versions;
+        var (published, _) = await ScanVersionsAsync(index, cancellationToken).ConfigureAwait(false);
+        return published;
     }
 
-    /// <summary>The manifest of a specific version, or null.</summary>
+    /// <summary>Published versions and version directories without a manifest (abandoned or in-progress builds), ascending.</summary>
+    private async Task<(List<long> Published, List<long> Unpublished)> ScanVersionsAsync(string index, CancellationToken cancellationToken)
+    {
+        var all = new SortedSet<long>();
+        var published = new SortedSet<long>();
+        foreach (var key in await _store.ListAsync($"indexes/{index}/", cancellationToken).ConfigureAwait(false))
+        {
+            if (!TryParseKey(key, out string keyIndex, out long v) || keyIndex != index) continue;
+            all.Add(v);
+            if (key.Split('/') is { Length: 4 } parts && parts[3] == "manifest.json") published.Add(v);
+        }
+        return ([.. published], [.. all.Except(published)]);
+    }
+
+    /// <summary>
+    /// The manifest of a specific version, or null when it is not published. A manifest that
+    /// cannot be read, or that describes another index or version than its key, is an
+    /// <see cref="InvalidDataException"/> naming the key.
+    /// </summary>
     public async Task<IndexManifest?> GetManifestAsync(string index, long version, CancellationToken cancellationToken = default)
     {
         string key = ManifestKey(index, version);
         var bytes = await _store.GetBytesAsync(key, cancellationToken).ConfigureAwait(false);
-        return bytes is null ? null : IndexManifest.FromJson(bytes, $"{_store.Description}/{key}");
+        if (bytes is null) return null;
+        string source = $"{_store.Description}/{key}";
+        var manifest = IndexManifest.FromJson(bytes, source);
+        if (manifest.Index != index || manifest.Version != version)
+            throw new InvalidDataException($"Index manifest '{source}' is invalid: it describes index '{manifest.Index}' version {manifest.Version}.");
+        return manifest;
     }
 
-    /// <summary>The latest published manifest of an index, or null when it has none.</summary>
+    /// <summary>
+    /// The latest published manifest of an index, or null when it has none. When the latest
+    /// version's manifest is unreadable this throws an <see cref="InvalidDataException"/> naming
+    /// it (it never silently returns an older version); use
+    /// <see cref="FindLatestReadableManifestAsync"/> to fall back past unreadable versions.
+    /// </summary>
     public async Task<IndexManifest?> GetLatestManifestAsync(string index, CancellationToken cancellationToken = default)
     {
-        var versions = await ListVersionsAsync(index, cancellationToken).ConfigureAwait(false);
-        return versions.Count == 0 ? null : await GetManifestAsync(index, versions[^1], cancellationToken).ConfigureAwait(false);
+        for (int attempt = 0; ; attempt++)
+        {
+            var versions = await ListVersionsAsync(index, cancellationToken).ConfigureAwait(false);
+            if (versions.Count == 0) return null;
+            IndexManifest? manifest;
+            try
+            {
+                manifest = await GetManifestAsync(index, versions[^1], cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new InvalidDataException(
+                    $"The latest published version {versions[^1]} of index '{index}' cannot be used: {e.Message}" +
+                    (versions.Count > 1 ? $" Older versions: {string.Join(", ", versions.SkipLast(1).TakeLast(5))}." : ""), e);
+            }
+            if (manifest is not null) return manifest;
+            // The manifest went away between listing and reading (pruned concurrently): list again.
+            if (attempt == 2)
+                throw new IOException($"Version {versions[^1]} of index '{index}' in {_store.Description} disappeared while being read, three times.");
+        }
     }
 
-    /// <summary>Uploads a segment file of a version (before the manifest is published) and describes it.</summary>
+    /// <summary>
+    /// The newest published manifest that can be read, optionally only among versions older than
+    /// <paramref name="olderThan"/>; versions skipped on the way because their manifest is
+    /// unreadable are reported in <see cref="ManifestLookup.Skipped"/>.
+    /// </summary>
+    public async Task<ManifestLookup> FindLatestReadableManifestAsync(string index, long? olderThan = null, CancellationToken cancellationToken = default)
+    {
+        var versions = await ListVersionsAsync(index, cancellationToken).ConfigureAwait(false);
+        var skipped = new List<UnreadableVersion>();
+        for (int i = versions.Count - 1; i >= 0; i--)
+        {
+            long v = versions[i];
+            if (olderThan is { } limit && v >= limit) continue;
+            try
+            {
+                var manifest = await GetManifestAsync(index, v, cancellationToken).ConfigureAwait(false);
+                if (manifest is not null) return new ManifestLookup(manifest, skipped);
+            }
+            catch (InvalidDataException e)
+            {
+                skipped.Add(new UnreadableVersion(v, ManifestKey(index, v), e.Message));
+            }
+        }
+        return new ManifestLookup(null, skipped);
+    }
+
+    /// <summary>
+    /// The newest readable published version older than <paramref name="version"/> (the one to
+    /// keep or fall back to when <paramref name="version"/> fails its checksums), or a lookup with
+    /// a null manifest when there is none.
+    /// </summary>
+    public Task<ManifestLookup> FindPreviousManifestAsync(string index, long version, CancellationToken cancellationToken = default) =>
+        FindLatestReadableManifestAsync(index, version, cancellationToken);
+
+    /// <summary>
+    /// Removes old versions of an index, keeping the newest <paramref name="keepNewest"/> published
+    /// versions, the newest one whose manifest is readable (even when older), and any
+    /// <paramref name="pinned"/> versions (e.g. those shards still serve). A removed version's
+    /// manifest is deleted first, so it stops being published before its segments go. Version
+    /// directories without a manifest that are older than every kept version (abandoned builds)
+    /// are removed too; newer ones may be builds in progress and stay.
+    /// </summary>
+    public async Task<PruneResult> PruneAsync(string index, int keepNewest, IEnumerable<long>? pinned = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(keepNewest, 1);
+        if (ValidateIndexName(index) is { } error) throw new ArgumentException(error, nameof(index));
+        var (published, unpublished) = await ScanVersionsAsync(index, cancellationToken).ConfigureAwait(false);
+        if (published.Count == 0) return new PruneResult([], [], []);
+
+        var keep = new SortedSet<long>(published.TakeLast(keepNewest));
+        if (pinned is not null) keep.UnionWith(pinned.Where(published.Contains));
+        var readable = await FindLatestReadableManifestAsync(index, null, cancellationToken).ConfigureAwait(false);
+        if (readable.Manifest is { } newestReadable) keep.Add(newestReadable.Version);
+
+        var removed = published.Where(v => !keep.Contains(v)).ToList();
+        var abandoned = unpublished.Where(v => v < keep.Min).ToList();
+        foreach (long v in removed)
+        {
+            await _store.DeleteAsync(ManifestKey(index, v), cancellationToken).ConfigureAwait(false);
+            await _store.DeletePrefixAsync(VersionPrefix(index, v), cancellationToken).ConfigureAwait(false);
+        }
+        foreach (long v in abandoned)
+            await _store.DeletePrefixAsync(VersionPrefix(index, v), cancellationToken).ConfigureAwait(false);
+        return new PruneResult(removed, abandoned, [.. keep]);
+    }
+
+    /// <summary>
+    /// Uploads a segment file of a version (before the manifest is published) and describes it;
+    /// the checksum is of the bytes sent, computed while they were read for sending.
+    /// </summary>
     public async Task<SegmentManifest> UploadSegmentAsync(string index, long version, int shard, string localPath, CancellationToken cancellationToken = default)
     {
         string key = SegmentKey(index, version, shard, Path.GetFileName(localPath));
-        string checksum = await ChecksumAsync(localPath, cancellationToken).ConfigureAwait(false);
-        await _store.PutFileAsync(key, localPath, cancellationToken).ConfigureAwait(false);
-        return new SegmentManifest(key, new FileInfo(localPath).Length, checksum);
+        var sum = await _store.UploadFileAsync(key, localPath, cancellationToken).ConfigureAwait(false);
+        return new SegmentManifest(key, sum.Bytes, sum.Xxh3Hex);
     }
 
     /// <summary>Publishes a version by writing its manifest; every segment it lists must already be uploaded.</summary>
@@ -95,33 +222,168 @@ public sealed partial class SnapshotCatalog
 
     /// <summary>
     /// Returns a local, verified file for a segment: the store's own file when it is local,
-    /// otherwise a download into <paramref name="cacheDirectory"/> (reused when its checksum
-    /// still matches). A checksum mismatch is an <see cref="InvalidDataException"/> naming the key.
+    /// otherwise a download into <paramref name="cacheDirectory"/> (reused when it is still
+    /// valid). A checksum mismatch is an <see cref="InvalidDataException"/> naming the key.
+    /// Prefer <see cref="MaterializeVerifiedAsync"/>, which also says whether the file's bytes
+    /// were just verified (so opening it need not verify section checksums again).
     /// </summary>
     public async Task<string> MaterializeAsync(SegmentManifest segment, string cacheDirectory, CancellationToken cancellationToken = default)
     {
-        string? local = _store.TryGetLocalPath(segment.Key);
-        string path = local ?? Path.Combine(cacheDirectory, segment.Key.Replace('/', Path.DirectorySeparatorChar));
-        if (local is null && !(File.Exists(path) && new FileInfo(path).Length == segment.Bytes &&
-                               await ChecksumAsync(path, cancellationToken).ConfigureAwait(false) == segment.Xxh3))
+        try
         {
-            await _store.GetFileAsync(segment.Key, path, cancellationToken).ConfigureAwait(false);
+            return (await MaterializeVerifiedAsync(segment, cacheDirectory, cancellationToken).ConfigureAwait(false)).Path;
         }
-        long length = new FileInfo(path).Length;
-        if (length != segment.Bytes)
-            throw new InvalidDataException($"Segment '{segment.Key}' in {_store.Description} has {length} bytes; the manifest says {segment.Bytes}.");
-        string actual = await ChecksumAsync(path, cancellationToken).ConfigureAwait(false);
-        if (!string.Equals(actual, segment.Xxh3, StringComparison.Ordinal))
-            throw new InvalidDataException($"Segment '{segment.Key}' in {_store.Description} fails its checksum (xxh3 {actual}, manifest {segment.Xxh3}).");
-        return path;
+        catch (SnapshotChecksumException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+    }
+
+    /// <summary>
+    /// Returns a local file for a segment, checked against its manifest entry in one pass:
+    /// <list type="bullet">
+    /// <item>a local store's own file is hashed in place (<see cref="SegmentSource.StoreFile"/>, verified);</item>
+    /// <item>a cached file with a valid verification marker (same checksum, size and modification
+    /// time as when it was verified) is trusted without reading it (<see cref="SegmentSource.Cached"/>,
+    /// not verified: open it with section checksums);</item>
+    /// <item>a cached file of the right size without a marker is hashed (<see cref="SegmentSource.Cached"/>, verified);</item>
+    /// <item>otherwise the object is downloaded and hashed as it arrives into a temporary file
+    /// that is renamed into the cache only when it matches (<see cref="SegmentSource.Downloaded"/>, verified).</item>
+    /// </list>
+    /// A mismatch is a <see cref="SnapshotChecksumException"/> naming the index, version, key and
+    /// both checksums; nothing is left in the cache for that key.
+    /// </summary>
+    public async Task<MaterializedSegment> MaterializeVerifiedAsync(SegmentManifest segment, string cacheDirectory, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(segment);
+        var expected = ObjectChecksum.FromManifest(segment);
+        string? local = _store.TryGetLocalPath(segment.Key);
+        if (local is not null)
+        {
+            var actual = await SnapshotFiles.ChecksumAsync(local, cancellationToken).ConfigureAwait(false);
+            if (actual != expected)
+                throw new SnapshotChecksumException(_store.Description, segment.Key, expected, actual.Bytes, actual.Xxh3, "the store's file was not used");
+            return new MaterializedSegment(local, true, SegmentSource.StoreFile);
+        }
+
+        string path = CachePath(segment.Key, cacheDirectory);
+        string marker = path + VerifiedMarkerSuffix;
+        var file = new FileInfo(path);
+        if (file.Exists)
+        {
+            if (file.Length == expected.Bytes)
+            {
+                if (ReadMarker(marker) == MarkerText(expected, file)) return new MaterializedSegment(path, false, SegmentSource.Cached);
+                var actual = await SnapshotFiles.ChecksumAsync(path, cancellationToken).ConfigureAwait(false);
+                if (actual == expected)
+                {
+                    WriteMarker(marker, expected, path);
+                    return new MaterializedSegment(path, true, SegmentSource.Cached);
+                }
+            }
+            // Stale or damaged: it goes, whatever happens next.
+            SnapshotFiles.TryDelete(marker);
+            File.Delete(path);
+        }
+        else
+        {
+            SnapshotFiles.TryDelete(marker);
+        }
+
+        RemoveStaleTemporaries(path);
+        await _store.DownloadFileAsync(segment.Key, path, expected, cancellationToken).ConfigureAwait(false);
+        WriteMarker(marker, expected, path);
+        return new MaterializedSegment(path, true, SegmentSource.Downloaded);
+    }
+
+    /// <summary>Where <see cref="MaterializeVerifiedAsync"/> caches <paramref name="key"/> under <paramref name="cacheDirectory"/>.</summary>
+    public static string CachePath(string key, string cacheDirectory) =>
+        Path.GetFullPath(Path.Combine(cacheDirectory, key.Replace('/', Path.DirectorySeparatorChar)));
+
+    private static string MarkerText(ObjectChecksum sum, FileInfo file) =>
+        $"xxh3 {sum.Xxh3Hex} bytes {sum.Bytes} mtime {file.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture)}";
+
+    private static string? ReadMarker(string marker)
+    {
+        try
+        {
+            return File.ReadAllText(marker, Encoding.ASCII).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static void WriteMarker(string marker, ObjectChecksum sum, string path)
+    {
+        string temp = SnapshotFiles.TempPathFor(marker);
+        try
+        {
+            File.WriteAllText(temp, MarkerText(sum, new FileInfo(path)) + "\n", Encoding.ASCII);
+            File.Move(temp, marker, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Without a marker the file is simply hashed again next time.
+            SnapshotFiles.TryDelete(temp);
+        }
+    }
+
+    private static void RemoveStaleTemporaries(string path)
+    {
+        string? dir = Path.GetDirectoryName(path);
+        if (dir is null || !Directory.Exists(dir)) return;
+        var cutoff = DateTime.UtcNow - StaleTemporaryAge;
+        foreach (var temp in Directory.EnumerateFiles(dir, Path.GetFileName(path) + ".part-*"))
+            if (File.GetLastWriteTimeUtc(temp) < cutoff) SnapshotFiles.TryDelete(temp);
     }
 
     /// <summary>XXH3-64 of a file's content as 16 lowercase hex digits.</summary>
-    public static async Task<string> ChecksumAsync(string path, CancellationToken cancellationToken = default)
-    {
-        var hash = new XxHash3();
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
-        await hash.AppendAsync(stream, cancellationToken).ConfigureAwait(false);
-        return hash.GetCurrentHashAsUInt64().ToString("x16", CultureInfo.InvariantCulture);
-    }
+    public static async Task<string> ChecksumAsync(string path, CancellationToken cancellationToken = default) =>
+        (await SnapshotFiles.ChecksumAsync(path, cancellationToken).ConfigureAwait(false)).Xxh3Hex;
+
+    /// <summary>Size and XXH3-64 of a file's content, in one sequential read.</summary>
+    public static Task<ObjectChecksum> ChecksumFileAsync(string path, CancellationToken cancellationToken = default) =>
+        SnapshotFiles.ChecksumAsync(path, cancellationToken);
 }
+
+/// <summary>Where a materialized segment file came from.</summary>
+public enum SegmentSource
+{
+    /// <summary>The local store's own file, used in place.</summary>
+    StoreFile,
+
+    /// <summary>Downloaded into the cache by this call.</summary>
+    Downloaded,
+
+    /// <summary>Already in the cache.</summary>
+    Cached,
+}
+
+/// <summary>A local segment file ready to open.</summary>
+/// <param name="Path">The file.</param>
+/// <param name="Verified">
+/// True when this call hashed every byte of the file and it matched the manifest's XXH3-64, so
+/// opening it may skip per-section checksums (e.g. <c>TextSegment.Open(path, verifyChecksums: false)</c>).
+/// False for a cached file trusted by its verification marker: open it with section checksums.
+/// </param>
+/// <param name="Source">Where it came from.</param>
+public sealed record MaterializedSegment(string Path, bool Verified, SegmentSource Source);
+
+/// <summary>A version skipped because its manifest could not be read.</summary>
+/// <param name="Version">The version.</param>
+/// <param name="Key">Its manifest's key.</param>
+/// <param name="Reason">Why it could not be read.</param>
+public sealed record UnreadableVersion(long Version, string Key, string Reason);
+
+/// <summary>The result of looking for a readable manifest.</summary>
+/// <param name="Manifest">The manifest found, or null.</param>
+/// <param name="Skipped">Newer versions passed over because their manifest is unreadable, newest first.</param>
+public sealed record ManifestLookup(IndexManifest? Manifest, IReadOnlyList<UnreadableVersion> Skipped);
+
+/// <summary>What <see cref="SnapshotCatalog.PruneAsync"/> did.</summary>
+/// <param name="RemovedVersions">Published versions removed, ascending.</param>
+/// <param name="RemovedUnpublished">Version directories without a manifest removed, ascending.</param>
+/// <param name="KeptVersions">Published versions kept, ascending.</param>
+public sealed record PruneResult(IReadOnlyList<long> RemovedVersions, IReadOnlyList<long> RemovedUnpublished, IReadOnlyList<long> KeptVersions);

@@ -55,6 +55,17 @@ public sealed class SnapshotCatalogTests : IDisposable
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => catalog.MaterializeAsync(uploaded, Path.Combine(_dir, "cache")));
         Assert.Contains(uploaded.Key, e.Message);
         Assert.Contains("checksum", e.Message);
+
+        // The newer API reports the same failure as a typed exception with both checksums.
+        var typed = await Assert.ThrowsAsync<SnapshotChecksumException>(() => catalog.MaterializeVerifiedAsync(uploaded, Path.Combine(_dir, "cache")));
+        Assert.Equal("books", typed.Index);
+        Assert.Equal(1, typed.Version);
+        Assert.Equal(uploaded.Key, typed.Key);
+        Assert.Equal(uploaded.Xxh3, typed.Expected.Xxh3Hex);
+        Assert.NotNull(typed.ActualXxh3);
+        Assert.Contains(uploaded.Xxh3, typed.Message);
+        Assert.Contains($"{typed.ActualXxh3:x16}", typed.Message);
+        Assert.Contains("index 'books', version 1", typed.Message);
     }
 
     [Theory]
