@@ -19,7 +19,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
     {
         int port = EmbeddedCluster.FreeTcpPort();
         var psi = new ProcessStartInfo("azurite-blob",
-            $"--blobHost 127.0.0.1 --blobPort {port} --location \"{_dir}\" --silent --skipApiVersionCheck --loose")
+            $"--blobHost 127.0.0.1 --blobPort {port} --location \"{_dir}\" --silent --skipApiVersionCheck --loose --disableTelemetry")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -48,7 +48,11 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (SnapshotCatalog.ValidateIndexName(Name) is null)
-            _manifest = await _catalog.GetLatestManifestAsync(Name, cancellationToken);
+        {
+            var lookup = await _catalog.FindLatestReadableManifestAsync(Name, cancellationToken: cancellationToken);
+            foreach (var skipped in lookup.Skipped) LogUnreadableVersion(_logger, Name, skipped.Version, skipped.Reason);
+            _manifest = lookup.Manifest;
+        }
     }
 
     /// <inheritdoc />
@@ -366,6 +370,9 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: version {Version} published ({Docs} documents, {Seconds:F1} s)")]
     private static partial void LogBuildDone(ILogger logger, string index, long version, long docs, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Index {Index}: version {Version} cannot be read and is skipped: {Reason}")]
+    private static partial void LogUnreadableVersion(ILogger logger, string index, long version, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Index {Index}: build from {Path} failed")]
     private static partial void LogBuildFailed(ILogger logger, Exception error, string index, string path);

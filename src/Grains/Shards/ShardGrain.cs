@@ -133,18 +133,21 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             {
                 foreach (var segment in manifest.Shards[_shard].Segments)
                 {
-                    string path = await _catalog.MaterializeAsync(segment, _options.CacheDirectory, cancellationToken);
-                    // Opening verifies section checksums: a sequential read, so keep it off the turn.
+                    // A file just hashed whole against the manifest skips the section-checksum pass on open;
+                    // a cached or in-store file is verified section by section (a sequential read, off the turn).
+                    var file = await _catalog.MaterializeVerifiedAsync(segment, _options.CacheDirectory, cancellationToken);
+                    string path = file.Path;
+                    bool verify = !file.Verified;
                     switch (segment.Channel)
                     {
                         case IndexChannels.Text:
-                            text = await Task.Run(() => TextSegment.Open(path), cancellationToken);
+                            text = await Task.Run(() => TextSegment.Open(path, verify), cancellationToken);
                             break;
                         case IndexChannels.Sparse:
-                            sparse = await Task.Run(() => SparseSegment.Open(path), cancellationToken);
+                            sparse = await Task.Run(() => SparseSegment.Open(path, verify), cancellationToken);
                             break;
                         case IndexChannels.Dense:
-                            dense = await Task.Run(() => DenseSegment.Open(path), cancellationToken);
+                            dense = await Task.Run(() => DenseSegment.Open(path, verify), cancellationToken);
                             break;
                         default:
                             throw new InvalidDataException($"Segment '{segment.Key}' has unknown channel '{segment.Channel}'.");
