@@ -201,7 +201,7 @@ public sealed class EncoderPoolGrainTests(EncoderCluster fixture, Xunit.Abstract
         Assert.Equal(EncodeStatus.QueueFull, onWire.Status);
         Assert.Contains("capacity 4", onWire.Error, StringComparison.Ordinal);
         await Assert.ThrowsAsync<EncoderQueueFullException>(() => fixture.ClientService.EncodeQueryAsync("tiny-queue", "from the gateway"));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1.5), $"refusals took {clock.Elapsed}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2.5), $"refusals took {clock.Elapsed}"); // well inside the 3 s the queue stays full
 
         // The waiting requests are served when their batch runs.
         var served = await Task.WhenAll(waiting);
@@ -219,7 +219,7 @@ public sealed class EncoderPoolGrainTests(EncoderCluster fixture, Xunit.Abstract
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // tiny-queue holds a lone request for 3 s: the caller's deadline comes first.
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => service.EncodeQueryAsync("tiny-queue", "cancel me", cts.Token));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"cancellation took {clock.Elapsed}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2.5), $"cancellation took {clock.Elapsed}"); // before the 3 s hold ends
         var deadline = DateTime.UtcNow.AddSeconds(2);
         while (fixture.EncoderRegistry.GetStats("tiny-queue").QueueLength > 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
         Assert.Equal(0, fixture.EncoderRegistry.GetStats("tiny-queue").QueueLength);
