@@ -1,6 +1,8 @@
 using Orleans;
 using Orleans.Runtime;
 
+using Shoal.Grains.Hosting;
+
 namespace Shoal.Grains.Jobs;
 
 /// <summary>The persisted list of indexing jobs (key 0); see <see cref="IIndexJobCatalogGrain"/>.</summary>

@@ -1,5 +1,7 @@
 using Orleans;
 
+using Shoal.Grains.Hosting;
+
 namespace Shoal.Grains.Jobs;
 
 /// <summary>

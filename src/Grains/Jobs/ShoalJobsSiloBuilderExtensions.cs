@@ -6,9 +6,11 @@ using Orleans.Runtime;
 using Orleans.Runtime.Hosting;
 using Shoal.Engine.Snapshots;
 
-namespace Shoal.Grains.Jobs;
+using Shoal.Grains.Jobs;
 
-/// <summary>Adds indexing jobs to a silo.</summary>
+namespace Shoal.Grains.Hosting;
+
+/// <summary>Adds indexing jobs to a silo (beside <see cref="ShoalSiloBuilderExtensions.AddShoal"/>).</summary>
 public static class ShoalJobsSiloBuilderExtensions
 {
     /// <summary>Name of the grain storage provider that holds job state.</summary>
