@@ -47,6 +47,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
     private IGrainTimer? _keepAlive;
     private CorpusChunkReader? _reader;
     private string? _localSource;
+    private bool _superseded;
 
     /// <summary>Created by Orleans.</summary>
     public IndexJobGrain(
@@ -167,7 +168,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
 
     private void StartWorker()
     {
-        if (_worker is { IsCompleted: false } || Finished) return;
+        if (_worker is { IsCompleted: false } || Finished || _superseded) return;
         _stop?.Dispose();
         _stop = new CancellationTokenSource();
         // Keeps the activation alive (no idle collection) while the job runs without incoming calls.
@@ -202,6 +203,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         {
             // Another activation owns the job now; leave everything to it.
             LogLostOwnership(_logger, Id, e.Message);
+            _superseded = true;
             DeactivateOnIdle();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
