@@ -40,6 +40,7 @@ public static class GatewayHost
                         o.CacheDirectory = Path.Combine(data, "cache");
                         o.BuildDirectory = Path.Combine(data, "build");
                     });
+                    silo.AddShoalJobs();
                 });
                 break;
             case "client":
@@ -62,6 +63,7 @@ public static class GatewayHost
             ? Results.Ok(new { status = "ready", detail = loader.State })
             : Results.Json(new { status = "not ready", detail = loader.State }, statusCode: StatusCodes.Status503ServiceUnavailable));
         app.MapShoalApi();
+        app.MapShoalJobsApi();
         return app;
     }
 

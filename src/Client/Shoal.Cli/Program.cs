@@ -8,5 +8,6 @@ var root = new RootCommand("shoal: search, build and evaluate Shoal indexes.")
     IngestCommand.Create(),
     EvalCommand.Create(),
     LoadTestCommand.Create(),
+    JobsCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -13,7 +13,7 @@ namespace Shoal.Client;
 /// builds are not retried. Errors surface as <see cref="ShoalApiException"/> carrying the
 /// server's explanation. Thread-safe; reuse one instance.
 /// </summary>
-public sealed class ShoalClient : IDisposable
+public sealed partial class ShoalClient : IDisposable
 {
     private static readonly JsonSerializerOptions Json = CreateJson();
     private readonly HttpClient _http;

@@ -1,0 +1,153 @@
+using System.CommandLine;
+using System.Globalization;
+using Shoal.Client;
+
+namespace Shoal.Cli.Commands;
+
+/// <summary>
+/// <c>shoal jobs</c>: indexing jobs on a running gateway. <c>list</c>, <c>show ID [--follow]</c>,
+/// <c>cancel ID</c>, and <c>submit --index NAME --source PATH</c> (follows the job with a live
+/// progress line unless <c>--no-wait</c>).
+/// </summary>
+internal static class JobsCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("jobs", "Indexing jobs: submit, list, show, cancel.");
+        command.Subcommands.Add(List());
+        command.Subcommands.Add(Show());
+        command.Subcommands.Add(Cancel());
+        command.Subcommands.Add(Submit());
+        return command;
+    }
+
+    private static Command List()
+    {
+        var url = CommonOptions.Url();
+        var limit = new Option<int>("--limit") { Description = "Most recent jobs to list.", DefaultValueFactory = _ => 20 };
+        var command = new Command("list", "List the most recent jobs.") { url, limit };
+        command.SetAction(async (parse, ct) => await RunAsync(parse, url, async client =>
+        {
+            var jobs = await client.ListJobsAsync(parse.GetValue(limit), ct);
+            Console.WriteLine($"{"ID",-34} {"INDEX",-16} {"STATE",-10} {"PHASE",-11} {"DOCS",12} {"MALFORMED",9}");
+            foreach (var j in jobs)
+                Console.WriteLine($"{j.Id,-34} {j.Request?.Index,-16} {j.State,-10} {j.Phase,-11} {Math.Max(j.DocumentsRead, j.DocumentsIndexed),12:N0} {j.Malformed,9:N0}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Show()
+    {
+        var url = CommonOptions.Url();
+        var id = new Argument<string>("id") { Description = "Job id." };
+        var follow = new Option<bool>("--follow", "-f") { Description = "Follow the job with a live progress line until it ends." };
+        var command = new Command("show", "Show a job's progress.") { url, id, follow };
+        command.SetAction(async (parse, ct) => await RunAsync(parse, url, async client =>
+        {
+            string jobId = parse.GetValue(id)!;
+            var job = await client.GetJobAsync(jobId, ct);
+            if (job is null) return CommonOptions.Fail($"job '{jobId}' does not exist.");
+            if (parse.GetValue(follow)) job = await FollowAsync(client, jobId, ct);
+            Print(job);
+            return job.State is "failed" ? 1 : 0;
+        }));
+        return command;
+    }
+
+    private static Command Cancel()
+    {
+        var url = CommonOptions.Url();
+        var id = new Argument<string>("id") { Description = "Job id." };
+        var command = new Command("cancel", "Stop a job at its next chunk boundary.") { url, id };
+        command.SetAction(async (parse, ct) => await RunAsync(parse, url, async client =>
+        {
+            string jobId = parse.GetValue(id)!;
+            var job = await client.CancelJobAsync(jobId, ct);
+            if (job is null) return CommonOptions.Fail($"job '{jobId}' does not exist.");
+            Console.WriteLine(job.IsFinished ? $"job {jobId} is {job.State}" : $"job {jobId}: cancellation requested");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Submit()
+    {
+        var url = CommonOptions.Url();
+        var index = CommonOptions.Index();
+        var source = new Option<string>("--source", "-s") { Description = "Corpus path as the silos see it, or store:KEY (plain or gzip).", Required = true };
+        var format = new Option<string?>("--format") { Description = "beir, tsv or msmarco-v2 (default: from the file name)." };
+        var shards = new Option<int>("--shards") { Description = "Number of shards.", DefaultValueFactory = _ => 1 };
+        var replicas = new Option<int?>("--replicas") { Description = "Copies of each shard." };
+        var onMalformed = new Option<string?>("--on-malformed") { Description = "skip (default: count and report malformed lines) or stop (fail at the first)." };
+        var chunkLines = new Option<int?>("--chunk-lines") { Description = "Lines per chunk (the checkpoint interval)." };
+        var id = new Option<string?>("--id") { Description = "Job id (default: a new one)." };
+        var noWait = new Option<bool>("--no-wait") { Description = "Print the job id and return without following it." };
+        var command = new Command("submit", "Submit an indexing job and follow it with a live progress line.")
+        {
+            url, index, source, format, shards, replicas, onMalformed, chunkLines, id, noWait,
+        };
+        command.SetAction(async (parse, ct) => await RunAsync(parse, url, async client =>
+        {
+            string src = parse.GetValue(source)!;
+            if (!src.StartsWith("store:", StringComparison.Ordinal)) src = Path.GetFullPath(src);
+            var job = await client.SubmitJobAsync(new JobSubmission(parse.GetValue(index)!, src, parse.GetValue(format), parse.GetValue(shards))
+            {
+                Replicas = parse.GetValue(replicas),
+                OnMalformed = parse.GetValue(onMalformed),
+                ChunkLines = parse.GetValue(chunkLines),
+                Id = parse.GetValue(id),
+            }, ct);
+            Console.WriteLine(job.Id);
+            if (parse.GetValue(noWait)) return 0;
+            job = await FollowAsync(client, job.Id, ct);
+            Print(job);
+            return job.State == "succeeded" ? 0 : 1;
+        }));
+        return command;
+    }
+
+    private static async Task<JobProgress> FollowAsync(ShoalClient client, string id, CancellationToken ct)
+    {
+        var done = await client.WaitForJobAsync(id, new Progress<JobProgress>(p => Console.Error.Write("\r" + ProgressLine(p))), TimeSpan.FromMilliseconds(250), ct);
+        Console.Error.WriteLine("\r" + ProgressLine(done));
+        return done;
+    }
+
+    /// <summary>One line: a bar of the source read, phase, documents, rate, malformed lines and ETA.</summary>
+    internal static string ProgressLine(JobProgress p)
+    {
+        const int Width = 24;
+        double fraction = p.IsFinished && p.State == "succeeded" ? 1 : p.FractionRead;
+        int filled = (int)Math.Round(fraction * Width);
+        string eta = p.EtaSeconds is { } s && !p.IsFinished ? $" eta {TimeSpan.FromSeconds(Math.Ceiling(s)):hh\\:mm\\:ss}" : "";
+        string phase = p.Phase == "building" ? $"building {p.ShardsBuilt}" : p.Phase;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"[{new string('#', filled)}{new string('.', Width - filled)}] {fraction,4:P0} {phase,-11} {p.DocumentsRead,12:N0} docs {p.DocsPerSecond,8:N0} docs/s {p.Malformed:N0} malformed{eta}   ");
+    }
+
+    private static void Print(JobProgress j)
+    {
+        Console.WriteLine($"job        {j.Id}");
+        Console.WriteLine($"index      {j.Request?.Index} (version {j.Version?.ToString(CultureInfo.InvariantCulture) ?? "-"})");
+        Console.WriteLine($"source     {j.Request?.Source}");
+        Console.WriteLine($"state      {j.State} ({j.Phase}){(j.CancelRequested ? ", cancel requested" : "")}");
+        Console.WriteLine($"lines      {j.LinesRead:N0} in {j.Chunks:N0} chunks, {j.BytesRead:N0} of {j.TotalBytes:N0} bytes");
+        Console.WriteLine($"documents  {j.DocumentsRead:N0} read, {j.DocumentsIndexed:N0} indexed, {j.DocsPerSecond:N0} docs/s");
+        Console.WriteLine($"malformed  {j.Malformed:N0}");
+        foreach (var m in j.MalformedLines.Take(20)) Console.WriteLine($"  line {m.Line}: {m.Reason}");
+        Console.WriteLine($"silo       {j.Silo} (attempt {j.Attempts})");
+        if (j.Error is not null) Console.WriteLine($"error      {j.Error}");
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, Option<string> url, Func<ShoalClient, Task<int>> action)
+    {
+        using var client = new ShoalClient(parse.GetUrl(url));
+        try
+        {
+            return await action(client);
+        }
+        catch (ShoalApiException e) { return CommonOptions.Fail(e.Message); }
+        catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetUrl(url)}: {e.Message}"); }
+    }
+}

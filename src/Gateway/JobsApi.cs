@@ -1,0 +1,120 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Orleans;
+using Shoal.Grains.Jobs;
+
+namespace Shoal.Gateway;
+
+/// <summary>
+/// Body of <c>POST /v1/jobs</c>: the target index, the source (a path readable by the silos, or
+/// <c>store:</c>key of an object in the snapshot store), its format and the index settings.
+/// <c>onMalformed</c> is <c>skip</c> (default: count and report malformed lines) or <c>stop</c>
+/// (fail at the first one). <c>id</c> is optional (a new one is made); submitting the same body
+/// with the same id again is idempotent.
+/// </summary>
+public sealed record JobBody(
+    string? Index,
+    string? Source,
+    string? Format = null,
+    int? Shards = null,
+    int? Replicas = null,
+    double? K1 = null,
+    double? B = null,
+    string? OnMalformed = null,
+    int? ChunkLines = null,
+    string? Id = null);
+
+/// <summary>Response of <c>GET /v1/jobs</c>: the most recent jobs, newest first.</summary>
+public sealed record JobList(IReadOnlyList<IndexJobStatus> Jobs);
+
+/// <summary>
+/// HTTP endpoints of indexing jobs: <c>POST /v1/jobs</c> (202 with the job, and its URL in
+/// Location), <c>GET /v1/jobs</c>, <c>GET /v1/jobs/{id}</c>, <c>POST /v1/jobs/{id}/cancel</c>.
+/// Errors are problem documents: 400 with a <c>detail</c> for bad input, 404 for an unknown job,
+/// 409 for a used id with a different request.
+/// </summary>
+public static class JobsApi
+{
+    /// <summary>Maps the job endpoints.</summary>
+    public static IEndpointRouteBuilder MapShoalJobsApi(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1/jobs");
+        v1.MapPost("", Submit);
+        v1.MapGet("", List);
+        v1.MapGet("/{id}", Get);
+        v1.MapPost("/{id}/cancel", Cancel);
+        return app;
+    }
+
+    private static async Task<IResult> Submit(HttpRequest http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        JobBody? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync<JobBody>(http.Body, ShoalApi.Json, cancellationToken);
+        }
+        catch (JsonException e)
+        {
+            return BadRequest($"The request body is not valid JSON: {e.Message}");
+        }
+        if (body is null) return BadRequest("The request body must be a JSON object.");
+        if (string.IsNullOrWhiteSpace(body.Index)) return BadRequest("'index' is required: the index the job builds a new version of.");
+        if (string.IsNullOrWhiteSpace(body.Source)) return BadRequest("'source' is required: a corpus path readable by the silos, or store:<key> of an object in the snapshot store.");
+        string id = body.Id ?? IndexJobIds.New();
+        if (IndexJobIds.Validate(id) is { } idError) return BadRequest(idError);
+        var request = new IndexJobRequest
+        {
+            Index = body.Index,
+            Source = body.Source,
+            Format = body.Format,
+            Shards = body.Shards ?? 1,
+            Replicas = body.Replicas ?? 1,
+            K1 = body.K1 ?? 0.9,
+            B = body.B ?? 0.4,
+            OnMalformed = body.OnMalformed ?? "skip",
+            ChunkLines = body.ChunkLines ?? 0,
+        };
+        try
+        {
+            var status = await grains.GetGrain<IIndexJobGrain>(id).SubmitAsync(request);
+            http.HttpContext.Response.Headers.Location = $"/v1/jobs/{id}";
+            return TypedResults.Json(status, ShoalApi.Json, statusCode: StatusCodes.Status202Accepted);
+        }
+        catch (ArgumentException e)
+        {
+            return BadRequest(e.Message);
+        }
+        catch (InvalidOperationException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status409Conflict, title: "Conflict");
+        }
+    }
+
+    private static async Task<IResult> List(IGrainFactory grains, int? limit)
+    {
+        if (limit is < 1 or > 1000) return BadRequest($"'limit' must be between 1 and 1000 (got {limit}).");
+        var ids = await grains.GetGrain<IIndexJobCatalogGrain>(0).ListAsync(limit ?? 100);
+        var statuses = await Task.WhenAll(ids.Select(id => grains.GetGrain<IIndexJobGrain>(id).GetStatusAsync()));
+        return TypedResults.Json(new JobList([.. statuses.OfType<IndexJobStatus>()]), ShoalApi.Json);
+    }
+
+    private static async Task<IResult> Get(string id, IGrainFactory grains)
+    {
+        if (IndexJobIds.Validate(id) is { } error) return BadRequest(error);
+        var status = await grains.GetGrain<IIndexJobGrain>(id).GetStatusAsync();
+        return status is null ? NotFound(id) : TypedResults.Json(status, ShoalApi.Json);
+    }
+
+    private static async Task<IResult> Cancel(string id, IGrainFactory grains)
+    {
+        if (IndexJobIds.Validate(id) is { } error) return BadRequest(error);
+        var status = await grains.GetGrain<IIndexJobGrain>(id).CancelAsync();
+        return status is null ? NotFound(id) : TypedResults.Json(status, ShoalApi.Json);
+    }
+
+    private static ProblemHttpResult BadRequest(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
+
+    private static ProblemHttpResult NotFound(string id) =>
+        TypedResults.Problem($"Job '{id}' does not exist.", statusCode: StatusCodes.Status404NotFound, title: "Not found");
+}

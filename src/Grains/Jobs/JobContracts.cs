@@ -1,0 +1,177 @@
+using System.Text.RegularExpressions;
+using Orleans;
+using Orleans.Concurrency;
+
+namespace Shoal.Grains.Jobs;
+
+/// <summary>
+/// One indexing job (keyed by job id): reads a source in chunks in the background, checkpoints
+/// after every chunk to durable grain storage, builds and publishes a new version of the target
+/// index, and resumes from its last checkpoint on another silo when the silo running it dies.
+/// </summary>
+[Alias("shoal.IIndexJobGrain")]
+public interface IIndexJobGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Starts the job; returns at once with its status. Submitting the same request again under
+    /// the same id returns the job as it is (idempotent); a different request under a used id is
+    /// an <see cref="InvalidOperationException"/>. A bad request is an <see cref="ArgumentException"/>.
+    /// </summary>
+    Task<IndexJobStatus> SubmitAsync(IndexJobRequest request);
+
+    /// <summary>The job's progress, or null when no job has this id.</summary>
+    [ReadOnly, AlwaysInterleave]
+    Task<IndexJobStatus?> GetStatusAsync();
+
+    /// <summary>
+    /// Asks the job to stop: it stops at the next chunk boundary, deletes its spills and ends as
+    /// <see cref="IndexJobState.Cancelled"/> (a finished job is left as it is). Null for an unknown id.
+    /// </summary>
+    Task<IndexJobStatus?> CancelAsync();
+
+    /// <summary>Makes sure an unfinished job is running in this activation (the job supervisor calls it).</summary>
+    Task<IndexJobStatus?> ResumeAsync();
+}
+
+/// <summary>The list of indexing jobs of the cluster (singleton key 0), persisted with the jobs' storage.</summary>
+[Alias("shoal.IIndexJobCatalogGrain")]
+public interface IIndexJobCatalogGrain : IGrainWithIntegerKey
+{
+    /// <summary>Records a submitted job (idempotent).</summary>
+    Task RegisterAsync(string jobId);
+
+    /// <summary>Records that a job has finished (succeeded, failed or was cancelled).</summary>
+    Task FinishedAsync(string jobId);
+
+    /// <summary>Ids of the most recent jobs, newest first.</summary>
+    [ReadOnly]
+    Task<string[]> ListAsync(int limit);
+
+    /// <summary>Ids of unfinished jobs.</summary>
+    [ReadOnly]
+    Task<string[]> ActiveAsync();
+}
+
+/// <summary>Lifecycle of an indexing job.</summary>
+[GenerateSerializer, Alias("shoal.IndexJobState")]
+public enum IndexJobState
+{
+    /// <summary>Accepted, not started yet.</summary>
+    Queued = 0,
+    /// <summary>Reading, building, uploading or publishing (see the phase).</summary>
+    Running = 1,
+    /// <summary>The version is published and served.</summary>
+    Succeeded = 2,
+    /// <summary>Stopped with an error (or at a malformed line under the "stop" policy); nothing was published.</summary>
+    Failed = 3,
+    /// <summary>Stopped on request at a chunk boundary; nothing was published.</summary>
+    Cancelled = 4,
+}
+
+/// <summary>
+/// An indexing job: a text source (local file, or <c>store:</c>key of an object in the snapshot
+/// store: local directory or blob container), its format and the target index's settings.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("shoal.IndexJobRequest")]
+public sealed record IndexJobRequest
+{
+    /// <summary>Target index (it gets a new version).</summary>
+    [Id(0)] public string Index { get; init; } = "";
+    /// <summary>Text corpus: a path readable by every silo, or <c>store:</c>key. Plain or gzip (detected from the bytes).</summary>
+    [Id(1)] public string Source { get; init; } = "";
+    /// <summary>"beir", "tsv" or "msmarco-v2"; null detects from the file name (and first record).</summary>
+    [Id(2)] public string? Format { get; init; }
+    /// <summary>Number of shards (1..1024).</summary>
+    [Id(3)] public int Shards { get; init; } = 1;
+    /// <summary>Copies of each shard served from different silos (1..8).</summary>
+    [Id(4)] public int Replicas { get; init; } = 1;
+    /// <summary>BM25 k1.</summary>
+    [Id(5)] public double K1 { get; init; } = 0.9;
+    /// <summary>BM25 b.</summary>
+    [Id(6)] public double B { get; init; } = 0.4;
+    /// <summary>What a malformed line does: "skip" (count it, report its line number, go on) or "stop" (fail the job at it).</summary>
+    [Id(7)] public string OnMalformed { get; init; } = "skip";
+    /// <summary>Lines per chunk (the checkpoint interval); 0 uses the cluster default.</summary>
+    [Id(8)] public int ChunkLines { get; init; }
+}
+
+/// <summary>A malformed source line: its 1-based number and what is wrong with it.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.MalformedLineInfo")]
+public sealed record MalformedLineInfo
+{
+    /// <summary>1-based line number.</summary>
+    [Id(0)] public long Line { get; init; }
+    /// <summary>What is wrong.</summary>
+    [Id(1)] public string Reason { get; init; } = "";
+}
+
+/// <summary>Progress of an indexing job.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.IndexJobStatus")]
+public sealed record IndexJobStatus
+{
+    /// <summary>Job id.</summary>
+    [Id(0)] public string Id { get; init; } = "";
+    /// <summary>The request.</summary>
+    [Id(1)] public IndexJobRequest Request { get; init; } = new();
+    /// <summary>Lifecycle state.</summary>
+    [Id(2)] public IndexJobState State { get; init; }
+    /// <summary>"queued", "reading", "building", "publishing", "activating", "done", "failed" or "cancelled".</summary>
+    [Id(3)] public string Phase { get; init; } = "";
+    /// <summary>Source lines consumed (checkpointed, plus the chunk in flight).</summary>
+    [Id(4)] public long LinesRead { get; init; }
+    /// <summary>Well-formed documents read and spilled (repeated ids counted each time).</summary>
+    [Id(5)] public long DocumentsRead { get; init; }
+    /// <summary>Distinct documents in the published version (set when the job succeeds).</summary>
+    [Id(6)] public long DocumentsIndexed { get; init; }
+    /// <summary>Malformed lines seen.</summary>
+    [Id(7)] public long Malformed { get; init; }
+    /// <summary>The first malformed lines (at most the configured number), with their line numbers.</summary>
+    [Id(8)] public MalformedLineInfo[] MalformedLines { get; init; } = [];
+    /// <summary>Chunks read and checkpointed.</summary>
+    [Id(9)] public long Chunks { get; init; }
+    /// <summary>Source bytes read (compressed bytes for gzip).</summary>
+    [Id(10)] public long BytesRead { get; init; }
+    /// <summary>Source size in bytes.</summary>
+    [Id(11)] public long TotalBytes { get; init; }
+    /// <summary>Documents read per second of reading.</summary>
+    [Id(12)] public double DocsPerSecond { get; init; }
+    /// <summary>Estimated seconds left (reading: from bytes; building: from shards), null when unknown.</summary>
+    [Id(13)] public double? EtaSeconds { get; init; }
+    /// <summary>Shards whose segments are built and uploaded.</summary>
+    [Id(14)] public int ShardsBuilt { get; init; }
+    /// <summary>The index version the job publishes (known from the building phase on).</summary>
+    [Id(15)] public long? Version { get; init; }
+    /// <summary>Why the job failed.</summary>
+    [Id(16)] public string? Error { get; init; }
+    /// <summary>When the job was submitted.</summary>
+    [Id(17)] public DateTimeOffset CreatedUtc { get; init; }
+    /// <summary>When the status last changed (checkpoint).</summary>
+    [Id(18)] public DateTimeOffset UpdatedUtc { get; init; }
+    /// <summary>When the job ended.</summary>
+    [Id(19)] public DateTimeOffset? FinishedUtc { get; init; }
+    /// <summary>The silo running (or that last ran) the job.</summary>
+    [Id(20)] public string Silo { get; init; } = "";
+    /// <summary>How many activations have run the job (more than one after a silo failure).</summary>
+    [Id(21)] public int Attempts { get; init; }
+    /// <summary>A cancellation was asked and not yet honoured.</summary>
+    [Id(22)] public bool CancelRequested { get; init; }
+
+    /// <summary>True for Succeeded, Failed and Cancelled.</summary>
+    public bool IsFinished => State is IndexJobState.Succeeded or IndexJobState.Failed or IndexJobState.Cancelled;
+}
+
+/// <summary>Helpers for job ids.</summary>
+public static partial class IndexJobIds
+{
+    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]
+    private static partial Regex Pattern();
+
+    /// <summary>A new job id: <c>job-</c>, the UTC time and a random suffix (sortable by submission time).</summary>
+    public static string New() => $"job-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
+
+    /// <summary>Null when <paramref name="id"/> is a valid job id, else why not.</summary>
+    public static string? Validate(string? id) =>
+        id is not null && Pattern().IsMatch(id)
+            ? null
+            : $"Job id '{id}' is invalid: use 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit.";
+}

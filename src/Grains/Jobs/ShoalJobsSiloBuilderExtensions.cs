@@ -1,0 +1,35 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans;
+using Orleans.Hosting;
+using Orleans.Runtime;
+using Orleans.Runtime.Hosting;
+using Shoal.Engine.Snapshots;
+
+using Shoal.Grains.Jobs;
+
+namespace Shoal.Grains.Hosting;
+
+/// <summary>Adds indexing jobs to a silo (beside <see cref="ShoalSiloBuilderExtensions.AddShoal"/>).</summary>
+public static class ShoalJobsSiloBuilderExtensions
+{
+    /// <summary>Name of the grain storage provider that holds job state.</summary>
+    public const string StorageName = "shoal-jobs";
+
+    /// <summary>
+    /// Registers indexing jobs: the job grains' durable storage (<see cref="SnapshotGrainStorage"/>
+    /// over the silo's <see cref="ISnapshotStore"/>, under <c>jobs/state/</c>) and the per-silo
+    /// <see cref="JobSupervisor"/> that restarts unfinished jobs. Needs <c>AddShoal</c> (the store).
+    /// Another durable provider (e.g. Redis grain storage) registered afterwards under
+    /// <see cref="StorageName"/> replaces the snapshot-store one.
+    /// </summary>
+    public static ISiloBuilder AddShoalJobs(this ISiloBuilder builder, Action<ShoalJobOptions>? configure = null)
+    {
+        var options = builder.Services.AddOptions<ShoalJobOptions>();
+        if (configure is not null) options.Configure(configure);
+        builder.Services.AddGrainStorage(StorageName, (sp, _) => new SnapshotGrainStorage(sp.GetRequiredService<ISnapshotStore>()));
+        builder.Services.TryAddSingleton<JobSupervisor>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<JobSupervisor>());
+        return builder;
+    }
+}
