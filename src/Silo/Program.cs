@@ -28,6 +28,7 @@ builder.UseOrleans(silo =>
         o.BlobConnectionString = builder.Configuration["BlobConnectionString"];
         o.BlobContainer = builder.Configuration["BlobContainer"] ?? o.BlobContainer;
     });
+    silo.AddShoalJobs();
 });
 await builder.Build().RunAsync();
 return 0;

@@ -56,6 +56,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                 o.CacheDirectory = Path.Combine(data, "cache");
                 o.BuildDirectory = Path.Combine(data, "build");
             });
+            silo.AddShoalJobs();
         });
         var host = builder.Build();
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
