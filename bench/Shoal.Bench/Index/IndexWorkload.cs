@@ -25,7 +25,7 @@ namespace Shoal.Bench.Index;
 /// <remarks>
 /// <para><c>dotnet run -c Release --project bench/Shoal.Bench -- index [--docs 1000000] [--shards 4]
 /// [--queries 200] [--check 20] [--rounds 3] [--seed 42] [--threads N] [--dir data/bench] [--work /tmp/...]
-/// [--chunk-lines 0] [--connection-string ...] [--log-level warning] [--keep]</c></para>
+/// [--chunk-lines 0] [--connection-string ...] [--log-level warning] [--keep] [--data-only]</c></para>
 /// <para>Data (<c>--dir</c>, reused when present with the same parameters): text-N as BEIR jsonl
 /// (<see cref="TextBenchData"/>) and sparse-N as Anserini JSON vectors over bert-base-uncased's
 /// vocabulary (<see cref="SparseJsonCorpus"/>). Without <c>--connection-string</c> an Azurite
@@ -39,11 +39,16 @@ namespace Shoal.Bench.Index;
 /// <see cref="MeasuringSnapshotStore"/>. <b>restore MB/s</b>: bytes the new silo downloaded over the wall
 /// clock from the first call (index grains, then every shard's <c>GetInfoAsync</c>, all at once) to
 /// the last shard serving, which includes listing versions, reading manifests, XXH3 verification
-/// and opening the segments; the silo's start-up is not included. <b>plain</b>: the restored
-/// segment files, one after another, with <c>BlobClient.UploadAsync(path)</c>, then
-/// <c>DownloadToAsync(path)</c> (no verification), then a local copy; median of <c>--rounds</c>
-/// rounds. Ratios are Shoal over plain (the acceptance bar is 0.80). <b>peak RSS</b>: VmHWM of this
-/// process during indexing (reset after data generation) and during the restore. MB is 2^20 bytes.</para>
+/// and opening the segments; the silo's start-up is not included. <b>plain</b>: the same segment
+/// files, one after another, with <c>BlobClient.UploadAsync(path)</c>, then
+/// <c>DownloadToAsync(path)</c> (no verification), then a local copy (<see cref="PlainTransfers"/>).
+/// The plain upload figure pairs with the snapshot: it is taken right after each index serves, on
+/// that index's files as the silo restored them after publishing (same bytes), so both see the
+/// same moments of a shared machine; the plain download and disk copy figures pair with the
+/// restore: medians of <c>--rounds</c> rounds right after it, on the restored files. Both paths
+/// are warmed up first (32 MB up and down each). Ratios are Shoal over plain (the acceptance bar is
+/// 0.80). <b>peak RSS</b>: VmHWM of this process during indexing (reset after data generation) and
+/// during the restore. MB is 2^20 bytes. <c>--data-only</c> generates the data files and stops.</para>
 /// </remarks>
 public sealed class IndexWorkload : IWorkload
 {
@@ -82,6 +87,7 @@ public sealed class IndexWorkload : IWorkload
         try
         {
             var data = PrepareData(o);
+            if (a.Flag("data-only")) return 0;
             AzuriteProcess? azurite = null;
             if (connectionString.Length == 0)
             {
@@ -141,14 +147,24 @@ public sealed class IndexWorkload : IWorkload
         if (!resettable) Log("cannot reset VmHWM here: peak RSS figures include data generation");
         Log($"RSS before indexing {ProcessMemory.CurrentMb():F0} MB (data generation peaked at {data.PeakMb:F0} MB)");
 
-        // 1. Index both corpora on a fresh silo and remember a few answers.
+        var plainContainer = new BlobContainerClient(connectionString, "plain-bench");
+        await plainContainer.CreateIfNotExistsAsync(cancellationToken: ct);
+        string scratch = Path.Combine(work, "plain-scratch");
+
+        // 1. Index both corpora on a fresh silo and remember a few answers. Right after each index
+        // serves, its segment files (in the silo's cache) go through a plain round: the plain upload
+        // figure is taken at the same moments of the shared machine as the snapshot.
         IndexRun text, sparse;
         Answers before;
+        var plainAtSnapshot = new List<(long Bytes, PlainTransfers.Timings Times)>();
         string siloA = Path.Combine(work, "silo-a");
         await using (var cluster = await BlobCluster.StartAsync(connectionString, Container, siloA, o.LogLevel, ct))
         {
+            await WarmUpAsync(cluster.Store.Inner, plainContainer, work, ct);
             text = await IndexTextAsync(cluster, o, data, ct);
+            plainAtSnapshot.Add(await PlainRoundAsync(plainContainer, SegmentFiles(cluster, text), scratch, "text", ct));
             sparse = await IngestSparseAsync(cluster, o, data, ct);
+            plainAtSnapshot.Add(await PlainRoundAsync(plainContainer, SegmentFiles(cluster, sparse), scratch, "sparse", ct));
             before = await AskAsync(cluster.Grains, o, data, ct);
         }
         double indexPeak = ProcessMemory.PeakMb();
@@ -169,8 +185,15 @@ public sealed class IndexWorkload : IWorkload
         var (identical, compared, differences) = Compare(before, after);
         Log($"restored answers: {compared} queries compared, {(identical ? "all identical (ids and scores)" : $"{differences} differ")}");
 
-        // 3. Plain Azure.Storage.Blobs and disk copy of the same segment files.
-        var plain = await PlainAsync(connectionString, restore.Files, work, o.Rounds, ct);
+        // 3. Plain Azure.Storage.Blobs downloads and disk copy of the same segment files, right after the restore.
+        var plainAtRestore = new List<(long Bytes, PlainTransfers.Timings Times)>();
+        for (int r = 1; r <= o.Rounds; r++) plainAtRestore.Add(await PlainRoundAsync(plainContainer, restore.Files, scratch, $"restored, round {r}", ct));
+        double Mbs(long bytes, TimeSpan t) => bytes / MiB / t.TotalSeconds;
+        var plain = new PlainFigures(
+            Mbs(plainAtSnapshot.Sum(x => x.Bytes), TimeSpan.FromTicks(plainAtSnapshot.Sum(x => x.Times.Upload.Ticks))),
+            PlainTransfers.Median(plainAtRestore.Select(x => Mbs(x.Bytes, x.Times.Download))),
+            PlainTransfers.Median(plainAtRestore.Select(x => Mbs(x.Bytes, x.Times.DiskCopy))));
+        double plainUploadLater = PlainTransfers.Median(plainAtRestore.Select(x => Mbs(x.Bytes, x.Times.Upload)));
 
         double snapshotBytes = text.SnapshotBytes + sparse.SnapshotBytes;
         double snapshotSeconds = text.SnapshotTime.TotalSeconds + sparse.SnapshotTime.TotalSeconds;
@@ -210,6 +233,7 @@ public sealed class IndexWorkload : IWorkload
         report.Result("disk_copy_mb_s", plain.DiskCopyMbS);
         report.Result("snapshot_ratio", snapshotMbS / plain.UploadMbS);
         report.Result("restore_ratio", restoreMbS / plain.DownloadMbS);
+        report.Result("plain_upload_after_restore_mb_s", plainUploadLater);
         report.Result("plain_rounds", o.Rounds);
         report.Result("peak_rss_mb", peakMb);
         report.Result("peak_rss_index_mb", indexPeak);
@@ -247,8 +271,12 @@ public sealed class IndexWorkload : IWorkload
                 Log($"  text job {jobId}: {phase} at {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s ({status.DocumentsRead:N0} docs read, {status.Chunks} chunks, {status.ShardsBuilt} shards built)");
             }
         }
-        var serving = Stopwatch.GetElapsedTime(start);
         if (status.State != IndexJobState.Succeeded) throw new InvalidOperationException($"text job {jobId} ended {status.State}: {status.Error}");
+        // The job's "activating" step does not load shards whose index grain activated after the
+        // publish (it then already knows the version); they would restore on the first query.
+        // Serving means every shard loaded: ask them all.
+        await ServeAsync(cluster.Grains, TextIndex, status.Version!.Value, o.Shards, status.DocumentsIndexed);
+        var serving = Stopwatch.GetElapsedTime(start);
         var run = Measure(cluster, TextIndex, status.Version!.Value, o.Shards, status.DocumentsIndexed, start, serving);
         var spills = cluster.Store.Transfers.Where(t => t.Key.StartsWith($"jobs/spill/{jobId}/", StringComparison.Ordinal)).ToList();
         Log($"  text: {run.Documents:N0} docs published in {run.ToPublished.TotalSeconds:F1} s ({run.DocsPerSecond:F0} docs/s; reading {status.DocsPerSecond:F0} docs/s), serving at {serving.TotalSeconds:F1} s; "
@@ -272,14 +300,24 @@ public sealed class IndexWorkload : IWorkload
                 Log($"  sparse ingest: {phase} at {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s ({status.DocumentsRead:N0} docs read)");
             }
         }
-        var serving = Stopwatch.GetElapsedTime(start);
         if (status.State != IngestState.Succeeded) throw new InvalidOperationException($"sparse ingest ended {status.State}: {status.Error}");
         var info = await index.GetInfoAsync() ?? throw new InvalidOperationException("the sparse index has no version after its ingest");
+        await ServeAsync(cluster.Grains, SparseIndex, info.Version, info.ShardCount, info.DocCount);
+        var serving = Stopwatch.GetElapsedTime(start);
         var run = Measure(cluster, SparseIndex, info.Version, info.ShardCount, info.DocCount, start, serving);
         var uploads = cluster.Store.Transfers.Where(t => t.Upload && t.Key.StartsWith(SnapshotCatalog.VersionPrefix(SparseIndex, info.Version), StringComparison.Ordinal)).ToList();
         Log($"  sparse: {run.Documents:N0} docs published in {run.ToPublished.TotalSeconds:F1} s ({run.DocsPerSecond:F0} docs/s), serving at {serving.TotalSeconds:F1} s; snapshot {run.SnapshotBytes / MiB:F1} MB "
             + $"in {run.SnapshotTime.TotalSeconds:F2} s of uploads (upload phase {Stopwatch.GetElapsedTime(uploads.Min(t => t.Start), uploads.Max(t => t.End)).TotalSeconds:F2} s wall)");
         return run;
+    }
+
+    /// <summary>Activates (or asks) every shard of an index and checks that together they serve <paramref name="version"/> with all documents.</summary>
+    private static async Task<ShardInfo[]> ServeAsync(IGrainFactory grains, string index, long version, int shards, long documents)
+    {
+        var infos = await Task.WhenAll(Enumerable.Range(0, shards).Select(s => grains.GetGrain<IShardGrain>(ShardGrain.KeyOf(index, s)).GetInfoAsync()));
+        if (infos.FirstOrDefault(i => i.Version != version) is { } stale) throw new InvalidOperationException($"index {index}: shard {stale.Shard} serves version {stale.Version}, not {version}");
+        if (infos.Sum(i => i.DocCount) != documents) throw new InvalidOperationException($"index {index}: shards hold {infos.Sum(i => i.DocCount)} documents, not {documents}");
+        return infos;
     }
 
     /// <summary>Publish time and snapshot figures of <paramref name="index"/> version <paramref name="version"/>, from the silo's store.</summary>
@@ -309,12 +347,8 @@ public sealed class IndexWorkload : IWorkload
         }).ToArray();
         var shardInfos = await Task.WhenAll(shards.Select(s => cluster.Grains.GetGrain<IShardGrain>(s.Key).GetInfoAsync()));
         var time = clock.Elapsed;
-        foreach (var run in runs)
-        {
-            var mine = shards.Select((s, i) => (s.run, Info: shardInfos[i])).Where(x => x.run == run).Select(x => x.Info).ToList();
-            if (mine.Any(i => i.Version != run.Version)) throw new InvalidOperationException($"index {run.Index}: a shard serves version {mine.First(i => i.Version != run.Version).Version}, not {run.Version}");
-            if (mine.Sum(i => i.DocCount) != run.Documents) throw new InvalidOperationException($"index {run.Index}: restored shards hold {mine.Sum(i => i.DocCount)} documents, not {run.Documents}");
-        }
+        // Already active now: this only checks versions and document counts.
+        foreach (var run in runs) await ServeAsync(cluster.Grains, run.Index, run.Version, run.Shards, run.Documents);
         var downloads = cluster.Store.Transfers.Where(t => !t.Upload && t.LocalPath is not null && t.Start >= start && t.Key.StartsWith("indexes/", StringComparison.Ordinal)).ToList();
         var (bytes, busy, _, _) = MeasuringSnapshotStore.Summarize(downloads);
         long expected = shardInfos.Sum(i => i.SegmentBytes);
@@ -372,26 +406,42 @@ public sealed class IndexWorkload : IWorkload
 
     private sealed record PlainFigures(double UploadMbS, double DownloadMbS, double DiskCopyMbS);
 
-    private static async Task<PlainFigures> PlainAsync(string connectionString, IReadOnlyList<string> files, string work, int rounds, CancellationToken ct)
+    /// <summary>The segment files of a version that the silo restored into its cache (activation after publish).</summary>
+    private static IReadOnlyList<string> SegmentFiles(BlobCluster cluster, IndexRun run)
     {
-        var container = new BlobContainerClient(connectionString, "plain-bench");
-        await container.CreateIfNotExistsAsync(cancellationToken: ct);
+        var files = cluster.Store.Transfers
+            .Where(t => !t.Upload && t.LocalPath is not null && t.Key.StartsWith(SnapshotCatalog.VersionPrefix(run.Index, run.Version), StringComparison.Ordinal))
+            .Select(t => t.LocalPath!).Distinct().ToList();
+        if (files.Count == 0) throw new InvalidOperationException($"index {run.Index}: no segment file in the silo's cache");
+        return files;
+    }
+
+    private static async Task<(long Bytes, PlainTransfers.Timings Times)> PlainRoundAsync(BlobContainerClient container, IReadOnlyList<string> files, string scratch, string what, CancellationToken ct)
+    {
         long total = files.Sum(f => new FileInfo(f).Length);
-        string scratch = Path.Combine(work, "plain-scratch");
-        // Warm-up (JIT, connection pool), not measured: the smallest file.
-        await PlainTransfers.RoundAsync(container, [files.MinBy(f => new FileInfo(f).Length)!], "warm/", scratch, ct);
-        var measured = new List<PlainFigures>();
-        for (int r = 1; r <= rounds; r++)
-        {
-            var t = await PlainTransfers.RoundAsync(container, files, $"r{r}/", scratch, ct);
-            var f = new PlainFigures(total / MiB / t.Upload.TotalSeconds, total / MiB / t.Download.TotalSeconds, total / MiB / t.DiskCopy.TotalSeconds);
-            measured.Add(f);
-            Log($"  plain round {r}: {files.Count} files, {total / MiB:F0} MB: upload {f.UploadMbS:F1}, download {f.DownloadMbS:F1}, disk copy {f.DiskCopyMbS:F1} MB/s");
-        }
-        return new PlainFigures(
-            PlainTransfers.Median(measured.Select(m => m.UploadMbS)),
-            PlainTransfers.Median(measured.Select(m => m.DownloadMbS)),
-            PlainTransfers.Median(measured.Select(m => m.DiskCopyMbS)));
+        var t = await PlainTransfers.RoundAsync(container, files, "plain/", scratch, ct);
+        Log($"  plain ({what}): {files.Count} files, {total / MiB:F1} MB: upload {total / MiB / t.Upload.TotalSeconds:F1}, download {total / MiB / t.Download.TotalSeconds:F1}, "
+            + $"disk copy {total / MiB / t.DiskCopy.TotalSeconds:F1} MB/s");
+        return (total, t);
+    }
+
+    /// <summary>
+    /// JIT and connection warm-up of both paths before anything is measured (a long-running silo is
+    /// warm): 32 MB of random bytes up and down through Shoal's store (outside <c>indexes/</c>, so not
+    /// counted) and through plain Azure.Storage.Blobs.
+    /// </summary>
+    private static async Task WarmUpAsync(ISnapshotStore store, BlobContainerClient plain, string work, CancellationToken ct)
+    {
+        string file = Path.Combine(work, "warm-up.bin");
+        var bytes = new byte[32 << 20];
+        new Random(7).NextBytes(bytes);
+        await File.WriteAllBytesAsync(file, bytes, ct);
+        await store.UploadFileAsync("bench-warm-up/file", file, ct);
+        await store.DownloadFileAsync("bench-warm-up/file", file + ".shoal", null, ct);
+        await store.DeletePrefixAsync("bench-warm-up/", ct);
+        await PlainTransfers.RoundAsync(plain, [file], "warm-up/", Path.Combine(work, "warm-up"), ct);
+        File.Delete(file);
+        File.Delete(file + ".shoal");
     }
 
     private static void Log(string message) => Console.Error.WriteLine(message);
