@@ -31,24 +31,26 @@ namespace Shoal.Bench.Index;
 /// vocabulary (<see cref="SparseJsonCorpus"/>). Without <c>--connection-string</c> an Azurite
 /// (<c>azurite-blob</c>) is started with its data in the work directory.</para>
 /// <para>Figures. <b>docs/s</b> per channel: documents over the wall clock from submitting the job
-/// (or ingest) to the manifest being written (published); the time until the index serves (its
-/// shards loaded) is logged too. <b>snapshot MB/s</b>: bytes the cluster wrote under
-/// <c>indexes/</c> (segments, the sparse vocabulary, manifests) over the time those uploads were in
-/// flight (the union of their intervals, so concurrent uploads count once and the building between
-/// a job's shard uploads does not count); read from the silo's store through
-/// <see cref="MeasuringSnapshotStore"/>. <b>restore MB/s</b>: bytes the new silo downloaded over the wall
-/// clock from the first call (index grains, then every shard's <c>GetInfoAsync</c>, all at once) to
-/// the last shard serving, which includes listing versions, reading manifests, XXH3 verification
-/// and opening the segments; the silo's start-up is not included. <b>plain</b>: the same segment
-/// files, one after another, with <c>BlobClient.UploadAsync(path)</c>, then
-/// <c>DownloadToAsync(path)</c> (no verification), then a local copy (<see cref="PlainTransfers"/>).
+/// (or ingest) to the manifest being written (published); the time until every shard serves it is
+/// reported too (the bench asks every shard, which loads it). <b>snapshot MB/s</b>: bytes the
+/// cluster wrote under <c>indexes/</c> (segments, the sparse vocabulary, manifests) over the time
+/// those uploads were in flight (the union of their intervals, so concurrent uploads count once and
+/// the building between a job's shard uploads does not count), read from the silo's store through
+/// <see cref="MeasuringSnapshotStore"/>; measured once (it is the indexing run's own snapshot).
+/// <b>restore MB/s</b>: bytes a new silo with an empty cache downloaded over the wall clock from the
+/// first call (index grains, then every shard's <c>GetInfoAsync</c>, all at once) to the last shard
+/// serving, which includes listing versions, reading manifests, XXH3 verification and opening the
+/// segments, not the silo's start-up; median of <c>--rounds</c> restores, each on a new silo.
+/// <b>plain</b>: the same segment files, one after another, with <c>BlobClient.UploadAsync(path)</c>,
+/// then <c>DownloadToAsync(path)</c> (no verification), then a local copy (<see cref="PlainTransfers"/>).
 /// The plain upload figure pairs with the snapshot: it is taken right after each index serves, on
-/// that index's files as the silo restored them after publishing (same bytes), so both see the
-/// same moments of a shared machine; the plain download and disk copy figures pair with the
-/// restore: medians of <c>--rounds</c> rounds right after it, on the restored files. Both paths
-/// are warmed up first (32 MB up and down each). Ratios are Shoal over plain (the acceptance bar is
-/// 0.80). <b>peak RSS</b>: VmHWM of this process during indexing (reset after data generation) and
-/// during the restore. MB is 2^20 bytes. <c>--data-only</c> generates the data files and stops.</para>
+/// that index's files as the silo restored them after publishing (same bytes), so both see the same
+/// moments of a shared machine; the plain download and disk copy figures pair with the restore: a
+/// plain round follows each restore round, on the files it restored (medians; the paired ratios'
+/// median is reported too). Both paths are warmed up first (32 MB up and down each). Ratios are
+/// Shoal over plain (the acceptance bar is 0.80). <b>peak RSS</b>: VmHWM of this process during
+/// indexing (reset after data generation) and during the restores. MB is 2^20 bytes.
+/// <c>--data-only</c> generates the data files and stops.</para>
 /// </remarks>
 public sealed class IndexWorkload : IWorkload
 {
@@ -170,35 +172,45 @@ public sealed class IndexWorkload : IWorkload
         double indexPeak = ProcessMemory.PeakMb();
         Directory.Delete(siloA, recursive: true);
 
-        // 2. Restore on a new silo with an empty cache.
+        // 2. Restore, --rounds times: each round a new silo with an empty cache on the same container,
+        // then a plain round (upload, download, disk copy) of the files it restored. The first
+        // round's answers are checked against the ones before.
         if (resettable) ProcessMemory.ResetPeak();
-        Restore restore;
-        Answers after;
-        var startClock = Stopwatch.StartNew();
-        await using (var cluster = await BlobCluster.StartAsync(connectionString, Container, Path.Combine(work, "silo-b"), o.LogLevel, ct))
+        var restores = new List<Restore>();
+        var plainAtRestore = new List<(long Bytes, PlainTransfers.Timings Times)>();
+        Answers? after = null;
+        for (int r = 1; r <= o.Rounds; r++)
         {
-            Log($"new silo started in {startClock.Elapsed.TotalSeconds:F1} s; restoring");
-            restore = await RestoreAsync(cluster, [text, sparse], o, ct);
-            after = await AskAsync(cluster.Grains, o, data, ct);
+            string silo = Path.Combine(work, $"silo-r{r}");
+            var startClock = Stopwatch.StartNew();
+            await using (var cluster = await BlobCluster.StartAsync(connectionString, Container, silo, o.LogLevel, ct))
+            {
+                Log($"restore round {r}: new silo started in {startClock.Elapsed.TotalSeconds:F1} s");
+                restores.Add(await RestoreAsync(cluster, [text, sparse], o, ct));
+                after ??= await AskAsync(cluster.Grains, o, data, ct);
+            }
+            plainAtRestore.Add(await PlainRoundAsync(plainContainer, restores[^1].Files, scratch, $"restored, round {r}", ct));
+            Directory.Delete(silo, recursive: true);
         }
         double restorePeak = ProcessMemory.PeakMb();
-        var (identical, compared, differences) = Compare(before, after);
+        var (identical, compared, differences) = Compare(before, after!);
         Log($"restored answers: {compared} queries compared, {(identical ? "all identical (ids and scores)" : $"{differences} differ")}");
 
-        // 3. Plain Azure.Storage.Blobs downloads and disk copy of the same segment files, right after the restore.
-        var plainAtRestore = new List<(long Bytes, PlainTransfers.Timings Times)>();
-        for (int r = 1; r <= o.Rounds; r++) plainAtRestore.Add(await PlainRoundAsync(plainContainer, restore.Files, scratch, $"restored, round {r}", ct));
         double Mbs(long bytes, TimeSpan t) => bytes / MiB / t.TotalSeconds;
         var plain = new PlainFigures(
             Mbs(plainAtSnapshot.Sum(x => x.Bytes), TimeSpan.FromTicks(plainAtSnapshot.Sum(x => x.Times.Upload.Ticks))),
             PlainTransfers.Median(plainAtRestore.Select(x => Mbs(x.Bytes, x.Times.Download))),
             PlainTransfers.Median(plainAtRestore.Select(x => Mbs(x.Bytes, x.Times.DiskCopy))));
         double plainUploadLater = PlainTransfers.Median(plainAtRestore.Select(x => Mbs(x.Bytes, x.Times.Upload)));
+        var restore = restores[0];
+        double restoreMbS = PlainTransfers.Median(restores.Select(x => Mbs(x.Bytes, x.Time)));
+        double restoreRatioPaired = PlainTransfers.Median(restores.Select((x, i) => Mbs(x.Bytes, x.Time) / Mbs(plainAtRestore[i].Bytes, plainAtRestore[i].Times.Download)));
+        Log($"restore MB/s by round: {string.Join(", ", restores.Select(x => Mbs(x.Bytes, x.Time).ToString("F1", System.Globalization.CultureInfo.InvariantCulture)))}; "
+            + $"paired ratios to plain download: {string.Join(", ", restores.Select((x, i) => (Mbs(x.Bytes, x.Time) / Mbs(plainAtRestore[i].Bytes, plainAtRestore[i].Times.Download)).ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}");
 
         double snapshotBytes = text.SnapshotBytes + sparse.SnapshotBytes;
         double snapshotSeconds = text.SnapshotTime.TotalSeconds + sparse.SnapshotTime.TotalSeconds;
         double snapshotMbS = snapshotBytes / MiB / snapshotSeconds;
-        double restoreMbS = restore.Bytes / MiB / restore.Time.TotalSeconds;
         double peakMb = Math.Max(indexPeak, restorePeak);
 
         var report = new Report();
@@ -226,15 +238,16 @@ public sealed class IndexWorkload : IWorkload
         report.Result("text_snapshot_mb_s", text.SnapshotBytes / MiB / text.SnapshotTime.TotalSeconds);
         report.Result("sparse_snapshot_mb_s", sparse.SnapshotBytes / MiB / sparse.SnapshotTime.TotalSeconds);
         report.Result("restore_mb", restore.Bytes / MiB);
-        report.Result("restore_s", restore.Time.TotalSeconds);
+        report.Result("restore_s", PlainTransfers.Median(restores.Select(x => x.Time.TotalSeconds)));
         report.Result("restore_mb_s", restoreMbS);
         report.Result("plain_upload_mb_s", plain.UploadMbS);
         report.Result("plain_download_mb_s", plain.DownloadMbS);
         report.Result("disk_copy_mb_s", plain.DiskCopyMbS);
         report.Result("snapshot_ratio", snapshotMbS / plain.UploadMbS);
         report.Result("restore_ratio", restoreMbS / plain.DownloadMbS);
+        report.Result("restore_ratio_paired_median", restoreRatioPaired);
         report.Result("plain_upload_after_restore_mb_s", plainUploadLater);
-        report.Result("plain_rounds", o.Rounds);
+        report.Result("rounds", o.Rounds);
         report.Result("peak_rss_mb", peakMb);
         report.Result("peak_rss_index_mb", indexPeak);
         report.Result("peak_rss_restore_mb", restorePeak);
