@@ -52,8 +52,8 @@ namespace Shoal.Bench.Index;
 /// reported beside. Both paths are warmed up first (32 MB up and down each). Ratios are Shoal over
 /// plain (the acceptance bar is 0.80). <b>peak RSS</b>: VmHWM of this process (anonymous memory and
 /// touched pages of mapped segment files) during indexing (reset after data generation; it
-/// includes the plain rounds that follow each index) and during each restore (reset before each,
-/// read before the silo stops). MB is 2^20 bytes.
+/// includes the plain rounds that follow each index) and during each restore (after a full
+/// garbage collection, reset before each, read before the silo stops). MB is 2^20 bytes.
 /// <c>--data-only</c> generates the data files and stops.</para>
 /// </remarks>
 public sealed class IndexWorkload : IWorkload
@@ -186,11 +186,14 @@ public sealed class IndexWorkload : IWorkload
         for (int r = 1; r <= o.Rounds; r++)
         {
             string silo = Path.Combine(work, $"silo-r{r}");
+            // The previous silos' heaps go back to the OS first, so the peak is the restore's own.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             if (resettable) ProcessMemory.ResetPeak();
+            double baseline = ProcessMemory.CurrentMb();
             var startClock = Stopwatch.StartNew();
             await using (var cluster = await BlobCluster.StartAsync(connectionString, Container, silo, o.LogLevel, ct))
             {
-                Log($"restore round {r}: new silo started in {startClock.Elapsed.TotalSeconds:F1} s");
+                Log($"restore round {r}: new silo started in {startClock.Elapsed.TotalSeconds:F1} s (RSS {baseline:F0} MB before it)");
                 restores.Add(await RestoreAsync(cluster, [text, sparse], o, ct));
                 after ??= await AskAsync(cluster.Grains, o, data, ct);
                 restorePeak = Math.Max(restorePeak, ProcessMemory.PeakMb());
