@@ -194,7 +194,7 @@ public sealed class IndexWorkload : IWorkload
             await using (var cluster = await BlobCluster.StartAsync(connectionString, Container, silo, o.LogLevel, ct))
             {
                 Log($"restore round {r}: new silo started in {startClock.Elapsed.TotalSeconds:F1} s (RSS {baseline:F0} MB before it)");
-                restores.Add(await RestoreAsync(cluster, [text, sparse], o, ct));
+                restores.Add(await RestoreAsync(cluster, [text, sparse]));
                 after ??= await AskAsync(cluster.Grains, o, data, ct);
                 restorePeak = Math.Max(restorePeak, ProcessMemory.PeakMb());
             }
@@ -363,7 +363,7 @@ public sealed class IndexWorkload : IWorkload
     /// <summary>What the restore gave: bytes downloaded, wall time to every shard serving, and the restored files.</summary>
     private sealed record Restore(long Bytes, TimeSpan Time, int Shards, IReadOnlyList<string> Files);
 
-    private static async Task<Restore> RestoreAsync(BlobCluster cluster, IndexRun[] runs, Options o, CancellationToken ct)
+    private static async Task<Restore> RestoreAsync(BlobCluster cluster, IndexRun[] runs)
     {
         var clock = Stopwatch.StartNew();
         long start = Stopwatch.GetTimestamp();
