@@ -181,7 +181,7 @@ public sealed class SnapshotWorkload : IWorkload
                 }
                 else
                 {
-                    await plain.GetBlobClient($"r{round}/file-{i}").UploadAsync(files[i], overwrite: true, ct);
+                    await PlainTransfers.UploadAsync(plain, $"r{round}/file-{i}", files[i], ct);
                     plainUpload += clock.Elapsed;
                     cpu.Add("plain upload", start);
                 }
@@ -217,7 +217,7 @@ public sealed class SnapshotWorkload : IWorkload
                 }
                 else
                 {
-                    await plain.GetBlobClient($"r{round}/file-{i}").DownloadToAsync(Path.Combine(downloads, $"file-{i}"), ct);
+                    await PlainTransfers.DownloadAsync(plain, $"r{round}/file-{i}", Path.Combine(downloads, $"file-{i}"), ct);
                     plainDownload += clock.Elapsed;
                     cpu.Add("plain download", start);
                 }
@@ -225,12 +225,7 @@ public sealed class SnapshotWorkload : IWorkload
         }
 
         var copy = Stopwatch.StartNew();
-        for (int i = 0; i < files.Length; i++)
-        {
-            await using var src = new FileStream(files[i], FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
-            await using var dst = new FileStream(Path.Combine(copies, $"file-{i}"), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true);
-            await src.CopyToAsync(dst, 1 << 20, ct);
-        }
+        for (int i = 0; i < files.Length; i++) await PlainTransfers.CopyFileAsync(files[i], Path.Combine(copies, $"file-{i}"), ct);
         var diskCopy = copy.Elapsed;
 
         // Same bytes on both sides.
@@ -314,11 +309,7 @@ public sealed class SnapshotWorkload : IWorkload
         }
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var v = values.OrderBy(x => x).ToArray();
-        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
-    }
+    private static double Median(IEnumerable<double> values) => PlainTransfers.Median(values);
 
     private static void Log(string message) => Console.Error.WriteLine(message);
 }

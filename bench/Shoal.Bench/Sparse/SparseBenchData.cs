@@ -242,10 +242,7 @@ internal static class SparseBenchData
         int n = 0;
         while (n < output.Length)
         {
-            ulong u = rng.Next();
-            int i = (int)(((u >> 32) * (ulong)Vocabulary) >> 32);
-            int rank = (u & 0xFFFFFFFFUL) * (1.0 / 4294967296.0) < prob[i] ? i : alias[i];
-            int term = permutation[rank];
+            int term = permutation[SampleAlias(ref rng, prob, alias)];
             if (stamps[term] == stamp) continue;
             stamps[term] = stamp;
             output[n++] = term;
@@ -256,9 +253,27 @@ internal static class SparseBenchData
     private static (double[] Prob, int[] Alias, int[] Permutation) Popularity(long seed)
     {
         int n = Vocabulary;
+        var (prob, alias) = ZipfAlias(n, ZipfExponent);
+        var permutation = new int[n];
+        for (int i = 0; i < n; i++) permutation[i] = i;
+        var rng = new SplitMix(seed, 0);
+        for (int i = n - 1; i > 0; i--)
+        {
+            int j = (int)(rng.Next() % (ulong)(i + 1));
+            (permutation[i], permutation[j]) = (permutation[j], permutation[i]);
+        }
+        return (prob, alias, permutation);
+    }
+
+    /// <summary>
+    /// Zipf(<paramref name="exponent"/>) over ranks 0..n-1 (rank r has weight (r+1)^-s) as a Vose
+    /// alias table; draw with <see cref="SampleAlias"/>. Shared by the sparse and text generators.
+    /// </summary>
+    internal static (double[] Prob, int[] Alias) ZipfAlias(int n, double exponent)
+    {
         var p = new double[n];
         double sum = 0;
-        for (int i = 0; i < n; i++) sum += p[i] = Math.Pow(i + 1, -ZipfExponent);
+        for (int i = 0; i < n; i++) sum += p[i] = Math.Pow(i + 1, -exponent);
         for (int i = 0; i < n; i++) p[i] = p[i] / sum * n;
         var prob = new double[n];
         var alias = new int[n];
@@ -275,20 +290,19 @@ internal static class SparseBenchData
         }
         while (large.Count > 0) { int l = large.Pop(); prob[l] = 1; alias[l] = l; }
         while (small.Count > 0) { int s = small.Pop(); prob[s] = 1; alias[s] = s; }
+        return (prob, alias);
+    }
 
-        var permutation = new int[n];
-        for (int i = 0; i < n; i++) permutation[i] = i;
-        var rng = new SplitMix(seed, 0);
-        for (int i = n - 1; i > 0; i--)
-        {
-            int j = (int)(rng.Next() % (ulong)(i + 1));
-            (permutation[i], permutation[j]) = (permutation[j], permutation[i]);
-        }
-        return (prob, alias, permutation);
+    /// <summary>One draw from an alias table of <paramref name="prob"/>.Length entries (one 64-bit random number).</summary>
+    internal static int SampleAlias(ref SplitMix rng, double[] prob, int[] alias)
+    {
+        ulong u = rng.Next();
+        int i = (int)(((u >> 32) * (ulong)prob.Length) >> 32);
+        return (u & 0xFFFFFFFFUL) * (1.0 / 4294967296.0) < prob[i] ? i : alias[i];
     }
 
     /// <summary>SplitMix64 (Steele, Lea and Flood, 2014): a small, fast, seedable generator with independent streams.</summary>
-    private struct SplitMix(long seed, long stream)
+    internal struct SplitMix(long seed, long stream)
     {
         private ulong _state = Mix((ulong)seed * 0x9E3779B97F4A7C15UL + Mix((ulong)stream + 0x632BE59BD9B4E019UL));
         private double _spare = double.NaN;
