@@ -1,5 +1,5 @@
-using System.Text;
 using System.Text.Json;
+using Shoal.Engine.Indexing;
 
 namespace Shoal.Engine.Ingest;
 
@@ -26,8 +26,6 @@ namespace Shoal.Engine.Ingest;
 /// </remarks>
 public static class CorpusReader
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>
     /// Returns a lazy, single-pass sequence of the documents in <paramref name="path"/>. The file is
     /// opened when enumeration starts and closed when it ends or the enumerator is disposed; each
@@ -53,19 +51,7 @@ public static class CorpusReader
     }
 
     /// <summary>True when the line holds only spaces, tabs, carriage returns or form/vertical feeds.</summary>
-    internal static bool IsBlank(ReadOnlySpan<byte> line)
-    {
-        for (int i = 0; i < line.Length; i++)
-        {
-            byte b = line[i];
-            if (b != (byte)' ' && b != (byte)'\t' && b != (byte)'\r' && b != (byte)'\f' && b != (byte)'\v')
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
+    internal static bool IsBlank(ReadOnlySpan<byte> line) => CorpusLineParser.IsBlank(line);
 
     private static IEnumerable<SourceDocument> ReadLines(string path, CorpusFormat format)
     {
@@ -105,151 +91,8 @@ public static class CorpusReader
             }
         }
 
-        long lineNumber = lines.LineNumber;
-        return format switch
-        {
-            CorpusFormat.BeirJsonl => ParseJson(line, path, lineNumber, beir: true),
-            CorpusFormat.MsMarcoV2Jsonl => ParseJson(line, path, lineNumber, beir: false),
-            _ => ParseTsv(line, path, lineNumber),
-        };
-    }
-
-    private static SourceDocument ParseJson(ReadOnlySpan<byte> line, string path, long lineNumber, bool beir)
-    {
-        ReadOnlySpan<byte> idName = beir ? "_id"u8 : "pid"u8;
-        ReadOnlySpan<byte> textName = beir ? "text"u8 : "passage"u8;
-        string idLabel = beir ? "\"_id\"" : "\"pid\"";
-        string textLabel = beir ? "\"text\"" : "\"passage\"";
-        string? id = null;
-        string? title = null;
-        string? text = null;
-
-        try
-        {
-            var reader = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = 64 });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                throw new CorpusFormatException(path, lineNumber, $"expected a JSON object, found {reader.TokenType}");
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals(idName))
-                {
-                    reader.Read();
-                    id = reader.TokenType switch
-                    {
-                        JsonTokenType.String => reader.GetString(),
-                        JsonTokenType.Number => Encoding.UTF8.GetString(reader.ValueSpan),
-                        _ => throw new CorpusFormatException(path, lineNumber, $"{idLabel} must be a string, found {reader.TokenType}"),
-                    };
-                }
-                else if (reader.ValueTextEquals(textName))
-                {
-                    reader.Read();
-                    if (reader.TokenType != JsonTokenType.String)
-                    {
-                        throw new CorpusFormatException(path, lineNumber, $"{textLabel} must be a string, found {reader.TokenType}");
-                    }
-
-                    text = reader.GetString();
-                }
-                else if (beir && reader.ValueTextEquals("title"u8))
-                {
-                    reader.Read();
-                    title = reader.TokenType switch
-                    {
-                        JsonTokenType.String => reader.GetString(),
-                        JsonTokenType.Null => null,
-                        _ => throw new CorpusFormatException(path, lineNumber, $"\"title\" must be a string or null, found {reader.TokenType}"),
-                    };
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-
-            // Validates that nothing but whitespace follows the object.
-            if (reader.Read())
-            {
-                throw new CorpusFormatException(path, lineNumber, "unexpected content after the JSON object");
-            }
-        }
-        catch (JsonException ex)
-        {
-            throw new CorpusFormatException(path, lineNumber, $"invalid JSON ({ex.Message})", ex);
-        }
-        catch (InvalidOperationException ex)
-        {
-            // GetString on invalid UTF-8 or a malformed escape.
-            throw new CorpusFormatException(path, lineNumber, $"invalid string value ({ex.Message})", ex);
-        }
-
-        if (id is null)
-        {
-            throw new CorpusFormatException(path, lineNumber, $"missing {idLabel}");
-        }
-
-        if (string.IsNullOrWhiteSpace(id))
-        {
-            throw new CorpusFormatException(path, lineNumber, $"empty {idLabel}");
-        }
-
-        if (text is null)
-        {
-            throw new CorpusFormatException(path, lineNumber, $"missing {textLabel} (document '{id}')");
-        }
-
-        return new SourceDocument(id, string.IsNullOrEmpty(title) ? null : title, text);
-    }
-
-    private static SourceDocument ParseTsv(ReadOnlySpan<byte> line, string path, long lineNumber)
-    {
-        int firstTab = line.IndexOf((byte)'\t');
-        if (firstTab < 0)
-        {
-            throw new CorpusFormatException(path, lineNumber, "expected 'id<TAB>text' or 'id<TAB>title<TAB>text', found no tab (missing text)");
-        }
-
-        ReadOnlySpan<byte> idBytes = line[..firstTab];
-        ReadOnlySpan<byte> rest = line[(firstTab + 1)..];
-        ReadOnlySpan<byte> titleBytes = default;
-        bool hasTitle = false;
-        int secondTab = rest.IndexOf((byte)'\t');
-        if (secondTab >= 0)
-        {
-            titleBytes = rest[..secondTab];
-            rest = rest[(secondTab + 1)..];
-            hasTitle = true;
-            if (rest.IndexOf((byte)'\t') >= 0)
-            {
-                int columns = 3 + rest.Count((byte)'\t');
-                throw new CorpusFormatException(path, lineNumber, $"expected 2 or 3 tab-separated columns, found {columns}");
-            }
-        }
-
-        string id = Decode(idBytes, path, lineNumber);
-        if (string.IsNullOrWhiteSpace(id))
-        {
-            throw new CorpusFormatException(path, lineNumber, "empty id");
-        }
-
-        string? title = hasTitle && titleBytes.Length > 0 ? Decode(titleBytes, path, lineNumber) : null;
-        string text = Decode(rest, path, lineNumber);
-        return new SourceDocument(id, title, text);
-    }
-
-    private static string Decode(ReadOnlySpan<byte> bytes, string path, long lineNumber)
-    {
-        try
-        {
-            return StrictUtf8.GetString(bytes);
-        }
-        catch (DecoderFallbackException ex)
-        {
-            throw new CorpusFormatException(path, lineNumber, "invalid UTF-8", ex);
-        }
+        // The per-line rules live in CorpusLineParser (shared with the chunked job reader).
+        return CorpusLineParser.TryParse(line, format, out string? reason)
+            ?? throw new CorpusFormatException(path, lines.LineNumber, reason!);
     }
 }
