@@ -121,9 +121,10 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     public async Task<IndexInfo?> AdoptVersionAsync(long version)
     {
         if (SnapshotCatalog.ValidateIndexName(Name) is { } nameError) throw new ArgumentException(nameError);
-        if (_manifest is null || version > _manifest.Version)
+        if (_manifest is null || version >= _manifest.Version)
         {
-            var manifest = await _catalog.GetManifestAsync(Name, version)
+            // Also when this activation already read the version on activation: the shards may not have it yet.
+            var manifest = _manifest?.Version == version ? _manifest : await _catalog.GetManifestAsync(Name, version)
                 ?? throw new ArgumentException($"Index '{Name}' has no published version {version} in {_catalog.Store.Description}.");
             _manifest = manifest;
             await Task.WhenAll(Enumerable.Range(0, manifest.ShardCount * manifest.Replicas).Select(i =>
