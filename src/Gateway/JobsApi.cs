@@ -6,11 +6,13 @@ using Shoal.Grains.Jobs;
 namespace Shoal.Gateway;
 
 /// <summary>
-/// Body of <c>POST /v1/jobs</c>: the target index, the source (a path readable by the silos, or
-/// <c>store:</c>key of an object in the snapshot store), its format and the index settings.
-/// <c>onMalformed</c> is <c>skip</c> (default: count and report malformed lines) or <c>stop</c>
-/// (fail at the first one). <c>id</c> is optional (a new one is made); submitting the same body
-/// with the same id again is idempotent.
+/// Body of <c>POST /v1/jobs</c>: the target index, the sources (each a path readable by the silos,
+/// or <c>store:</c>key of an object in the snapshot store; plain or gzip) — <c>source</c> (text
+/// corpus) and/or <c>sparseVectors</c> (Anserini JSON vector lines, with an optional
+/// <c>sparseVocabulary</c>) and/or <c>denseVectors</c> (jsonl or SHOALVEC binary, with the dense
+/// channel's settings), joined by document id — and the index settings. <c>onMalformed</c> is
+/// <c>skip</c> (default: count and report malformed lines) or <c>stop</c> (fail at the first one).
+/// <c>id</c> is optional (a new one is made); submitting the same body with the same id again is idempotent.
 /// </summary>
 public sealed record JobBody(
     string? Index,
@@ -22,7 +24,17 @@ public sealed record JobBody(
     double? B = null,
     string? OnMalformed = null,
     int? ChunkLines = null,
-    string? Id = null);
+    string? Id = null,
+    string? SparseVectors = null,
+    string? SparseVocabulary = null,
+    int? SparsePostingsPerTerm = null,
+    string? DenseVectors = null,
+    int? DenseDims = null,
+    string? DenseMetric = null,
+    string? DenseStorage = null,
+    string? DenseIndex = null,
+    int? HnswM = null,
+    int? HnswEfConstruction = null);
 
 /// <summary>Response of <c>GET /v1/jobs</c>: the most recent jobs, newest first.</summary>
 public sealed record JobList(IReadOnlyList<IndexJobStatus> Jobs);
@@ -59,13 +71,14 @@ public static class JobsApi
         }
         if (body is null) return BadRequest("The request body must be a JSON object.");
         if (string.IsNullOrWhiteSpace(body.Index)) return BadRequest("'index' is required: the index the job builds a new version of.");
-        if (string.IsNullOrWhiteSpace(body.Source)) return BadRequest("'source' is required: a corpus path readable by the silos, or store:<key> of an object in the snapshot store.");
+        if (string.IsNullOrWhiteSpace(body.Source) && body.SparseVectors is null && body.DenseVectors is null)
+            return BadRequest("'source' is required: a corpus path readable by the silos, or store:<key> of an object in the snapshot store (or give 'sparseVectors' and/or 'denseVectors').");
         string id = body.Id ?? IndexJobIds.New();
         if (IndexJobIds.Validate(id) is { } idError) return BadRequest(idError);
         var request = new IndexJobRequest
         {
             Index = body.Index,
-            Source = body.Source,
+            Source = body.Source ?? "",
             Format = body.Format,
             Shards = body.Shards ?? 1,
             Replicas = body.Replicas ?? 1,
@@ -73,6 +86,16 @@ public static class JobsApi
             B = body.B ?? 0.4,
             OnMalformed = body.OnMalformed ?? "skip",
             ChunkLines = body.ChunkLines ?? 0,
+            SparseVectors = body.SparseVectors,
+            SparseVocabulary = body.SparseVocabulary,
+            SparsePostingsPerTerm = body.SparsePostingsPerTerm,
+            DenseVectors = body.DenseVectors,
+            DenseDims = body.DenseDims,
+            DenseMetric = body.DenseMetric ?? "dot",
+            DenseStorage = body.DenseStorage ?? "fp32",
+            DenseIndex = body.DenseIndex ?? "hnsw",
+            HnswM = body.HnswM ?? 16,
+            HnswEfConstruction = body.HnswEfConstruction ?? 200,
         };
         try
         {

@@ -4,14 +4,16 @@ using System.Net.Http.Json;
 namespace Shoal.Client;
 
 /// <summary>
-/// An indexing job to submit: the target index and a source (a path readable by the silos, or
-/// <c>store:</c>key of an object in the snapshot store), plain or gzip.
+/// An indexing job to submit: the target index and its sources, each a path readable by the silos
+/// or <c>store:</c>key of an object in the snapshot store, plain or gzip: a text corpus
+/// (<paramref name="Source"/>) and/or sparse vectors (<see cref="SparseVectors"/>) and/or dense
+/// vectors (<see cref="DenseVectors"/>), at least one, joined by document id.
 /// </summary>
 /// <param name="Index">Index that gets a new version.</param>
-/// <param name="Source">Corpus path or <c>store:</c>key.</param>
+/// <param name="Source">Text corpus path or <c>store:</c>key; null (or empty) for a job of vector sources only.</param>
 /// <param name="Format">"beir", "tsv" or "msmarco-v2"; null detects it from the name.</param>
 /// <param name="Shards">Number of shards.</param>
-public sealed record JobSubmission(string Index, string Source, string? Format = null, int Shards = 1)
+public sealed record JobSubmission(string Index, string? Source, string? Format = null, int Shards = 1)
 {
     /// <summary>Copies of each shard.</summary>
     public int? Replicas { get; init; }
@@ -25,15 +27,61 @@ public sealed record JobSubmission(string Index, string Source, string? Format =
     /// <summary>"skip" (count and report malformed lines) or "stop" (fail at the first).</summary>
     public string? OnMalformed { get; init; }
 
-    /// <summary>Lines per chunk (the checkpoint interval); null uses the cluster default.</summary>
+    /// <summary>Lines (SHOALVEC: records) per chunk, the checkpoint interval; null uses the cluster default.</summary>
     public int? ChunkLines { get; init; }
 
     /// <summary>Job id; null lets the server make one. Submitting again with the same id and body is idempotent.</summary>
     public string? Id { get; init; }
+
+    /// <summary>Learned-sparse vectors: Anserini JSON vector lines <c>{"id", "contents", "vector": {token: weight}}</c>, a path or <c>store:</c>key.</summary>
+    public string? SparseVectors { get; init; }
+
+    /// <summary>Vocabulary (vocab.txt) of the sparse vectors, a path or <c>store:</c>key; null uses the cluster default.</summary>
+    public string? SparseVocabulary { get; init; }
+
+    /// <summary>Postings kept per term in the approximate sparse index.</summary>
+    public int? SparsePostingsPerTerm { get; init; }
+
+    /// <summary>Dense vectors: jsonl <c>{"id", "vector": [...]}</c> or SHOALVEC binary, a path or <c>store:</c>key.</summary>
+    public string? DenseVectors { get; init; }
+
+    /// <summary>Dense dimensions (default: from the first vector).</summary>
+    public int? DenseDims { get; init; }
+
+    /// <summary>"dot" or "cosine".</summary>
+    public string? DenseMetric { get; init; }
+
+    /// <summary>"fp32", "fp16" or "int8".</summary>
+    public string? DenseStorage { get; init; }
+
+    /// <summary>"hnsw" or "flat".</summary>
+    public string? DenseIndex { get; init; }
+
+    /// <summary>HNSW links per node.</summary>
+    public int? HnswM { get; init; }
+
+    /// <summary>HNSW build beam width.</summary>
+    public int? HnswEfConstruction { get; init; }
 }
 
-/// <summary>A malformed source line.</summary>
-public sealed record JobMalformedLine(long Line, string Reason);
+/// <summary>A malformed source line (a record number for a SHOALVEC file).</summary>
+/// <param name="Line">1-based line (or record) number.</param>
+/// <param name="Reason">What is wrong.</param>
+/// <param name="Source">The source it is in: "text", "sparse" or "dense".</param>
+public sealed record JobMalformedLine(long Line, string Reason, string? Source = null);
+
+/// <summary>Progress of one source of a job.</summary>
+/// <param name="Kind">"text", "sparse" or "dense".</param>
+/// <param name="Source">The source as submitted.</param>
+/// <param name="Format">"beir", "tsv", "msmarco-v2", "anserini", "jsonl" or "shoalvec" (empty until known).</param>
+/// <param name="LinesRead">Lines (SHOALVEC: records) consumed.</param>
+/// <param name="DocumentsRead">Well-formed records read.</param>
+/// <param name="Malformed">Malformed lines (or records).</param>
+/// <param name="Chunks">Chunks checkpointed.</param>
+/// <param name="BytesRead">Bytes read.</param>
+/// <param name="TotalBytes">Size (0 when unknown).</param>
+/// <param name="Done">Read to its end.</param>
+public sealed record JobSourceProgress(string Kind, string Source, string Format, long LinesRead, long DocumentsRead, long Malformed, long Chunks, long BytesRead, long TotalBytes, bool Done);
 
 /// <summary>Progress of an indexing job.</summary>
 public sealed record JobProgress(
@@ -61,6 +109,9 @@ public sealed record JobProgress(
 {
     /// <summary>The submitted request.</summary>
     public JobSubmission? Request { get; init; }
+
+    /// <summary>Progress of each source, in reading order (text, sparse, dense).</summary>
+    public IReadOnlyList<JobSourceProgress> Sources { get; init; } = [];
 
     /// <summary>True once the job succeeded, failed or was cancelled.</summary>
     public bool IsFinished => State is "succeeded" or "failed" or "cancelled";

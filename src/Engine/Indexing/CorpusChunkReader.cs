@@ -27,7 +27,7 @@ public sealed record CorpusChunk(long FirstLine, long Lines, IReadOnlyList<Numbe
 /// the number of lines already consumed) yields exactly the same documents. Malformed lines do not
 /// stop the reader; they are returned with their line numbers and the caller decides.
 /// </summary>
-public sealed class CorpusChunkReader : IDisposable
+public sealed class CorpusChunkReader : IChunkSourceReader
 {
     private const string What = "Corpus";
     private readonly ChunkedLineSource _source;

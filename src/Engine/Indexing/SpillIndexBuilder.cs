@@ -53,7 +53,15 @@ public sealed class SpillIndexBuilder
     public IndexBuildPlan Plan => _plan;
 
     /// <summary>First pass: statistics over every shard's de-duplicated spills.</summary>
-    public SpillStatistics ComputeStatistics(Func<int, ShardSpills> spillsOf, CancellationToken cancellationToken = default)
+    public SpillStatistics ComputeStatistics(Func<int, ShardSpills> spillsOf, CancellationToken cancellationToken = default) =>
+        ComputeStatistics(spillsOf, null, cancellationToken);
+
+    /// <summary>
+    /// First pass: statistics over every shard's de-duplicated spills. When
+    /// <paramref name="knownSparseMaxWeight"/> is given (gathered while the chunks were read, see
+    /// <see cref="SparseMaxWeightTracker"/>) the sparse spills are not read.
+    /// </summary>
+    public SpillStatistics ComputeStatistics(Func<int, ShardSpills> spillsOf, float? knownSparseMaxWeight, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spillsOf);
         var df = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -72,13 +80,13 @@ public sealed class SpillIndexBuilder
                     foreach (var t in doc.Terms) df[t] = df.TryGetValue(t, out long c) ? c + 1 : 1;
                 }
             }
-            if (_plan.SparseVocabulary is not null)
+            if (_plan.SparseVocabulary is not null && knownSparseMaxWeight is null)
             {
                 foreach (var doc in LastById(spills.Sparse.SelectMany(IndexSpill.ReadSparse), r => r.Id, r => r with { Text = null }, cancellationToken).Values)
                     foreach (float w in doc.Weights) sparseMax = Math.Max(sparseMax, w);
             }
         }
-        return new SpillStatistics(docs, length, df, sparseMax);
+        return new SpillStatistics(docs, length, df, knownSparseMaxWeight ?? sparseMax);
     }
 
     /// <summary>

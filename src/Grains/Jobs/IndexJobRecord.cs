@@ -18,21 +18,21 @@ public sealed class IndexJobRecord
     [Id(1)] public IndexJobState State { get; set; }
     /// <summary>Phase: reading, building, publishing, activating, done, failed, cancelled.</summary>
     [Id(2)] public string Phase { get; set; } = "queued";
-    /// <summary>The resolved corpus format name.</summary>
+    /// <summary>The resolved text corpus format name (empty without a text source).</summary>
     [Id(3)] public string Format { get; set; } = "";
-    /// <summary>Lines of the source consumed by checkpointed chunks.</summary>
+    /// <summary>Lines consumed by checkpointed chunks, over every source (see <see cref="Sources"/> for each one's checkpoint).</summary>
     [Id(4)] public long LinesDone { get; set; }
-    /// <summary>Chunks spilled and checkpointed (spills of chunk numbers below this are complete).</summary>
+    /// <summary>Chunks spilled and checkpointed, over every source.</summary>
     [Id(5)] public long ChunksDone { get; set; }
-    /// <summary>Well-formed documents spilled.</summary>
+    /// <summary>Well-formed records spilled, over every source.</summary>
     [Id(6)] public long DocumentsRead { get; set; }
     /// <summary>Malformed lines seen.</summary>
     [Id(7)] public long Malformed { get; set; }
     /// <summary>The first malformed lines.</summary>
     [Id(8)] public List<MalformedLineInfo> MalformedLines { get; set; } = [];
-    /// <summary>Source bytes read at the last checkpoint.</summary>
+    /// <summary>Bytes read at the last checkpoint, over every source.</summary>
     [Id(9)] public long BytesRead { get; set; }
-    /// <summary>Source size.</summary>
+    /// <summary>Size of every source.</summary>
     [Id(10)] public long TotalBytes { get; set; }
     /// <summary>Seconds spent reading chunks (over all attempts), for docs/s.</summary>
     [Id(11)] public double ReadingSeconds { get; set; }
@@ -60,6 +60,48 @@ public sealed class IndexJobRecord
     [Id(22)] public int Attempts { get; set; }
     /// <summary>Cancellation asked (persisted so that a resumed job honours it).</summary>
     [Id(23)] public bool CancelRequested { get; set; }
+    /// <summary>Every source with its own checkpoint, in reading order (text, sparse, dense); the counters above are their sums.</summary>
+    [Id(24)] public List<JobSource> Sources { get; set; } = [];
+    /// <summary>The sparse channel's quantisation scale as gathered while reading (<see cref="Shoal.Engine.Indexing.SparseMaxWeightTracker"/>).</summary>
+    [Id(25)] public float SparseMaxWeight { get; set; }
+    /// <summary>Id of the sparse record holding <see cref="SparseMaxWeight"/>.</summary>
+    [Id(26)] public string? SparseMaxHolder { get; set; }
+    /// <summary>The holder was replaced by smaller weights: the build recomputes the scale from the spills.</summary>
+    [Id(27)] public bool SparseMaxStale { get; set; }
+    /// <summary>Dense dimensions: requested, or taken from the first well-formed vector (0 until known).</summary>
+    [Id(28)] public int DenseDims { get; set; }
+    /// <summary>Store key of the job's copy of the sparse vocabulary (deleted with the spills; published with the version).</summary>
+    [Id(29)] public string? VocabularyKey { get; set; }
+    /// <summary>XXH3-64 (hex) of the vocabulary.</summary>
+    [Id(30)] public string? VocabularyXxh3 { get; set; }
+    /// <summary>Tokens in the vocabulary.</summary>
+    [Id(31)] public int VocabularySize { get; set; }
+}
+
+/// <summary>One source of a job and its checkpoint.</summary>
+[GenerateSerializer, Alias("shoal.JobSource")]
+public sealed class JobSource
+{
+    /// <summary>"text", "sparse" or "dense" (<see cref="IndexJobSources"/>).</summary>
+    [Id(0)] public string Kind { get; set; } = "";
+    /// <summary>The source as requested (path or <c>store:</c>key).</summary>
+    [Id(1)] public string Source { get; set; } = "";
+    /// <summary>Its format, once known.</summary>
+    [Id(2)] public string Format { get; set; } = "";
+    /// <summary>Lines (SHOALVEC: records) consumed by checkpointed chunks: where a resumed reader reopens.</summary>
+    [Id(3)] public long LinesDone { get; set; }
+    /// <summary>Chunks spilled and checkpointed (spills of chunk numbers below this are complete).</summary>
+    [Id(4)] public long ChunksDone { get; set; }
+    /// <summary>Well-formed records spilled.</summary>
+    [Id(5)] public long DocumentsRead { get; set; }
+    /// <summary>Malformed lines (or records) seen.</summary>
+    [Id(6)] public long Malformed { get; set; }
+    /// <summary>Bytes read at the last checkpoint.</summary>
+    [Id(7)] public long BytesRead { get; set; }
+    /// <summary>Size (0 when unknown).</summary>
+    [Id(8)] public long TotalBytes { get; set; }
+    /// <summary>Read to its end.</summary>
+    [Id(9)] public bool Done { get; set; }
 }
 
 /// <summary>The uploaded segments of one built shard.</summary>
@@ -101,7 +143,7 @@ public sealed class IndexJobCatalogRecord
 /// <summary>Settings of indexing jobs in a silo.</summary>
 public sealed class ShoalJobOptions
 {
-    /// <summary>Lines per chunk (the checkpoint interval) when a request names none.</summary>
+    /// <summary>Lines (SHOALVEC: records) per chunk, the checkpoint interval, when a request names none.</summary>
     public int ChunkLines { get; set; } = 100_000;
 
     /// <summary>Malformed lines reported with their numbers (all are counted).</summary>

@@ -69,15 +69,18 @@ public enum IndexJobState
 }
 
 /// <summary>
-/// An indexing job: a text source (local file, or <c>store:</c>key of an object in the snapshot
-/// store: local directory or blob container), its format and the target index's settings.
+/// An indexing job: its sources, each a local file readable by every silo or <c>store:</c>key of an
+/// object in the snapshot store (local directory or blob container), plain or gzip — a text corpus
+/// (BM25 channel and stored fields), learned-sparse vectors (Anserini JSON vector lines) and dense
+/// vectors (jsonl or SHOALVEC binary), at least one, joined by document id and routed to shards by
+/// the same id hash — and the target index's settings.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("shoal.IndexJobRequest")]
 public sealed record IndexJobRequest
 {
     /// <summary>Target index (it gets a new version).</summary>
     [Id(0)] public string Index { get; init; } = "";
-    /// <summary>Text corpus: a path readable by every silo, or <c>store:</c>key. Plain or gzip (detected from the bytes).</summary>
+    /// <summary>Text corpus: a path readable by every silo, or <c>store:</c>key; plain or gzip (detected from the bytes). Empty when the job has only vector sources.</summary>
     [Id(1)] public string Source { get; init; } = "";
     /// <summary>"beir", "tsv" or "msmarco-v2"; null detects from the file name (and first record).</summary>
     [Id(2)] public string? Format { get; init; }
@@ -91,18 +94,77 @@ public sealed record IndexJobRequest
     [Id(6)] public double B { get; init; } = 0.4;
     /// <summary>What a malformed line does: "skip" (count it, report its line number, go on) or "stop" (fail the job at it).</summary>
     [Id(7)] public string OnMalformed { get; init; } = "skip";
-    /// <summary>Lines per chunk (the checkpoint interval); 0 uses the cluster default.</summary>
+    /// <summary>Lines (or, for a SHOALVEC file, records) per chunk: the checkpoint interval; 0 uses the cluster default.</summary>
     [Id(8)] public int ChunkLines { get; init; }
+    /// <summary>Learned-sparse document vectors: Anserini JSON vector lines <c>{"id", "contents", "vector": {token: weight}}</c>, a path or <c>store:</c>key, plain or gzip.</summary>
+    [Id(9)] public string? SparseVectors { get; init; }
+    /// <summary>WordPiece vocabulary (<c>vocab.txt</c>) of the sparse vectors, a path or <c>store:</c>key; null uses the cluster default (bert-base-uncased).</summary>
+    [Id(10)] public string? SparseVocabulary { get; init; }
+    /// <summary>Seismic static pruning: postings kept per term in the approximate sparse index; null uses the default.</summary>
+    [Id(11)] public int? SparsePostingsPerTerm { get; init; }
+    /// <summary>Dense document vectors: jsonl <c>{"id", "vector": [...]}</c> or SHOALVEC binary, a path or <c>store:</c>key, plain or gzip.</summary>
+    [Id(12)] public string? DenseVectors { get; init; }
+    /// <summary>Dense dimensions; null takes them from the first well-formed vector (or the SHOALVEC header).</summary>
+    [Id(13)] public int? DenseDims { get; init; }
+    /// <summary>"dot" or "cosine".</summary>
+    [Id(14)] public string DenseMetric { get; init; } = "dot";
+    /// <summary>"fp32", "fp16" or "int8".</summary>
+    [Id(15)] public string DenseStorage { get; init; } = "fp32";
+    /// <summary>"hnsw" (approximate by default, exact on request) or "flat" (exact scans only).</summary>
+    [Id(16)] public string DenseIndex { get; init; } = "hnsw";
+    /// <summary>HNSW links per node.</summary>
+    [Id(17)] public int HnswM { get; init; } = 16;
+    /// <summary>HNSW build beam width.</summary>
+    [Id(18)] public int HnswEfConstruction { get; init; } = 200;
 }
 
-/// <summary>A malformed source line: its 1-based number and what is wrong with it.</summary>
+/// <summary>Kinds of job sources, as reported in progress and malformed lines.</summary>
+public static class IndexJobSources
+{
+    /// <summary>The text corpus (bm25 channel).</summary>
+    public const string Text = "text";
+    /// <summary>Learned-sparse vectors (sparse channel).</summary>
+    public const string Sparse = "sparse";
+    /// <summary>Dense vectors (dense channel).</summary>
+    public const string Dense = "dense";
+}
+
+/// <summary>Progress of one source of a job.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.IndexJobSourceStatus")]
+public sealed record IndexJobSourceStatus
+{
+    /// <summary>"text", "sparse" or "dense".</summary>
+    [Id(0)] public string Kind { get; init; } = "";
+    /// <summary>The source as requested (path or <c>store:</c>key).</summary>
+    [Id(1)] public string Source { get; init; } = "";
+    /// <summary>Its format: "beir", "tsv", "msmarco-v2", "anserini", "jsonl" or "shoalvec" (empty until known).</summary>
+    [Id(2)] public string Format { get; init; } = "";
+    /// <summary>Lines consumed (records for a SHOALVEC file), checkpointed.</summary>
+    [Id(3)] public long LinesRead { get; init; }
+    /// <summary>Well-formed records read.</summary>
+    [Id(4)] public long DocumentsRead { get; init; }
+    /// <summary>Malformed lines (or records).</summary>
+    [Id(5)] public long Malformed { get; init; }
+    /// <summary>Chunks read and checkpointed.</summary>
+    [Id(6)] public long Chunks { get; init; }
+    /// <summary>Bytes read (compressed bytes for gzip).</summary>
+    [Id(7)] public long BytesRead { get; init; }
+    /// <summary>Size in bytes (0 when unknown).</summary>
+    [Id(8)] public long TotalBytes { get; init; }
+    /// <summary>True once the source is read to its end.</summary>
+    [Id(9)] public bool Done { get; init; }
+}
+
+/// <summary>A malformed source line: its source, its 1-based number and what is wrong with it.</summary>
 [GenerateSerializer, Immutable, Alias("shoal.MalformedLineInfo")]
 public sealed record MalformedLineInfo
 {
-    /// <summary>1-based line number.</summary>
+    /// <summary>1-based line number (record number for a SHOALVEC file).</summary>
     [Id(0)] public long Line { get; init; }
     /// <summary>What is wrong.</summary>
     [Id(1)] public string Reason { get; init; } = "";
+    /// <summary>The source it is in: "text", "sparse" or "dense".</summary>
+    [Id(2)] public string Source { get; init; } = IndexJobSources.Text;
 }
 
 /// <summary>Progress of an indexing job.</summary>
@@ -117,9 +179,9 @@ public sealed record IndexJobStatus
     [Id(2)] public IndexJobState State { get; init; }
     /// <summary>"queued", "reading", "building", "publishing", "activating", "done", "failed" or "cancelled".</summary>
     [Id(3)] public string Phase { get; init; } = "";
-    /// <summary>Source lines consumed (checkpointed, plus the chunk in flight).</summary>
+    /// <summary>Source lines consumed, checkpointed (over every source; SHOALVEC records count as lines).</summary>
     [Id(4)] public long LinesRead { get; init; }
-    /// <summary>Well-formed documents read and spilled (repeated ids counted each time).</summary>
+    /// <summary>Well-formed records read and spilled over every source (repeated ids counted each time).</summary>
     [Id(5)] public long DocumentsRead { get; init; }
     /// <summary>Distinct documents in the published version (set when the job succeeds).</summary>
     [Id(6)] public long DocumentsIndexed { get; init; }
@@ -129,9 +191,9 @@ public sealed record IndexJobStatus
     [Id(8)] public MalformedLineInfo[] MalformedLines { get; init; } = [];
     /// <summary>Chunks read and checkpointed.</summary>
     [Id(9)] public long Chunks { get; init; }
-    /// <summary>Source bytes read (compressed bytes for gzip).</summary>
+    /// <summary>Bytes read over every source (compressed bytes for gzip).</summary>
     [Id(10)] public long BytesRead { get; init; }
-    /// <summary>Source size in bytes.</summary>
+    /// <summary>Size of every source in bytes (a store object on a remote store counts 0).</summary>
     [Id(11)] public long TotalBytes { get; init; }
     /// <summary>Documents read per second of reading.</summary>
     [Id(12)] public double DocsPerSecond { get; init; }
@@ -155,6 +217,8 @@ public sealed record IndexJobStatus
     [Id(21)] public int Attempts { get; init; }
     /// <summary>A cancellation was asked and not yet honoured.</summary>
     [Id(22)] public bool CancelRequested { get; init; }
+    /// <summary>Progress of each source, in reading order (text, sparse, dense).</summary>
+    [Id(23)] public IndexJobSourceStatus[] Sources { get; init; } = [];
 
     /// <summary>True for Succeeded, Failed and Cancelled.</summary>
     public bool IsFinished => State is IndexJobState.Succeeded or IndexJobState.Failed or IndexJobState.Cancelled;

@@ -9,7 +9,7 @@ using Shoal.Grains.Jobs;
 
 namespace Shoal.Integration.Tests.Jobs;
 
-public sealed class JobTests(JobCluster fixture) : IClassFixture<JobCluster>
+public sealed partial class JobTests(JobCluster fixture) : IClassFixture<JobCluster>
 {
     private IIndexJobGrain Job(string id) => fixture.Cluster.Client.GetGrain<IIndexJobGrain>(id);
 

@@ -6,8 +6,9 @@ namespace Shoal.Cli.Commands;
 
 /// <summary>
 /// <c>shoal jobs</c>: indexing jobs on a running gateway. <c>list</c>, <c>show ID [--follow]</c>,
-/// <c>cancel ID</c>, and <c>submit --index NAME --source PATH</c> (follows the job with a live
-/// progress line unless <c>--no-wait</c>).
+/// <c>cancel ID</c>, and <c>submit --index NAME [--source PATH] [--sparse-vectors PATH [--vocab PATH]]
+/// [--dense-vectors PATH [--dense-metric M] [--dense-storage S] [--dense-index I]]</c> (follows the
+/// job with a live progress line unless <c>--no-wait</c>).
 /// </summary>
 internal static class JobsCommand
 {
@@ -75,36 +76,77 @@ internal static class JobsCommand
     {
         var url = CommonOptions.Url();
         var index = CommonOptions.Index();
-        var source = new Option<string>("--source", "-s") { Description = "Corpus path as the silos see it, or store:KEY (plain or gzip).", Required = true };
+        var source = new Option<string?>("--source", "-s") { Description = "Text corpus path as the silos see it, or store:KEY (plain or gzip)." };
         var format = new Option<string?>("--format") { Description = "beir, tsv or msmarco-v2 (default: from the file name)." };
         var shards = new Option<int>("--shards") { Description = "Number of shards.", DefaultValueFactory = _ => 1 };
         var replicas = new Option<int?>("--replicas") { Description = "Copies of each shard." };
         var onMalformed = new Option<string?>("--on-malformed") { Description = "skip (default: count and report malformed lines) or stop (fail at the first)." };
-        var chunkLines = new Option<int?>("--chunk-lines") { Description = "Lines per chunk (the checkpoint interval)." };
+        var chunkLines = new Option<int?>("--chunk-lines") { Description = "Lines (SHOALVEC: records) per chunk, the checkpoint interval." };
+        var sparseVectors = new Option<string?>("--sparse-vectors") { Description = "Learned-sparse vectors, Anserini JSON vector lines {\"id\",\"contents\",\"vector\":{token: weight}}: a path or store:KEY." };
+        var vocab = new Option<string?>("--vocab") { Description = "Vocabulary (vocab.txt) of the sparse vectors, a path or store:KEY (default: the cluster's, bert-base-uncased)." };
+        var denseVectors = new Option<string?>("--dense-vectors") { Description = "Dense vectors, jsonl {\"id\",\"vector\":[...]} or SHOALVEC binary: a path or store:KEY." };
+        var denseDims = new Option<int?>("--dense-dims") { Description = "Dense dimensions (default: from the first vector)." };
+        var denseMetric = new Option<string?>("--dense-metric") { Description = "dot (default) or cosine." };
+        var denseStorage = new Option<string?>("--dense-storage") { Description = "fp32 (default), fp16 or int8." };
+        var denseIndex = new Option<string?>("--dense-index") { Description = "hnsw (default) or flat." };
         var id = new Option<string?>("--id") { Description = "Job id (default: a new one)." };
         var noWait = new Option<bool>("--no-wait") { Description = "Print the job id and return without following it." };
-        var command = new Command("submit", "Submit an indexing job and follow it with a live progress line.")
+        var command = new Command("submit", "Submit an indexing job (a corpus and/or vector files) and follow it with a live progress line.")
         {
-            url, index, source, format, shards, replicas, onMalformed, chunkLines, id, noWait,
+            url, index, source, format, shards, replicas, onMalformed, chunkLines,
+            sparseVectors, vocab, denseVectors, denseDims, denseMetric, denseStorage, denseIndex, id, noWait,
         };
-        command.SetAction(async (parse, ct) => await RunAsync(parse, url, async client =>
+        command.SetAction(async (parse, ct) =>
         {
-            string src = parse.GetValue(source)!;
-            if (!src.StartsWith("store:", StringComparison.Ordinal)) src = Path.GetFullPath(src);
-            var job = await client.SubmitJobAsync(new JobSubmission(parse.GetValue(index)!, src, parse.GetValue(format), parse.GetValue(shards))
+            JobSubmission submission;
+            try
             {
-                Replicas = parse.GetValue(replicas),
-                OnMalformed = parse.GetValue(onMalformed),
-                ChunkLines = parse.GetValue(chunkLines),
-                Id = parse.GetValue(id),
-            }, ct);
-            Console.WriteLine(job.Id);
-            if (parse.GetValue(noWait)) return 0;
-            job = await FollowAsync(client, job.Id, ct);
-            Print(job);
-            return job.State == "succeeded" ? 0 : 1;
-        }));
+                submission = Submission(parse);
+            }
+            catch (FormatException e)
+            {
+                return CommonOptions.Fail(e.Message, 2);
+            }
+            return await RunAsync(parse, url, async client =>
+            {
+                var job = await client.SubmitJobAsync(submission, ct);
+                Console.WriteLine(job.Id);
+                if (parse.GetValue(noWait)) return 0;
+                job = await FollowAsync(client, job.Id, ct);
+                Print(job);
+                return job.State == "succeeded" ? 0 : 1;
+            });
+        });
         return command;
+    }
+
+    /// <summary>
+    /// The job a parsed <c>jobs submit</c> command line asks for: local paths made absolute
+    /// (<c>store:</c> keys kept as they are).
+    /// </summary>
+    /// <exception cref="FormatException">No source is given.</exception>
+    internal static JobSubmission Submission(ParseResult parse)
+    {
+        static string? Full(string? path) =>
+            path is null || path.StartsWith("store:", StringComparison.Ordinal) ? path : Path.GetFullPath(path);
+        string? source = Full(parse.GetValue<string?>("--source"));
+        string? sparse = Full(parse.GetValue<string?>("--sparse-vectors"));
+        string? dense = Full(parse.GetValue<string?>("--dense-vectors"));
+        if (source is null && sparse is null && dense is null) throw new FormatException("give --source, --sparse-vectors or --dense-vectors.");
+        return new JobSubmission(parse.GetValue<string>("--index")!, source, parse.GetValue<string?>("--format"), parse.GetValue<int>("--shards"))
+        {
+            Replicas = parse.GetValue<int?>("--replicas"),
+            OnMalformed = parse.GetValue<string?>("--on-malformed"),
+            ChunkLines = parse.GetValue<int?>("--chunk-lines"),
+            Id = parse.GetValue<string?>("--id"),
+            SparseVectors = sparse,
+            SparseVocabulary = Full(parse.GetValue<string?>("--vocab")),
+            DenseVectors = dense,
+            DenseDims = parse.GetValue<int?>("--dense-dims"),
+            DenseMetric = parse.GetValue<string?>("--dense-metric"),
+            DenseStorage = parse.GetValue<string?>("--dense-storage"),
+            DenseIndex = parse.GetValue<string?>("--dense-index"),
+        };
     }
 
     private static async Task<JobProgress> FollowAsync(ShoalClient client, string id, CancellationToken ct)
@@ -130,12 +172,17 @@ internal static class JobsCommand
     {
         Console.WriteLine($"job        {j.Id}");
         Console.WriteLine($"index      {j.Request?.Index} (version {j.Version?.ToString(CultureInfo.InvariantCulture) ?? "-"})");
-        Console.WriteLine($"source     {j.Request?.Source}");
+        if (!string.IsNullOrEmpty(j.Request?.Source)) Console.WriteLine($"source     {j.Request.Source}");
+        if (j.Request?.SparseVectors is { } sv) Console.WriteLine($"sparse     {sv}");
+        if (j.Request?.DenseVectors is { } dv) Console.WriteLine($"dense      {dv}");
         Console.WriteLine($"state      {j.State} ({j.Phase}){(j.CancelRequested ? ", cancel requested" : "")}");
         Console.WriteLine($"lines      {j.LinesRead:N0} in {j.Chunks:N0} chunks, {j.BytesRead:N0} of {j.TotalBytes:N0} bytes");
         Console.WriteLine($"documents  {j.DocumentsRead:N0} read, {j.DocumentsIndexed:N0} indexed, {j.DocsPerSecond:N0} docs/s");
         Console.WriteLine($"malformed  {j.Malformed:N0}");
-        foreach (var m in j.MalformedLines.Take(20)) Console.WriteLine($"  line {m.Line}: {m.Reason}");
+        foreach (var m in j.MalformedLines.Take(20)) Console.WriteLine($"  {(m.Source is null or "text" ? "" : m.Source + " ")}line {m.Line}: {m.Reason}");
+        if (j.Sources.Count > 1)
+            foreach (var x in j.Sources)
+                Console.WriteLine($"  {x.Kind,-6} {x.Format,-10} {x.LinesRead:N0} lines, {x.DocumentsRead:N0} records, {x.Malformed:N0} malformed{(x.Done ? ", done" : "")}");
         Console.WriteLine($"silo       {j.Silo} (attempt {j.Attempts})");
         if (j.Error is not null) Console.WriteLine($"error      {j.Error}");
     }
