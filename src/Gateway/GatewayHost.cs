@@ -79,16 +79,15 @@ public static class GatewayHost
             options.Index ??= Path.GetFileNameWithoutExtension(options.Corpus).Replace("corpus", "index", StringComparison.Ordinal).ToLowerInvariant();
             return;
         }
+        string? scifact = SharedData.Find("scifact/corpus.jsonl");
         string? root = FindRepositoryRoot();
-        if (root is null) return;
-        string scifact = Path.GetFullPath(Path.Combine(root, "..", "shared", "data", "scifact", "corpus.jsonl"));
-        string sample = Path.Combine(root, "samples", "passages.jsonl");
-        if (File.Exists(scifact))
+        string? sample = root is null ? null : Path.Combine(root, "samples", "passages.jsonl");
+        if (scifact is not null)
         {
             options.Corpus = scifact;
             options.Index ??= "scifact";
         }
-        else if (File.Exists(sample))
+        else if (sample is not null && File.Exists(sample))
         {
             options.Corpus = sample;
             options.Index ??= "sample";

@@ -169,12 +169,7 @@ public sealed class IndexVersionBuilder
                 Directory.Delete(Path.GetDirectoryName(r.SegmentPath)!, recursive: true);
                 segments[r.Shard].Add(new ChannelSegment(IndexChannels.Text, path, r.Bytes, r.DocCount));
             }
-            // The text builder keeps ids internally; collect them from the written segments' counts only.
-            for (int s = 0; s < shards; s++)
-            {
-                using var seg = TextSegment.Open(segments[s][^1].Path, verifyChecksums: false);
-                for (int d = 0; d < seg.DocCount; d++) ids[s].Add(seg.GetId(d));
-            }
+            for (int s = 0; s < shards; s++) ids[s].UnionWith(_text.ShardIds(s));
         }
 
         float sparseMax = 0;

@@ -40,6 +40,9 @@ public sealed partial class SnapshotCatalog
     public static string SegmentKey(string index, long version, int shard, string fileName) =>
         $"indexes/{index}/v{version:D8}/shard-{shard:D4}/{fileName}";
 
+    /// <summary>Key of the sparse-channel vocabulary stored with a version.</summary>
+    public static string VocabularyKey(string index, long version) => $"indexes/{index}/v{version:D8}/sparse-vocab.txt";
+
     /// <summary>Key of a version's manifest.</summary>
     public static string ManifestKey(string index, long version) => $"indexes/{index}/v{version:D8}/manifest.json";
 

@@ -35,6 +35,9 @@ public sealed class TextIndexBuilder
     /// <summary>Documents read so far (including replaced duplicates).</summary>
     public long DocumentsRead => Interlocked.Read(ref _documentsRead);
 
+    /// <summary>Ids of the documents routed to <paramref name="shard"/> so far (after replacement of repeated ids).</summary>
+    public IReadOnlyCollection<string> ShardIds(int shard) => _shards[shard].Keys;
+
     /// <summary>Documents that replaced an earlier document with the same id.</summary>
     public long DuplicatesReplaced { get; private set; }
 

@@ -291,7 +291,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             SparseChannelSchema? sparseSchema = null;
             if (job.VocabularyPath is not null)
             {
-                string key = $"indexes/{Name}/v{version:D8}/sparse-vocab.txt";
+                string key = SnapshotCatalog.VocabularyKey(Name, version);
                 await _catalog.Store.PutFileAsync(key, job.VocabularyPath);
                 string checksum = await SnapshotCatalog.ChecksumAsync(job.VocabularyPath);
                 sparseSchema = new SparseChannelSchema(key, checksum, job.Plan.SparseVocabulary!.Count, built.SparseMaxWeight, job.SparseEncoder);

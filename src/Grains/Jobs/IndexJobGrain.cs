@@ -493,7 +493,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         if (request.SparseVectors is not null)
         {
             // The vocabulary is stored with the version, as the in-memory ingest does, so any silo can map query tokens.
-            string key = $"indexes/{request.Index}/v{version:D8}/sparse-vocab.txt";
+            string key = SnapshotCatalog.VocabularyKey(request.Index, version);
             string local = await LocalFileAsync(StorePrefix + S.VocabularyKey, "vocabulary", CancellationToken.None);
             await _catalog.Store.PutFileAsync(key, local);
             sparse = new SparseChannelSchema(key, S.VocabularyXxh3!, S.VocabularySize, S.SparseMaxWeight);

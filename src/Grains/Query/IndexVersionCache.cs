@@ -28,11 +28,12 @@ public sealed class IndexVersionCache
     public async Task<IndexVersionEntry> GetAsync(string index, long version, CancellationToken cancellationToken = default)
     {
         var key = (index, version);
+        if (_entries.TryGetValue(key, out var cached) && cached.Value.IsCompletedSuccessfully) return cached.Value.Result; // the per-query path
         var lazy = _entries.GetOrAdd(key, k => new Lazy<Task<IndexVersionEntry>>(() => LoadAsync(k.Index, k.Version)));
         try
         {
             var entry = await lazy.Value.WaitAsync(cancellationToken);
-            Trim(index);
+            Trim(index); // only on a first load: older versions of the index leave the cache
             return entry;
         }
         catch when (lazy.Value.IsFaulted)
