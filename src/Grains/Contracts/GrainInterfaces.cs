@@ -28,6 +28,22 @@ public interface IIndexGrain : IGrainWithStringKey
     /// Older versions than the current one are ignored. Returns the index as it is afterwards.
     /// </summary>
     Task<IndexInfo?> AdoptVersionAsync(long version);
+
+    /// <summary>
+    /// Upserts and deletes documents by id on the published version. The batch is validated
+    /// whole (<see cref="ArgumentException"/> names the bad document), written to the update log
+    /// in the snapshot store, then applied by every replica of the shards it touches, so it is
+    /// durable and visible to the next search when this returns. Throws
+    /// <see cref="InvalidOperationException"/> when the index has no published version.
+    /// </summary>
+    Task<UpdateResult> UpdateAsync(UpdateRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Starts merging the pending updates into a new version (segments rebuilt with fresh
+    /// collection statistics, snapshotted and published); returns at once. Updates keep being
+    /// accepted while it runs. Returns the merge status; merging with nothing pending is a no-op.
+    /// </summary>
+    Task<IngestStatus> StartMergeAsync();
 }
 
 /// <summary>One replica of one shard of an index (key "{index}/{shard}/{replica}"): owns its segments and answers local top-k.</summary>
@@ -45,6 +61,13 @@ public interface IShardGrain : IGrainWithStringKey
 
     /// <summary>What this activation serves.</summary>
     Task<ShardInfo> GetInfoAsync();
+
+    /// <summary>
+    /// Applies an update batch of this shard (already durable in the update log) to the live
+    /// buffer. Batches carry consecutive per-shard sequence numbers; a batch already applied is
+    /// ignored, and a gap makes the shard replay the log from the store first.
+    /// </summary>
+    Task ApplyUpdatesAsync(long version, long sequence, byte[] batch);
 }
 
 /// <summary>

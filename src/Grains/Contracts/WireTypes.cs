@@ -94,6 +94,8 @@ public sealed record IndexInfo
     [Id(9)] public int Replicas { get; init; } = 1;
     /// <summary>The retrieval channels of the published version.</summary>
     [Id(10)] public ChannelInfo[] Channels { get; init; } = [];
+    /// <summary>Online updates waiting for a merge, and the last merge.</summary>
+    [Id(11)] public UpdateInfo? Updates { get; init; }
 
     /// <summary>The channel named <paramref name="name"/>, or null.</summary>
     public ChannelInfo? Channel(string name) => Array.Find(Channels, c => c.Name == name);
@@ -119,6 +121,62 @@ public sealed record ChannelInfo
     [Id(6)] public int? VocabularySize { get; init; }
     /// <summary>Sparse: the u8 quantisation scale (largest document weight).</summary>
     [Id(7)] public float? MaxWeight { get; init; }
+}
+
+/// <summary>
+/// One document to insert or replace by id on a live index. The document must carry every
+/// channel of the index: <see cref="Text"/> for bm25; a sparse vector (token weights or term
+/// ids) unless the sparse channel has an encoder, which then encodes title and text; a dense
+/// vector unless the dense channel has an encoder. An upsert replaces the whole document.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("shoal.UpsertDocument")]
+public sealed record UpsertDocument
+{
+    [Id(0)] public string Id { get; init; } = "";
+    [Id(1)] public string? Title { get; init; }
+    [Id(2)] public string? Text { get; init; }
+    /// <summary>Sparse vector as tokens of the index vocabulary (parallel to <see cref="SparseTokenWeights"/>).</summary>
+    [Id(3)] public string[]? SparseTokens { get; init; }
+    [Id(4)] public float[]? SparseTokenWeights { get; init; }
+    /// <summary>Sparse vector as term ids of the index vocabulary (parallel to <see cref="SparseWeights"/>).</summary>
+    [Id(5)] public int[]? SparseTermIds { get; init; }
+    [Id(6)] public float[]? SparseWeights { get; init; }
+    /// <summary>Dense vector, packed float32 little-endian.</summary>
+    [Id(7)] public byte[]? DenseVector { get; init; }
+}
+
+/// <summary>Upserts and deletes applied to a live index as one ordered batch.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.UpdateRequest")]
+public sealed record UpdateRequest
+{
+    [Id(0)] public UpsertDocument[] Upserts { get; init; } = [];
+    /// <summary>Ids to delete (ids the index does not hold are not an error).</summary>
+    [Id(1)] public string[] Deletes { get; init; } = [];
+}
+
+/// <summary>What an update did: it is durable and visible to the next search when this returns.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.UpdateResult")]
+public sealed record UpdateResult
+{
+    [Id(0)] public string Index { get; init; } = "";
+    /// <summary>The published version the updates apply on top of.</summary>
+    [Id(1)] public long Version { get; init; }
+    [Id(2)] public int Upserted { get; init; }
+    [Id(3)] public int Deleted { get; init; }
+    /// <summary>Operations waiting in the live buffers for the next merge (all shards).</summary>
+    [Id(4)] public long PendingOperations { get; init; }
+}
+
+/// <summary>Online updates of an index: what waits for a merge, and the last or running merge.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.UpdateInfo")]
+public sealed record UpdateInfo
+{
+    /// <summary>Operations applied since the published version (not yet merged into segments).</summary>
+    [Id(0)] public long PendingOperations { get; init; }
+    /// <summary>Update batches since the published version.</summary>
+    [Id(1)] public long PendingBatches { get; init; }
+    /// <summary>The running or last merge (state, phase, version), or null when none ran on this activation.</summary>
+    [Id(2)] public IngestStatus? Merge { get; init; }
 }
 
 /// <summary>An analysed BM25 query as sent to every shard.</summary>
@@ -221,6 +279,12 @@ public sealed record ShardInfo
     [Id(7)] public long DensePasses { get; init; }
     /// <summary>Exact dense queries answered by those passes.</summary>
     [Id(8)] public long DenseExactQueries { get; init; }
+    /// <summary>Last update batch applied to the live buffer (per-shard sequence).</summary>
+    [Id(9)] public long UpdateSequence { get; init; }
+    /// <summary>Documents upserted into the live buffer since the served version.</summary>
+    [Id(10)] public int LiveDocuments { get; init; }
+    /// <summary>Ids whose copy in the served version is hidden (deleted or replaced).</summary>
+    [Id(11)] public int HiddenDocuments { get; init; }
 }
 
 /// <summary>

@@ -133,6 +133,12 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         return await GetInfoAsync();
     }
 
+    /// <inheritdoc />
+    public Task<UpdateResult> UpdateAsync(UpdateRequest request, CancellationToken cancellationToken = default) => throw new NotImplementedException("in progress");
+
+    /// <inheritdoc />
+    public Task<IngestStatus> StartMergeAsync() => throw new NotImplementedException("in progress");
+
     /// <summary>A validated ingest: sources, the build plan and the schema to publish.</summary>
     private sealed record IngestJob(
         IndexBuildPlan Plan,
