@@ -40,6 +40,18 @@ public sealed record IndexManifest
     /// <summary>Per-shard segments, ordered by shard.</summary>
     public required IReadOnlyList<ShardManifest> Shards { get; init; }
 
+    /// <summary>
+    /// The version whose update log this version continues: 0 (or its own version) for a version
+    /// built from sources, which starts a new log; a merge of online updates keeps the lineage of
+    /// the version it merged, and each shard records how far into that log it has folded
+    /// (<see cref="ShardManifest.UpdatesThrough"/>).
+    /// </summary>
+    public long UpdateLineage { get; init; }
+
+    /// <summary>The update log this version continues (<see cref="UpdateLineage"/>, or its own version when 0).</summary>
+    [JsonIgnore]
+    public long Lineage => UpdateLineage == 0 ? Version : UpdateLineage;
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     /// <summary>Serialises to UTF-8 JSON.</summary>
@@ -62,8 +74,12 @@ public sealed record IndexManifest
     }
 }
 
-/// <summary>The segments of one shard in a version.</summary>
-public sealed record ShardManifest(int Shard, long DocCount, IReadOnlyList<SegmentManifest> Segments);
+/// <summary>
+/// The segments of one shard in a version, and the last batch of the shard's update log folded
+/// into them (<paramref name="UpdatesThrough"/>; 0 when none): a shard serving the version replays
+/// later batches of the log on top.
+/// </summary>
+public sealed record ShardManifest(int Shard, long DocCount, IReadOnlyList<SegmentManifest> Segments, long UpdatesThrough = 0);
 
 /// <summary>
 /// One segment object in the store, with its size and XXH3-64 checksum (hex), and the channel it

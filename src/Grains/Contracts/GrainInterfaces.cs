@@ -67,7 +67,7 @@ public interface IShardGrain : IGrainWithStringKey
     /// buffer. Batches carry consecutive per-shard sequence numbers; a batch already applied is
     /// ignored, and a gap makes the shard replay the log from the store first.
     /// </summary>
-    Task ApplyUpdatesAsync(long version, long sequence, byte[] batch);
+    Task ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch);
 }
 
 /// <summary>

@@ -346,7 +346,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     }
 
     /// <inheritdoc />
-    public Task ApplyUpdatesAsync(long version, long sequence, byte[] batch) => throw new NotImplementedException("in progress");
+    public Task ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch) => throw new NotImplementedException("in progress");
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Index}/{Shard} cannot restore version {Version}; it keeps serving the version it has")]
     private static partial void LogRestoreFailed(ILogger logger, Exception error, string index, int shard, long version);
