@@ -45,4 +45,20 @@ public sealed class ShoalOptions
 
     /// <summary>Characters of text returned as a hit's snippet.</summary>
     public int SnippetLength { get; set; } = 300;
+
+    /// <summary>Most upserts plus deletes one update request may carry.</summary>
+    public int MaxUpdateOperations { get; set; } = 10_000;
+
+    /// <summary>
+    /// Pending update operations (since the served version) at which the index merges them into
+    /// a new version on its own; 0 merges only on request or on the interval. The live buffers
+    /// are searched by brute force, so this bounds their cost.
+    /// </summary>
+    public long MergeThresholdOperations { get; set; } = 20_000;
+
+    /// <summary>How often an active index merges pending updates (whatever their number); zero or negative: never on a timer.</summary>
+    public TimeSpan MergeInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Published versions kept for rollback when a merge publishes a new one (older ones and their update log are deleted).</summary>
+    public int KeepVersions { get; set; } = 4;
 }

@@ -32,12 +32,16 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     private IngestStatus _status = new() { State = IngestState.Idle };
     private IndexVersionBuilder? _builder;
     private readonly ITextEncoderClient _encoders;
+    private readonly IndexVersionCache _versions;
+    private readonly UpdateLog _updateLog;
 
     /// <summary>Created by Orleans.</summary>
-    public IndexGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ITextEncoderClient encoders, ILogger<IndexGrain> logger)
+    public IndexGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ITextEncoderClient encoders, IndexVersionCache versions, ILogger<IndexGrain> logger)
     {
         _encoders = encoders;
+        _versions = versions;
         _catalog = catalog;
+        _updateLog = new UpdateLog(catalog.Store);
         _options = options.Value;
         _logger = logger;
     }
@@ -52,6 +56,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             var lookup = await _catalog.FindLatestReadableManifestAsync(Name, cancellationToken: cancellationToken);
             foreach (var skipped in lookup.Skipped) LogUnreadableVersion(_logger, Name, skipped.Version, skipped.Reason);
             _manifest = lookup.Manifest;
+            StartMergeTimer();
         }
     }
 
@@ -73,6 +78,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             Ingest = CurrentStatus(),
             Replicas = m?.Replicas ?? 1,
             Channels = m is null ? [] : ChannelsOf(m.Schema),
+            Updates = CurrentUpdateInfo(),
         });
     }
 
@@ -100,6 +106,8 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         if (SnapshotCatalog.ValidateIndexName(Name) is { } nameError) throw new ArgumentException(nameError);
         if (_status.State == IngestState.Running)
             throw new InvalidOperationException($"Index '{Name}' is already building from '{_status.CorpusPath}'.");
+        if (_merge?.State == IngestState.Running)
+            throw new InvalidOperationException($"Index '{Name}' is merging its online updates into a new version; build after it finishes.");
         IngestJob job;
         try
         {
@@ -132,12 +140,6 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         }
         return await GetInfoAsync();
     }
-
-    /// <inheritdoc />
-    public Task<UpdateResult> UpdateAsync(UpdateRequest request, CancellationToken cancellationToken = default) => throw new NotImplementedException("in progress");
-
-    /// <inheritdoc />
-    public Task<IngestStatus> StartMergeAsync() => throw new NotImplementedException("in progress");
 
     /// <summary>A validated ingest: sources, the build plan and the schema to publish.</summary>
     private sealed record IngestJob(
@@ -290,41 +292,8 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             });
 
             _status = _status with { Phase = "uploading", DocumentsRead = builder.DocumentsRead };
-            var uploads = built.Shards.SelectMany(s => s.Segments.Select(seg => (s.Shard, seg))).ToArray();
-            var uploaded = await Task.WhenAll(uploads.Select(async u =>
-                (await _catalog.UploadSegmentAsync(Name, version, u.Shard, u.seg.Path)) with { Channel = u.seg.Channel }));
-
-            SparseChannelSchema? sparseSchema = null;
-            if (job.VocabularyPath is not null)
-            {
-                string key = SnapshotCatalog.VocabularyKey(Name, version);
-                await _catalog.Store.PutFileAsync(key, job.VocabularyPath);
-                string checksum = await SnapshotCatalog.ChecksumAsync(job.VocabularyPath);
-                sparseSchema = new SparseChannelSchema(key, checksum, job.Plan.SparseVocabulary!.Count, built.SparseMaxWeight, job.SparseEncoder);
-            }
-            var text = job.Plan.Text;
-            var manifest = new IndexManifest
-            {
-                Index = Name,
-                Version = version,
-                CreatedUtc = DateTimeOffset.UtcNow,
-                ShardCount = shards,
-                Replicas = replicas,
-                Schema = new IndexSchema(
-                    text is null ? null : new TextChannelSchema(job.Plan.Analyzer.Name, text.K1, text.B, text.LuceneLengthNorm),
-                    sparseSchema,
-                    job.DenseSchema),
-                DocCount = built.DocCount,
-                TotalLength = built.TextStatistics?.TotalLength ?? 0,
-                Shards = built.Shards.Select(s => new ShardManifest(s.Shard, s.DocCount,
-                    [.. uploaded.Where((_, i) => uploads[i].Shard == s.Shard)])).ToArray(),
-            };
-            await _catalog.PublishAsync(manifest);
-            _manifest = manifest;
-
-            _status = _status with { Phase = "activating", Version = version };
-            await Task.WhenAll(Enumerable.Range(0, shards * replicas).Select(i =>
-                GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(Name, i / replicas, i % replicas)).LoadVersionAsync(version)));
+            await PublishBuiltAsync(new PublishSpec(version, built, job.Plan, replicas, job.VocabularyPath, job.SparseEncoder, job.DenseSchema, Lineage: 0, UpdatesThrough: null),
+                phase => _status = _status with { Phase = phase, Version = version });
 
             _status = _status with { State = IngestState.Succeeded, Phase = "done", FinishedUtc = DateTimeOffset.UtcNow };
             LogBuildDone(_logger, Name, version, built.DocCount, (_status.FinishedUtc - _status.StartedUtc)?.TotalSeconds ?? 0);
@@ -341,6 +310,64 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             catch (IOException) { }
             DelayDeactivation(TimeSpan.FromTicks(-1)); // back to normal idle collection
         }
+    }
+
+    /// <summary>What to publish: a built version and the schema pieces the build plan does not hold.</summary>
+    private sealed record PublishSpec(
+        long Version,
+        IndexVersionBuildResult Built,
+        IndexBuildPlan Plan,
+        int Replicas,
+        string? VocabularyPath,
+        string? SparseEncoder,
+        DenseChannelSchema? DenseSchema,
+        long Lineage,
+        long[]? UpdatesThrough);
+
+    /// <summary>
+    /// Uploads a built version's segments (and sparse vocabulary), publishes its manifest last,
+    /// makes it the served version and has every shard replica load it.
+    /// </summary>
+    private async Task<IndexManifest> PublishBuiltAsync(PublishSpec spec, Action<string>? phase = null)
+    {
+        var built = spec.Built;
+        var uploads = built.Shards.SelectMany(s => s.Segments.Select(seg => (s.Shard, seg))).ToArray();
+        var uploaded = await Task.WhenAll(uploads.Select(async u =>
+            (await _catalog.UploadSegmentAsync(Name, spec.Version, u.Shard, u.seg.Path)) with { Channel = u.seg.Channel }));
+
+        SparseChannelSchema? sparseSchema = null;
+        if (spec.VocabularyPath is not null)
+        {
+            string key = SnapshotCatalog.VocabularyKey(Name, spec.Version);
+            await _catalog.Store.PutFileAsync(key, spec.VocabularyPath);
+            string checksum = await SnapshotCatalog.ChecksumAsync(spec.VocabularyPath);
+            sparseSchema = new SparseChannelSchema(key, checksum, spec.Plan.SparseVocabulary!.Count, built.SparseMaxWeight, spec.SparseEncoder);
+        }
+        var text = spec.Plan.Text;
+        var manifest = new IndexManifest
+        {
+            Index = Name,
+            Version = spec.Version,
+            CreatedUtc = DateTimeOffset.UtcNow,
+            ShardCount = spec.Plan.Shards,
+            Replicas = spec.Replicas,
+            Schema = new IndexSchema(
+                text is null ? null : new TextChannelSchema(spec.Plan.Analyzer.Name, text.K1, text.B, text.LuceneLengthNorm),
+                sparseSchema,
+                spec.DenseSchema),
+            DocCount = built.DocCount,
+            TotalLength = built.TextStatistics?.TotalLength ?? 0,
+            UpdateLineage = spec.Lineage,
+            Shards = built.Shards.Select(s => new ShardManifest(s.Shard, s.DocCount,
+                [.. uploaded.Where((_, i) => uploads[i].Shard == s.Shard)], spec.UpdatesThrough?[s.Shard] ?? 0)).ToArray(),
+        };
+        await _catalog.PublishAsync(manifest);
+        _manifest = manifest;
+
+        phase?.Invoke("activating");
+        await Task.WhenAll(Enumerable.Range(0, manifest.ShardCount * manifest.Replicas).Select(i =>
+            GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(Name, i / manifest.Replicas, i % manifest.Replicas)).LoadVersionAsync(manifest.Version)));
+        return manifest;
     }
 
     /// <summary>Encodes the corpus's texts (title and text) through the encoder pools, in batches, into the sparse or dense channel.</summary>

@@ -11,6 +11,7 @@ using Shoal.Engine.Segments;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Text;
+using Shoal.Engine.Updates;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Hosting;
 
@@ -21,12 +22,17 @@ namespace Shoal.Grains.Shards;
 /// activation (on whichever silo it lands), swaps to newer versions when told or when a query
 /// names one, and answers local top-k. Searches are reentrant and run on the thread pool over
 /// immutable memory-mapped segments, so a long query never blocks the grain's turn.
+/// Online updates live in an immutable live buffer (<see cref="ShardDelta"/>) beside the
+/// segments: replayed from the update log on activation, extended by each batch the index grain
+/// pushes, searched with every query (published copies of replaced or deleted ids are hidden),
+/// and cut back to the later batches when a merged version arrives.
 /// </summary>
 [Reentrant]
 [Placement.ShardPlacement]
 public sealed partial class ShardGrain : Grain, IShardGrain
 {
     private readonly SnapshotCatalog _catalog;
+    private readonly UpdateLog _log;
     private readonly ShoalOptions _options;
     private readonly ILogger<ShardGrain> _logger;
     private readonly IShardSearchInterceptor _interceptor;
@@ -34,7 +40,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     private string _index = "";
     private int _shard;
     private int _replica;
-    private SegmentLease _view = SegmentLease.Empty(0);
+    private ShardView _view = ShardView.None;
     private long _failedVersion = -1;
     private DateTime _failedAt;
 
@@ -42,6 +48,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     public ShardGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, IShardSearchInterceptor interceptor, ILogger<ShardGrain> logger)
     {
         _catalog = catalog;
+        _log = new UpdateLog(catalog.Store);
         _interceptor = interceptor;
         _options = options.Value;
         _logger = logger;
@@ -75,8 +82,8 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     /// <inheritdoc />
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _view.Retire();
-        _view = SegmentLease.Empty(0);
+        _view.Lease.Retire();
+        _view = ShardView.None;
         return Task.CompletedTask;
     }
 
@@ -123,7 +130,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             if (manifest.Version <= _view.Version) return;
             if (_shard >= manifest.ShardCount)
             {
-                SwapTo(SegmentLease.Empty(manifest.Version));
+                SwapTo(new ShardView(SegmentLease.Empty(manifest.Version), null, manifest.Lineage));
                 return;
             }
             TextSegment? text = null;
@@ -162,8 +169,18 @@ public sealed partial class ShardGrain : Grain, IShardGrain
                 throw;
             }
             var lease = new SegmentLease(manifest.Version, text, sparse, dense);
-            SwapTo(lease);
-            LogLoaded(_logger, _index, _shard, manifest.Version, lease.DocCount);
+            ShardDelta delta;
+            try
+            {
+                delta = await NextDeltaAsync(manifest, text, cancellationToken);
+            }
+            catch
+            {
+                lease.Retire();
+                throw;
+            }
+            SwapTo(new ShardView(lease, delta, manifest.Lineage));
+            LogLoaded(_logger, _index, _shard, manifest.Version, lease.DocCount, delta.LiveCount, delta.HiddenCount, delta.Sequence);
         }
         finally
         {
@@ -171,11 +188,86 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         }
     }
 
-    private void SwapTo(SegmentLease next)
+    private void SwapTo(ShardView next)
     {
         var old = _view;
         _view = next;
-        old.Retire();
+        if (!ReferenceEquals(old.Lease, next.Lease)) old.Lease.Retire();
+    }
+
+    /// <summary>
+    /// The live buffer for a newly loaded version: the current buffer cut back to the batches the
+    /// version has not folded in when it continues the same update log (a merge), otherwise the
+    /// version's log replayed from the store after the batches it folded in.
+    /// </summary>
+    private async Task<ShardDelta> NextDeltaAsync(IndexManifest manifest, TextSegment? text, CancellationToken cancellationToken)
+    {
+        var scoring = DeltaScoring.Create(manifest, text);
+        long through = manifest.Shards[_shard].UpdatesThrough;
+        var current = _view;
+        var delta = current.Delta is { } d && current.Lineage == manifest.Lineage && d.Sequence >= through
+            ? d.Rebase(scoring, through)
+            : ShardDelta.Empty(scoring, through);
+        return await ReplayAsync(delta, manifest.Lineage, cancellationToken);
+    }
+
+    /// <summary>Applies the batches of the update log after the buffer's sequence.</summary>
+    private async Task<ShardDelta> ReplayAsync(ShardDelta delta, long lineage, CancellationToken cancellationToken)
+    {
+        var batches = await _log.ReadAsync(_index, lineage, _shard, after: delta.Sequence, cancellationToken: cancellationToken);
+        if (batches.Count == 0) return delta;
+        return await Task.Run(() =>
+        {
+            var next = delta;
+            foreach (var (sequence, payload) in batches)
+            {
+                var batch = UpdateBatchCodec.Decode(payload, UpdateLog.Key(_index, lineage, _shard, sequence));
+                if (batch.Sequence != sequence)
+                    throw new InvalidDataException($"Update batch '{UpdateLog.Key(_index, lineage, _shard, sequence)}' holds sequence {batch.Sequence}.");
+                next = next.Apply(batch);
+            }
+            return next;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch)
+    {
+        if (version > _view.Version) await LoadVersionAsync(version);
+        await _loadLock.WaitAsync();
+        try
+        {
+            var view = _view;
+            if (view.Delta is not { } delta)
+                throw new InvalidOperationException($"Shard {_index}/{_shard} serves no version that takes updates (version {view.Version}).");
+            // A batch of an older lineage belongs to a version this shard has moved past; one of a
+            // newer lineage cannot arrive before its version (the sender's version was loaded above).
+            if (lineage != view.Lineage)
+            {
+                if (lineage < view.Lineage) return;
+                throw new InvalidOperationException($"Shard {_index}/{_shard} serves lineage {view.Lineage}, not {lineage}.");
+            }
+            if (sequence <= delta.Sequence) return; // already applied (a replay or a retry)
+            ShardDelta next;
+            if (sequence == delta.Sequence + 1)
+            {
+                var decoded = UpdateBatchCodec.Decode(batch, UpdateLog.Key(_index, lineage, _shard, sequence));
+                if (decoded.Sequence != sequence) throw new ArgumentException($"The batch holds sequence {decoded.Sequence}, not {sequence}.");
+                next = await Task.Run(() => delta.Apply(decoded));
+            }
+            else
+            {
+                // Missed a batch (an earlier push failed): catch up from the durable log, which holds this one too.
+                next = await ReplayAsync(delta, lineage, CancellationToken.None);
+                if (next.Sequence < sequence)
+                    throw new InvalidOperationException($"Shard {_index}/{_shard}: the update log ends at batch {next.Sequence}, before pushed batch {sequence}.");
+            }
+            SwapTo(view with { Delta = next });
+        }
+        finally
+        {
+            _loadLock.Release();
+        }
     }
 
     /// <summary>
@@ -198,11 +290,11 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         }
     }
 
-    private SegmentLease AcquireView()
+    private ShardView AcquireView()
     {
         // A concurrent swap may retire the view between reading and acquiring it; then read again.
-        SegmentLease view;
-        while (!(view = _view).TryAcquire()) { }
+        ShardView view;
+        while (!(view = _view).Lease.TryAcquire()) { }
         return view;
     }
 
@@ -216,81 +308,121 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         {
             Hit[]? bm25 = null, sparse = null, dense = null;
             if (query.Bm25 is { } b)
-                bm25 = view.Text is null ? [] : await Task.Run(() => SearchText(view, b, query.IncludeStored), cancellationToken);
+                bm25 = await Task.Run(() => SearchText(view, b, query.IncludeStored), cancellationToken);
             if (query.Sparse is { } sq)
-                sparse = view.Sparse is null ? [] : await Task.Run(() => SearchSparse(view, sq, query.IncludeStored), cancellationToken);
+                sparse = await Task.Run(() => SearchSparse(view, sq, query.IncludeStored), cancellationToken);
             if (query.Dense is { } dq)
-                dense = view.Dense is null ? [] : await SearchDenseAsync(view, dq, query.IncludeStored, cancellationToken);
+                dense = await SearchDenseAsync(view, dq, query.IncludeStored, cancellationToken);
             return new ShardSearchResult { Shard = _shard, Version = view.Version, Bm25 = bm25, Sparse = sparse, Dense = dense };
         }
         finally
         {
-            view.Release();
+            view.Lease.Release();
         }
     }
 
-    private Hit[] SearchText(SegmentLease view, ShardTextQuery query, bool includeStored)
+    /// <summary>
+    /// Top-k of the segment without the ids the live buffer hides: asks the segment for k plus
+    /// some of the hidden count, and for more (up to k plus all of it) only when hidden ids took
+    /// places in the top, which gives exactly the top-k of the visible documents.
+    /// </summary>
+    private static List<(string Id, float Score, int Doc)> VisibleTop(ShardDelta? delta, int k, Func<int, ScoredDoc[]> search, Func<int, string> idOf)
     {
-        var seg = view.Text!;
-        var top = seg.Search(new TextQuery(query.Terms, query.Weights), query.K);
-        var hits = new Hit[top.Length];
-        for (int i = 0; i < top.Length; i++)
+        var pending = VisibleTopAsync(delta, k, fetch => ValueTask.FromResult(search(fetch)), idOf);
+        return pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult(); // a synchronous search completes it at once
+    }
+
+    /// <inheritdoc cref="VisibleTop"/>
+    private static async ValueTask<List<(string Id, float Score, int Doc)>> VisibleTopAsync(ShardDelta? delta, int k, Func<int, ValueTask<ScoredDoc[]>> search, Func<int, string> idOf)
+    {
+        int hidden = delta?.HiddenCount ?? 0;
+        int fetch = k + Math.Min(hidden, Math.Max(k, 16));
+        while (true)
         {
-            int d = top[i].DocId;
-            hits[i] = includeStored
-                ? new Hit { Id = seg.GetId(d), Score = top[i].Score, Title = NullIfEmpty(seg.GetTitle(d)), Snippet = Snippet(seg.GetText(d), _options.SnippetLength) }
-                : new Hit { Id = seg.GetId(d), Score = top[i].Score };
+            var top = await search(fetch);
+            var kept = new List<(string, float, int)>(Math.Min(top.Length, k));
+            foreach (var hit in top)
+            {
+                string id = idOf(hit.DocId);
+                if (hidden > 0 && delta!.Hides(id)) continue;
+                kept.Add((id, hit.Score, hit.DocId));
+                if (kept.Count == k) break;
+            }
+            if (kept.Count >= k || top.Length < fetch || fetch >= k + hidden) return kept;
+            fetch = (int)Math.Min((long)k + hidden, 4L * fetch);
         }
-        return hits;
     }
 
-    private Hit[] SearchSparse(SegmentLease view, ShardSparseQuery query, bool includeStored)
+    /// <summary>The segment's visible hits and the live buffer's hits merged: score descending, then id.</summary>
+    private Hit[] Merge(ShardView view, List<(string Id, float Score, int Doc)> segment, ScoredId[] live, int k, bool includeStored, Func<int, Hit>? storedOf)
     {
-        var seg = view.Sparse!;
+        var hits = new List<Hit>(segment.Count + live.Length);
+        foreach (var (id, score, doc) in segment)
+            hits.Add(includeStored && storedOf is not null ? storedOf(doc) with { Score = score } : new Hit { Id = id, Score = score });
+        foreach (var l in live) hits.Add(new Hit { Id = l.Id, Score = l.Score });
+        if (live.Length > 0) hits.Sort(static (a, b) => b.Score != a.Score ? b.Score.CompareTo(a.Score) : string.CompareOrdinal(a.Id, b.Id));
+        if (hits.Count > k) hits.RemoveRange(k, hits.Count - k);
+        if (includeStored)
+            for (int i = 0; i < hits.Count; i++)
+                if (hits[i].Title is null && hits[i].Snippet is null) hits[i] = WithStored(view, hits[i]);
+        return [.. hits];
+    }
+
+    private Hit[] SearchText(ShardView view, ShardTextQuery query, bool includeStored)
+    {
+        var seg = view.Lease.Text;
+        var delta = view.Delta;
+        var fromSegment = seg is null ? [] : VisibleTop(delta, query.K, fetch => seg.Search(new TextQuery(query.Terms, query.Weights), fetch), seg.GetId);
+        var live = delta is { LiveCount: > 0 } ? delta.SearchText(query.Terms, query.Weights, query.K) : [];
+        return Merge(view, fromSegment, live, query.K, includeStored, seg is null ? null :
+            d => new Hit { Id = seg.GetId(d), Title = NullIfEmpty(seg.GetTitle(d)), Snippet = Snippet(seg.GetText(d), _options.SnippetLength) });
+    }
+
+    private Hit[] SearchSparse(ShardView view, ShardSparseQuery query, bool includeStored)
+    {
+        var seg = view.Lease.Sparse;
+        var delta = view.Delta;
         var vector = new SparseVector(query.Terms, query.Weights);
-        var top = query.Exact
-            ? seg.SearchExact(vector, query.K)
-            : seg.SearchApproximate(vector, query.K, new SeismicSearchParameters(query.QueryTermCut, query.HeapFactor));
-        var hits = new Hit[top.Length];
-        for (int i = 0; i < top.Length; i++)
-        {
-            var hit = new Hit { Id = seg.GetId(top[i].DocId), Score = top[i].Score };
-            hits[i] = includeStored ? WithStored(view, hit) : hit;
-        }
-        return hits;
+        var fromSegment = seg is null ? [] : VisibleTop(delta, query.K, fetch => query.Exact
+            ? seg.SearchExact(vector, fetch)
+            : seg.SearchApproximate(vector, fetch, new SeismicSearchParameters(query.QueryTermCut, query.HeapFactor)), seg.GetId);
+        var live = delta is { LiveCount: > 0 } ? delta.SearchSparse(vector, query.K) : [];
+        return Merge(view, fromSegment, live, query.K, includeStored, null);
     }
 
-    private async Task<Hit[]> SearchDenseAsync(SegmentLease view, ShardDenseQuery query, bool includeStored, CancellationToken cancellationToken)
+    private async Task<Hit[]> SearchDenseAsync(ShardView view, ShardDenseQuery query, bool includeStored, CancellationToken cancellationToken)
     {
-        var seg = view.Dense!;
+        var seg = view.Lease.Dense;
+        var delta = view.Delta;
         float[] vector = MemoryMarshal.Cast<byte, float>(query.Vector).ToArray();
-        if (vector.Length != seg.Dims)
+        if (seg is not null && vector.Length != seg.Dims)
             throw new ArgumentException($"The dense query has {vector.Length} dimensions; shard {_index}/{_shard} has {seg.Dims}.");
-        ScoredDoc[] top;
-        if (query.Exact || !seg.HasAnnIndex)
-        {
-            top = await view.DenseBatcher!.SearchAsync(vector, query.K, cancellationToken);
-        }
-        else
+        List<(string, float, int)> fromSegment = [];
+        if (seg is not null)
         {
             int ef = Math.Max(query.K, query.Ef > 0 ? query.Ef : HnswParameters.DefaultEfSearch);
-            top = await Task.Run(() => seg.SearchApproximate(vector, query.K, ef), cancellationToken);
+            bool exact = query.Exact || !seg.HasAnnIndex;
+            fromSegment = exact
+                ? await VisibleTopAsync(delta, query.K, async fetch => await view.Lease.DenseBatcher!.SearchAsync(vector, fetch, cancellationToken), seg.GetId)
+                : await Task.Run(() => VisibleTop(delta, query.K, fetch => seg.SearchApproximate(vector, fetch, Math.Max(ef, fetch)), seg.GetId), cancellationToken);
         }
-        var hits = new Hit[top.Length];
-        for (int i = 0; i < top.Length; i++)
-        {
-            var hit = new Hit { Id = seg.GetId(top[i].DocId), Score = top[i].Score };
-            hits[i] = includeStored ? WithStored(view, hit) : hit;
-        }
-        return hits;
+        var live = delta is { LiveCount: > 0 } ? delta.SearchDense(vector, query.K) : [];
+        return Merge(view, fromSegment, live, query.K, includeStored, null);
     }
 
-    /// <summary>Adds title and snippet from the channel that stores text (bm25, else sparse contents).</summary>
-    private Hit WithStored(SegmentLease view, Hit hit)
+    /// <summary>Adds title and snippet: from the live buffer for an upserted document, else from the channel that stores text (bm25, else sparse contents).</summary>
+    private Hit WithStored(ShardView view, Hit hit)
     {
-        if (view.Text is { } text && text.FindDocument(hit.Id) is int d and >= 0)
+        if (view.Delta is { } delta)
+        {
+            if (delta.TryGet(hit.Id, out var live))
+                return hit with { Title = string.IsNullOrEmpty(live.Title) ? null : live.Title, Snippet = live.Text is null ? null : Snippet(live.Text, _options.SnippetLength) };
+            if (delta.Hides(hit.Id)) return hit;
+        }
+        var lease = view.Lease;
+        if (lease.Text is { } text && text.FindDocument(hit.Id) is int d and >= 0)
             return hit with { Title = NullIfEmpty(text.GetTitle(d)), Snippet = Snippet(text.GetText(d), _options.SnippetLength) };
-        if (view.Sparse is { } sparse && sparse.FindDocument(hit.Id) is int s and >= 0 && sparse.GetText(s) is { } contents)
+        if (lease.Sparse is { } sparse && sparse.FindDocument(hit.Id) is int s and >= 0 && sparse.GetText(s) is { } contents)
             return hit with { Snippet = Snippet(contents, _options.SnippetLength) };
         return hit;
     }
@@ -312,7 +444,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         }
         finally
         {
-            view.Release();
+            view.Lease.Release();
         }
     }
 
@@ -331,26 +463,36 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     public Task<ShardInfo> GetInfoAsync()
     {
         var view = _view;
+        var lease = view.Lease;
         return Task.FromResult(new ShardInfo
         {
             Index = _index,
             Shard = _shard,
             Replica = _replica,
-            Version = view.Version,
-            DocCount = view.DocCount,
-            SegmentBytes = view.SizeBytes,
+            Version = lease.Version,
+            DocCount = lease.DocCount,
+            SegmentBytes = lease.SizeBytes,
             Silo = RuntimeIdentity,
-            DensePasses = view.DenseBatcher?.Passes ?? 0,
-            DenseExactQueries = view.DenseBatcher?.Queries ?? 0,
+            DensePasses = lease.DenseBatcher?.Passes ?? 0,
+            DenseExactQueries = lease.DenseBatcher?.Queries ?? 0,
+            UpdateSequence = view.Delta?.Sequence ?? 0,
+            LiveDocuments = view.Delta?.LiveCount ?? 0,
+            HiddenDocuments = view.Delta?.HiddenCount ?? 0,
         });
     }
 
     /// <inheritdoc />
-    public Task ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch) => throw new NotImplementedException("in progress");
-
     [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Index}/{Shard} cannot restore version {Version}; it keeps serving the version it has")]
     private static partial void LogRestoreFailed(ILogger logger, Exception error, string index, int shard, long version);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Shard {Index}/{Shard} serves version {Version} ({Docs} documents)")]
-    private static partial void LogLoaded(ILogger logger, string index, int shard, long version, long docs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shard {Index}/{Shard} serves version {Version} ({Docs} documents; live buffer: {Live} upserted, {Hidden} hidden, through batch {Sequence})")]
+    private static partial void LogLoaded(ILogger logger, string index, int shard, long version, long docs, int live, int hidden, long sequence);
+}
+
+/// <summary>What a shard serves at one moment: a version's segments, its live buffer of online updates, and the update log lineage they follow.</summary>
+internal sealed record ShardView(SegmentLease Lease, ShardDelta? Delta, long Lineage)
+{
+    public static ShardView None { get; } = new(SegmentLease.Empty(0), null, 0);
+
+    public long Version => Lease.Version;
 }
