@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
-using System.Text.Json;
+using Shoal.Engine.Indexing;
 using Shoal.Engine.Ingest;
 
 namespace Shoal.Engine.Dense;
@@ -12,7 +12,9 @@ namespace Shoal.Engine.Dense;
 /// <list type="bullet">
 /// <item><b>JSON lines</b>: one object per line with an id under <c>"id"</c>, <c>"docid"</c>, <c>"_id"</c>
 /// or <c>"qid"</c> (a string or a number; the first one present is used) and <c>"vector"</c>, an array of
-/// numbers. Other fields (e.g. Anserini's <c>"contents"</c>) are ignored; blank lines are skipped.</item>
+/// numbers. Other fields (e.g. Anserini's <c>"contents"</c>) are ignored; blank lines are skipped;
+/// content after the object is an error. The line rules are <see cref="CorpusLineParser.TryParseDense"/>'s,
+/// the ones indexing jobs apply: a line either path rejects, the other rejects with the same reason.</item>
 /// <item><b>SHOALVEC binary</b> (<see cref="DenseVectorFile"/>).</item>
 /// </list>
 /// Every vector must have the expected number of dimensions (or, when none is given, the number of
@@ -60,13 +62,16 @@ public static class DenseVectorReader
     private static IEnumerable<(string, float[])> ReadJsonLines(string path, int? expectedDims)
     {
         using var lines = new Utf8LineReader(InputStreams.Open(path));
-        var buffer = new List<float>(1024);
         int dims = expectedDims ?? 0;
-        while (NextJson(lines, path, buffer, ref dims, out string id, out float[] vector))
+        while (NextJson(lines, path, ref dims, out string id, out float[] vector))
             yield return (id, vector);
     }
 
-    private static bool NextJson(Utf8LineReader lines, string path, List<float> buffer, ref int dims, out string id, out float[] vector)
+    /// <summary>
+    /// The next non-blank line as a vector, by <see cref="CorpusLineParser.TryParseDense"/> (the rules
+    /// indexing jobs apply too); the first vector fixes <paramref name="dims"/> when it is 0.
+    /// </summary>
+    private static bool NextJson(Utf8LineReader lines, string path, ref int dims, out string id, out float[] vector)
     {
         while (true)
         {
@@ -84,86 +89,12 @@ public static class DenseVectorReader
             {
                 throw new DenseVectorException(path, lines.LineNumber + 1, e.Message, e);
             }
-            if (line.Trim(" \t"u8).IsEmpty) continue;
-            long lineNo = lines.LineNumber;
-            (id, vector) = ParseJsonLine(path, lineNo, line, buffer);
+            if (CorpusLineParser.IsBlank(line)) continue;
+            (id, vector) = CorpusLineParser.TryParseDense(line, dims, out string? reason)
+                ?? throw new DenseVectorException(path, lines.LineNumber, reason!);
             if (dims == 0) dims = vector.Length;
-            else if (vector.Length != dims)
-                throw new DenseVectorException(path, lineNo, $"vector has {vector.Length} dimensions, expected {dims}");
             return true;
         }
-    }
-
-    private static (string, float[]) ParseJsonLine(string path, long lineNo, ReadOnlySpan<byte> line, List<float> buffer)
-    {
-        string? id = null;
-        bool sawVector = false;
-        buffer.Clear();
-        try
-        {
-            var reader = new Utf8JsonReader(line, isFinalBlock: true, state: default);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-                throw new DenseVectorException(path, lineNo, "expected a JSON object");
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("vector"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType != JsonTokenType.StartArray)
-                        throw new DenseVectorException(path, lineNo, "\"vector\" is not an array of numbers");
-                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-                        buffer.Add(ReadComponent(ref reader, path, lineNo, buffer.Count));
-                    sawVector = true;
-                }
-                else if (reader.ValueTextEquals("id"u8) || reader.ValueTextEquals("docid"u8) ||
-                         reader.ValueTextEquals("_id"u8) || reader.ValueTextEquals("qid"u8))
-                {
-                    reader.Read();
-                    string? value = reader.TokenType switch
-                    {
-                        JsonTokenType.String => reader.GetString(),
-                        JsonTokenType.Number => Encoding.UTF8.GetString(reader.ValueSpan),
-                        _ => throw new DenseVectorException(path, lineNo, "the id is neither a string nor a number"),
-                    };
-                    id ??= value;
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-        }
-        catch (JsonException e)
-        {
-            bool nonFinite = line.IndexOf("NaN"u8) >= 0 || line.IndexOf("Infinity"u8) >= 0;
-            throw new DenseVectorException(path, lineNo,
-                nonFinite ? "vector contains NaN or Infinity (components must be finite)" : $"malformed JSON: {e.Message}", e);
-        }
-        if (string.IsNullOrEmpty(id)) throw new DenseVectorException(path, lineNo, "missing or empty id (expected \"id\", \"docid\", \"_id\" or \"qid\")");
-        if (!sawVector) throw new DenseVectorException(path, lineNo, "missing \"vector\"");
-        if (buffer.Count == 0) throw new DenseVectorException(path, lineNo, "\"vector\" is empty");
-        return (id, buffer.ToArray());
-    }
-
-    private static float ReadComponent(ref Utf8JsonReader reader, string path, long lineNo, int index)
-    {
-        if (reader.TokenType == JsonTokenType.Number)
-        {
-            if (!reader.TryGetDouble(out double d))
-                throw new DenseVectorException(path, lineNo, $"component {index} ({Encoding.UTF8.GetString(reader.ValueSpan)}) is not a finite number");
-            float f = (float)d;
-            if (!float.IsFinite(f))
-                throw new DenseVectorException(path, lineNo, $"component {index} ({d}) is outside the float32 range (infinite)");
-            return f;
-        }
-        if (reader.TokenType == JsonTokenType.String)
-        {
-            string s = reader.GetString() ?? "";
-            if (s.Contains("nan", StringComparison.OrdinalIgnoreCase) || s.Contains("inf", StringComparison.OrdinalIgnoreCase))
-                throw new DenseVectorException(path, lineNo, $"component {index} is \"{s}\" (NaN or infinite; components must be finite)");
-        }
-        throw new DenseVectorException(path, lineNo, $"component {index} is not a number");
     }
 
     // ---- SHOALVEC binary ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ namespace Shoal.Engine.Indexing;
 /// <item><description><see cref="TryParseSparse"/>: an Anserini JSON vector line
 /// <c>{"id", "contents", "vector": {token: weight}}</c>, with the rules of <see cref="SparseCorpusReader"/>.</description></item>
 /// <item><description><see cref="TryParseDense"/>: a dense vector JSON line <c>{"id", "vector": [...]}</c>,
-/// with the rules of <see cref="Dense.DenseVectorReader"/>.</description></item>
+/// which <see cref="Dense.DenseVectorReader"/> uses for its JSON lines.</description></item>
 /// </list>
 /// </summary>
 public static class CorpusLineParser
@@ -168,11 +168,46 @@ public static class CorpusLineParser
     /// (a string, or a JSON number taken verbatim), optional text under <c>"contents"</c>,
     /// <c>"content"</c> or <c>"text"</c> (string or null) and <c>"vector"</c>, an object of token: weight.
     /// Tokens map through <paramref name="vocabulary"/>; zero weights are dropped; an unknown token,
-    /// a negative, NaN or infinite weight or a repeated token makes the line malformed.
+    /// a negative, NaN or infinite weight, a repeated token or content after the object makes the
+    /// line malformed. <see cref="SparseCorpusReader.Read"/> applies these rules too.
     /// </summary>
     public static SparseDocument? TryParseSparse(ReadOnlySpan<byte> line, SparseVocabulary vocabulary, out string? reason)
     {
         ArgumentNullException.ThrowIfNull(vocabulary);
+        var (id, text, vector) = ParseSparseObject(line, vocabulary, query: false, out reason);
+        if (reason is not null) return null;
+        if (id is null) reason = "missing \"id\" (or \"_id\", \"docid\")";
+        else if (string.IsNullOrWhiteSpace(id)) reason = "empty document id";
+        else if (vector is null) reason = "missing \"vector\"";
+        if (reason is not null) return null;
+        return new SparseDocument(id!, text, vector!.Value);
+    }
+
+    /// <summary>
+    /// Parses a learned-sparse query JSON line: the id under <c>"id"</c>, <c>"qid"</c> or <c>"_id"</c>
+    /// (a string or a number) and <c>"vector"</c> with the rules of <see cref="TryParseSparse"/>; other
+    /// properties are ignored. <see cref="SparseCorpusReader.ReadQueries"/> applies these rules to JSON query files.
+    /// </summary>
+    /// <returns>The query id and vector, or null with <paramref name="reason"/>.</returns>
+    public static (string Id, SparseVector Vector)? TryParseSparseQuery(ReadOnlySpan<byte> line, SparseVocabulary vocabulary, out string? reason)
+    {
+        ArgumentNullException.ThrowIfNull(vocabulary);
+        var (id, _, vector) = ParseSparseObject(line, vocabulary, query: true, out reason);
+        if (reason is not null) return null;
+        if (string.IsNullOrWhiteSpace(id)) reason = "missing or empty query id (\"id\", \"qid\" or \"_id\")";
+        else if (vector is null) reason = "missing \"vector\"";
+        if (reason is not null) return null;
+        return (id!, vector!.Value);
+    }
+
+    /// <summary>
+    /// The object walk shared by documents and queries: documents take their id from <c>"id"</c>,
+    /// <c>"_id"</c> or <c>"docid"</c> and text from <c>"contents"</c>, <c>"content"</c> or <c>"text"</c>;
+    /// queries take their id from <c>"id"</c>, <c>"qid"</c> or <c>"_id"</c> and have no text. A
+    /// non-null <paramref name="reason"/> means the line is malformed.
+    /// </summary>
+    private static (string? Id, string? Text, SparseVector? Vector) ParseSparseObject(ReadOnlySpan<byte> line, SparseVocabulary vocabulary, bool query, out string? reason)
+    {
         string? id = null, text = null;
         SparseVector? vector = null;
         reason = null;
@@ -182,11 +217,11 @@ public static class CorpusLineParser
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 reason = $"expected a JSON object, found {reader.TokenType}";
-                return null;
+                return default;
             }
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("id"u8) || reader.ValueTextEquals("_id"u8) || reader.ValueTextEquals("docid"u8))
+                if (reader.ValueTextEquals("id"u8) || reader.ValueTextEquals("_id"u8) || (query ? reader.ValueTextEquals("qid"u8) : reader.ValueTextEquals("docid"u8)))
                 {
                     string name = reader.GetString()!;
                     reader.Read();
@@ -195,10 +230,10 @@ public static class CorpusLineParser
                     else
                     {
                         reason = $"\"{name}\" must be a string or a number, found {reader.TokenType}";
-                        return null;
+                        return default;
                     }
                 }
-                else if (reader.ValueTextEquals("contents"u8) || reader.ValueTextEquals("content"u8) || reader.ValueTextEquals("text"u8))
+                else if (!query && (reader.ValueTextEquals("contents"u8) || reader.ValueTextEquals("content"u8) || reader.ValueTextEquals("text"u8)))
                 {
                     string name = reader.GetString()!;
                     reader.Read();
@@ -207,14 +242,14 @@ public static class CorpusLineParser
                     else
                     {
                         reason = $"\"{name}\" must be a string or null, found {reader.TokenType}";
-                        return null;
+                        return default;
                     }
                 }
                 else if (reader.ValueTextEquals("vector"u8))
                 {
                     reader.Read();
                     vector = ReadSparseVector(ref reader, vocabulary, out reason);
-                    if (vector is null) return null;
+                    if (vector is null) return default;
                 }
                 else
                 {
@@ -225,25 +260,25 @@ public static class CorpusLineParser
             if (reader.Read())
             {
                 reason = "unexpected content after the JSON object";
-                return null;
+                return default;
             }
         }
         catch (JsonException e)
         {
             reason = $"invalid JSON ({e.Message})";
-            return null;
+            return default;
         }
         catch (InvalidOperationException e)
         {
             reason = $"invalid value ({e.Message})";
-            return null;
+            return default;
         }
-        if (id is null) reason = "missing \"id\" (or \"_id\", \"docid\")";
-        else if (string.IsNullOrWhiteSpace(id)) reason = "empty document id";
-        else if (vector is null) reason = "missing \"vector\"";
-        if (reason is not null) return null;
-        return new SparseDocument(id!, text, vector!.Value);
+        return (id, text, vector);
     }
+
+    /// <summary>Per-thread scratch list of a vector's (term, weight) pairs, so a long file does not allocate one per line.</summary>
+    [ThreadStatic]
+    private static List<(int Term, float Weight)>? t_pairs;
 
     private static SparseVector? ReadSparseVector(ref Utf8JsonReader reader, SparseVocabulary vocabulary, out string? reason)
     {
@@ -253,7 +288,8 @@ public static class CorpusLineParser
             reason = $"\"vector\" must be an object of token: weight, found {reader.TokenType}";
             return null;
         }
-        var pairs = new List<(int Term, float Weight)>();
+        var pairs = t_pairs ??= new List<(int Term, float Weight)>();
+        pairs.Clear();
         char[] buffer = ArrayPool<char>.Shared.Rent(256);
         try
         {
@@ -311,6 +347,8 @@ public static class CorpusLineParser
         finally
         {
             ArrayPool<char>.Shared.Return(buffer);
+            // An unusually long vector's list is not kept for the thread's lifetime.
+            if (pairs.Capacity > 1 << 16) t_pairs = null;
         }
     }
 

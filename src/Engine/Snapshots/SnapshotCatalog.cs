@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -255,6 +256,11 @@ public sealed partial class SnapshotCatalog
     /// </list>
     /// A mismatch is a <see cref="SnapshotChecksumException"/> naming the index, version, key and
     /// both checksums; nothing is left in the cache for that key.
+    /// <para>Concurrent calls for the same cache file (shard replicas of one silo, a shard and a
+    /// merge) share one check and download (single-flight, process-wide): they all get its result
+    /// or its exception. A failure is not remembered: the next call tries again. Cancelling
+    /// <paramref name="cancellationToken"/> stops this caller's wait, not the shared download,
+    /// which completes (into the cache) for the other callers.</para>
     /// </summary>
     public async Task<MaterializedSegment> MaterializeVerifiedAsync(SegmentManifest segment, string cacheDirectory, CancellationToken cancellationToken = default)
     {
@@ -270,6 +276,65 @@ public sealed partial class SnapshotCatalog
         }
 
         string path = CachePath(segment.Key, cacheDirectory);
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var mine = new InFlightMaterialization(expected, new TaskCompletionSource<MaterializedSegment>(TaskCreationOptions.RunContinuationsAsynchronously));
+            var current = InFlight.GetOrAdd(path, mine);
+            if (ReferenceEquals(current, mine))
+            {
+                // This call runs it, for itself and every caller that joins before it ends. The work
+                // ignores the callers' tokens: one caller giving up must not fail the others.
+                _ = RunSharedAsync(segment, path, expected, mine);
+                return await mine.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            if (current.Expected == expected)
+                return await current.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // The same file expected with other contents (a manifest that disagrees): let that one
+            // finish, whatever its outcome, then look at the cache again.
+            try
+            {
+                await current.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+    }
+
+    /// <summary>
+    /// Materializations into a cache file now in progress, by full cache path (process-wide: shard
+    /// replicas and merges of one silo use their own catalogs over the same cache directory).
+    /// An entry is removed before its outcome is published, so a failure is never handed to a
+    /// later caller: the next call after a failure tries again.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, InFlightMaterialization> InFlight = new(StringComparer.Ordinal);
+
+    private sealed record InFlightMaterialization(ObjectChecksum Expected, TaskCompletionSource<MaterializedSegment> Completion);
+
+    /// <summary>True while a materialization into <paramref name="cachePath"/> is in progress in this process (for tests and diagnostics).</summary>
+    internal static bool IsInFlight(string cachePath) => InFlight.ContainsKey(Path.GetFullPath(cachePath));
+
+    private async Task RunSharedAsync(SegmentManifest segment, string path, ObjectChecksum expected, InFlightMaterialization entry)
+    {
+        MaterializedSegment result;
+        try
+        {
+            result = await MaterializeIntoCacheAsync(segment, path, expected, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            InFlight.TryRemove(new KeyValuePair<string, InFlightMaterialization>(path, entry));
+            entry.Completion.SetException(e);
+            return;
+        }
+        InFlight.TryRemove(new KeyValuePair<string, InFlightMaterialization>(path, entry));
+        entry.Completion.SetResult(result);
+    }
+
+    /// <summary>The cache part of <see cref="MaterializeVerifiedAsync"/>: reuse, verify or download <paramref name="path"/>; one call per path at a time.</summary>
+    private async Task<MaterializedSegment> MaterializeIntoCacheAsync(SegmentManifest segment, string path, ObjectChecksum expected, CancellationToken cancellationToken)
+    {
         string marker = path + VerifiedMarkerSuffix;
         var file = new FileInfo(path);
         if (file.Exists)
