@@ -143,6 +143,13 @@ public sealed unsafe class TextSegment : IDisposable
         return -1;
     }
 
+    /// <summary>Number of documents of the whole index version containing <paramref name="term"/> (the df its idf uses), or 0 when this segment lacks the term.</summary>
+    public long GlobalDocFrequency(string term)
+    {
+        int t = FindTerm(term);
+        return t < 0 ? 0 : _terms[t].GlobalDocFreq;
+    }
+
     /// <summary>Number of documents in this segment containing <paramref name="term"/>.</summary>
     public int DocFrequency(string term)
     {
