@@ -87,7 +87,7 @@ public sealed partial class ShoalClient
     /// running totals after each request.
     /// </para>
     /// </summary>
-    /// <exception cref="ArgumentException">An id is both upserted and deleted, an id is empty, or <paramref name="batchSize"/> is out of range.</exception>
+    /// <exception cref="ArgumentException">An id is both upserted and deleted, an id is empty, a vector has a non-finite value, nothing is given, or <paramref name="batchSize"/> is out of range (checked as the input is read: requests sent before stay applied).</exception>
     /// <exception cref="ShoalApiException">The server refused a request (400 naming the bad document, 404 unknown index, 503 encoder unavailable).</exception>
     public async Task<UpdateOutcome> UpdateAsync(string index, IEnumerable<DocumentInput> upserts, IEnumerable<string> deletes, int batchSize = DefaultUpdateBatchSize,
         IProgress<UpdateOutcome>? progress = null, CancellationToken cancellationToken = default)
@@ -123,8 +123,7 @@ public sealed partial class ShoalClient
 
         foreach (var document in upserts)
         {
-            ArgumentNullException.ThrowIfNull(document, nameof(upserts));
-            ArgumentException.ThrowIfNullOrWhiteSpace(document.Id, nameof(upserts));
+            CheckDocument(document, nameof(upserts));
             if (deleteSet.Contains(document.Id))
                 throw new ArgumentException($"Document '{document.Id}' is both upserted and deleted; send the delete and the upsert in separate calls, in the order they should apply.", nameof(deletes));
             if (batch.Count == batchSize || batchIds.Contains(document.Id))
@@ -149,6 +148,22 @@ public sealed partial class ShoalClient
             await SendAsync(null, deleteIds.GetRange(next, Math.Min(batchSize, deleteIds.Count - next))).ConfigureAwait(false);
         if (total is null) throw new ArgumentException("Nothing to update: give documents to upsert and/or ids to delete.", nameof(upserts));
         return total;
+    }
+
+    /// <summary>What the gateway would refuse and JSON cannot carry: an empty id, non-finite numbers.</summary>
+    private static void CheckDocument(DocumentInput? document, string paramName)
+    {
+        if (document is null) throw new ArgumentException("A document to upsert is null.", paramName);
+        if (string.IsNullOrWhiteSpace(document.Id)) throw new ArgumentException("A document to upsert has an empty id; every document needs one.", paramName);
+        if (document.Dense is { } dense)
+            for (int i = 0; i < dense.Length; i++)
+                if (!float.IsFinite(dense[i])) throw new ArgumentException($"Document '{document.Id}': the dense vector has a non-finite value at dimension {i}.", paramName);
+        if (document.Sparse is { } sparse)
+            foreach (var (token, weight) in sparse)
+                if (!float.IsFinite(weight)) throw new ArgumentException($"Document '{document.Id}': the sparse weight of token '{token}' is not a finite number.", paramName);
+        if (document.SparseWeights is { } weights)
+            for (int i = 0; i < weights.Count; i++)
+                if (!float.IsFinite(weights[i])) throw new ArgumentException($"Document '{document.Id}': the sparse weight at position {i} is not a finite number.", paramName);
     }
 
     /// <summary>
