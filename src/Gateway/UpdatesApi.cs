@@ -40,11 +40,27 @@ public static class UpdatesApi
         return await ApplyAsync(name, request!, grains, cancellationToken);
     }
 
-    private static async Task<IResult> DeleteOne(string name, string id, IGrainFactory grains, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteOne(string name, string id, HttpRequest http, IGrainFactory grains, CancellationToken cancellationToken)
     {
         if (SnapshotCatalog.ValidateIndexName(name) is { } nameError) return ShoalApi.BadRequest(nameError);
+        id = DocumentIdFromRawTarget(http) ?? id;
         if (string.IsNullOrWhiteSpace(id)) return ShoalApi.BadRequest("The document id in the path is empty.");
         return await ApplyAsync(name, new UpdateRequest { Deletes = [id] }, grains, cancellationToken);
+    }
+
+    /// <summary>
+    /// The id segment of the request target as the client sent it, unescaped once. Routing leaves
+    /// <c>%2F</c> escaped in route values, so an id holding '/' (sent as <c>%2F</c>) would otherwise
+    /// arrive altered. Null when the raw target is not available.
+    /// </summary>
+    internal static string? DocumentIdFromRawTarget(HttpRequest http)
+    {
+        string? raw = http.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        if (string.IsNullOrEmpty(raw)) return null;
+        int query = raw.IndexOfAny(['?', '#']);
+        if (query >= 0) raw = raw[..query];
+        int slash = raw.LastIndexOf('/');
+        return slash < 0 || slash == raw.Length - 1 ? null : Uri.UnescapeDataString(raw[(slash + 1)..]);
     }
 
     private static async Task<IResult> ApplyAsync(string name, UpdateRequest request, IGrainFactory grains, CancellationToken cancellationToken)

@@ -110,6 +110,7 @@ public sealed class UpdateApiTests(GatewayFixture fixture) : IClassFixture<Gatew
 
     /// <summary>
     /// The whole path: an upsert is searchable when the call returns, a delete hides it again.
+    /// The id holds a '/' so the DELETE route must take it escaped (%2F) and restore it.
     /// Needs IIndexGrain.UpdateAsync (and the shard side) to be implemented.
     /// </summary>
     [Fact]
@@ -126,7 +127,7 @@ public sealed class UpdateApiTests(GatewayFixture fixture) : IClassFixture<Gatew
 
         Assert.Empty(await SearchIds());
         using var upsert = await PostJson("v1/indexes/sample/documents",
-            $$"""{"documents": [{"id": "online-1", "title": "Live update", "text": "The {{Word}} is a word no other passage holds."}]}""");
+            $$"""{"documents": [{"id": "online/1", "title": "Live update", "text": "The {{Word}} is a word no other passage holds."}]}""");
         string upserted = await upsert.Content.ReadAsStringAsync();
         Assert.True(upsert.StatusCode == HttpStatusCode.OK, upserted);
         var result = JsonDocument.Parse(upserted).RootElement;
@@ -136,9 +137,9 @@ public sealed class UpdateApiTests(GatewayFixture fixture) : IClassFixture<Gatew
         Assert.True(result.GetProperty("version").GetInt64() > 0);
         Assert.True(result.GetProperty("pendingOperations").GetInt64() >= 1);
 
-        Assert.Equal(["online-1"], await SearchIds());
+        Assert.Equal(["online/1"], await SearchIds());
 
-        using var delete = await fixture.Http.DeleteAsync("v1/indexes/sample/documents/online-1");
+        using var delete = await fixture.Http.DeleteAsync("v1/indexes/sample/documents/online%2F1");
         string deleted = await delete.Content.ReadAsStringAsync();
         Assert.True(delete.StatusCode == HttpStatusCode.OK, deleted);
         Assert.Equal(1, JsonDocument.Parse(deleted).RootElement.GetProperty("deleted").GetInt32());
@@ -409,6 +410,17 @@ public sealed class UpdateSdkAndCliTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Theory]
+    [InlineData("/v1/indexes/x/documents/a%2Fb%20c", "a/b c")]
+    [InlineData("/v1/indexes/x/documents/plain?trace=1", "plain")]
+    [InlineData("/v1/indexes/x/documents/100%25", "100%")]
+    public void The_delete_route_takes_the_id_as_the_client_escaped_it(string rawTarget, string id)
+    {
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()!.RawTarget = rawTarget;
+        Assert.Equal(id, UpdatesApi.DocumentIdFromRawTarget(context.Request));
     }
 
     [Fact]
