@@ -73,3 +73,25 @@ public sealed record SearchResult(string Index, long Version, IReadOnlyList<HitD
 
 /// <summary>Response of <c>GET /v1/indexes</c>.</summary>
 public sealed record IndexList(IReadOnlyList<string> Indexes);
+
+/// <summary>
+/// Body of <c>POST /v1/indexes/{name}/documents</c>: documents to insert or replace by id and ids
+/// to delete, applied to the live index as one batch (at most
+/// <see cref="UpdatesApi.MaxOperationsPerRequest"/> operations).
+/// </summary>
+public sealed record DocumentsBody(DocumentBody?[]? Documents, string?[]? Deletes);
+
+/// <summary>
+/// One document of an update: <c>id</c>, <c>title</c> and <c>text</c>; a sparse vector as
+/// <c>sparse</c> (token → weight over the index vocabulary) or as <c>sparseTermIds</c> with
+/// <c>sparseWeights</c>; a <c>dense</c> vector. Each channel of the index needs its field unless
+/// the channel has an encoder, which then encodes title and text.
+/// </summary>
+public sealed record DocumentBody(
+    string? Id,
+    string? Title = null,
+    string? Text = null,
+    Dictionary<string, float>? Sparse = null,
+    int[]? SparseTermIds = null,
+    float[]? SparseWeights = null,
+    float[]? Dense = null);

@@ -8,7 +8,8 @@ namespace Shoal.Gateway;
 
 /// <summary>
 /// Shoal's HTTP API (v1). Errors are RFC 7807 problem documents whose <c>detail</c> says what
-/// is wrong: 400 for invalid input, 404 for an unknown index, 409 for a conflicting build.
+/// is wrong: 400 for invalid input, 404 for an unknown index, 409 for a conflicting build, 503
+/// when an encoder cannot serve. Online updates are in <see cref="UpdatesApi"/>.
 /// </summary>
 public static class ShoalApi
 {
@@ -34,6 +35,7 @@ public static class ShoalApi
         v1.MapPost("/indexes/{name}/search", Search);
         v1.MapPost("/indexes/{name}/ingest", StartIngest);
         v1.MapGet("/indexes/{name}/ingest", GetIngest);
+        v1.MapUpdatesApi();
         return app;
     }
 
@@ -179,7 +181,8 @@ public static class ShoalApi
         return TypedResults.Json(await grains.GetGrain<IIndexGrain>(name).GetIngestStatusAsync(), Json);
     }
 
-    private static async Task<(T? Body, IResult? Error)> ReadJsonAsync<T>(HttpRequest http, CancellationToken cancellationToken) where T : class
+    /// <summary>Reads a strict JSON body (unknown members refused); the error is a 400 (413 for a body over the server's size limit) saying what is wrong.</summary>
+    internal static async Task<(T? Body, IResult? Error)> ReadJsonAsync<T>(HttpRequest http, CancellationToken cancellationToken) where T : class
     {
         try
         {
@@ -190,11 +193,19 @@ public static class ShoalApi
         {
             return (null, BadRequest($"The request body is not valid JSON: {e.Message}"));
         }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's limits (a body over MaxRequestBodySize is 413): say so instead of failing with a 500.
+            string detail = e.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? $"The request body is larger than the server accepts ({e.Message}); send fewer or smaller documents per request."
+                : $"The request body could not be read: {e.Message}";
+            return (null, TypedResults.Problem(detail, statusCode: e.StatusCode, title: e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Payload too large" : "Invalid request"));
+        }
     }
 
-    private static ProblemHttpResult BadRequest(string detail) =>
+    internal static ProblemHttpResult BadRequest(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
 
-    private static ProblemHttpResult NotFound(string detail) =>
+    internal static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
 }

@@ -9,5 +9,8 @@ var root = new RootCommand("shoal: search, build and evaluate Shoal indexes.")
     EvalCommand.Create(),
     LoadTestCommand.Create(),
     JobsCommand.Create(),
+    UpdateCommands.Upsert(),
+    UpdateCommands.Delete(),
+    UpdateCommands.Merge(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -109,7 +109,14 @@ public sealed record IndexDescription(
     DateTimeOffset CreatedUtc,
     IngestProgress? Ingest,
     int Replicas = 1,
-    IReadOnlyList<ChannelDescription>? Channels = null);
+    IReadOnlyList<ChannelDescription>? Channels = null,
+    IndexUpdates? Updates = null);
+
+/// <summary>Online updates of an index: what waits for a merge, and the running or last merge.</summary>
+/// <param name="PendingOperations">Operations applied since the published version, not yet merged into segments.</param>
+/// <param name="PendingBatches">Update batches since the published version.</param>
+/// <param name="Merge">The running or last merge (state, phase, version); null when none ran since the index was (re)activated.</param>
+public sealed record IndexUpdates(long PendingOperations, long PendingBatches, IngestProgress? Merge);
 
 /// <summary>One retrieval channel of an index ("bm25", "sparse" or "dense") and its settings.</summary>
 public sealed record ChannelDescription(
