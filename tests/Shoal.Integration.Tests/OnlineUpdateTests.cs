@@ -210,9 +210,9 @@ public sealed class OnlineUpdateTests : IAsyncLifetime
         var rng = new Random(9);
         var upserts = new List<Passage>();
         for (int i = 0; i < 12; i++)
-            upserts.Add(new Passage($"u{i:D2}", $"update {i} about {Words[i % 6]} tundra", [("tundra", 0.5f + i / 10f), (Words[i % 6], 1f)],
+            upserts.Add(new Passage($"u{i:D2}", $"update {i} about {Words[i % 6]} tundra", [("glacier", 0.5f + i / 10f), (Words[i % 6], 1f)],
                 [(float)rng.NextDouble(), (float)rng.NextDouble(), (float)rng.NextDouble()]));
-        upserts.Add(corpus[10] with { Text = "replaced passage about tundra", Sparse = [("tundra", 2.5f)] });
+        upserts.Add(corpus[10] with { Text = "replaced passage about tundra", Sparse = [("glacier", 2.5f)] });
         upserts.Add(corpus[11] with { Dense = [0.9f, 0.9f, 0.9f] });
         string[] deletes = ["p020", "p021", "p022", "u03"];
         await Index("merged").UpdateAsync(new UpdateRequest { Upserts = upserts.Take(7).Select(Upsert).ToArray() });
@@ -222,7 +222,7 @@ public sealed class OnlineUpdateTests : IAsyncLifetime
         var queries = new List<Func<string, SearchRequest>>
         {
             n => Text(n, "tundra", 20), n => Text(n, "river passage", 20), n => Text(n, "update about lake", 20),
-            n => Sparse(n, "tundra", 20), n => Sparse(n, "forest", 20),
+            n => Sparse(n, "glacier", 20), n => Sparse(n, "forest", 20),
             n => Dense(n, true, 20, 0.3f, 0.5f, -0.2f), n => Dense(n, true, 20, 1f, 1f, 1f),
         };
         var beforeMerge = new List<string[]>();
@@ -258,7 +258,7 @@ public sealed class OnlineUpdateTests : IAsyncLifetime
         }
 
         // Updates keep working on the merged version and survive the next merge.
-        await Index("merged").UpdateAsync(new UpdateRequest { Upserts = [Upsert(new Passage("after", "written after the merge", [("tundra", 0.1f)], [0f, 0f, 0f]))] });
+        await Index("merged").UpdateAsync(new UpdateRequest { Upserts = [Upsert(new Passage("after", "written after the merge", [("glacier", 0.1f)], [0f, 0f, 0f]))] });
         Assert.Equal(["after"], await IdsAsync(Text("merged", "written")));
         await Index("merged").StartMergeAsync();
         await WaitForMergeAsync("merged");
@@ -272,10 +272,10 @@ public sealed class OnlineUpdateTests : IAsyncLifetime
         await IngestAsync("durable", await WriteAsync("durable", Corpus(40), shards: 2, replicas: 1));
         await Index("durable").UpdateAsync(new UpdateRequest
         {
-            Upserts = [Upsert(new Passage("kept", "a wombat burrow", [("burrow", 1f)], [0f, 1f, 0f]))],
+            Upserts = [Upsert(new Passage("kept", "a wombat burrow", [("cave", 1f)], [0f, 1f, 0f]))],
             Deletes = ["p001"],
         });
-        await Index("durable").UpdateAsync(new UpdateRequest { Upserts = [Upsert(new Passage("p002", "wombat again", [("burrow", 0.5f)], [0f, 0.5f, 0f]))] });
+        await Index("durable").UpdateAsync(new UpdateRequest { Upserts = [Upsert(new Passage("p002", "wombat again", [("cave", 0.5f)], [0f, 0.5f, 0f]))] });
 
         await _cluster.StopAllSilosAsync();
         await _cluster.DisposeAsync();

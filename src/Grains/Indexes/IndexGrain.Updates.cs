@@ -115,7 +115,7 @@ public sealed partial class IndexGrain
                 .ApplyUpdatesAsync(manifest.Version, manifest.Lineage, b.Sequence, b.Payload))));
 
         if (_options.MergeThresholdOperations > 0 && state.PendingOperations >= _options.MergeThresholdOperations && _merge?.State != IngestState.Running)
-            TryStartMerge("threshold");
+            await TryStartMerge("threshold");
 
         return new UpdateResult
         {
@@ -261,7 +261,8 @@ public sealed partial class IndexGrain
             long version = (versions.Count == 0 ? 0 : versions[^1]) + 1;
             var entry = await _versions.GetAsync(Name, manifest.Version);
             var plan = PlanFor(manifest.Schema, manifest.ShardCount, entry.Vocabulary);
-            LogMergeStarted(_logger, Name, manifest.Version, version, heads.Select((h, i) => h - manifest.Shards[i].UpdatesThrough).Sum());
+            long pendingBatches = heads.Select((h, i) => h - manifest.Shards[i].UpdatesThrough).Sum();
+            LogMergeStarted(_logger, Name, manifest.Version, version, pendingBatches);
 
             // Each shard: its segments of the served version and the batches to fold in.
             var shards = await Task.WhenAll(Enumerable.Range(0, manifest.ShardCount).Select(async shard =>

@@ -56,6 +56,18 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             var lookup = await _catalog.FindLatestReadableManifestAsync(Name, cancellationToken: cancellationToken);
             foreach (var skipped in lookup.Skipped) LogUnreadableVersion(_logger, Name, skipped.Version, skipped.Reason);
             _manifest = lookup.Manifest;
+            if (_manifest is { } m)
+            {
+                // Where the update log stands, so the index reports pending updates (and merges them) from the start.
+                try
+                {
+                    await EnsureLogStateAsync(m, cancellationToken);
+                }
+                catch (Exception e) when (e is IOException or InvalidDataException)
+                {
+                    LogUpdateLogUnreadable(_logger, e, Name);
+                }
+            }
             StartMergeTimer();
         }
     }
@@ -404,6 +416,9 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: version {Version} published ({Docs} documents, {Seconds:F1} s)")]
     private static partial void LogBuildDone(ILogger logger, string index, long version, long docs, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Index {Index}: the update log cannot be read; updates are refused until it can")]
+    private static partial void LogUpdateLogUnreadable(ILogger logger, Exception error, string index);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Index {Index}: version {Version} cannot be read and is skipped: {Reason}")]
     private static partial void LogUnreadableVersion(ILogger logger, string index, long version, string reason);
