@@ -16,7 +16,8 @@ public static class ShoalSiloBuilderExtensions
     /// </summary>
     public static ISiloBuilder AddShoal(this ISiloBuilder builder, Action<ShoalOptions>? configure = null)
     {
-        var options = builder.Services.AddOptions<ShoalOptions>();
+        // Settings from configuration ("Shoal:MergeThresholdOperations", "Shoal:KeepVersions", ...), then the host's code.
+        var options = builder.Services.AddOptions<ShoalOptions>().BindConfiguration("Shoal");
         if (configure is not null) options.Configure(configure);
         builder.Services.TryAddSingleton<ISnapshotStore>(sp =>
         {
