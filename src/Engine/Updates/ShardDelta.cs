@@ -19,10 +19,17 @@ public sealed class ShardDelta
     private readonly ImmutableHashSet<string> _hidden;
     private readonly ImmutableList<UpdateBatch> _batches;
     private readonly long _operations;
+    // Inverted lists of the live documents (term -> document -> impact or level), so a query only
+    // touches documents that share a term with it.
+    private readonly ImmutableDictionary<string, ImmutableDictionary<string, float>> _textPostings;
+    private readonly ImmutableDictionary<int, ImmutableDictionary<string, double>> _sparsePostings;
 
     private ShardDelta(DeltaScoring scoring, long baseSequence, long sequence, ImmutableSortedDictionary<string, LiveDocument> live,
-        ImmutableHashSet<string> hidden, ImmutableList<UpdateBatch> batches, long operations)
+        ImmutableHashSet<string> hidden, ImmutableList<UpdateBatch> batches, long operations,
+        ImmutableDictionary<string, ImmutableDictionary<string, float>> textPostings, ImmutableDictionary<int, ImmutableDictionary<string, double>> sparsePostings)
     {
+        _textPostings = textPostings;
+        _sparsePostings = sparsePostings;
         Scoring = scoring;
         BaseSequence = baseSequence;
         Sequence = sequence;
@@ -38,7 +45,9 @@ public sealed class ShardDelta
         ArgumentNullException.ThrowIfNull(scoring);
         ArgumentOutOfRangeException.ThrowIfNegative(throughSequence);
         return new ShardDelta(scoring, throughSequence, throughSequence, ImmutableSortedDictionary.Create<string, LiveDocument>(StringComparer.Ordinal),
-            ImmutableHashSet.Create<string>(StringComparer.Ordinal), [], 0);
+            ImmutableHashSet.Create<string>(StringComparer.Ordinal), [], 0,
+            ImmutableDictionary.Create<string, ImmutableDictionary<string, float>>(StringComparer.Ordinal),
+            ImmutableDictionary<int, ImmutableDictionary<string, double>>.Empty);
     }
 
     /// <summary>What buffered documents are scored against.</summary>
@@ -96,13 +105,25 @@ public sealed class ShardDelta
             throw new ArgumentException($"Update batch {batch.Sequence} cannot follow batch {Sequence}: batches {Sequence + 1}..{batch.Sequence - 1} are missing.", nameof(batch));
         var live = _live.ToBuilder();
         var hidden = _hidden.ToBuilder();
+        var text = new Postings<string, float>(_textPostings, StringComparer.Ordinal);
+        var sparse = new Postings<int, double>(_sparsePostings, null);
         foreach (var update in batch.Updates)
         {
             hidden.Add(update.Id);
-            if (update.Delete) live.Remove(update.Id);
-            else live[update.Id] = LiveDocument.Create(update, Scoring);
+            if (live.TryGetValue(update.Id, out var old))
+            {
+                live.Remove(update.Id);
+                if (old.TextTerms is { } ot) foreach (var t in ot) text.Remove(t, update.Id);
+                if (old.SparseTerms is { } os) foreach (var t in os) sparse.Remove(t, update.Id);
+            }
+            if (update.Delete) continue;
+            var doc = LiveDocument.Create(update, Scoring);
+            live[update.Id] = doc;
+            if (doc.TextTerms is { } tt) for (int i = 0; i < tt.Length; i++) text.Add(tt[i], update.Id, doc.TextImpacts![i]);
+            if (doc.SparseTerms is { } st) for (int i = 0; i < st.Length; i++) sparse.Add(st[i], update.Id, doc.SparseLevels![i]);
         }
-        return new ShardDelta(Scoring, BaseSequence, batch.Sequence, live.ToImmutable(), hidden.ToImmutable(), _batches.Add(batch), _operations + batch.Updates.Count);
+        return new ShardDelta(Scoring, BaseSequence, batch.Sequence, live.ToImmutable(), hidden.ToImmutable(), _batches.Add(batch),
+            _operations + batch.Updates.Count, text.ToImmutable(), sparse.ToImmutable());
     }
 
     /// <summary>
@@ -123,44 +144,45 @@ public sealed class ShardDelta
     /// <summary>Top-k of the buffered documents by BM25 for analysed query terms and their weights.</summary>
     public ScoredId[] SearchText(IReadOnlyList<string> terms, IReadOnlyList<float> weights, int k)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         if (terms.Count != weights.Count) throw new ArgumentException("Query terms and weights differ in length.");
-        return Top(k, doc =>
+        // Per document, terms add up in query order, as the segment's score sums them.
+        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (int q = 0; q < terms.Count; q++)
         {
-            if (doc.TextTerms is not { } docTerms) return null;
-            double score = 0;
-            bool any = false;
-            for (int q = 0; q < terms.Count; q++)
-            {
-                int i = Array.BinarySearch(docTerms, terms[q], StringComparer.Ordinal);
-                if (i < 0) continue;
-                score += (double)weights[q] * doc.TextImpacts![i];
-                any = true;
-            }
-            return any ? (float)score : null;
-        });
+            if (!_textPostings.TryGetValue(terms[q], out var postings)) continue;
+            double w = weights[q];
+            foreach (var (id, impact) in postings)
+                scores[id] = scores.TryGetValue(id, out double s) ? s + w * impact : w * impact;
+        }
+        return TopOf(scores, k, 1.0);
     }
 
     /// <summary>Top-k of the buffered documents by sparse dot product (scored as the segment scores its quantised weights).</summary>
     public ScoredId[] SearchSparse(SparseVector query, int k)
     {
-        var dense = new Dictionary<int, float>(query.Count);
-        for (int i = 0; i < query.Count; i++) dense[query.Terms[i]] = query.Weights[i];
-        double scale = Scoring.SparseScale;
-        return Top(k, doc =>
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        // Query terms ascend, so each document's terms add up in ascending term order, as the segment's forward index sums them.
+        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (int i = 0; i < query.Count; i++)
         {
-            if (doc.SparseTerms is not { } docTerms) return null;
-            double sum = 0;
-            bool any = false;
-            for (int p = 0; p < docTerms.Length; p++)
-            {
-                if (dense.TryGetValue(docTerms[p], out float q) && q != 0)
-                {
-                    sum += (double)q * doc.SparseLevels![p];
-                    any = true;
-                }
-            }
-            return any ? (float)(sum * scale) : null;
-        });
+            float q = query.Weights[i];
+            if (q == 0 || !_sparsePostings.TryGetValue(query.Terms[i], out var postings)) continue;
+            foreach (var (id, level) in postings)
+                scores[id] = scores.TryGetValue(id, out double s) ? s + (double)q * level : (double)q * level;
+        }
+        return TopOf(scores, k, Scoring.SparseScale);
+    }
+
+    /// <summary>The best k of accumulated scores (times <paramref name="scale"/>, then as float); equal scores keep the smaller id.</summary>
+    private static ScoredId[] TopOf(Dictionary<string, double> scores, int k, double scale)
+    {
+        if (scores.Count == 0) return [];
+        var all = new ScoredId[scores.Count];
+        int n = 0;
+        foreach (var (id, s) in scores) all[n++] = new ScoredId(id, (float)(scale == 1.0 ? s : s * scale));
+        Array.Sort(all, static (a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : string.CompareOrdinal(a.Id, b.Id));
+        return all.Length <= k ? all : all[..k];
     }
 
     /// <summary>Top-k of the buffered documents by exact dense score with the index's metric.</summary>
@@ -193,6 +215,38 @@ public sealed class ShardDelta
             docs.Add(doc);
         }
         return heap.ToSortedArray().Select(h => new ScoredId(docs[h.DocId].Source.Id, h.Score)).ToArray();
+    }
+
+    /// <summary>Edits inverted lists copy-on-write: only the lists of touched terms are rebuilt.</summary>
+    private sealed class Postings<TTerm, TValue>(ImmutableDictionary<TTerm, ImmutableDictionary<string, TValue>> lists, IEqualityComparer<TTerm>? comparer)
+        where TTerm : notnull
+    {
+        private readonly ImmutableDictionary<TTerm, ImmutableDictionary<string, TValue>>.Builder _lists = lists.ToBuilder();
+        private readonly Dictionary<TTerm, ImmutableDictionary<string, TValue>.Builder> _touched = new(comparer);
+
+        private ImmutableDictionary<string, TValue>.Builder List(TTerm term)
+        {
+            if (!_touched.TryGetValue(term, out var list))
+            {
+                list = (_lists.TryGetValue(term, out var existing) ? existing : ImmutableDictionary.Create<string, TValue>(StringComparer.Ordinal)).ToBuilder();
+                _touched[term] = list;
+            }
+            return list;
+        }
+
+        public void Add(TTerm term, string id, TValue value) => List(term)[id] = value;
+
+        public void Remove(TTerm term, string id) => List(term).Remove(id);
+
+        public ImmutableDictionary<TTerm, ImmutableDictionary<string, TValue>> ToImmutable()
+        {
+            foreach (var (term, list) in _touched)
+            {
+                if (list.Count == 0) _lists.Remove(term);
+                else _lists[term] = list.ToImmutable();
+            }
+            return _lists.ToImmutable();
+        }
     }
 
     /// <summary>A buffered document with what its channels need to score it, computed once when it is applied.</summary>
