@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Shoal.Engine.Dense;
@@ -19,15 +20,20 @@ public sealed class ShardDelta
     private readonly ImmutableHashSet<string> _hidden;
     private readonly ImmutableList<UpdateBatch> _batches;
     private readonly long _operations;
-    // Inverted lists of the live documents (term -> document -> impact or level), so a query only
-    // touches documents that share a term with it.
-    private readonly ImmutableDictionary<string, ImmutableDictionary<string, float>> _textPostings;
-    private readonly ImmutableDictionary<int, ImmutableDictionary<string, double>> _sparsePostings;
+    // Inverted lists of the live documents, so a query only touches documents that share a term
+    // with it. A document gets an ordinal when it enters the buffer; a list is an array of
+    // (ordinal, impact or level), replaced whole when a batch touches its term.
+    private readonly ImmutableDictionary<int, LiveDocument> _byOrdinal;
+    private readonly int _nextOrdinal;
+    private readonly ImmutableDictionary<string, Posting<float>[]> _textPostings;
+    private readonly ImmutableDictionary<int, Posting<double>[]> _sparsePostings;
 
     private ShardDelta(DeltaScoring scoring, long baseSequence, long sequence, ImmutableSortedDictionary<string, LiveDocument> live,
-        ImmutableHashSet<string> hidden, ImmutableList<UpdateBatch> batches, long operations,
-        ImmutableDictionary<string, ImmutableDictionary<string, float>> textPostings, ImmutableDictionary<int, ImmutableDictionary<string, double>> sparsePostings)
+        ImmutableHashSet<string> hidden, ImmutableList<UpdateBatch> batches, long operations, ImmutableDictionary<int, LiveDocument> byOrdinal,
+        int nextOrdinal, ImmutableDictionary<string, Posting<float>[]> textPostings, ImmutableDictionary<int, Posting<double>[]> sparsePostings)
     {
+        _byOrdinal = byOrdinal;
+        _nextOrdinal = nextOrdinal;
         _textPostings = textPostings;
         _sparsePostings = sparsePostings;
         Scoring = scoring;
@@ -45,9 +51,8 @@ public sealed class ShardDelta
         ArgumentNullException.ThrowIfNull(scoring);
         ArgumentOutOfRangeException.ThrowIfNegative(throughSequence);
         return new ShardDelta(scoring, throughSequence, throughSequence, ImmutableSortedDictionary.Create<string, LiveDocument>(StringComparer.Ordinal),
-            ImmutableHashSet.Create<string>(StringComparer.Ordinal), [], 0,
-            ImmutableDictionary.Create<string, ImmutableDictionary<string, float>>(StringComparer.Ordinal),
-            ImmutableDictionary<int, ImmutableDictionary<string, double>>.Empty);
+            ImmutableHashSet.Create<string>(StringComparer.Ordinal), [], 0, ImmutableDictionary<int, LiveDocument>.Empty, 0,
+            ImmutableDictionary.Create<string, Posting<float>[]>(StringComparer.Ordinal), ImmutableDictionary<int, Posting<double>[]>.Empty);
     }
 
     /// <summary>What buffered documents are scored against.</summary>
@@ -105,25 +110,29 @@ public sealed class ShardDelta
             throw new ArgumentException($"Update batch {batch.Sequence} cannot follow batch {Sequence}: batches {Sequence + 1}..{batch.Sequence - 1} are missing.", nameof(batch));
         var live = _live.ToBuilder();
         var hidden = _hidden.ToBuilder();
-        var text = new Postings<string, float>(_textPostings, StringComparer.Ordinal);
-        var sparse = new Postings<int, double>(_sparsePostings, null);
+        var byOrdinal = _byOrdinal.ToBuilder();
+        int next = _nextOrdinal;
+        var text = new PostingEdits<string, float>(_textPostings, StringComparer.Ordinal);
+        var sparse = new PostingEdits<int, double>(_sparsePostings, null);
         foreach (var update in batch.Updates)
         {
             hidden.Add(update.Id);
             if (live.TryGetValue(update.Id, out var old))
             {
                 live.Remove(update.Id);
-                if (old.TextTerms is { } ot) foreach (var t in ot) text.Remove(t, update.Id);
-                if (old.SparseTerms is { } os) foreach (var t in os) sparse.Remove(t, update.Id);
+                byOrdinal.Remove(old.Ordinal);
+                if (old.TextTerms is { } ot) foreach (var t in ot) text.Remove(t, old.Ordinal);
+                if (old.SparseTerms is { } os) foreach (var t in os) sparse.Remove(t, old.Ordinal);
             }
             if (update.Delete) continue;
-            var doc = LiveDocument.Create(update, Scoring);
+            var doc = LiveDocument.Create(update, Scoring, next++);
             live[update.Id] = doc;
-            if (doc.TextTerms is { } tt) for (int i = 0; i < tt.Length; i++) text.Add(tt[i], update.Id, doc.TextImpacts![i]);
-            if (doc.SparseTerms is { } st) for (int i = 0; i < st.Length; i++) sparse.Add(st[i], update.Id, doc.SparseLevels![i]);
+            byOrdinal[doc.Ordinal] = doc;
+            if (doc.TextTerms is { } tt) for (int i = 0; i < tt.Length; i++) text.Add(tt[i], new Posting<float>(doc.Ordinal, doc.TextImpacts![i]));
+            if (doc.SparseTerms is { } st) for (int i = 0; i < st.Length; i++) sparse.Add(st[i], new Posting<double>(doc.Ordinal, doc.SparseLevels![i]));
         }
         return new ShardDelta(Scoring, BaseSequence, batch.Sequence, live.ToImmutable(), hidden.ToImmutable(), _batches.Add(batch),
-            _operations + batch.Updates.Count, text.ToImmutable(), sparse.ToImmutable());
+            _operations + batch.Updates.Count, byOrdinal.ToImmutable(), next, text.ToImmutable(), sparse.ToImmutable());
     }
 
     /// <summary>
@@ -147,15 +156,21 @@ public sealed class ShardDelta
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         if (terms.Count != weights.Count) throw new ArgumentException("Query terms and weights differ in length.");
         // Per document, terms add up in query order, as the segment's score sums them.
-        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
-        for (int q = 0; q < terms.Count; q++)
+        var acc = new Accumulator(_nextOrdinal);
+        try
         {
-            if (!_textPostings.TryGetValue(terms[q], out var postings)) continue;
-            double w = weights[q];
-            foreach (var (id, impact) in postings)
-                scores[id] = scores.TryGetValue(id, out double s) ? s + w * impact : w * impact;
+            for (int q = 0; q < terms.Count; q++)
+            {
+                if (!_textPostings.TryGetValue(terms[q], out var postings)) continue;
+                double w = weights[q];
+                foreach (var p in postings) acc.Add(p.Ordinal, w * p.Value);
+            }
+            return acc.Top(k, 1.0, _byOrdinal);
         }
-        return TopOf(scores, k, 1.0);
+        finally
+        {
+            acc.Dispose();
+        }
     }
 
     /// <summary>Top-k of the buffered documents by sparse dot product (scored as the segment scores its quantised weights).</summary>
@@ -163,26 +178,86 @@ public sealed class ShardDelta
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         // Query terms ascend, so each document's terms add up in ascending term order, as the segment's forward index sums them.
-        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
-        for (int i = 0; i < query.Count; i++)
+        var acc = new Accumulator(_nextOrdinal);
+        try
         {
-            float q = query.Weights[i];
-            if (q == 0 || !_sparsePostings.TryGetValue(query.Terms[i], out var postings)) continue;
-            foreach (var (id, level) in postings)
-                scores[id] = scores.TryGetValue(id, out double s) ? s + (double)q * level : (double)q * level;
+            for (int i = 0; i < query.Count; i++)
+            {
+                double q = query.Weights[i];
+                if (q == 0 || !_sparsePostings.TryGetValue(query.Terms[i], out var postings)) continue;
+                foreach (var p in postings) acc.Add(p.Ordinal, q * p.Value);
+            }
+            return acc.Top(k, Scoring.SparseScale, _byOrdinal);
         }
-        return TopOf(scores, k, Scoring.SparseScale);
+        finally
+        {
+            acc.Dispose();
+        }
     }
 
-    /// <summary>The best k of accumulated scores (times <paramref name="scale"/>, then as float); equal scores keep the smaller id.</summary>
-    private static ScoredId[] TopOf(Dictionary<string, double> scores, int k, double scale)
+    /// <summary>Score sums by document ordinal in pooled arrays; only the ordinals touched are visited and cleared.</summary>
+    private readonly struct Accumulator : IDisposable
     {
-        if (scores.Count == 0) return [];
-        var all = new ScoredId[scores.Count];
-        int n = 0;
-        foreach (var (id, s) in scores) all[n++] = new ScoredId(id, (float)(scale == 1.0 ? s : s * scale));
-        Array.Sort(all, static (a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : string.CompareOrdinal(a.Id, b.Id));
-        return all.Length <= k ? all : all[..k];
+        private readonly double[] _sums;
+        private readonly bool[] _seen;
+        private readonly List<int> _touched = [];
+
+        public Accumulator(int size)
+        {
+            _sums = ArrayPool<double>.Shared.Rent(Math.Max(1, size));
+            _seen = ArrayPool<bool>.Shared.Rent(Math.Max(1, size));
+            Array.Clear(_seen, 0, Math.Max(1, size)); // a pooled array may come back from anyone dirty
+        }
+
+        public void Add(int ordinal, double value)
+        {
+            if (_seen[ordinal])
+            {
+                _sums[ordinal] += value;
+            }
+            else
+            {
+                _seen[ordinal] = true;
+                _sums[ordinal] = value;
+                _touched.Add(ordinal);
+            }
+        }
+
+        /// <summary>The best k (sum times <paramref name="scale"/>, as float); equal scores keep the smaller id.</summary>
+        public ScoredId[] Top(int k, double scale, ImmutableDictionary<int, LiveDocument> documents)
+        {
+            if (_touched.Count == 0) return [];
+            // Insertion into a sorted array of at most k: candidates that cannot enter cost one comparison.
+            int n = 0;
+            var best = new (float Score, string Id)[Math.Min(k, _touched.Count)];
+            foreach (int o in _touched)
+            {
+                float score = (float)(scale == 1.0 ? _sums[o] : _sums[o] * scale);
+                if (n == best.Length && score < best[n - 1].Score) continue;
+                string id = documents[o].Source.Id;
+                if (n == best.Length && !Before(score, id, best[n - 1])) continue;
+                int at = n == best.Length ? n - 1 : n++;
+                while (at > 0 && Before(score, id, best[at - 1]))
+                {
+                    best[at] = best[at - 1];
+                    at--;
+                }
+                best[at] = (score, id);
+            }
+            var top = new ScoredId[n];
+            for (int i = 0; i < n; i++) top[i] = new ScoredId(best[i].Id, best[i].Score);
+            return top;
+        }
+
+        private static bool Before(float score, string id, (float Score, string Id) other) =>
+            score > other.Score || (score == other.Score && string.CompareOrdinal(id, other.Id) < 0);
+
+        public void Dispose()
+        {
+            foreach (int o in _touched) _seen[o] = false;
+            ArrayPool<double>.Shared.Return(_sums);
+            ArrayPool<bool>.Shared.Return(_seen);
+        }
     }
 
     /// <summary>Top-k of the buffered documents by exact dense score with the index's metric.</summary>
@@ -217,35 +292,39 @@ public sealed class ShardDelta
         return heap.ToSortedArray().Select(h => new ScoredId(docs[h.DocId].Source.Id, h.Score)).ToArray();
     }
 
-    /// <summary>Edits inverted lists copy-on-write: only the lists of touched terms are rebuilt.</summary>
-    private sealed class Postings<TTerm, TValue>(ImmutableDictionary<TTerm, ImmutableDictionary<string, TValue>> lists, IEqualityComparer<TTerm>? comparer)
+    /// <summary>One entry of an inverted list: a document ordinal and its impact (bm25) or level (sparse).</summary>
+    private readonly record struct Posting<TValue>(int Ordinal, TValue Value);
+
+    /// <summary>Edits of one batch to inverted lists: each touched list is rebuilt once, without removed ordinals and with the added entries.</summary>
+    private sealed class PostingEdits<TTerm, TValue>(ImmutableDictionary<TTerm, Posting<TValue>[]> lists, IEqualityComparer<TTerm>? comparer)
         where TTerm : notnull
     {
-        private readonly ImmutableDictionary<TTerm, ImmutableDictionary<string, TValue>>.Builder _lists = lists.ToBuilder();
-        private readonly Dictionary<TTerm, ImmutableDictionary<string, TValue>.Builder> _touched = new(comparer);
+        private readonly Dictionary<TTerm, (List<Posting<TValue>> Added, HashSet<int> Removed)> _edits = new(comparer);
 
-        private ImmutableDictionary<string, TValue>.Builder List(TTerm term)
+        private (List<Posting<TValue>> Added, HashSet<int> Removed) Edit(TTerm term)
         {
-            if (!_touched.TryGetValue(term, out var list))
-            {
-                list = (_lists.TryGetValue(term, out var existing) ? existing : ImmutableDictionary.Create<string, TValue>(StringComparer.Ordinal)).ToBuilder();
-                _touched[term] = list;
-            }
-            return list;
+            if (!_edits.TryGetValue(term, out var edit)) _edits[term] = edit = ([], []);
+            return edit;
         }
 
-        public void Add(TTerm term, string id, TValue value) => List(term)[id] = value;
+        public void Add(TTerm term, Posting<TValue> posting) => Edit(term).Added.Add(posting);
 
-        public void Remove(TTerm term, string id) => List(term).Remove(id);
+        public void Remove(TTerm term, int ordinal) => Edit(term).Removed.Add(ordinal);
 
-        public ImmutableDictionary<TTerm, ImmutableDictionary<string, TValue>> ToImmutable()
+        public ImmutableDictionary<TTerm, Posting<TValue>[]> ToImmutable()
         {
-            foreach (var (term, list) in _touched)
+            if (_edits.Count == 0) return lists;
+            var builder = lists.ToBuilder();
+            foreach (var (term, (added, removed)) in _edits)
             {
-                if (list.Count == 0) _lists.Remove(term);
-                else _lists[term] = list.ToImmutable();
+                var old = builder.TryGetValue(term, out var existing) ? existing : [];
+                var merged = new List<Posting<TValue>>(old.Length + added.Count);
+                foreach (var p in old) if (!removed.Contains(p.Ordinal)) merged.Add(p);
+                foreach (var p in added) if (!removed.Contains(p.Ordinal)) merged.Add(p);
+                if (merged.Count == 0) builder.Remove(term);
+                else builder[term] = [.. merged];
             }
-            return _lists.ToImmutable();
+            return builder.ToImmutable();
         }
     }
 
@@ -253,13 +332,14 @@ public sealed class ShardDelta
     private sealed class LiveDocument
     {
         public required DocumentUpdate Source { get; init; }
+        public required int Ordinal { get; init; }
         public string[]? TextTerms { get; init; }
         public float[]? TextImpacts { get; init; }
         public int[]? SparseTerms { get; init; }
         public double[]? SparseLevels { get; init; }
         public float[]? Dense { get; init; }
 
-        public static LiveDocument Create(DocumentUpdate update, DeltaScoring scoring)
+        public static LiveDocument Create(DocumentUpdate update, DeltaScoring scoring, int ordinal)
         {
             string[]? textTerms = null;
             float[]? impacts = null;
@@ -298,7 +378,7 @@ public sealed class ShardDelta
                 dense = (float[])v.Clone();
                 if (scoring.DenseMetric == DenseMetric.Cosine) DenseKernels.Normalize(dense);
             }
-            return new LiveDocument { Source = update, TextTerms = textTerms, TextImpacts = impacts, SparseTerms = sparseTerms, SparseLevels = levels, Dense = dense };
+            return new LiveDocument { Source = update, Ordinal = ordinal, TextTerms = textTerms, TextImpacts = impacts, SparseTerms = sparseTerms, SparseLevels = levels, Dense = dense };
         }
     }
 }
