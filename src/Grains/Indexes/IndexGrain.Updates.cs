@@ -115,7 +115,7 @@ public sealed partial class IndexGrain
                 .ApplyUpdatesAsync(manifest.Version, manifest.Lineage, b.Sequence, b.Payload))));
 
         if (_options.MergeThresholdOperations > 0 && state.PendingOperations >= _options.MergeThresholdOperations && _merge?.State != IngestState.Running)
-            await TryStartMerge("threshold");
+            await TryStartMergeAsync("threshold");
 
         return new UpdateResult
         {
@@ -216,11 +216,11 @@ public sealed partial class IndexGrain
         if (_manifest is null) throw new InvalidOperationException($"Index '{Name}' does not exist (it has no published version).");
         if (_status.State == IngestState.Running)
             throw new InvalidOperationException($"Index '{Name}' is building a new version from '{_status.CorpusPath}'; merge after it finishes.");
-        return TryStartMerge("requested");
+        return TryStartMergeAsync("requested");
     }
 
     /// <summary>Starts a merge unless one runs or a build runs; returns the merge status.</summary>
-    private async Task<IngestStatus> TryStartMergeCoreAsync(string reason)
+    private async Task<IngestStatus> TryStartMergeAsync(string reason)
     {
         if (_merge is { State: IngestState.Running } running) return running;
         if (_status.State == IngestState.Running || _manifest is not { } manifest) return _merge ?? new IngestStatus { State = IngestState.Idle };
@@ -234,8 +234,6 @@ public sealed partial class IndexGrain
         return _merge;
     }
 
-    private Task<IngestStatus> TryStartMerge(string reason) => TryStartMergeCoreAsync(reason);
-
     /// <summary>Merges on a timer: pending updates do not wait longer than the merge interval while the index is active.</summary>
     private void StartMergeTimer()
     {
@@ -245,7 +243,7 @@ public sealed partial class IndexGrain
             if (_manifest is { } m && _merge?.State != IngestState.Running && _status.State != IngestState.Running)
             {
                 var state = await EnsureLogStateAsync(m, ct);
-                if (state.PendingBatches > 0) await TryStartMerge("interval");
+                if (state.PendingBatches > 0) await TryStartMergeAsync("interval");
             }
         }, new GrainTimerCreationOptions(_options.MergeInterval, _options.MergeInterval) { KeepAlive = false });
     }
