@@ -1,4 +1,7 @@
+using System.Globalization;
+using Shoal.Engine.Analysis;
 using Shoal.Engine.Dense;
+using Shoal.Engine.Indexing;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
@@ -69,5 +72,83 @@ public static class DeltaMerge
         }
         foreach (var doc in delta.LiveDocuments)
             if (doc.Dense is { } v) yield return (doc.Id, v);
+    }
+
+    /// <summary>
+    /// Writes one shard's documents after its updates to spill files in <paramref name="directory"/>,
+    /// <paramref name="chunkSize"/> documents per file (text analysed on the way), so a merge builds
+    /// with <see cref="SpillIndexBuilder"/> one shard at a time instead of holding the index in memory.
+    /// Every document must route to <paramref name="shard"/> of <paramref name="shardCount"/>, as the
+    /// segments of a version and the ids of its update log do.
+    /// </summary>
+    public static ShardSpills Spill(
+        int shard,
+        int shardCount,
+        TextSegment? text,
+        SparseSegment? sparse,
+        DenseSegment? dense,
+        ShardDelta delta,
+        IndexBuildPlan plan,
+        string directory,
+        int chunkSize = 20_000,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(delta);
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
+        Directory.CreateDirectory(directory);
+        string PathOf(string channel, int chunk) => Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"{channel}-{shard:D4}-{chunk:D6}.spill"));
+        void CheckRoute(string id)
+        {
+            if (Routing.ShardRouter.ShardOf(id, shardCount) != shard)
+                throw new InvalidDataException($"Document '{id}' belongs to shard {Routing.ShardRouter.ShardOf(id, shardCount)}, not {shard}.");
+        }
+
+        var textFiles = new List<string>();
+        if (plan.Text is not null)
+        {
+            long line = 0;
+            foreach (var chunk in Text(text, delta).Chunk(chunkSize))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var numbered = chunk.Select(d => new NumberedDocument(++line, d)).ToArray();
+                var records = IndexSpill.AnalyzeText(numbered, 1, plan.Analyzer, cancellationToken)[0];
+                foreach (var r in records) CheckRoute(r.Id);
+                string path = PathOf("text", textFiles.Count);
+                IndexSpill.WriteText(path, records);
+                textFiles.Add(path);
+            }
+        }
+
+        var sparseFiles = new List<string>();
+        if (plan.SparseVocabulary is not null)
+        {
+            long line = 0;
+            foreach (var chunk in Sparse(sparse, delta, keepText: plan.Text is null).Chunk(chunkSize))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var records = chunk.Select(d => new SparseSpillRecord(++line, d.Id, d.Text, d.Vector.Terms, d.Vector.Weights)).ToArray();
+                foreach (var r in records) CheckRoute(r.Id);
+                string path = PathOf("sparse", sparseFiles.Count);
+                IndexSpill.WriteSparse(path, records);
+                sparseFiles.Add(path);
+            }
+        }
+
+        var denseFiles = new List<string>();
+        if (plan.Dense is not null)
+        {
+            long line = 0;
+            foreach (var chunk in Dense(dense, delta).Chunk(chunkSize))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var records = chunk.Select(d => new DenseSpillRecord(++line, d.Id, d.Vector)).ToArray();
+                foreach (var r in records) CheckRoute(r.Id);
+                string path = PathOf("dense", denseFiles.Count);
+                IndexSpill.WriteDense(path, records);
+                denseFiles.Add(path);
+            }
+        }
+        return new ShardSpills(textFiles, sparseFiles, denseFiles);
     }
 }

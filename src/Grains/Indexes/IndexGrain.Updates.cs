@@ -251,7 +251,6 @@ public sealed partial class IndexGrain
     private async Task RunMergeAsync(IndexManifest manifest, long[] heads)
     {
         string buildRoot = Path.Combine(_options.BuildDirectory, Name, "merge-" + Guid.NewGuid().ToString("N"));
-        var opened = new List<IDisposable>();
         long mergedOps = 0;
         try
         {
@@ -262,50 +261,29 @@ public sealed partial class IndexGrain
             long pendingBatches = heads.Select((h, i) => h - manifest.Shards[i].UpdatesThrough).Sum();
             LogMergeStarted(_logger, Name, manifest.Version, version, pendingBatches);
 
-            // Each shard: its segments of the served version and the batches to fold in.
-            var shards = await Task.WhenAll(Enumerable.Range(0, manifest.ShardCount).Select(async shard =>
+            // Shard by shard (bounded memory): its segments of the served version and the batches to
+            // fold in, written out as spills; then collection statistics over all spills, then each
+            // shard's segments, as an indexing job builds.
+            var spills = new ShardSpills[manifest.ShardCount];
+            for (int shard = 0; shard < manifest.ShardCount; shard++)
             {
-                TextSegment? text = null;
-                SparseSegment? sparse = null;
-                DenseSegment? dense = null;
-                foreach (var segment in manifest.Shards[shard].Segments)
-                {
-                    var file = await _catalog.MaterializeVerifiedAsync(segment, _options.CacheDirectory);
-                    bool verify = !file.Verified;
-                    switch (segment.Channel)
-                    {
-                        case IndexChannels.Text: text = await Task.Run(() => TextSegment.Open(file.Path, verify)); lock (opened) opened.Add(text); break;
-                        case IndexChannels.Sparse: sparse = await Task.Run(() => SparseSegment.Open(file.Path, verify)); lock (opened) opened.Add(sparse); break;
-                        case IndexChannels.Dense: dense = await Task.Run(() => DenseSegment.Open(file.Path, verify)); lock (opened) opened.Add(dense); break;
-                        default: throw new InvalidDataException($"Segment '{segment.Key}' has unknown channel '{segment.Channel}'.");
-                    }
-                }
-                long through = manifest.Shards[shard].UpdatesThrough;
-                var batches = await _updateLog.ReadAsync(Name, manifest.Lineage, shard, through, heads[shard]);
-                var delta = await Task.Run(() =>
-                {
-                    var d = ShardDelta.Empty(DeltaScoring.Create(manifest, text), through);
-                    foreach (var (sequence, payload) in batches)
-                        d = d.Apply(UpdateBatchCodec.Decode(payload, UpdateLog.Key(Name, manifest.Lineage, shard, sequence)));
-                    return d;
-                });
-                Interlocked.Add(ref mergedOps, delta.PendingOperations);
-                return (Text: text, Sparse: sparse, Dense: dense, Delta: delta);
-            }));
+                var (spilled, ops) = await SpillShardAsync(manifest, shard, heads[shard], plan, Path.Combine(buildRoot, "spill"));
+                spills[shard] = spilled;
+                mergedOps += ops;
+            }
 
             _merge = _merge! with { Phase = "building" };
-            var builder = new IndexVersionBuilder(plan);
-            var built = await Task.Run(() =>
+            var builder = new SpillIndexBuilder(plan);
+            var stats = await Task.Run(() => builder.ComputeStatistics(s => spills[s]));
+            var shardsBuilt = new List<ShardSegments>(manifest.ShardCount);
+            for (int shard = 0; shard < manifest.ShardCount; shard++)
             {
-                if (plan.Text is not null) builder.AddText(shards.SelectMany(s => DeltaMerge.Text(s.Text, s.Delta)));
-                if (plan.SparseVocabulary is not null) builder.AddSparse(shards.SelectMany(s => DeltaMerge.Sparse(s.Sparse, s.Delta, keepText: plan.Text is null)));
-                if (plan.Dense is not null) builder.AddDense(shards.SelectMany(s => DeltaMerge.Dense(s.Dense, s.Delta)));
-                return builder.Build(shard => Path.Combine(buildRoot, $"shard-{shard:D4}"));
-            });
-            foreach (var d in opened) d.Dispose();
-            opened.Clear();
+                int s = shard;
+                shardsBuilt.Add(await Task.Run(() => builder.BuildShard(s, spills[s], stats, Path.Combine(buildRoot, $"shard-{s:D4}"))));
+            }
+            var built = new IndexVersionBuildResult(shardsBuilt.Sum(x => x.DocCount), plan.Text is null ? null : stats.Collection, stats.SparseMaxWeight, shardsBuilt);
 
-            _merge = _merge with { Phase = "uploading", DocumentsRead = builder.DocumentsRead };
+            _merge = _merge with { Phase = "uploading", DocumentsRead = built.DocCount };
             var vocabularyFile = manifest.Schema.Sparse is { } sp ? await CopyVocabularyAsync(sp.VocabularyKey, buildRoot) : null;
             var published = await PublishBuiltAsync(new PublishSpec(
                 version,
@@ -335,10 +313,51 @@ public sealed partial class IndexGrain
         }
         finally
         {
-            foreach (var d in opened) d.Dispose();
             try { if (Directory.Exists(buildRoot)) Directory.Delete(buildRoot, recursive: true); }
             catch (IOException) { }
             DelayDeactivation(TimeSpan.FromTicks(-1));
+        }
+    }
+
+    /// <summary>
+    /// One shard of a merge: opens its segments of the served version, folds its pending batches
+    /// (after the version's, up to <paramref name="head"/>) and spills the resulting documents.
+    /// Returns the spills and the number of operations folded.
+    /// </summary>
+    private async Task<(ShardSpills Spills, long Operations)> SpillShardAsync(IndexManifest manifest, int shard, long head, IndexBuildPlan plan, string directory)
+    {
+        TextSegment? text = null;
+        SparseSegment? sparse = null;
+        DenseSegment? dense = null;
+        try
+        {
+            foreach (var segment in manifest.Shards[shard].Segments)
+            {
+                var file = await _catalog.MaterializeVerifiedAsync(segment, _options.CacheDirectory);
+                bool verify = !file.Verified;
+                switch (segment.Channel)
+                {
+                    case IndexChannels.Text: text = await Task.Run(() => TextSegment.Open(file.Path, verify)); break;
+                    case IndexChannels.Sparse: sparse = await Task.Run(() => SparseSegment.Open(file.Path, verify)); break;
+                    case IndexChannels.Dense: dense = await Task.Run(() => DenseSegment.Open(file.Path, verify)); break;
+                    default: throw new InvalidDataException($"Segment '{segment.Key}' has unknown channel '{segment.Channel}'.");
+                }
+            }
+            long through = manifest.Shards[shard].UpdatesThrough;
+            var batches = await _updateLog.ReadAsync(Name, manifest.Lineage, shard, through, head);
+            return await Task.Run(() =>
+            {
+                var delta = ShardDelta.Empty(DeltaScoring.Create(manifest, text), through);
+                foreach (var (sequence, payload) in batches)
+                    delta = delta.Apply(UpdateBatchCodec.Decode(payload, UpdateLog.Key(Name, manifest.Lineage, shard, sequence)));
+                return (DeltaMerge.Spill(shard, manifest.ShardCount, text, sparse, dense, delta, plan, directory), delta.PendingOperations);
+            });
+        }
+        finally
+        {
+            text?.Dispose();
+            sparse?.Dispose();
+            dense?.Dispose();
         }
     }
 
