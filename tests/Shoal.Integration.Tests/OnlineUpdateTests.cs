@@ -29,7 +29,7 @@ public sealed class OnlineUpdateTests : IAsyncLifetime
         Directory.Delete(_root, recursive: true);
     }
 
-    private async Task<InProcessTestCluster> StartAsync(string cache)
+    private async Task<InProcessTestCluster> StartAsync(string cache, long mergeInMemoryMaxDocuments = 1_000_000)
     {
         var builder = new InProcessTestClusterBuilder(2);
         string root = _root;
@@ -40,6 +40,7 @@ public sealed class OnlineUpdateTests : IAsyncLifetime
             o.BuildDirectory = Path.Combine(root, "build");
             o.MergeInterval = TimeSpan.Zero;
             o.MergeThresholdOperations = AutoMergeThreshold;
+            o.MergeInMemoryMaxDocuments = mergeInMemoryMaxDocuments;
         }));
         var cluster = builder.Build();
         await cluster.DeployAsync();
@@ -201,9 +202,20 @@ public sealed class OnlineUpdateTests : IAsyncLifetime
         Assert.Equal(1, shardInfos.Sum(i => i.LiveDocuments) / 2);   // p005's new copy
     }
 
-    [Fact]
-    public async Task A_merge_publishes_a_version_equal_to_building_the_updated_corpus()
+    /// <summary>Replaces the cluster with one whose merges spill to disk (the bounded-memory path large indexes take).</summary>
+    private async Task UseSpillingMergesAsync()
     {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+        _cluster = await StartAsync(Path.Combine(_root, "cache-spill"), mergeInMemoryMaxDocuments: 0);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_merge_publishes_a_version_equal_to_building_the_updated_corpus(bool spill)
+    {
+        if (spill) await UseSpillingMergesAsync();
         var corpus = Corpus(90);
         await IngestAsync("merged", await WriteAsync("merged-v1", corpus, shards: 3, replicas: 1));
 
@@ -315,6 +327,7 @@ public sealed class OnlineUpdateTests : IAsyncLifetime
     [Fact]
     public async Task Reaching_the_threshold_merges_on_its_own()
     {
+        await UseSpillingMergesAsync();
         await IngestAsync("auto", await WriteAsync("auto", Corpus(30), shards: 2, replicas: 1));
         var many = Enumerable.Range(0, AutoMergeThreshold)
             .Select(i => Upsert(new Passage($"a{i:D4}", $"bulk document {i} numbat", [("river", 1f)], [0f, 0f, 1f])))

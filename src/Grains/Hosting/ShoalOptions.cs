@@ -59,6 +59,12 @@ public sealed class ShoalOptions
     /// <summary>How often an active index merges pending updates (whatever their number); zero or negative: never on a timer.</summary>
     public TimeSpan MergeInterval { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Indexes of at most this many documents are merged in memory (faster); larger ones are
+    /// spilled to <see cref="BuildDirectory"/> shard by shard, so memory stays bounded.
+    /// </summary>
+    public long MergeInMemoryMaxDocuments { get; set; } = 1_000_000;
+
     /// <summary>Published versions kept for rollback when a merge publishes a new one (older ones and their update log are deleted).</summary>
     public int KeepVersions { get; set; } = 4;
 }

@@ -261,27 +261,49 @@ public sealed partial class IndexGrain
             long pendingBatches = heads.Select((h, i) => h - manifest.Shards[i].UpdatesThrough).Sum();
             LogMergeStarted(_logger, Name, manifest.Version, version, pendingBatches);
 
-            // Shard by shard (bounded memory): its segments of the served version and the batches to
-            // fold in, written out as spills; then collection statistics over all spills, then each
-            // shard's segments, as an indexing job builds.
-            var spills = new ShardSpills[manifest.ShardCount];
-            for (int shard = 0; shard < manifest.ShardCount; shard++)
+            IndexVersionBuildResult built;
+            if (manifest.DocCount <= _options.MergeInMemoryMaxDocuments)
             {
-                var (spilled, ops) = await SpillShardAsync(manifest, shard, heads[shard], plan, Path.Combine(buildRoot, "spill"));
-                spills[shard] = spilled;
-                mergedOps += ops;
+                // Small enough to rebuild in memory (faster): feed every shard's documents to one builder.
+                var builder = new IndexVersionBuilder(plan);
+                for (int shard = 0; shard < manifest.ShardCount; shard++)
+                {
+                    mergedOps += await FoldShardAsync(manifest, shard, heads[shard], (text, sparse, dense, delta) =>
+                    {
+                        if (plan.Text is not null) builder.AddText(DeltaMerge.Text(text, delta));
+                        if (plan.SparseVocabulary is not null) builder.AddSparse(DeltaMerge.Sparse(sparse, delta, keepText: plan.Text is null));
+                        if (plan.Dense is not null) builder.AddDense(DeltaMerge.Dense(dense, delta));
+                        return delta.PendingOperations;
+                    });
+                }
+                _merge = _merge! with { Phase = "building" };
+                built = await Task.Run(() => builder.Build(s => Path.Combine(buildRoot, $"shard-{s:D4}")));
             }
-
-            _merge = _merge! with { Phase = "building" };
-            var builder = new SpillIndexBuilder(plan);
-            var stats = await Task.Run(() => builder.ComputeStatistics(s => spills[s]));
-            var shardsBuilt = new List<ShardSegments>(manifest.ShardCount);
-            for (int shard = 0; shard < manifest.ShardCount; shard++)
+            else
             {
-                int s = shard;
-                shardsBuilt.Add(await Task.Run(() => builder.BuildShard(s, spills[s], stats, Path.Combine(buildRoot, $"shard-{s:D4}"))));
+                // Bounded memory: each shard's documents are spilled to disk (as many shards at once as
+                // there are cores), then collection statistics over all spills, then each shard's
+                // segments, as an indexing job builds.
+                int parallel = Math.Clamp(Environment.ProcessorCount, 1, manifest.ShardCount);
+                var spills = new ShardSpills[manifest.ShardCount];
+                foreach (var group in Enumerable.Range(0, manifest.ShardCount).Chunk(parallel))
+                {
+                    var done = await Task.WhenAll(group.Select(shard => FoldShardAsync(manifest, shard, heads[shard], (text, sparse, dense, delta) =>
+                        (Spills: DeltaMerge.Spill(shard, manifest.ShardCount, text, sparse, dense, delta, plan, Path.Combine(buildRoot, "spill")), delta.PendingOperations))));
+                    for (int i = 0; i < group.Length; i++)
+                    {
+                        spills[group[i]] = done[i].Spills;
+                        mergedOps += done[i].PendingOperations;
+                    }
+                }
+                _merge = _merge! with { Phase = "building" };
+                var builder = new SpillIndexBuilder(plan);
+                var stats = await Task.Run(() => builder.ComputeStatistics(s => spills[s]));
+                var shardsBuilt = new List<ShardSegments>(manifest.ShardCount);
+                foreach (var group in Enumerable.Range(0, manifest.ShardCount).Chunk(parallel))
+                    shardsBuilt.AddRange(await Task.WhenAll(group.Select(s => Task.Run(() => builder.BuildShard(s, spills[s], stats, Path.Combine(buildRoot, $"shard-{s:D4}"))))));
+                built = new IndexVersionBuildResult(shardsBuilt.Sum(x => x.DocCount), plan.Text is null ? null : stats.Collection, stats.SparseMaxWeight, shardsBuilt);
             }
-            var built = new IndexVersionBuildResult(shardsBuilt.Sum(x => x.DocCount), plan.Text is null ? null : stats.Collection, stats.SparseMaxWeight, shardsBuilt);
 
             _merge = _merge with { Phase = "uploading", DocumentsRead = built.DocCount };
             var vocabularyFile = manifest.Schema.Sparse is { } sp ? await CopyVocabularyAsync(sp.VocabularyKey, buildRoot) : null;
@@ -321,10 +343,10 @@ public sealed partial class IndexGrain
 
     /// <summary>
     /// One shard of a merge: opens its segments of the served version, folds its pending batches
-    /// (after the version's, up to <paramref name="head"/>) and spills the resulting documents.
-    /// Returns the spills and the number of operations folded.
+    /// (after the version's, up to <paramref name="head"/>) into a buffer and runs
+    /// <paramref name="work"/> over them on the thread pool, then closes the segments.
     /// </summary>
-    private async Task<(ShardSpills Spills, long Operations)> SpillShardAsync(IndexManifest manifest, int shard, long head, IndexBuildPlan plan, string directory)
+    private async Task<T> FoldShardAsync<T>(IndexManifest manifest, int shard, long head, Func<TextSegment?, SparseSegment?, DenseSegment?, ShardDelta, T> work)
     {
         TextSegment? text = null;
         SparseSegment? sparse = null;
@@ -350,7 +372,7 @@ public sealed partial class IndexGrain
                 var delta = ShardDelta.Empty(DeltaScoring.Create(manifest, text), through);
                 foreach (var (sequence, payload) in batches)
                     delta = delta.Apply(UpdateBatchCodec.Decode(payload, UpdateLog.Key(Name, manifest.Lineage, shard, sequence)));
-                return (DeltaMerge.Spill(shard, manifest.ShardCount, text, sparse, dense, delta, plan, directory), delta.PendingOperations);
+                return work(text, sparse, dense, delta);
             });
         }
         finally
