@@ -14,7 +14,7 @@ namespace Shoal.Bench.Updates;
 /// upsert throughput beside the bulk build's, search latency with an empty live buffer, with the
 /// buffer full and after the merge, and the merge's time beside a full rebuild of the same
 /// updated corpus in the same run; checks the merged index answers exactly like the rebuild.
-/// <c>dotnet run -c Release --project bench/Shoal.Bench -- updates [--docs 200000] [--updates 10000] [--batch 1000] [--shards 4]</c>
+/// <c>dotnet run -c Release --project bench/Shoal.Bench -- updates [--docs 200000] [--updates 10000] [--batch 1000] [--shards 4] [--spill]</c>
 /// </summary>
 public sealed class UpdatesWorkload : IWorkload
 {
@@ -26,6 +26,7 @@ public sealed class UpdatesWorkload : IWorkload
     {
         var a = new BenchArgs(args);
         int docs = a.Int("docs", 200_000), updates = a.Int("updates", 10_000), batch = a.Int("batch", 1000), shards = a.Int("shards", 4);
+        bool spill = a.Flag("spill"); // merge through disk spills (the bounded-memory path of large indexes) instead of in memory
         if (docs < 1000 || updates < 10 || batch < 1 || batch > 10_000 || shards < 1) throw new ArgumentException("need --docs >= 1000, --updates >= 10, --batch in 1..10000, --shards >= 1");
         string scifact = RepoPaths.SharedData("scifact");
         var source = CorpusReader.Read(Path.Combine(scifact, "corpus.jsonl"), CorpusFormat.BeirJsonl).ToList();
@@ -48,7 +49,8 @@ public sealed class UpdatesWorkload : IWorkload
             string finalPath = Path.Combine(dir, "final.jsonl");
             await WriteAsync(finalPath, final.Values, cancellationToken);
 
-            await using var cluster = await EmbeddedCluster.StartAsync(Path.Combine(dir, "cluster"), cancellationToken: cancellationToken);
+            await using var cluster = await EmbeddedCluster.StartAsync(Path.Combine(dir, "cluster"), cancellationToken: cancellationToken,
+                configure: o => o.MergeInMemoryMaxDocuments = spill ? 0 : long.MaxValue);
             var clock = Stopwatch.StartNew();
             await cluster.IngestAsync("live", new IngestRequest { CorpusPath = corpusPath, Shards = shards }, cancellationToken: cancellationToken);
             double buildS = clock.Elapsed.TotalSeconds;
@@ -120,7 +122,7 @@ public sealed class UpdatesWorkload : IWorkload
             report.Row("search p50 ms, empty buffer", Report.F(empty.P50, 3));
             report.Row("search p50 ms, buffer full", Report.F(buffered.P50, 3), Report.F(empty.P50, 3) + " (empty)", Report.F(buffered.P50 / empty.P50) + "x");
             report.Row("search p50 ms, after merge", Report.F(merged.P50, 3));
-            report.Row("merge s", Report.F(mergeS, 2), Report.F(rebuildS, 2) + " (rebuild from the source file)", Report.F(rebuildS / mergeS) + " (rebuild/merge)");
+            report.Row(spill ? "merge s (spilled)" : "merge s (in memory)", Report.F(mergeS, 2), Report.F(rebuildS, 2) + " (rebuild from the source file)", Report.F(rebuildS / mergeS) + " (rebuild/merge)");
             report.Row("merged top-10 = rebuild", $"{identical}/{queries.Length}");
 
             foreach (var (key, value) in new (string, object)[]
@@ -130,7 +132,7 @@ public sealed class UpdatesWorkload : IWorkload
                 ("write_batch_p50_ms", Math.Round(batchMs[batchMs.Count / 2], 3)),
                 ("search_p50_ms_empty", Math.Round(empty.P50, 4)), ("search_p50_ms_buffered", Math.Round(buffered.P50, 4)),
                 ("search_p50_ms_merged", Math.Round(merged.P50, 4)), ("search_mean_ms_buffered", Math.Round(buffered.Mean, 4)),
-                ("merge_s", Math.Round(mergeS, 3)), ("rebuild_s", Math.Round(rebuildS, 3)), ("merged_version", info.Version),
+                ("merge_s", Math.Round(mergeS, 3)), ("merge_path", spill ? "spill" : "memory"), ("rebuild_s", Math.Round(rebuildS, 3)), ("merged_version", info.Version),
                 ("merged_identical_to_rebuild", identical), ("buffered_same_ids_as_rebuild", sameIdsBuffered), ("queries", queries.Length),
             })
             {

@@ -33,10 +33,10 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     public string DataDirectory { get; }
 
     /// <summary>
-    /// Starts the silo. With no <paramref name="dataDirectory"/> a temporary one is used and
+    /// Starts the silo (<paramref name="configure"/> adjusts its Shoal settings after the defaults). With no <paramref name="dataDirectory"/> a temporary one is used and
     /// deleted on dispose.
     /// </summary>
-    public static async Task<EmbeddedCluster> StartAsync(string? dataDirectory = null, LogLevel logLevel = LogLevel.Warning, CancellationToken cancellationToken = default)
+    public static async Task<EmbeddedCluster> StartAsync(string? dataDirectory = null, LogLevel logLevel = LogLevel.Warning, Action<ShoalOptions>? configure = null, CancellationToken cancellationToken = default)
     {
         string? owned = null;
         if (dataDirectory is null)
@@ -55,6 +55,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                 o.SnapshotDirectory = Path.Combine(data, "snapshots");
                 o.CacheDirectory = Path.Combine(data, "cache");
                 o.BuildDirectory = Path.Combine(data, "build");
+                configure?.Invoke(o);
             });
             silo.AddShoalJobs();
         });
