@@ -686,5 +686,52 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The write carries the ETag of the content that was checked (If-Match), or If-None-Match: *
+    /// when the blob was absent, so a writer in another process that changed the blob in between
+    /// makes it fail with 412/409 and this returns false. A 412 on a retried attempt may mean our
+    /// own earlier attempt landed; then the blob holds exactly the replacement, which counts as done.
+    /// </remarks>
+    public async Task<bool> CompareAndSwapAsync(string key, Func<byte[]?, bool> expected, ReadOnlyMemory<byte>? replacement, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        await EnsureContainerAsync(cancellationToken).ConfigureAwait(false);
+        var blob = _container.GetBlobClient(key);
+        var (current, etag) = await _retry.ExecuteAsync(async ct =>
+        {
+            try
+            {
+                var content = await blob.DownloadContentAsync(ct).ConfigureAwait(false);
+                return (content.Value.Content.ToArray(), (ETag?)content.Value.Details.ETag);
+            }
+            catch (RequestFailedException e) when (e.Status == 404)
+            {
+                return ((byte[]?)null, (ETag?)null);
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        if (!expected(current)) return false;
+        var conditions = etag is { } tag ? new BlobRequestConditions { IfMatch = tag } : new BlobRequestConditions { IfNoneMatch = ETag.All };
+        int attempts = 0;
+        try
+        {
+            await _retry.ExecuteAsync(async ct =>
+            {
+                attempts++;
+                if (replacement is { } data)
+                    await blob.UploadAsync(new BinaryData(data), new BlobUploadOptions { Conditions = conditions }, ct).ConfigureAwait(false);
+                else if (etag is not null)
+                    await blob.DeleteAsync(DeleteSnapshotsOption.None, conditions, ct).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            if (attempts < 2) return false;
+            var now = await GetBytesAsync(key, cancellationToken).ConfigureAwait(false);
+            return replacement is { } data ? now is not null && data.Span.SequenceEqual(now) : now is null;
+        }
+    }
+
+    /// <inheritdoc />
     public string? TryGetLocalPath(string key) => null;
 }

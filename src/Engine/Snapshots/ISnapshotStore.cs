@@ -84,6 +84,23 @@ public interface ISnapshotStore
     }
 
     /// <summary>
+    /// Replaces <paramref name="key"/> with <paramref name="replacement"/> (or deletes it, when
+    /// null) only if its current content (null when absent) satisfies <paramref name="expected"/>;
+    /// returns false, changing nothing, when it does not or when another writer changed the object
+    /// between the read and the write. Stores that can make the write conditional on what was read
+    /// (blob ETags) are atomic between processes; the default implementation reads, checks and
+    /// writes, which is atomic only against writers that serialise on something else.
+    /// </summary>
+    async Task<bool> CompareAndSwapAsync(string key, Func<byte[]?, bool> expected, ReadOnlyMemory<byte>? replacement, CancellationToken cancellationToken = default)
+    {
+        var current = await GetBytesAsync(key, cancellationToken).ConfigureAwait(false);
+        if (!expected(current)) return false;
+        if (replacement is { } data) await PutBytesAsync(key, data, cancellationToken).ConfigureAwait(false);
+        else await DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
     /// A local file that holds <paramref name="key"/>, when the store is a local directory, so a
     /// shard can map it in place instead of copying; null for remote stores.
     /// </summary>

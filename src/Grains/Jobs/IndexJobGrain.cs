@@ -532,9 +532,16 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         await EndAsync(IndexJobState.Succeeded, "done", null);
     }
 
-    /// <summary>Deletes the spills, then persists the final state (a crash in between repeats the step) and tells the catalog.</summary>
+    /// <summary>
+    /// Confirms this activation still owns the job (a state write checked against the stored ETag:
+    /// a stale activation, whose silo was declared dead while it ran on, fails here and deletes
+    /// nothing the live one needs), deletes the spills, then persists the final state (a crash in
+    /// between repeats the step) and tells the catalog.
+    /// </summary>
     private async Task EndAsync(IndexJobState state, string phase, string? error)
     {
+        S.UpdatedUtc = DateTimeOffset.UtcNow;
+        await _state.WriteStateAsync();
         try { await _catalog.Store.DeletePrefixAsync(SpillPrefix + "/"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { LogCleanupFailed(_logger, e, Id); }
         var s = S;

@@ -19,11 +19,10 @@ namespace Shoal.Grains.Jobs;
 /// silo was declared dead while it still ran) cannot overwrite the state of the live one.
 /// </summary>
 /// <remarks>
-/// The compare and the write are made atomic under a lock: for a local-directory store an
-/// exclusive lock file beside the object (which also holds between processes on one machine),
-/// and always an in-process lock. For a remote store between processes the check narrows the race
-/// to the read-compare-write window; the job protocol tolerates that (every chunk's output has a
-/// fixed name and is identical when written twice).
+/// The compare and the write are atomic: on blob storage the write is conditional on the blob's
+/// ETag as read (<see cref="ISnapshotStore.CompareAndSwapAsync"/>), which holds between processes;
+/// on a local-directory store an exclusive lock file beside the object serialises writers (also
+/// between processes on one machine); and an in-process lock always does.
 /// </remarks>
 public sealed class SnapshotGrainStorage : IGrainStorage
 {
@@ -71,11 +70,7 @@ public sealed class SnapshotGrainStorage : IGrainStorage
     {
         string key = KeyOf(stateName, grainId);
         byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(grainState.State, Json);
-        await WithLockAsync(key, async () =>
-        {
-            await CheckETagAsync(key, grainState.ETag).ConfigureAwait(false);
-            await _store.PutBytesAsync(key, bytes).ConfigureAwait(false);
-        }).ConfigureAwait(false);
+        await WithLockAsync(key, () => SwapAsync(key, grainState.ETag, bytes)).ConfigureAwait(false);
         grainState.ETag = ETagOf(bytes);
         grainState.RecordExists = true;
     }
@@ -84,21 +79,22 @@ public sealed class SnapshotGrainStorage : IGrainStorage
     public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         string key = KeyOf(stateName, grainId);
-        await WithLockAsync(key, async () =>
-        {
-            await CheckETagAsync(key, grainState.ETag).ConfigureAwait(false);
-            await _store.DeletePrefixAsync(key).ConfigureAwait(false);
-        }).ConfigureAwait(false);
+        await WithLockAsync(key, () => SwapAsync(key, grainState.ETag, null)).ConfigureAwait(false);
         grainState.State = Activator.CreateInstance<T>();
         grainState.ETag = null;
         grainState.RecordExists = false;
     }
 
-    private async Task CheckETagAsync(string key, string? expected)
+    /// <summary>Writes (or, with null, deletes) the state only while the stored ETag is <paramref name="expected"/>; otherwise <see cref="InconsistentStateException"/>.</summary>
+    private async Task SwapAsync(string key, string? expected, byte[]? bytes)
     {
-        var current = await _store.GetBytesAsync(key).ConfigureAwait(false);
-        string? stored = current is null ? null : ETagOf(current);
-        if (!string.Equals(stored, expected, StringComparison.Ordinal))
+        string? stored = null;
+        bool swapped = await _store.CompareAndSwapAsync(key, current =>
+        {
+            stored = current is null ? null : ETagOf(current);
+            return string.Equals(stored, expected, StringComparison.Ordinal);
+        }, bytes is null ? (ReadOnlyMemory<byte>?)null : bytes).ConfigureAwait(false); // a bare null would convert through byte[] to empty memory
+        if (!swapped)
             throw new InconsistentStateException($"Grain state '{key}' in {_store.Description} changed under this activation (stored ETag {stored ?? "none"}, expected {expected ?? "none"}).", stored ?? "", expected ?? "");
     }
 

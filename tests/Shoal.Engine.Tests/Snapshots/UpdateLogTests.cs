@@ -86,3 +86,21 @@ public sealed class UpdateLogTests : IDisposable
         Assert.Equal(17, merged.Shards[0].UpdatesThrough);
     }
 }
+
+public sealed class LocalCompareAndSwapTests : IDisposable
+{
+    private readonly TempFiles _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    [Fact]
+    public async Task Default_compare_and_swap_writes_refuses_and_deletes()
+    {
+        ISnapshotStore store = new LocalDirectorySnapshotStore(_tmp.PathOf("store"));
+        Assert.True(await store.CompareAndSwapAsync("a/k", c => c is null, new byte[] { 1 }));
+        Assert.False(await store.CompareAndSwapAsync("a/k", c => c is null, new byte[] { 2 }));
+        Assert.Equal([1], (await store.GetBytesAsync("a/k"))!);
+        Assert.True(await store.CompareAndSwapAsync("a/k", c => c is { Length: 1 }, null));
+        Assert.Null(await store.GetBytesAsync("a/k"));
+    }
+}
