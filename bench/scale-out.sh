@@ -1,64 +1,131 @@
 #!/usr/bin/env bash
-# Scale-out experiment: 1, 2 and 3 silo processes plus a client-mode gateway on loopback with Redis
-# membership, the same index (SciFact, 6 shards) and the same closed-loop load for each silo count.
-# Prints queries/s and p99 per silo count, then the cluster-path overhead: end-to-end p50 through
-# the gateway over the engine-alone p50 (bench `text` workload) measured in the same run.
-# On a 2-core machine the figures show overhead and correctness under load, not linear scaling.
-# usage: bash bench/scale-out.sh [duration_s=10] [clients=8]
+# Scale-out benchmark: silo processes whose CPU is capped with Linux cgroups (so the silos, not the
+# gateway or the load generator, are the bottleneck), Redis membership, a client-mode gateway and
+# SciFact in 6 shards.
+#   Phase 1: saturation throughput (closed loop) with 1, 2 and 3 capped silos, each cluster given
+#            time to balance its shards first.
+#   Phase 2: one silo under an open-loop load; two more silos join while it runs; reports failed and
+#            partial queries and p99 over the run, and the seconds from the last join until the
+#            index description says the shard map is balanced.
+# Ends with RESULT {json}: qps_1, qps_2, qps_3, scaling_3, rebalance_failed, rebalance_partial,
+# rebalance_p99_ms, balanced_after_s, max_shard_skew, silo_cpu, capped.
+# usage: bash bench/scale-out.sh [duration_s=15] [clients=16] [silo_cpu=0.25] [port_base=random]
+# Needs root for the cgroup caps (cgroup v1 cpu controller or cgroup v2 cpu.max); without them it
+# runs uncapped and says so (then the figures do not measure scaling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=${1:-10}
-clients=${2:-8}
-corpus=../shared/data/scifact/corpus.jsonl
+duration=${1:-15}
+clients=${2:-16}
+silo_cpu=${3:-0.25}
+port_base=${4:-$((40000 + RANDOM % 20000))}
+corpus=$(realpath ../shared/data/scifact/corpus.jsonl)
 queries=../shared/data/scifact/queries.test.jsonl
 work=$(mktemp -d /tmp/shoal-scale-XXXX)
 pids=()
-cleanup() { for ((j=${#pids[@]}-1; j>=0; j--)); do kill "${pids[j]}" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+groups=()
+stop_all() { for ((j=${#pids[@]}-1; j>=0; j--)); do kill "${pids[j]}" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
+cleanup() { stop_all; for g in "${groups[@]}"; do rmdir "$g" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-dotnet build -c Release -nologo -clp:ErrorsOnly Cluster.sln >/dev/null
+# cgroups: v1 cpu controller (cpu.cfs_quota_us) or v2 (cpu.max).
+cg_root=""; cg_kind=""
+if [ -w /sys/fs/cgroup/cpu ] && [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then cg_root=/sys/fs/cgroup/cpu; cg_kind=v1
+elif [ -e /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers && [ -w /sys/fs/cgroup ]; then cg_root=/sys/fs/cgroup; cg_kind=v2
+fi
+quota=$(awk -v c="$silo_cpu" 'BEGIN { printf "%d", c * 100000 }')
+make_group() { # name -> path of a group capped at silo_cpu, or "" when caps are unavailable
+  [ -z "$cg_root" ] && { echo ""; return; }
+  local g="$cg_root/shoal-scale-$$-$1"
+  mkdir -p "$g"
+  if [ "$cg_kind" = v1 ]; then echo 100000 > "$g/cpu.cfs_period_us"; echo "$quota" > "$g/cpu.cfs_quota_us"
+  else echo "$quota 100000" > "$g/cpu.max"; fi
+  groups+=("$g"); echo "$g"
+}
+if [ -n "$cg_root" ]; then capped=true; echo "silos capped at $silo_cpu CPU each (cgroup $cg_kind)"; else capped=false; echo "WARNING: no writable cgroup cpu controller; silos run uncapped, so the figures do not show scaling"; fi
+
+dotnet build -c Release -nologo -clp:ErrorsOnly src/Silo >/dev/null
+dotnet build -c Release -nologo -clp:ErrorsOnly src/Gateway >/dev/null
+dotnet build -c Release -nologo -clp:ErrorsOnly src/Client/Shoal.Cli >/dev/null
 silo=src/Silo/bin/Release/net10.0/Shoal.Silo.dll
 gateway=src/Gateway/bin/Release/net10.0/Shoal.Gateway.dll
 cli=src/Client/Shoal.Cli/bin/Release/net10.0/shoal.dll
 
-echo "== engine alone (same queries, single thread)"
-engine=$(dotnet run -c Release --no-build --project bench/Shoal.Bench -- text --repeat 3 | tail -1)
-engine_ms=$(echo "$engine" | sed -E 's/.*"shoal_ms":([0-9.]+).*/\1/')
-echo "engine ms/query: $engine_ms"
-
-printf "\n| silos | queries/s | p50 ms | p99 ms | errors | partial |\n|---|---|---|---|---|---|\n" > "$work/table"
-for n in 1 2 3; do
-  redis_port=$((20000 + RANDOM % 10000))
+redis_port=$port_base
+start_silo() { # cluster id, silo number, data dir
+  local g; g=$(make_group "$1-$2")
+  local args=(--Redis 127.0.0.1:$redis_port --ClusterId "$1" --SiloPort $((port_base + 10 + $2)) --GatewayPort $((port_base + 20 + $2))
+    --DataDirectory "$3" --Shoal:RebalanceInterval 00:00:02 --Shoal:RebalanceSettleDelay 00:00:01)
+  if [ -n "$g" ]; then
+    bash -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$g" dotnet "$silo" "${args[@]}" > "$work/$1-silo$2.log" 2>&1 &
+  else
+    dotnet "$silo" "${args[@]}" > "$work/$1-silo$2.log" 2>&1 &
+  fi
+  pids+=($!)
+}
+start_cluster() { # cluster id, silos
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
   pids+=($!)
   sleep 0.5
-  for i in $(seq 1 "$n"); do
-    dotnet "$silo" --Redis 127.0.0.1:$redis_port --ClusterId scale$n --SiloPort $((31000 + n * 10 + i)) \
-      --GatewayPort $((32000 + n * 10 + i)) --DataDirectory "$work/data$n" > "$work/silo$n-$i.log" 2>&1 &
-    pids+=($!)
-  done
-  port=$((5100 + n))
-  dotnet "$gateway" --Mode client --Redis 127.0.0.1:$redis_port --ClusterId scale$n --urls http://127.0.0.1:$port \
-    --Corpus "$(realpath $corpus)" --Index scifact --Shards 6 > "$work/gateway$n.log" 2>&1 &
+  for i in $(seq 1 "$2"); do start_silo "$1" "$i" "$work/$1"; done
+  http=$((port_base + 1))
+  dotnet "$gateway" --Mode client --Redis 127.0.0.1:$redis_port --ClusterId "$1" --urls http://127.0.0.1:$http \
+    --Corpus "$corpus" --Index scifact --Shards 6 > "$work/$1-gateway.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 240); do
-    curl -sf http://127.0.0.1:$port/health/ready >/dev/null 2>&1 && break
+  for _ in $(seq 1 480); do curl -sf http://127.0.0.1:$http/health/ready >/dev/null 2>&1 && break; sleep 0.5; done
+  curl -sf http://127.0.0.1:$http/health/ready >/dev/null || { echo "cluster $1 did not become ready"; tail -20 "$work/$1-gateway.log"; exit 1; }
+}
+# Prints "balanced distinct_silos skew" from the index description's placement.
+placement() {
+  curl -sf http://127.0.0.1:$http/v1/indexes/scifact | python3 -c '
+import json, sys
+p = json.load(sys.stdin).get("placement") or {}
+reps = p.get("replicas") or []
+print(str(bool(p.get("balanced"))).lower(), len({r["silo"] for r in reps}), p.get("skew", -1))'
+}
+wait_balanced() { # silos, timeout_s -> prints seconds waited, or "timeout"
+  local start=$SECONDS
+  while (( SECONDS - start < $2 )); do
+    read -r b d _ < <(placement || echo "false 0 -1")
+    if [ "$b" = true ] && [ "$d" = "$1" ]; then echo $((SECONDS - start)); return; fi
     sleep 0.5
   done
-  curl -sf http://127.0.0.1:$port/health/ready >/dev/null || { echo "cluster with $n silos did not become ready"; tail -20 "$work/gateway$n.log"; exit 1; }
-  echo "== $n silo(s)"
-  result=$(dotnet "$cli" loadtest --url http://127.0.0.1:$port --index scifact --queries "$queries" --clients "$clients" --duration "$duration" --warmup 3 | tail -1)
+  echo timeout
+}
+get() { echo "$1" | sed -E "s/.*\"$2\":([0-9.]+).*/\1/"; }
+
+printf "\n| silos | queries/s | p50 ms | p99 ms | errors | partial |\n|---|---|---|---|---|---|\n" > "$work/table"
+declare -A qps
+for n in 1 2 3; do
+  start_cluster "scale$n" "$n"
+  echo "== $n silo(s): balanced after $(wait_balanced "$n" 120) s"
+  result=$(dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients "$clients" --duration "$duration" --warmup 3 2>/dev/null | tail -1)
   echo "$result"
-  get() { echo "$result" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
-  echo "| $n | $(get qps) | $(get p50_ms) | $(get p99_ms) | $(get errors) | $(get partial) |" >> "$work/table"
-  [ "$n" = 1 ] && p50_one=$(get p50_ms)
-  # Stop the gateway and silos first (newest first) so they can leave the membership table; Redis last.
-  for ((j=${#pids[@]}-1; j>=0; j--)); do kill "${pids[j]}" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  pids=()
+  qps[$n]=$(get "$result" qps)
+  echo "| $n | ${qps[$n]} | $(get "$result" p50_ms) | $(get "$result" p99_ms) | $(get "$result" errors) | $(get "$result" partial) |" >> "$work/table"
+  stop_all
 done
 cat "$work/table"
-overhead=$(awk -v a="$p50_one" -v b="$engine_ms" 'BEGIN { printf "%.1f", a / b }')
+
 echo
-echo "cluster-path overhead (1 silo): end-to-end p50 $p50_one ms over engine-alone mean $engine_ms ms = ${overhead}x"
-echo "RESULT {\"engine_ms\":$engine_ms,\"p50_1silo_ms\":$p50_one,\"overhead\":$overhead}"
+echo "== rebalance under load: 1 silo, two more join while an open-loop load runs"
+rate=$(awk -v q="${qps[1]}" 'BEGIN { r = q * 0.6; if (r < 5) r = 5; printf "%d", r }')
+start_cluster grow 1
+run_s=$((duration + 45))
+dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --rate "$rate" --duration "$run_s" --warmup 2 > "$work/grow-load.txt" 2>/dev/null &
+load_pid=$!
+pids+=($load_pid)
+sleep 8
+start_silo grow 2 "$work/grow"
+sleep 4
+start_silo grow 3 "$work/grow"
+joined=$SECONDS
+balanced_after=$(wait_balanced 3 120)
+read -r _ _ skew < <(placement)
+wait "$load_pid" || true
+load=$(tail -1 "$work/grow-load.txt")
+echo "open loop at $rate q/s for $run_s s; last join at +12 s; balanced $balanced_after s after the last join; skew $skew"
+echo "$load"
+grep -h "Placement: moving\|Placement: shard replica\|Warmed shard" "$work"/grow-silo*.log | sed -E 's/^.*(Placement|Warmed)/\1/' | head -20
+scaling=$(awk -v a="${qps[3]}" -v b="${qps[1]}" 'BEGIN { printf "%.2f", a / b }')
+[ "$balanced_after" = timeout ] && balanced_after=-1
+echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"silo_cpu\":$silo_cpu,\"capped\":$capped}"

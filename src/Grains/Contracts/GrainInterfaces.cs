@@ -29,6 +29,10 @@ public interface IIndexGrain : IGrainWithStringKey
     /// </summary>
     Task<IndexInfo?> AdoptVersionAsync(long version);
 
+    /// <summary>Records where the index's shard replicas are (from the rebalancer), shown in <see cref="IndexInfo.Placement"/>.</summary>
+    [AlwaysInterleave]
+    Task SetPlacementAsync(Placement.IndexPlacement placement);
+
     /// <summary>
     /// Upserts and deletes documents by id on the published version. The batch is validated
     /// whole (<see cref="ArgumentException"/> names the bad document), written to the update log

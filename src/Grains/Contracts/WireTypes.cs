@@ -100,6 +100,8 @@ public sealed record IndexInfo
     [Id(10)] public ChannelInfo[] Channels { get; init; } = [];
     /// <summary>Online updates waiting for a merge, and the last merge.</summary>
     [Id(11)] public UpdateInfo? Updates { get; init; }
+    /// <summary>Which silo serves each shard replica, as the rebalancer last saw it (null until it looked).</summary>
+    [Id(12)] public Placement.IndexPlacement? Placement { get; init; }
 
     /// <summary>The channel named <paramref name="name"/>, or null.</summary>
     public ChannelInfo? Channel(string name) => Array.Find(Channels, c => c.Name == name);
@@ -290,6 +292,8 @@ public sealed record ShardInfo
     [Id(10)] public int LiveDocuments { get; init; }
     /// <summary>Ids whose copy in the served version is hidden (deleted or replaced).</summary>
     [Id(11)] public int HiddenDocuments { get; init; }
+    /// <summary>Address of the silo serving this replica (Orleans' parsable form, "host:port@generation").</summary>
+    [Id(12)] public string SiloAddress { get; init; } = "";
 }
 
 /// <summary>

@@ -67,4 +67,19 @@ public sealed class ShoalOptions
 
     /// <summary>Published versions kept for rollback when a merge publishes a new one (older ones and their update log are deleted).</summary>
     public int KeepVersions { get; set; } = 4;
+
+    /// <summary>Moves shard replicas when silos join or leave so every silo holds a fair share (see README, "Shard placement").</summary>
+    public bool RebalanceEnabled { get; set; } = true;
+
+    /// <summary>How often the rebalancer checks the placement map when membership has not changed.</summary>
+    public TimeSpan RebalanceInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Wait after a membership change before moving, so a burst of joins is planned once.</summary>
+    public TimeSpan RebalanceSettleDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Replica moves in flight at once (each restores one shard's segments on its new silo).</summary>
+    public int RebalanceMaxConcurrentMoves { get; set; } = 2;
+
+    /// <summary>Longest a gracefully stopping silo spends moving its replicas away before it stops anyway.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Orleans;
 using Orleans.Hosting;
+using Orleans.Runtime;
 using Shoal.Engine.Snapshots;
 using Shoal.Grains.Encoders;
 
@@ -27,6 +29,11 @@ public static class ShoalSiloBuilderExtensions
                 : AzureBlobSnapshotStore.Create(o.BlobConnectionString, o.BlobContainer);
         });
         builder.Services.AddPlacementDirector<Placement.ShardPlacement, Placement.ShardPlacementDirector>();
+        builder.Services.AddPlacementDirector<Placement.SiloTargetPlacement, Placement.SiloTargetPlacementDirector>();
+        builder.Services.TryAddSingleton<Placement.DrainingSilos>();
+        builder.Services.TryAddSingleton<Shards.PreparedShardSegments>();
+        builder.Services.TryAddSingleton<Placement.ShardRebalancer>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Placement.ShardRebalancer>());
         builder.Services.TryAddSingleton<Shards.IShardSearchInterceptor, Shards.NoShardSearchInterceptor>();
         builder.Services.TryAddSingleton(sp => new SnapshotCatalog(sp.GetRequiredService<ISnapshotStore>()));
         builder.Services.TryAddSingleton<Query.IndexVersionCache>();

@@ -30,6 +30,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     private readonly ShoalOptions _options;
     private readonly ILogger<IndexGrain> _logger;
     private IndexManifest? _manifest;
+    private IndexPlacement? _placement;
     private IngestStatus _status = new() { State = IngestState.Idle };
     private IndexVersionBuilder? _builder;
     private readonly ITextEncoderClient _encoders;
@@ -92,7 +93,15 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             Replicas = m?.Replicas ?? 1,
             Channels = m is null ? [] : ChannelsOf(m.Schema),
             Updates = CurrentUpdateInfo(),
+            Placement = _placement,
         });
+    }
+
+    /// <inheritdoc />
+    public Task SetPlacementAsync(IndexPlacement placement)
+    {
+        _placement = placement;
+        return Task.CompletedTask;
     }
 
     /// <summary>The wire description of a schema's channels.</summary>

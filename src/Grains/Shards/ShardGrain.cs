@@ -36,6 +36,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     private readonly ShoalOptions _options;
     private readonly ILogger<ShardGrain> _logger;
     private readonly IShardSearchInterceptor _interceptor;
+    private readonly PreparedShardSegments _prepared;
     private readonly SemaphoreSlim _loadLock = new(1, 1);
     private string _index = "";
     private int _shard;
@@ -45,8 +46,9 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     private DateTime _failedAt;
 
     /// <summary>Created by Orleans.</summary>
-    public ShardGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, IShardSearchInterceptor interceptor, ILogger<ShardGrain> logger)
+    public ShardGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, IShardSearchInterceptor interceptor, PreparedShardSegments prepared, ILogger<ShardGrain> logger)
     {
+        _prepared = prepared;
         _catalog = catalog;
         _log = new UpdateLog(catalog.Store);
         _interceptor = interceptor;
@@ -133,41 +135,11 @@ public sealed partial class ShardGrain : Grain, IShardGrain
                 SwapTo(new ShardView(SegmentLease.Empty(manifest.Version), null, manifest.Lineage));
                 return;
             }
-            TextSegment? text = null;
-            SparseSegment? sparse = null;
-            DenseSegment? dense = null;
-            try
-            {
-                foreach (var segment in manifest.Shards[_shard].Segments)
-                {
-                    // A file just hashed whole against the manifest skips the section-checksum pass on open;
-                    // a cached or in-store file is verified section by section (a sequential read, off the turn).
-                    var file = await _catalog.MaterializeVerifiedAsync(segment, _options.CacheDirectory, cancellationToken);
-                    string path = file.Path;
-                    bool verify = !file.Verified;
-                    switch (segment.Channel)
-                    {
-                        case IndexChannels.Text:
-                            text = await Task.Run(() => TextSegment.Open(path, verify), cancellationToken);
-                            break;
-                        case IndexChannels.Sparse:
-                            sparse = await Task.Run(() => SparseSegment.Open(path, verify), cancellationToken);
-                            break;
-                        case IndexChannels.Dense:
-                            dense = await Task.Run(() => DenseSegment.Open(path, verify), cancellationToken);
-                            break;
-                        default:
-                            throw new InvalidDataException($"Segment '{segment.Key}' has unknown channel '{segment.Channel}'.");
-                    }
-                }
-            }
-            catch
-            {
-                text?.Dispose();
-                sparse?.Dispose();
-                dense?.Dispose();
-                throw;
-            }
+            // A move warmed this replica's segments on this silo ahead of its arrival: take them; otherwise restore them here.
+            var opened = _prepared.TryTake(_index, _shard, _replica, manifest.Version);
+            if (opened is not null) LogWarmArrival(_logger, _index, _shard, _replica, manifest.Version, GrainContext.Address.SiloAddress);
+            opened ??= await OpenedSegments.OpenAsync(_catalog, manifest, _shard, _options.CacheDirectory, cancellationToken);
+            var (text, sparse, dense) = (opened.Text, opened.Sparse, opened.Dense);
             var lease = new SegmentLease(manifest.Version, text, sparse, dense);
             ShardDelta delta;
             try
@@ -507,6 +479,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             DocCount = lease.DocCount,
             SegmentBytes = lease.SizeBytes,
             Silo = RuntimeIdentity,
+            SiloAddress = GrainContext.Address.SiloAddress?.ToParsableString() ?? "",
             DensePasses = lease.DenseBatcher?.Passes ?? 0,
             DenseExactQueries = lease.DenseBatcher?.Queries ?? 0,
             UpdateSequence = view.Delta?.Sequence ?? 0,
@@ -518,6 +491,9 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     /// <inheritdoc />
     [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Index}/{Shard} cannot restore version {Version}; it keeps serving the version it has")]
     private static partial void LogRestoreFailed(ILogger logger, Exception error, string index, int shard, long version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shard replica {Index}/{Shard}/{Replica} activated on {Silo} with the segments of version {Version} warmed ahead of its move")]
+    private static partial void LogWarmArrival(ILogger logger, string index, int shard, int replica, long version, SiloAddress? silo);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shard {Index}/{Shard} serves version {Version} ({Docs} documents; live buffer: {Live} upserted, {Hidden} hidden, through batch {Sequence})")]
     private static partial void LogLoaded(ILogger logger, string index, int shard, long version, long docs, int live, int hidden, long sequence);
