@@ -7,7 +7,7 @@ try
 }
 catch (ArgumentException e)
 {
-    Console.Error.WriteLine($"shoal gateway: {e.Message}");
+    await Console.Error.WriteLineAsync($"shoal gateway: {e.Message}");
     return 2;
 }
 await app.RunAsync();

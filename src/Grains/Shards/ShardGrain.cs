@@ -29,7 +29,9 @@ namespace Shoal.Grains.Shards;
 /// </summary>
 [Reentrant]
 [Placement.ShardPlacement]
+#pragma warning disable CA1001 // _loadLock is a SemaphoreSlim whose wait handle is never asked for, so it holds no unmanaged resource; disposing it while a reentrant call may still wait on it would turn that wait into an ObjectDisposedException
 public sealed partial class ShardGrain : Grain, IShardGrain
+#pragma warning restore CA1001
 {
     private readonly SnapshotCatalog _catalog;
     private readonly UpdateLog _log;
