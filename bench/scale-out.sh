@@ -9,22 +9,22 @@
 #            index description says the shard map is balanced.
 # Ends with RESULT {json}: qps_1, qps_2, qps_3, scaling_3, rebalance_failed, rebalance_partial,
 # rebalance_p99_ms, balanced_after_s, max_shard_skew, silo_cpu, capped.
-# usage: bash bench/scale-out.sh [duration_s=15] [clients=16] [silo_cpu=0.25] [port_base=random]
+# usage: bash bench/scale-out.sh [duration_s=15] [clients=32] [silo_cpu=0.25] [port_base=random]
 # Needs root for the cgroup caps (cgroup v1 cpu controller or cgroup v2 cpu.max); without them it
 # runs uncapped and says so (then the figures do not measure scaling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-15}
-clients=${2:-16}
+clients=${2:-32}
 silo_cpu=${3:-0.25}
 port_base=${4:-$((40000 + RANDOM % 20000))}
 corpus=$(realpath ../shared/data/scifact/corpus.jsonl)
 queries=../shared/data/scifact/queries.test.jsonl
 work=$(mktemp -d /tmp/shoal-scale-XXXX)
 pids=()
-groups=()
+cg_root=""
 stop_all() { for ((j=${#pids[@]}-1; j>=0; j--)); do kill "${pids[j]}" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
-cleanup() { stop_all; for g in "${groups[@]}"; do rmdir "$g" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { stop_all; for g in "${cg_root:-/nonexistent}"/shoal-scale-$$-*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
 # cgroups: v1 cpu controller (cpu.cfs_quota_us) or v2 (cpu.max).
@@ -33,13 +33,19 @@ if [ -w /sys/fs/cgroup/cpu ] && [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
 elif [ -e /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers && [ -w /sys/fs/cgroup ]; then cg_root=/sys/fs/cgroup; cg_kind=v2
 fi
 quota=$(awk -v c="$silo_cpu" 'BEGIN { printf "%d", c * 100000 }')
-make_group() { # name -> path of a group capped at silo_cpu, or "" when caps are unavailable
+make_group() { # name [quota] -> path of a group capped at the quota (default silo_cpu; -1: uncapped), or "" when caps are unavailable
   [ -z "$cg_root" ] && { echo ""; return; }
-  local g="$cg_root/shoal-scale-$$-$1"
+  local g="$cg_root/shoal-scale-$$-$1" q=${2:-$quota}
   mkdir -p "$g"
-  if [ "$cg_kind" = v1 ]; then echo 100000 > "$g/cpu.cfs_period_us"; echo "$quota" > "$g/cpu.cfs_quota_us"
-  else echo "$quota 100000" > "$g/cpu.max"; fi
-  groups+=("$g"); echo "$g"
+  # High weight, so that on a busy machine the group gets its cap (the cap, not other load, is what limits it).
+  if [ "$cg_kind" = v1 ]; then echo 100000 > "$g/cpu.cfs_period_us"; echo "$q" > "$g/cpu.cfs_quota_us"; echo 102400 > "$g/cpu.shares"
+  else if [ "$q" = -1 ]; then echo "max 100000" > "$g/cpu.max"; else echo "$q 100000" > "$g/cpu.max"; fi; echo 10000 > "$g/cpu.weight"; fi
+  echo "$g"
+}
+in_group() { # group command... : runs the command in the group (or plainly without one)
+  local g=$1; shift
+  # exec, so that the pid the caller records ($!) is the process itself
+  if [ -n "$g" ]; then exec bash -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$g" "$@"; else exec "$@"; fi
 }
 if [ -n "$cg_root" ]; then capped=true; echo "silos capped at $silo_cpu CPU each (cgroup $cg_kind)"; else capped=false; echo "WARNING: no writable cgroup cpu controller; silos run uncapped, so the figures do not show scaling"; fi
 
@@ -51,15 +57,12 @@ gateway=src/Gateway/bin/Release/net10.0/Shoal.Gateway.dll
 cli=src/Client/Shoal.Cli/bin/Release/net10.0/shoal.dll
 
 redis_port=$port_base
+front=$(make_group front -1) # the gateway and the load generator: uncapped, same high weight
 start_silo() { # cluster id, silo number, data dir
   local g; g=$(make_group "$1-$2")
   local args=(--Redis 127.0.0.1:$redis_port --ClusterId "$1" --SiloPort $((port_base + 10 + $2)) --GatewayPort $((port_base + 20 + $2))
     --DataDirectory "$3" --Shoal:RebalanceInterval 00:00:02 --Shoal:RebalanceSettleDelay 00:00:01)
-  if [ -n "$g" ]; then
-    bash -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$g" dotnet "$silo" "${args[@]}" > "$work/$1-silo$2.log" 2>&1 &
-  else
-    dotnet "$silo" "${args[@]}" > "$work/$1-silo$2.log" 2>&1 &
-  fi
+  in_group "$g" dotnet "$silo" "${args[@]}" > "$work/$1-silo$2.log" 2>&1 &
   pids+=($!)
 }
 start_cluster() { # cluster id, silos
@@ -68,7 +71,7 @@ start_cluster() { # cluster id, silos
   sleep 0.5
   for i in $(seq 1 "$2"); do start_silo "$1" "$i" "$work/$1"; done
   http=$((port_base + 1))
-  dotnet "$gateway" --Mode client --Redis 127.0.0.1:$redis_port --ClusterId "$1" --urls http://127.0.0.1:$http \
+  in_group "$front" dotnet "$gateway" --Mode client --Redis 127.0.0.1:$redis_port --ClusterId "$1" --urls http://127.0.0.1:$http \
     --Corpus "$corpus" --Index scifact --Shards 6 > "$work/$1-gateway.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 480); do curl -sf http://127.0.0.1:$http/health/ready >/dev/null 2>&1 && break; sleep 0.5; done
@@ -98,7 +101,7 @@ declare -A qps
 for n in 1 2 3; do
   start_cluster "scale$n" "$n"
   echo "== $n silo(s): balanced after $(wait_balanced "$n" 120) s"
-  result=$(dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients "$clients" --duration "$duration" --warmup 3 2>/dev/null | tail -1)
+  result=$(in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients "$clients" --duration "$duration" --warmup 3 2>/dev/null | tail -1)
   echo "$result"
   qps[$n]=$(get "$result" qps)
   echo "| $n | ${qps[$n]} | $(get "$result" p50_ms) | $(get "$result" p99_ms) | $(get "$result" errors) | $(get "$result" partial) |" >> "$work/table"
@@ -111,7 +114,7 @@ echo "== rebalance under load: 1 silo, two more join while an open-loop load run
 rate=$(awk -v q="${qps[1]}" 'BEGIN { r = q * 0.6; if (r < 5) r = 5; printf "%d", r }')
 start_cluster grow 1
 run_s=$((duration + 45))
-dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --rate "$rate" --duration "$run_s" --warmup 2 > "$work/grow-load.txt" 2>/dev/null &
+in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --rate "$rate" --duration "$run_s" --warmup 2 > "$work/grow-load.txt" 2>/dev/null &
 load_pid=$!
 pids+=($load_pid)
 sleep 8
