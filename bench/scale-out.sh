@@ -49,9 +49,11 @@ in_group() { # group command... : runs the command in the group (or plainly with
 }
 if [ -n "$cg_root" ]; then capped=true; echo "silos capped at $silo_cpu CPU each (cgroup $cg_kind)"; else capped=false; echo "WARNING: no writable cgroup cpu controller; silos run uncapped, so the figures do not show scaling"; fi
 
-dotnet build -c Release -nologo -clp:ErrorsOnly src/Silo >/dev/null
-dotnet build -c Release -nologo -clp:ErrorsOnly src/Gateway >/dev/null
-dotnet build -c Release -nologo -clp:ErrorsOnly src/Client/Shoal.Cli >/dev/null
+if [ -z "${SKIP_BUILD:-}" ]; then # SKIP_BUILD=1 uses the Release builds already there
+  for p in src/Silo src/Gateway src/Client/Shoal.Cli; do
+    dotnet build -c Release -nologo -clp:ErrorsOnly "$p" > "$work/build.log" 2>&1 || { cat "$work/build.log"; echo "build of $p failed"; exit 1; }
+  done
+fi
 silo=src/Silo/bin/Release/net10.0/Shoal.Silo.dll
 gateway=src/Gateway/bin/Release/net10.0/Shoal.Gateway.dll
 cli=src/Client/Shoal.Cli/bin/Release/net10.0/shoal.dll

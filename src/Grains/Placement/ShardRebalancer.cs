@@ -208,7 +208,9 @@ public sealed partial class ShardRebalancer(
             RequestContext.Set(IPlacementDirector.PlacementHintKey, move.To);
             try
             {
+#pragma warning disable CA2016 // the grain extension call takes no token; it only starts the migration and returns at once
                 await shard.Cast<IGrainManagementExtension>().MigrateOnIdle();
+#pragma warning restore CA2016
             }
             finally
             {

@@ -140,7 +140,9 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             // A move warmed this replica's segments on this silo ahead of its arrival: take them; otherwise restore them here.
             var opened = _prepared.TryTake(_index, _shard, _replica, manifest.Version);
             if (opened is not null) LogWarmArrival(_logger, _index, _shard, _replica, manifest.Version, GrainContext.Address.SiloAddress);
+#pragma warning disable CA2000 // the opened segments pass to the SegmentLease below, which closes them when it is retired
             opened ??= await OpenedSegments.OpenAsync(_catalog, manifest, _shard, _options.CacheDirectory, cancellationToken);
+#pragma warning restore CA2000
             var (text, sparse, dense) = (opened.Text, opened.Sparse, opened.Dense);
             var lease = new SegmentLease(manifest.Version, text, sparse, dense);
             ShardDelta delta;
