@@ -23,7 +23,18 @@ queries=../shared/data/scifact/queries.test.jsonl
 work=$(mktemp -d /tmp/shoal-scale-XXXX)
 pids=()
 cg_root=""
-stop_all() { for ((j=${#pids[@]}-1; j>=0; j--)); do kill "${pids[j]}" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
+# Stops the silos, gateway and load first (a silo leaving gracefully moves its shards and updates
+# the membership table, so Redis must outlive it; at most 90 s, then SIGKILL), Redis (pids[0]) last.
+stop_all() {
+  for ((j=${#pids[@]}-1; j>=1; j--)); do kill "${pids[j]}" 2>/dev/null || true; done
+  for _ in $(seq 1 180); do
+    alive=0; for ((j=1; j<${#pids[@]}; j++)); do kill -0 "${pids[j]}" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break; sleep 0.5
+  done
+  for ((j=${#pids[@]}-1; j>=1; j--)); do kill -9 "${pids[j]}" 2>/dev/null || true; done
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[0]}" 2>/dev/null || true
+  wait 2>/dev/null || true; pids=()
+}
 cleanup() { stop_all; for g in "${cg_root:-/nonexistent}"/shoal-scale-$$-*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
