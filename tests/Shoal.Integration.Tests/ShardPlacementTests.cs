@@ -104,7 +104,7 @@ public sealed class ShardPlacementTests : IAsyncLifetime
             queries++;
             try
             {
-                var r = await coordinator.SearchAsync(new SearchRequest { Index = index, Text = text, K = 10 });
+                var r = await coordinator.SearchAsync(new SearchRequest { Index = index, Text = text, K = 10 }, CancellationToken.None);
                 if (r.Status != SearchStatus.Ok) { failed++; firstError ??= r.Error; }
                 else if (r.Coverage.Partial) partial++;
                 else if (!r.Hits.Select(h => h.Id).SequenceEqual(ids)) wrong++;
