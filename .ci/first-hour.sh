@@ -25,7 +25,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 mkdir -p "$work/new"
 git clone -q "$repo" "$work/new/shoal"
-shoal_cmds=$(awk '/^Index a corpus of your own/ {on=1} on && /^shoal / {print} on && /^```$/ && seen {exit} on && /^```bash$/ {seen=1}' "$repo/README.md")
+shoal_cmds=$(awk '/Index a corpus of your own/ {on=1} on && /^shoal / {print} on && /^```$/ && seen {exit} on && /^```bash$/ {seen=1}' "$repo/README.md")
 
 check() { # name, with_shared, index
   local name=$1 with_shared=$2 index=$3
