@@ -40,7 +40,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     private string _index = "";
     private int _shard;
     private int _replica;
-    private ShardView _view = ShardView.None;
+    private ShardView _view = ShardView.Nothing();
     private long _failedVersion = -1;
     private DateTime _failedAt;
 
@@ -82,8 +82,9 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     /// <inheritdoc />
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _view.Lease.Retire();
-        _view = ShardView.None;
+        var view = _view;
+        _view = ShardView.Nothing();
+        view.Lease.Retire();
         return Task.CompletedTask;
     }
 
@@ -290,11 +291,25 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         }
     }
 
+    /// <summary>
+    /// The view a search reads, with a reference taken on its segments. A shard that serves no
+    /// version (every version failed to restore, or none is published yet) throws
+    /// <see cref="ShardUnavailableException"/> instead of answering "no hits", so the coordinator
+    /// counts it missing (or asks another replica) and the answer is flagged partial.
+    /// </summary>
     private ShardView AcquireView()
     {
         // A concurrent swap may retire the view between reading and acquiring it; then read again.
+        // Every view this grain retires has been replaced in _view first, so the loop ends.
         ShardView view;
         while (!(view = _view).Lease.TryAcquire()) { }
+        if (view.Version == 0)
+        {
+            view.Lease.Release();
+            throw new ShardUnavailableException(_failedVersion > 0
+                ? $"Shard {_index}/{_shard} (replica {_replica}) serves no version: version {_failedVersion} could not be restored and no older one could be (see the silo log)."
+                : $"Shard {_index}/{_shard} (replica {_replica}) serves no version: none is published or none could be restored.");
+        }
         return view;
     }
 
@@ -492,7 +507,11 @@ public sealed partial class ShardGrain : Grain, IShardGrain
 /// <summary>What a shard serves at one moment: a version's segments, its live buffer of online updates, and the update log lineage they follow.</summary>
 internal sealed record ShardView(SegmentLease Lease, ShardDelta? Delta, long Lineage)
 {
-    public static ShardView None { get; } = new(SegmentLease.Empty(0), null, 0);
+    /// <summary>
+    /// A new view of nothing loaded (version 0). Each shard gets its own: the view's lease is
+    /// retired when the shard swaps away from it, which must not touch any other shard's view.
+    /// </summary>
+    public static ShardView Nothing() => new(SegmentLease.Empty(0), null, 0);
 
     public long Version => Lease.Version;
 }
