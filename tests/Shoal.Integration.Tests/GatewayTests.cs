@@ -31,6 +31,10 @@ public sealed class GatewayFixture : IAsyncLifetime
             "--Shards", "3",
             "--SiloPort", "0",
             "--GatewayPort", "0",
+            // Tests write sources to temporary directories: those, the shared data and the samples are the data roots.
+            "--Shoal:DataRoots:0", Path.GetTempPath(),
+            "--Shoal:DataRoots:1", Path.GetFullPath(Path.Combine(Paths.RepoRoot, "..", "shared", "data")),
+            "--Shoal:DataRoots:2", Path.GetDirectoryName(Paths.SamplePassages)!,
         ]);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
