@@ -34,18 +34,23 @@ public sealed class ConfinedPathException : ArgumentException
 public sealed class DataRoots
 {
     private readonly string[] _roots;
+    private readonly string[] _given;
 
     /// <summary>Creates the set from directories (each made absolute; symbolic links in them resolved when they exist).</summary>
     public DataRoots(IEnumerable<string> roots)
     {
         var list = new List<string>();
+        var given = new List<string>();
         foreach (var root in roots)
         {
             if (string.IsNullOrWhiteSpace(root)) continue;
-            string full = WithSeparator(RealPath(Path.GetFullPath(root)));
-            if (!list.Contains(full, StringComparer.Ordinal)) list.Add(full);
+            string full = WithSeparator(Path.GetFullPath(root));
+            string real = WithSeparator(RealPath(Path.GetFullPath(root)));
+            if (!list.Contains(real, StringComparer.Ordinal)) list.Add(real);
+            if (!given.Contains(full, StringComparer.Ordinal)) given.Add(full);
         }
         _roots = [.. list];
+        _given = [.. given];
     }
 
     /// <summary>The roots, absolute and resolved, each ending with a directory separator.</summary>
@@ -66,8 +71,8 @@ public sealed class DataRoots
         foreach (var segment in path.Split('/', '\\'))
             if (segment == "..") throw new ConfinedPathException($"{what} '{path}' has a '..' segment; give the path without it.");
         string full = Path.IsPathRooted(path) ? Path.GetFullPath(path) : Path.GetFullPath(path, _roots[0]);
-        // Lexically inside a root first, so nothing outside is even looked at.
-        if (!Inside(full)) throw new ConfinedPathException(refusal);
+        // Lexically inside a root (as configured or resolved) first, so nothing outside is even looked at.
+        if (!Inside(full, _given) && !Inside(full, _roots)) throw new ConfinedPathException(refusal);
         string real;
         try
         {
@@ -77,7 +82,7 @@ public sealed class DataRoots
         {
             throw new ConfinedPathException(refusal, e);
         }
-        if (!Inside(real)) throw new ConfinedPathException(refusal);
+        if (!Inside(real, _roots)) throw new ConfinedPathException(refusal);
         var info = new FileInfo(real);
         if (!info.Exists)
             throw new ConfinedPathException(Directory.Exists(real) ? $"{what} '{path}' is a directory, not a file." : $"{what} file '{path}' does not exist.");
@@ -88,9 +93,9 @@ public sealed class DataRoots
         return real;
     }
 
-    private bool Inside(string full)
+    private static bool Inside(string full, string[] roots)
     {
-        foreach (var root in _roots)
+        foreach (var root in roots)
             if (full.StartsWith(root, StringComparison.Ordinal) || string.Equals(full + Path.DirectorySeparatorChar, root, StringComparison.Ordinal)) return true;
         return false;
     }

@@ -151,16 +151,23 @@ internal sealed class ApiKeyAuthenticationHandler(
         {
             var remote = Context.Connection.RemoteIpAddress;
             if (settings.Anonymous == AnonymousAccess.LoopbackOnly && remote is not null && !IPAddress.IsLoopback(remote))
-                return Task.FromResult(AuthenticateResult.Fail("This gateway has no API keys configured and answers only clients on its own machine."));
+                return Task.FromResult(Failed("This gateway has no API keys configured and answers only clients on its own machine."));
             return Task.FromResult(Success(GatewayAuth.AnonymousName, ApiScopes.All));
         }
         string? presented = GatewayAuth.PresentedKey(Request);
         if (presented is null) return Task.FromResult(AuthenticateResult.NoResult());
         var key = settings.Ring.Find(presented);
-        return Task.FromResult(key is null
-            ? AuthenticateResult.Fail("The API key is not valid (unknown, revoked or mistyped).")
-            : Success(key.Name, key.Scopes));
+        return Task.FromResult(key is null ? Failed("The API key is not valid (unknown, revoked or mistyped).") : Success(key.Name, key.Scopes));
     }
+
+    /// <summary>A failure whose message the 401 problem document reports (kept on the request, since a failed result is not stored).</summary>
+    private AuthenticateResult Failed(string message)
+    {
+        Context.Items[FailureItem] = message;
+        return AuthenticateResult.Fail(message);
+    }
+
+    internal const string FailureItem = "shoal.auth.failure";
 
     private AuthenticateResult Success(string name, IEnumerable<string> scopes)
     {
@@ -181,7 +188,7 @@ internal sealed class ProblemAuthorizationResultHandler : IAuthorizationMiddlewa
         string? scope = policy.Requirements.OfType<ScopeRequirement>().FirstOrDefault()?.Scope;
         if (authorizeResult.Challenged)
         {
-            string? failure = context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Failure?.Message;
+            string? failure = context.Items.TryGetValue(ApiKeyAuthenticationHandler.FailureItem, out var item) ? item as string : null;
             context.Response.Headers.WWWAuthenticate = $"ApiKey header=\"{GatewayAuth.HeaderName}\"";
             string detail = failure ?? $"This endpoint needs an API key{(scope is null ? "" : $" with scope '{scope}'")}: send it in the {GatewayAuth.HeaderName} header (or 'Authorization: ApiKey <key>').";
             await TypedResults.Problem(detail, statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized").ExecuteAsync(context);

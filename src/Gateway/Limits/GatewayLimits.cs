@@ -13,10 +13,10 @@ namespace Shoal.Gateway.Limits;
 public sealed class GatewayLimitOptions
 {
     /// <summary>Sustained requests per second per key (token bucket); 0: no rate limit.</summary>
-    public int RequestsPerSecond { get; set; } = 1000;
+    public int RequestsPerSecond { get; set; } = 10_000;
 
     /// <summary>Requests a key may send at once above the sustained rate (bucket size); 0: same as <see cref="RequestsPerSecond"/>.</summary>
-    public int Burst { get; set; } = 2000;
+    public int Burst { get; set; } = 20_000;
 
     /// <summary>Requests of one key in flight at once; more are refused with 429. 0: no limit.</summary>
     public int ConcurrentRequestsPerKey { get; set; } = 128;

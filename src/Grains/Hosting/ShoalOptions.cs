@@ -33,6 +33,9 @@ public sealed class ShoalOptions
     /// <summary>Largest k a search may ask for.</summary>
     public int MaxK { get; set; } = 1000;
 
+    /// <summary>Largest HNSW candidate list (<c>dense.ef</c>) a search may ask for: the candidate depth each shard explores.</summary>
+    public int MaxEf { get; set; } = 10_000;
+
     /// <summary>Largest shard count an index may have.</summary>
     public int MaxShards { get; set; } = 1024;
 

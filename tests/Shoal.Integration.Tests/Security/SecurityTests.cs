@@ -274,7 +274,7 @@ public sealed class AuthStartupTests
 
     [Theory]
     [InlineData("--Shoal:Auth:Keys:0:Hash", "abc", "64 hexadecimal digits")]
-    [InlineData("--Shoal:Auth:Keys:0:Key", "short", "shorter than 16")]
+    [InlineData("--Shoal:Auth:Keys:0:Key", "tiny-k3y", "shorter than 16")]
     public void A_bad_key_entry_stops_start_up_naming_the_entry_not_the_secret(string setting, string value, string expected)
     {
         var e = Assert.Throws<ArgumentException>(() => GatewayHost.Build(Args("--urls", "http://127.0.0.1:0", setting, value, "--Shoal:Auth:Keys:0:Scopes", "search")));
