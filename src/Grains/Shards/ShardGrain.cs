@@ -29,7 +29,9 @@ namespace Shoal.Grains.Shards;
 /// </summary>
 [Reentrant]
 [Placement.ShardPlacement]
+#pragma warning disable CA1001 // _loadLock is a SemaphoreSlim whose wait handle is never asked for, so it holds no unmanaged resource; disposing it while a reentrant call may still wait on it would turn that wait into an ObjectDisposedException
 public sealed partial class ShardGrain : Grain, IShardGrain
+#pragma warning restore CA1001
 {
     private readonly SnapshotCatalog _catalog;
     private readonly UpdateLog _log;
@@ -40,7 +42,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     private string _index = "";
     private int _shard;
     private int _replica;
-    private ShardView _view = ShardView.Nothing();
+    private ShardView _view = ShardView.None;
     private long _failedVersion = -1;
     private DateTime _failedAt;
 
@@ -83,7 +85,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         var view = _view;
-        _view = ShardView.Nothing();
+        _view = ShardView.None;
         view.Lease.Retire();
         return Task.CompletedTask;
     }
@@ -333,10 +335,13 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     /// </summary>
     private ShardView AcquireView()
     {
-        // A concurrent swap may retire the view between reading and acquiring it; then read again.
-        // Every view this grain retires has been replaced in _view first, so the loop ends.
-        ShardView view;
-        while (!(view = _view).Lease.TryAcquire()) { }
+        // No swap can come between reading _view and acquiring its lease: both run on this grain's
+        // turn (a reentrant grain interleaves calls only at awaits, and there is none here), and
+        // SwapTo retires a lease only after _view no longer points at it. The current view's lease
+        // therefore still holds its owner's reference, and acquiring it cannot fail.
+        var view = _view;
+        if (!view.Lease.TryAcquire())
+            throw new InvalidOperationException($"Shard {_index}/{_shard}: the lease of served version {view.Version} was released while still current.");
         if (view.Version == 0)
         {
             view.Lease.Release();
@@ -542,10 +547,11 @@ public sealed partial class ShardGrain : Grain, IShardGrain
 internal sealed record ShardView(SegmentLease Lease, ShardDelta? Delta, long Lineage)
 {
     /// <summary>
-    /// A new view of nothing loaded (version 0). Each shard gets its own: the view's lease is
-    /// retired when the shard swaps away from it, which must not touch any other shard's view.
+    /// A fresh empty view for each caller: a shard retires the lease of the view it leaves, so an
+    /// empty view shared by every shard would be released by the first shard that loads a version,
+    /// and then no other shard still serving nothing could acquire it.
     /// </summary>
-    public static ShardView Nothing() => new(SegmentLease.Empty(0), null, 0);
+    public static ShardView None => new(SegmentLease.Empty(0), null, 0);
 
     public long Version => Lease.Version;
 }
