@@ -1,5 +1,7 @@
 using Orleans.Configuration;
 using Orleans.Hosting;
+using Shoal.Gateway.Auth;
+using Shoal.Gateway.Limits;
 using Shoal.Grains.Hosting;
 
 namespace Shoal.Gateway;
@@ -22,6 +24,13 @@ public static class GatewayHost
         builder.Logging.AddShoalFilters();
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
             builder.WebHost.UseUrls(DefaultUrl);
+
+        // Security (README "Security model"): API keys and scopes, request limits; refuses a
+        // non-loopback address without keys unless Shoal:Auth:AllowAnonymous says otherwise.
+        var auth = GatewayAuth.Decide(builder.Configuration, DefaultUrl);
+        var limits = GatewayLimitOptions.From(builder.Configuration);
+        builder.Services.AddShoalAuth(auth).AddShoalLimits(limits);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes);
 
         var options = new GatewayOptions();
         builder.Configuration.Bind(options);
@@ -48,6 +57,9 @@ public static class GatewayHost
                         o.SnapshotDirectory = Path.Combine(data, "snapshots");
                         o.CacheDirectory = Path.Combine(data, "cache");
                         o.BuildDirectory = Path.Combine(data, "build");
+                        // The start-up corpus is the operator's choice: its directory is a data root too.
+                        if (options.Corpus is { Length: > 0 } corpus && Path.GetDirectoryName(Path.GetFullPath(corpus)) is { } corpusDirectory)
+                            o.AdditionalDataRoots = [.. o.AdditionalDataRoots, corpusDirectory];
                     });
                     silo.AddShoalJobs();
                 });
@@ -69,10 +81,15 @@ public static class GatewayHost
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" }));
+        GatewayAuth.LogMode(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Shoal.Gateway.Auth"), auth);
+        app.UseShoalBodyLimits(limits);
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" })).AllowAnonymous();
         app.MapGet("/health/ready", (StartupIndexLoader loader) => loader.IsReady
             ? Results.Ok(new { status = "ready", detail = loader.State })
-            : Results.Json(new { status = "not ready", detail = loader.State }, statusCode: StatusCodes.Status503ServiceUnavailable));
+            : Results.Json(new { status = "not ready", detail = loader.State }, statusCode: StatusCodes.Status503ServiceUnavailable)).AllowAnonymous();
         app.MapShoalApi();
         app.MapShoalJobsApi();
         return app;

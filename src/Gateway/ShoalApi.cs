@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans;
 using Shoal.Engine.Snapshots;
 using Shoal.Grains.Contracts;
+using Shoal.Gateway.Auth;
+using Shoal.Gateway.Limits;
 
 namespace Shoal.Gateway;
 
@@ -30,11 +32,11 @@ public static class ShoalApi
     public static IEndpointRouteBuilder MapShoalApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1");
-        v1.MapGet("/indexes", ListIndexes);
-        v1.MapGet("/indexes/{name}", GetIndex);
-        v1.MapPost("/indexes/{name}/search", Search);
-        v1.MapPost("/indexes/{name}/ingest", StartIngest);
-        v1.MapGet("/indexes/{name}/ingest", GetIngest);
+        v1.MapGet("/indexes", ListIndexes).RequireAuthorization(ApiScopes.Search);
+        v1.MapGet("/indexes/{name}", GetIndex).RequireAuthorization(ApiScopes.Search);
+        v1.MapPost("/indexes/{name}/search", Search).RequireAuthorization(ApiScopes.Search).WithSearchAdmission();
+        v1.MapPost("/indexes/{name}/ingest", StartIngest).RequireAuthorization(ApiScopes.Admin);
+        v1.MapGet("/indexes/{name}/ingest", GetIngest).RequireAuthorization(ApiScopes.Search);
         v1.MapUpdatesApi();
         return app;
     }

@@ -42,7 +42,7 @@ public sealed partial class StartupIndexLoader(
             {
                 string corpus = options.Corpus ?? throw new InvalidOperationException("No corpus to index: pass --Corpus <path>.");
                 LogIndexing(logger, options.Index, corpus, options.Shards);
-                await index.StartIngestAsync(new IngestRequest { CorpusPath = corpus, Format = options.Format, Shards = options.Shards, Replicas = options.Replicas });
+                await index.StartIngestAsync(new IngestRequest { CorpusPath = Path.GetFullPath(corpus), Format = options.Format, Shards = options.Shards, Replicas = options.Replicas });
                 while (true)
                 {
                     await Task.Delay(250, stoppingToken);

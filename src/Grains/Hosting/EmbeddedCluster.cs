@@ -56,6 +56,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                 o.SnapshotDirectory = Path.Combine(data, "snapshots");
                 o.CacheDirectory = Path.Combine(data, "cache");
                 o.BuildDirectory = Path.Combine(data, "build");
+                // An in-process cluster (shoal eval, benches) reads its caller's own files: no confinement.
+                o.DataRoots = [Path.GetPathRoot(data) ?? "/"];
                 configure?.Invoke(o);
             });
             silo.AddShoalJobs();

@@ -29,6 +29,7 @@ public static class ShoalSiloBuilderExtensions
         builder.Services.AddPlacementDirector<Placement.ShardPlacement, Placement.ShardPlacementDirector>();
         builder.Services.TryAddSingleton<Shards.IShardSearchInterceptor, Shards.NoShardSearchInterceptor>();
         builder.Services.TryAddSingleton(sp => new SnapshotCatalog(sp.GetRequiredService<ISnapshotStore>()));
+        builder.Services.TryAddSingleton(sp => new Shoal.Engine.Security.DataRoots(sp.GetRequiredService<IOptions<ShoalOptions>>().Value.EffectiveDataRoots()));
         builder.Services.TryAddSingleton<Query.IndexVersionCache>();
         // Every silo takes part in encoder-pool placement; silos configured with Shoal:Encoders host pools.
         builder.AddShoalEncoderPools();

@@ -7,6 +7,7 @@ using Shoal.Engine.Ingest;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Dense;
 using Shoal.Engine.Indexing;
+using Shoal.Engine.Security;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
@@ -35,10 +36,12 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     private readonly ITextEncoderClient _encoders;
     private readonly IndexVersionCache _versions;
     private readonly UpdateLog _updateLog;
+    private readonly DataRoots _roots;
 
     /// <summary>Created by Orleans.</summary>
-    public IndexGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ITextEncoderClient encoders, IndexVersionCache versions, ILogger<IndexGrain> logger)
+    public IndexGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ITextEncoderClient encoders, IndexVersionCache versions, DataRoots roots, ILogger<IndexGrain> logger)
     {
+        _roots = roots;
         _encoders = encoders;
         _versions = versions;
         _catalog = catalog;
@@ -186,12 +189,25 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
 
     private async Task<IngestJob> PlanAsync(IngestRequest request)
     {
+        // Paths from the request must be regular files inside the data roots (README "Security model").
         string? Existing(string? path, string what)
         {
             if (path is null) return null;
             if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"{what} path is empty.");
+            try
+            {
+                return _roots.Resolve(path, what);
+            }
+            catch (ConfinedPathException e)
+            {
+                throw new ArgumentException(e.Message);
+            }
+        }
+        string? Configured(string? path, string what)
+        {
+            if (path is null) return null;
             string full = Path.GetFullPath(path);
-            if (!File.Exists(full)) throw new ArgumentException($"{what} file '{full}' does not exist on silo {RuntimeIdentity}.");
+            if (!File.Exists(full)) throw new ArgumentException($"{what} file '{full}' (configured) does not exist on silo {RuntimeIdentity}.");
             return full;
         }
         string? corpus = Existing(request.CorpusPath, "Corpus");
@@ -221,8 +237,10 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         if (sparseVectors is not null || sparseEncoder is not null)
         {
             if (sparseVectors is null && corpus is null) throw new ArgumentException($"Sparse encoder '{sparseEncoder}' needs a text corpus to encode.");
-            vocabularyPath = Existing(request.SparseVocabularyPath ?? _options.SparseVocabularyPath ?? SharedData.Find(SharedData.BertVocabulary)
-                ?? throw new ArgumentException("The sparse channel needs a vocabulary: give sparseVocabulary (a vocab.txt path) or configure Shoal:SparseVocabularyPath."), "Vocabulary");
+            vocabularyPath = request.SparseVocabularyPath is not null
+                ? Existing(request.SparseVocabularyPath, "Vocabulary")
+                : Configured(_options.SparseVocabularyPath ?? SharedData.Find(SharedData.BertVocabulary)
+                    ?? throw new ArgumentException("The sparse channel needs a vocabulary: give sparseVocabulary (a vocab.txt path) or configure Shoal:SparseVocabularyPath."), "Vocabulary");
             vocabulary = SparseVocabulary.Load(vocabularyPath!);
             if (sparseEncoder is not null)
             {

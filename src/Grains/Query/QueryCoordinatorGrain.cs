@@ -354,7 +354,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             channels.Add(new PlannedChannel(IndexChannels.Dense, k, WeightOf(IndexChannels.Dense)));
             var dense = schema.Dense!;
             int ef = spec.Ef ?? 0;
-            if (spec.Ef is { } e && (e < 1 || e > 100_000)) throw new QueryException($"'dense.ef' must be between 1 and 100000 (got {e}).");
+            if (spec.Ef is { } e && (e < 1 || e > _options.MaxEf)) throw new QueryException($"'dense.ef' must be between 1 and {_options.MaxEf} (got {e}).");
             byte[] packed = await DenseVectorOfAsync(request, spec, dense, cancellationToken);
             query = query with
             {

@@ -84,8 +84,9 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     /// <inheritdoc />
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _view.Lease.Retire();
+        var view = _view;
         _view = ShardView.None;
+        view.Lease.Retire();
         return Task.CompletedTask;
     }
 
@@ -326,6 +327,12 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         }
     }
 
+    /// <summary>
+    /// The view a search reads, with a reference taken on its segments. A shard that serves no
+    /// version (every version failed to restore, or none is published yet) throws
+    /// <see cref="ShardUnavailableException"/> instead of answering "no hits", so the coordinator
+    /// counts it missing (or asks another replica) and the answer is flagged partial.
+    /// </summary>
     private ShardView AcquireView()
     {
         // No swap can come between reading _view and acquiring its lease: both run on this grain's
@@ -335,6 +342,13 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         var view = _view;
         if (!view.Lease.TryAcquire())
             throw new InvalidOperationException($"Shard {_index}/{_shard}: the lease of served version {view.Version} was released while still current.");
+        if (view.Version == 0)
+        {
+            view.Lease.Release();
+            throw new ShardUnavailableException(_failedVersion > 0
+                ? $"Shard {_index}/{_shard} (replica {_replica}) serves no version: version {_failedVersion} could not be restored and no older one could be (see the silo log)."
+                : $"Shard {_index}/{_shard} (replica {_replica}) serves no version: none is published or none could be restored.");
+        }
         return view;
     }
 
