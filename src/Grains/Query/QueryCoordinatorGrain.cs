@@ -80,7 +80,15 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         var clock = Stopwatch.StartNew();
         if (Validate(request, _options.MaxK) is { } error) return Invalid(request, error);
 
-        var info = await GrainFactory.GetGrain<IIndexGrain>(request.Index).GetInfoAsync();
+        IndexInfo? info;
+        try
+        {
+            info = await GetIndexInfoAsync(request.Index, cancellationToken);
+        }
+        catch (IndexUnreachableException e)
+        {
+            return new SearchResponse { Status = SearchStatus.Unavailable, Error = e.Message, Index = request.Index };
+        }
         if (info is null || info.Version == 0)
         {
             string why = info is null

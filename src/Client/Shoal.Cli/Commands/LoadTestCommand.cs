@@ -31,9 +31,10 @@ internal static class LoadTestCommand
         var maxRequests = new Option<int>("--max-requests") { Description = "Stop after this many measured requests.", DefaultValueFactory = _ => 1_000_000 };
         var deadline = new Option<int?>("--deadline-ms") { Description = "Per-request deadline passed to the cluster." };
         var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow a gateway that is not on loopback." };
+        var timeline = new Option<FileInfo?>("--timeline") { Description = "Write one JSON line per measured query (scheduled send time in Unix ms, latency, outcome) to this file." };
         var command = new Command("loadtest", "Measure queries/s and latency percentiles against a running gateway.")
         {
-            url, index, queries, k, clients, rate, duration, warmup, maxRequests, deadline, allowRemote,
+            url, index, queries, k, clients, rate, duration, warmup, maxRequests, deadline, allowRemote, timeline,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -61,7 +62,8 @@ internal static class LoadTestCommand
                 Timeout = TimeSpan.FromSeconds(60),
             };
             using var client = new ShoalClient(http, maxRetries: 0);
-            var result = await RunAsync(client, settings, ct);
+            using var recorder = parse.GetValue(timeline) is { } timelineFile ? new LoadTestTimeline(timelineFile.FullName) : null;
+            var result = await RunAsync(client, settings, ct, recorder);
             Print(result, settings, Console.Out);
             return result.Ok == 0 ? 1 : 0;
         });
@@ -73,7 +75,7 @@ internal static class LoadTestCommand
 
     internal sealed record Outcome(int Ok, int Errors, int Partial, double ElapsedSeconds, double[] LatenciesMs, string? FirstError);
 
-    internal static async Task<Outcome> RunAsync(ShoalClient client, Settings s, CancellationToken cancellationToken)
+    internal static async Task<Outcome> RunAsync(ShoalClient client, Settings s, CancellationToken cancellationToken, LoadTestTimeline? timeline = null)
     {
         var latencies = new List<double>(100_000);
         int errors = 0, partial = 0, issued = 0, cursor = 0;
@@ -93,6 +95,7 @@ internal static class LoadTestCommand
                     latencies.Add(ms);
                     if (res.Coverage.Partial) partial++;
                 }
+                timeline?.Record(scheduledTicks, ms, res.Coverage.Partial ? "partial" : "ok", null);
             }
             catch (Exception e) when (e is ShoalApiException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
@@ -102,6 +105,7 @@ internal static class LoadTestCommand
                     errors++;
                     firstError ??= e.Message;
                 }
+                timeline?.Record(scheduledTicks, Stopwatch.GetElapsedTime(scheduledTicks).TotalMilliseconds, "error", e.Message);
             }
         }
 
