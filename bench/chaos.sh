@@ -52,6 +52,8 @@ silo_dll=src/Silo/bin/Release/net10.0/Shoal.Silo.dll
 gateway_dll=src/Gateway/bin/Release/net10.0/Shoal.Gateway.dll
 cli_dll=src/Client/Shoal.Cli/bin/Release/net10.0/shoal.dll
 now_ms() { date +%s%3N; }
+# Warnings and errors only (per-request information logs cost CPU on a small machine); start-up lines stay.
+quiet="--Logging:LogLevel:Default=Warning --Logging:LogLevel:Microsoft.Hosting.Lifetime=Information"
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 
 start_redis() {
@@ -72,13 +74,13 @@ blob="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8
 start_silo() {
   local i=$1
   dotnet "$silo_dll" --Redis 127.0.0.1:$redis_port --ClusterId chaos --SiloPort $((base + 10 + i)) --GatewayPort $((base + 20 + i)) \
-    --DataDirectory "$work/silo$i" --BlobConnectionString "$blob" --BlobContainer chaos > "$work/silo$i.log" 2>&1 &
+    --DataDirectory "$work/silo$i" --BlobConnectionString "$blob" --BlobContainer chaos $quiet > "$work/silo$i.log" 2>&1 &
   pid_of[silo$i]=$!
 }
 for i in 1 2 3; do start_silo $i; done
 sleep 3
 dotnet "$gateway_dll" --Mode client --Redis 127.0.0.1:$redis_port --ClusterId chaos --urls "$url" \
-  --Corpus "$corpus" --Index scifact --Shards 6 --Replicas 2 > "$work/gateway.log" 2>&1 &
+  --Corpus "$corpus" --Index scifact --Shards 6 --Replicas 2 $quiet > "$work/gateway.log" 2>&1 &
 pid_of[gateway]=$!
 log "waiting for the cluster and the index (work: $work)"
 for _ in $(seq 1 600); do curl -sf "$url/health/ready" >/dev/null 2>&1 && break; sleep 0.5; done
@@ -96,12 +98,14 @@ silo_of_index() {
 : > "$work/phases.jsonl"
 phase() { echo "{\"phase\":\"$1\",\"t\":$(now_ms)}" >> "$work/phases.jsonl"; log "phase $1"; }
 total_s=$((phase_s * 8))
-dotnet "$cli_dll" loadtest --url "$url" --index scifact --queries "$queries" --rate "$rate" --duration "$total_s" --warmup 0 \
+warmup_s=20
+dotnet "$cli_dll" loadtest --url "$url" --index scifact --queries "$queries" --rate "$rate" --duration "$total_s" --warmup "$warmup_s" \
   --timeline "$work/timeline.jsonl" > "$work/loadtest.out" 2>&1 &
 pid_of[loadtest]=$!
 /usr/bin/python3 bench/chaos/writer.py "$url" scifact "$work/acked.jsonl" "$work/stop" 4 > "$work/writer.out" 2>&1 &
 pid_of[writer]=$!
 
+log "warm-up: ${warmup_s} s of unmeasured load"; sleep "$warmup_s"
 phase baseline; sleep "$phase_s"
 holder=$(silo_of_index)
 victim=1; [ "$holder" = 1 ] && victim=2

@@ -31,7 +31,9 @@ public sealed partial class QueryCoordinatorGrain
         if (known is { } k && k.SuspectUntil > DateTime.UtcNow) return k.Info;
         try
         {
-            var info = await GrainFactory.GetGrain<IIndexGrain>(index).GetInfoAsync().WaitAsync(IndexInfoTimeout, cancellationToken);
+            // With nothing to fall back on, wait as long as the search may (a busy silo answers late, not never).
+            var call = GrainFactory.GetGrain<IIndexGrain>(index).GetInfoAsync();
+            var info = known is null ? await call.WaitAsync(cancellationToken) : await call.WaitAsync(IndexInfoTimeout, cancellationToken);
             if (info is { Version: > 0 }) _versions.RememberInfo(index, info);
             return info;
         }

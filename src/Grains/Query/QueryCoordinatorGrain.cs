@@ -40,7 +40,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// <summary>Hits taken from each channel of a fused query when the request does not say (at least k).</summary>
     public const int DefaultFusionDepth = 100;
 
-    private static readonly ResiliencePropertyKey<Func<int, CancellationToken, Task<ShardSearchResult>>> ReplicaCall = new("shoal.replica-call");
+    private static readonly ResiliencePropertyKey<Func<CancellationToken, Task<ShardSearchResult>>> ReplicaCall = new("shoal.replica-call");
     private readonly ShoalOptions _options;
     private readonly ILogger<QueryCoordinatorGrain> _logger;
     private readonly IndexVersionCache _versions;
@@ -454,11 +454,10 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
                     ShouldHandle = new PredicateBuilder<ShardSearchResult>().Handle<Exception>(e => e is not OperationCanceledException),
                     ActionGenerator = args =>
                     {
-                        var replicaCall = args.ActionContext.Properties.GetValue(ReplicaCall, null!);
-                        int attempt = args.AttemptNumber;
+                        var nextReplica = args.ActionContext.Properties.GetValue(ReplicaCall, null!);
                         return async () =>
                         {
-                            try { return Outcome.FromResult(await replicaCall(attempt, args.ActionContext.CancellationToken)); }
+                            try { return Outcome.FromResult(await nextReplica(args.ActionContext.CancellationToken)); }
                             catch (Exception e) { return Outcome.FromException<ShardSearchResult>(e); }
                         };
                     },
@@ -466,11 +465,16 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
                 .Build();
             _hedging[replicas] = pipeline;
         }
+        // Every attempt, the first and each hedge, takes the next replica: numbering attempts here
+        // (not by the hedging strategy's attempt number) guarantees a hedge never goes back to the
+        // replica that just failed, e.g. one on a killed silo that the cluster has not yet declared dead.
+        int attempts = 0;
+        Task<ShardSearchResult> NextReplica(CancellationToken ct) => call(Interlocked.Increment(ref attempts) - 1, ct);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
-            context.Properties.Set(ReplicaCall, call);
-            return await pipeline.ExecuteAsync(static async (ctx, c) => await c(0, ctx.CancellationToken), context, call);
+            context.Properties.Set(ReplicaCall, NextReplica);
+            return await pipeline.ExecuteAsync(static async (ctx, next) => await next(ctx.CancellationToken), context, (Func<CancellationToken, Task<ShardSearchResult>>)NextReplica);
         }
         finally
         {
