@@ -30,7 +30,7 @@ declare -A pid_of=()
 stop_all() {
   # Continue a paused Azurite first (a stopped process ignores SIGTERM), then stop everything, newest first.
   [ -n "${pid_of[azurite]:-}" ] && kill -CONT "${pid_of[azurite]}" 2>/dev/null || true
-  for name in loadtest writer gateway silo5 silo4 silo3 silo2 silo1 azurite redis; do
+  for name in loadtest writer gateway silo9 silo8 silo7 silo6 silo5 silo4 silo3 silo2 silo1 azurite redis; do
     [ -n "${pid_of[$name]:-}" ] && kill "${pid_of[$name]}" 2>/dev/null || true
   done
   sleep 2
@@ -71,21 +71,42 @@ pid_of[azurite]=$!
 blob="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$azurite_port/devstoreaccount1;"
 
 # Silo i listens on base+10+i (silo-to-silo) and base+20+i (gateway); a restarted silo takes a new slot.
+# The ports lie in Linux's ephemeral range, so an outgoing connection can hold one: a silo that
+# cannot bind exits at once, and the next slot is tried.
 start_silo() {
   local i=$1
-  dotnet "$silo_dll" --Redis 127.0.0.1:$redis_port --ClusterId chaos --SiloPort $((base + 10 + i)) --GatewayPort $((base + 20 + i)) \
-    --DataDirectory "$work/silo$i" --BlobConnectionString "$blob" --BlobContainer chaos $quiet > "$work/silo$i.log" 2>&1 &
-  pid_of[silo$i]=$!
+  while true; do
+    dotnet "$silo_dll" --Redis 127.0.0.1:$redis_port --ClusterId chaos --SiloPort $((base + 10 + i)) --GatewayPort $((base + 20 + i)) \
+      --DataDirectory "$work/silo$i" --BlobConnectionString "$blob" --BlobContainer chaos $quiet > "$work/silo$i.log" 2>&1 &
+    pid_of[silo$i]=$!
+    sleep 4
+    if kill -0 "${pid_of[silo$i]}" 2>/dev/null || [ "$i" -ge 9 ]; then silo_slot=$i; return; fi
+    log "silo$i exited at start ($(grep -m1 -o 'AddressInUse[A-Za-z]*' "$work/silo$i.log" || echo see log)); trying slot $((i + 1))"
+    i=$((i + 1))
+  done
 }
-for i in 1 2 3; do start_silo $i; done
+start_silo 1; start_silo $((silo_slot + 1)); start_silo $((silo_slot + 1))
 sleep 3
-dotnet "$gateway_dll" --Mode client --Redis 127.0.0.1:$redis_port --ClusterId chaos --urls "$url" \
-  --Corpus "$corpus" --Index scifact --Shards 6 --Replicas 2 $quiet > "$work/gateway.log" 2>&1 &
+dotnet "$gateway_dll" --Mode client --Redis 127.0.0.1:$redis_port --ClusterId chaos --urls "$url" $quiet > "$work/gateway.log" 2>&1 &
 pid_of[gateway]=$!
-log "waiting for the cluster and the index (work: $work)"
+log "waiting for the cluster (work: $work)"
 for _ in $(seq 1 600); do curl -sf "$url/health/ready" >/dev/null 2>&1 && break; sleep 0.5; done
-curl -sf "$url/health/ready" || { echo "chaos: the cluster did not become ready"; tail -20 "$work/gateway.log"; tail -20 "$work/silo1.log"; exit 1; }
-echo
+curl -sf "$url/health/ready" >/dev/null || { echo "chaos: the cluster did not become ready"; tail -20 "$work/gateway.log"; tail -20 "$work/silo1.log"; exit 1; }
+# Build the index through the API; on a saturated machine a build can fail on a grain-call timeout, so retry.
+built=
+for attempt in 1 2 3; do
+  log "building scifact: 6 shards, replicas 2 (attempt $attempt)"
+  curl -sf -X POST "$url/v1/indexes/scifact/ingest" -H 'content-type: application/json' \
+    -d "{\"corpus\": \"$corpus\", \"shards\": 6, \"replicas\": 2}" >/dev/null || { sleep 2; continue; }
+  while true; do
+    state=$(curl -sf "$url/v1/indexes/scifact/ingest" | sed -E 's/.*"state":"([a-z]+)".*/\1/') || state=unknown
+    case "$state" in succeeded) built=1; break ;; failed) log "build failed: $(curl -sf "$url/v1/indexes/scifact/ingest")"; break ;; esac
+    sleep 1
+  done
+  [ -n "$built" ] && break
+done
+[ -n "$built" ] || { echo "chaos: could not build the index"; exit 1; }
+log "index: $(curl -sf "$url/v1/indexes/scifact" | head -c 200)"
 
 # Which silo process runs the index grain: its runtime identity names the silo port.
 silo_of_index() {
@@ -111,11 +132,11 @@ holder=$(silo_of_index)
 victim=1; [ "$holder" = 1 ] && victim=2
 log "index grain on silo$holder; killing silo$victim"
 phase kill_silo; kill -9 "${pid_of[silo$victim]}"; sleep "$phase_s"
-phase restart_silo; start_silo 4; sleep "$phase_s"
+phase restart_silo; start_silo $((silo_slot + 1)); sleep $((phase_s - 4))
 holder=$(silo_of_index)
 log "index grain now on silo$holder; killing it"
 phase kill_index_silo; kill -9 "${pid_of[silo$holder]}"; sleep "$phase_s"
-phase restart_index_silo; start_silo 5; sleep "$phase_s"
+phase restart_index_silo; start_silo $((silo_slot + 1)); sleep $((phase_s - 4))
 phase redis_restart; kill -9 "${pid_of[redis]}"; wait "${pid_of[redis]}" 2>/dev/null || true; sleep 3; start_redis; sleep $((phase_s - 3))
 phase azurite_pause; kill -STOP "${pid_of[azurite]}"; sleep 10; kill -CONT "${pid_of[azurite]}"; sleep $((phase_s - 10))
 phase tail

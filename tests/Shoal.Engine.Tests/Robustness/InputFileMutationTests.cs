@@ -51,7 +51,7 @@ public sealed class InputFileMutationTests : IDisposable
         foreach (var (name, content, read) in Readers)
         {
             ReadOrFormatException(name, Encoding.UTF8.GetBytes(content), read, "valid");
-            for (int seed = 0; seed < 250; seed++)
+            for (int seed = 0; seed < 120; seed++)
                 ReadOrFormatException(name, Mutations.MutateText(content, seed), read, $"seed {seed}");
             foreach (var invalid in Mutations.InvalidUtf8)
                 ReadOrFormatException(name, [.. Encoding.UTF8.GetBytes(content[..8]), .. invalid, .. Encoding.UTF8.GetBytes(content[8..])], read, "invalid UTF-8");
@@ -68,12 +68,12 @@ public sealed class InputFileMutationTests : IDisposable
             using (var gz = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
                 gz.Write(Encoding.UTF8.GetBytes(content));
             byte[] gzip = buffer.ToArray();
-            for (int seed = 0; seed < 60; seed++)
+            for (int seed = 0; seed < 30; seed++)
                 ReadOrFormatException(name + ".gz", Mutations.Mutate(gzip, seed), read, $"gzip seed {seed}");
         }
     }
 
-    [Property(MaxTest = 100)]
+    [Property(MaxTest = 60)]
     public void Arbitrary_bytes_are_read_or_refused_with_FormatException(byte[] content)
     {
         foreach (var (name, _, read) in Readers) ReadOrFormatException(name, content, read, "arbitrary");
@@ -90,7 +90,7 @@ public sealed class InputFileMutationTests : IDisposable
     public void Shoalvec_mutants_are_read_or_refused_with_DenseVectorException()
     {
         byte[] valid = ValidShoalVec();
-        for (int seed = 0; seed < 1500; seed++)
+        for (int seed = 0; seed < 800; seed++)
         {
             string path = _files.WriteBytes("m.shoalvec", Mutations.Mutate(valid, seed));
             var ex = Record.Exception(() => DenseVectorReader.Read(path, null).ToList());

@@ -59,7 +59,7 @@ public sealed class LineParserPropertyTests
         foreach (var valid in ValidLines)
         {
             NeverThrows(Encoding.UTF8.GetBytes(valid), valid);
-            for (int seed = 0; seed < 600; seed++)
+            for (int seed = 0; seed < 300; seed++)
                 NeverThrows(Mutations.MutateText(valid, seed), $"{valid} seed {seed}");
         }
     }

@@ -82,7 +82,7 @@ public sealed class SegmentMutationTests : IDisposable
     {
         string valid = kind switch { SegmentKind.Text => TextSegmentPath(), SegmentKind.Sparse => SparseSegmentPath(), _ => DenseSegmentPath() };
         byte[] bytes = File.ReadAllBytes(valid);
-        for (int seed = 0; seed < 150; seed++)
+        for (int seed = 0; seed < 80; seed++)
             OpensAndSearchesOrIsCorrupt(kind, Mutations.Mutate(bytes, seed), $"seed {seed}");
     }
 
@@ -95,7 +95,7 @@ public sealed class SegmentMutationTests : IDisposable
         foreach (var (id, offset, length) in sections)
         {
             if (length == 0) continue;
-            for (int seed = 0; seed < 40; seed++, n++)
+            for (int seed = 0; seed < 25; seed++, n++)
             {
                 var rng = new Random(seed * 31 + (int)id);
                 var mutant = (byte[])bytes.Clone();
