@@ -111,9 +111,13 @@ log "index: $(curl -sf "$url/v1/indexes/scifact" | head -c 200)"
 # Which silo process runs the index grain: its runtime identity names the silo port.
 silo_of_index() {
   local id port
-  id=$(curl -sf "$url/v1/indexes/scifact" | sed -E 's/.*"silo":"([^"]*)".*/\1/')
-  port=$(echo "$id" | sed -E 's/^S?[0-9.]+:([0-9]+):.*/\1/')
-  echo $((port - base - 10))
+  for _ in $(seq 1 30); do
+    id=$(curl -sf --max-time 10 "$url/v1/indexes/scifact" | sed -nE 's/.*"silo":"([^"]*)".*/\1/p') || id=
+    port=$(echo "$id" | sed -nE 's/^S?[0-9.]+:([0-9]+):.*/\1/p')
+    [ -n "$port" ] && { echo $((port - base - 10)); return; }
+    sleep 1
+  done
+  echo 0
 }
 
 : > "$work/phases.jsonl"
