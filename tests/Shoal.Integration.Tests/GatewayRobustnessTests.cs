@@ -91,7 +91,7 @@ public sealed class GatewayRobustnessTests(GatewayFixture fixture) : IClassFixtu
             {
                 outcome = await LoadTestCommand.RunAsync(client,
                     new("sample", topics, 5, Clients: 1, Rate: 40, DurationSeconds: 1, WarmupSeconds: 0.3, MaxRequests: 30, DeadlineMs: null),
-                    CancellationToken.None, timeline);
+                    CancellationToken.None, timeline: timeline);
             }
             double after = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             var lines = File.ReadAllLines(path).Select(l => JsonDocument.Parse(l).RootElement).ToList();
