@@ -21,9 +21,11 @@ public sealed class HedgingTests : IAsyncLifetime
     {
         var builder = new InProcessTestClusterBuilder(2);
         string data = _data;
+        string? healthy = null; // the first silo configured answers; the other fails every search
         builder.ConfigureSilo((options, silo) =>
         {
-            if (options.SiloName != "Primary") silo.Services.AddSingleton<IShardSearchInterceptor>(new FailingSilo("hedged"));
+            healthy ??= options.SiloName;
+            if (options.SiloName != healthy) silo.Services.AddSingleton<IShardSearchInterceptor>(new FailingSilo("hedged"));
             silo.AddShoal(o =>
             {
                 o.SnapshotDirectory = Path.Combine(data, "snapshots");

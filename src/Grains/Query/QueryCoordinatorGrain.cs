@@ -4,8 +4,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
-using Polly;
-using Polly.Hedging;
 using Shoal.Engine.Analysis;
 using Shoal.Engine.Search;
 using Shoal.Engine.Snapshots;
@@ -40,12 +38,10 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// <summary>Hits taken from each channel of a fused query when the request does not say (at least k).</summary>
     public const int DefaultFusionDepth = 100;
 
-    private static readonly ResiliencePropertyKey<Func<CancellationToken, Task<ShardSearchResult>>> ReplicaCall = new("shoal.replica-call");
     private readonly ShoalOptions _options;
     private readonly ILogger<QueryCoordinatorGrain> _logger;
     private readonly IndexVersionCache _versions;
     private readonly ITextEncoderClient _encoder;
-    private readonly Dictionary<int, ResiliencePipeline<ShardSearchResult>> _hedging = [];
 
     /// <summary>Created by Orleans.</summary>
     public QueryCoordinatorGrain(IOptions<ShoalOptions> options, IndexVersionCache versions, ITextEncoderClient encoder, ILogger<QueryCoordinatorGrain> logger)
@@ -437,48 +433,41 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         new() { Status = SearchStatus.Invalid, Error = error, Index = request.Index };
 
     /// <summary>
-    /// Calls one shard: the first replica, then (Polly hedging) the next replica when the first
-    /// has not answered within <see cref="ShoalOptions.HedgeDelay"/> or has failed; the first
-    /// successful answer wins and the others are cancelled.
+    /// Calls one shard: the first replica, then the next replica when the first has not answered
+    /// within <see cref="ShoalOptions.HedgeDelay"/>, and at once when it has failed; the first
+    /// successful answer wins and the others are cancelled. Each attempt takes the next replica, so
+    /// a hedge never goes back to one that just failed (e.g. a replica on a killed silo that the
+    /// cluster has not yet declared dead, which fails every call in microseconds).
     /// </summary>
     private async Task<ShardSearchResult> CallShardAsync(int replicas, Func<int, CancellationToken, Task<ShardSearchResult>> call, CancellationToken cancellationToken)
     {
         if (replicas == 1) return await call(0, cancellationToken);
-        if (!_hedging.TryGetValue(replicas, out var pipeline))
-        {
-            pipeline = new ResiliencePipelineBuilder<ShardSearchResult>()
-                .AddHedging(new HedgingStrategyOptions<ShardSearchResult>
-                {
-                    MaxHedgedAttempts = replicas - 1,
-                    Delay = _options.HedgeDelay,
-                    ShouldHandle = new PredicateBuilder<ShardSearchResult>().Handle<Exception>(e => e is not OperationCanceledException),
-                    ActionGenerator = args =>
-                    {
-                        var nextReplica = args.ActionContext.Properties.GetValue(ReplicaCall, null!);
-                        return async () =>
-                        {
-                            try { return Outcome.FromResult(await nextReplica(args.ActionContext.CancellationToken)); }
-                            catch (Exception e) { return Outcome.FromException<ShardSearchResult>(e); }
-                        };
-                    },
-                })
-                .Build();
-            _hedging[replicas] = pipeline;
-        }
-        // Every attempt, the first and each hedge, takes the next replica: numbering attempts here
-        // (not by the hedging strategy's attempt number) guarantees a hedge never goes back to the
-        // replica that just failed, e.g. one on a killed silo that the cluster has not yet declared dead.
-        int attempts = 0;
-        Task<ShardSearchResult> NextReplica(CancellationToken ct) => call(Interlocked.Increment(ref attempts) - 1, ct);
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        using var attempts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = new List<Task<ShardSearchResult>>(replicas) { call(0, attempts.Token) };
+        int next = 1;
         try
         {
-            context.Properties.Set(ReplicaCall, NextReplica);
-            return await pipeline.ExecuteAsync(static async (ctx, next) => await next(ctx.CancellationToken), context, (Func<CancellationToken, Task<ShardSearchResult>>)NextReplica);
+            while (true)
+            {
+                var anyDone = Task.WhenAny(running);
+                if (next < replicas && await Task.WhenAny(anyDone, Task.Delay(_options.HedgeDelay, attempts.Token)) != anyDone)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    running.Add(call(next++, attempts.Token)); // slow: hedge
+                    continue;
+                }
+                var done = await anyDone;
+                running.Remove(done);
+                if (done.IsCompletedSuccessfully) return done.Result;
+                if (next < replicas) running.Add(call(next++, attempts.Token)); // failed: the next replica at once
+                else if (running.Count == 0) return await done; // every replica failed: rethrow the last failure
+            }
         }
         finally
         {
-            ResilienceContextPool.Shared.Return(context);
+            await attempts.CancelAsync();
+            foreach (var loser in running)
+                _ = loser.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
