@@ -15,7 +15,7 @@ try
 }
 catch (ArgumentException e)
 {
-    Console.Error.WriteLine($"shoal silo: {e.Message}");
+    await Console.Error.WriteLineAsync($"shoal silo: {e.Message}");
     return 2;
 }
 string data = Path.GetFullPath(builder.Configuration["DataDirectory"] ?? ".shoal");
