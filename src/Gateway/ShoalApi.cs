@@ -60,7 +60,7 @@ public static class ShoalApi
         if (error is not null) return error;
         var request = ToRequest(name, body!, out string? invalid);
         if (invalid is not null) return BadRequest(invalid);
-        var response = await grains.GetGrain<IQueryCoordinatorGrain>(0).SearchAsync(request!, cancellationToken);
+        var response = await SearchFailover.SearchAsync(grains, request!, cancellationToken);
         return response.Status switch
         {
             SearchStatus.Invalid => BadRequest(response.Error!),

@@ -9,7 +9,7 @@ internal static class TextFields
 {
     /// <summary>Opens a text file (UTF-8, BOM skipped), decompressing gzip detected by magic bytes.</summary>
     public static StreamReader OpenText(string path) =>
-        new(InputStreams.Open(path), Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        new(new CorruptInputAsFormatStream(InputStreams.Open(path), path), Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
 
     /// <summary>
     /// Splits <paramref name="line"/> on runs of whitespace, storing up to <c>ranges.Length</c> field

@@ -100,6 +100,8 @@ public sealed record IndexInfo
     [Id(10)] public ChannelInfo[] Channels { get; init; } = [];
     /// <summary>Online updates waiting for a merge, and the last merge.</summary>
     [Id(11)] public UpdateInfo? Updates { get; init; }
+    /// <summary>The silo the index grain runs on (its runtime identity), for operators and fault-injection runs.</summary>
+    [Id(12)] public string? Silo { get; init; }
 
     /// <summary>The channel named <paramref name="name"/>, or null.</summary>
     public ChannelInfo? Channel(string name) => Array.Find(Channels, c => c.Name == name);

@@ -95,6 +95,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             Replicas = m?.Replicas ?? 1,
             Channels = m is null ? [] : ChannelsOf(m.Schema),
             Updates = CurrentUpdateInfo(),
+            Silo = RuntimeIdentity,
         });
     }
 

@@ -4,8 +4,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
-using Polly;
-using Polly.Hedging;
 using Shoal.Engine.Analysis;
 using Shoal.Engine.Search;
 using Shoal.Engine.Snapshots;
@@ -40,12 +38,10 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// <summary>Hits taken from each channel of a fused query when the request does not say (at least k).</summary>
     public const int DefaultFusionDepth = 100;
 
-    private static readonly ResiliencePropertyKey<Func<int, CancellationToken, Task<ShardSearchResult>>> ReplicaCall = new("shoal.replica-call");
     private readonly ShoalOptions _options;
     private readonly ILogger<QueryCoordinatorGrain> _logger;
     private readonly IndexVersionCache _versions;
     private readonly ITextEncoderClient _encoder;
-    private readonly Dictionary<int, ResiliencePipeline<ShardSearchResult>> _hedging = [];
 
     /// <summary>Created by Orleans.</summary>
     public QueryCoordinatorGrain(IOptions<ShoalOptions> options, IndexVersionCache versions, ITextEncoderClient encoder, ILogger<QueryCoordinatorGrain> logger)
@@ -80,7 +76,15 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         var clock = Stopwatch.StartNew();
         if (Validate(request, _options.MaxK) is { } error) return Invalid(request, error);
 
-        var info = await GrainFactory.GetGrain<IIndexGrain>(request.Index).GetInfoAsync();
+        IndexInfo? info;
+        try
+        {
+            info = await GetIndexInfoAsync(request.Index, cancellationToken);
+        }
+        catch (IndexUnreachableException e)
+        {
+            return new SearchResponse { Status = SearchStatus.Unavailable, Error = e.Message, Index = request.Index };
+        }
         if (info is null || info.Version == 0)
         {
             string why = info is null
@@ -433,46 +437,41 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         new() { Status = SearchStatus.Invalid, Error = error, Index = request.Index };
 
     /// <summary>
-    /// Calls one shard: the first replica, then (Polly hedging) the next replica when the first
-    /// has not answered within <see cref="ShoalOptions.HedgeDelay"/> or has failed; the first
-    /// successful answer wins and the others are cancelled.
+    /// Calls one shard: the first replica, then the next replica when the first has not answered
+    /// within <see cref="ShoalOptions.HedgeDelay"/>, and at once when it has failed; the first
+    /// successful answer wins and the others are cancelled. Each attempt takes the next replica, so
+    /// a hedge never goes back to one that just failed (e.g. a replica on a killed silo that the
+    /// cluster has not yet declared dead, which fails every call in microseconds).
     /// </summary>
     private async Task<ShardSearchResult> CallShardAsync(int replicas, Func<int, CancellationToken, Task<ShardSearchResult>> call, CancellationToken cancellationToken)
     {
         if (replicas == 1) return await call(0, cancellationToken);
-        if (!_hedging.TryGetValue(replicas, out var pipeline))
-        {
-            pipeline = new ResiliencePipelineBuilder<ShardSearchResult>()
-                .AddHedging(new HedgingStrategyOptions<ShardSearchResult>
-                {
-                    MaxHedgedAttempts = replicas - 1,
-                    Delay = _options.HedgeDelay,
-                    ShouldHandle = new PredicateBuilder<ShardSearchResult>().Handle<Exception>(e => e is not OperationCanceledException),
-                    ActionGenerator = args =>
-                    {
-                        var replicaCall = args.ActionContext.Properties.GetValue(ReplicaCall, null!);
-                        int attempt = args.AttemptNumber;
-                        return async () =>
-                        {
-                            try { return Outcome.FromResult(await replicaCall(attempt, args.ActionContext.CancellationToken)); }
-#pragma warning disable CA1031 // the hedging pipeline takes failures as outcomes so it can try the next replica
-                            catch (Exception e) { return Outcome.FromException<ShardSearchResult>(e); }
-#pragma warning restore CA1031
-                        };
-                    },
-                })
-                .Build();
-            _hedging[replicas] = pipeline;
-        }
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        using var attempts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = new List<Task<ShardSearchResult>>(replicas) { call(0, attempts.Token) };
+        int next = 1;
         try
         {
-            context.Properties.Set(ReplicaCall, call);
-            return await pipeline.ExecuteAsync(static async (ctx, c) => await c(0, ctx.CancellationToken), context, call);
+            while (true)
+            {
+                var anyDone = Task.WhenAny(running);
+                if (next < replicas && await Task.WhenAny(anyDone, Task.Delay(_options.HedgeDelay, attempts.Token)) != anyDone)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    running.Add(call(next++, attempts.Token)); // slow: hedge
+                    continue;
+                }
+                var done = await anyDone;
+                running.Remove(done);
+                if (done.IsCompletedSuccessfully) return done.Result;
+                if (next < replicas) running.Add(call(next++, attempts.Token)); // failed: the next replica at once
+                else if (running.Count == 0) return await done; // every replica failed: rethrow the last failure
+            }
         }
         finally
         {
-            ResilienceContextPool.Shared.Return(context);
+            await attempts.CancelAsync();
+            foreach (var loser in running)
+                _ = loser.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
