@@ -45,7 +45,7 @@ public static class GatewayHost
                 break;
             case "client":
                 if (options.Corpus is not null) options.Index ??= "default";
-                builder.UseOrleansClient(client => cluster.Apply(client));
+                builder.UseOrleansClient(client => cluster.Apply(client).AddActivityPropagation());
                 break;
             default:
                 throw new ArgumentException($"Mode must be 'embedded' or 'client' (got '{options.Mode}').");
@@ -54,6 +54,7 @@ public static class GatewayHost
         builder.Services.AddSingleton<StartupIndexLoader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StartupIndexLoader>());
         builder.Services.AddProblemDetails();
+        builder.AddShoalOperatorSurface();
 
         var app = builder.Build();
         app.UseExceptionHandler();
@@ -64,6 +65,7 @@ public static class GatewayHost
             : Results.Json(new { status = "not ready", detail = loader.State }, statusCode: StatusCodes.Status503ServiceUnavailable));
         app.MapShoalApi();
         app.MapShoalJobsApi();
+        app.MapShoalOperatorSurface();
         return app;
     }
 

@@ -12,6 +12,7 @@ using Shoal.Engine.Snapshots;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
+using Shoal.Grains.Diagnostics;
 using Shoal.Grains.Hosting;
 using Shoal.Grains.Shards;
 
@@ -41,6 +42,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     public const int DefaultFusionDepth = 100;
 
     private static readonly ResiliencePropertyKey<Func<int, CancellationToken, Task<ShardSearchResult>>> ReplicaCall = new("shoal.replica-call");
+    private static readonly ResiliencePropertyKey<string> HedgedIndex = new("shoal.index");
     private readonly ShoalOptions _options;
     private readonly ILogger<QueryCoordinatorGrain> _logger;
     private readonly IndexVersionCache _versions;
@@ -76,6 +78,15 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
 
     /// <inheritdoc />
     public async Task<SearchResponse> SearchAsync(SearchRequest request, CancellationToken cancellationToken = default)
+    {
+        using var activity = ShoalTelemetry.Source.StartActivity("shoal.search");
+        activity?.SetTag("shoal.index", request.Index);
+        var response = await SearchCoreAsync(request, cancellationToken);
+        SearchMetrics.Record(response, activity);
+        return response;
+    }
+
+    private async Task<SearchResponse> SearchCoreAsync(SearchRequest request, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         if (Validate(request, _options.MaxK) is { } error) return Invalid(request, error);
@@ -121,7 +132,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         for (int s = 0; s < calls.Length; s++)
         {
             int shard = s;
-            calls[s] = CallShardAsync(replicas, (attempt, ct) =>
+            calls[s] = CallShardAsync(request.Index, replicas, (attempt, ct) =>
                 GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(request.Index, shard, (first + attempt) % replicas)).SearchAsync(shardQuery, ct), cts.Token);
         }
 
@@ -139,6 +150,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         var perChannel = new List<IReadOnlyList<SearchHit>>[plan.Channels.Count];
         for (int c = 0; c < perChannel.Length; c++) perChannel[c] = new List<IReadOnlyList<SearchHit>>(calls.Length);
         var missing = new List<int>();
+        var reasons = new List<string>();
         long answeredVersion = info.Version;
         var shardOf = fused ? new Dictionary<string, int>(StringComparer.Ordinal) : null;
         for (int s = 0; s < calls.Length; s++)
@@ -162,12 +174,24 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             else
             {
                 missing.Add(s);
-                if (calls[s].IsFaulted) LogShardFailed(_logger, calls[s].Exception!.GetBaseException(), request.Index, s);
-                else _ = calls[s].ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe late faults
+                if (calls[s].IsFaulted)
+                {
+                    var cause = calls[s].Exception!.GetBaseException();
+                    LogShardFailed(_logger, cause, request.Index, s);
+                    reasons.Add(cause is OperationCanceledException
+                        ? $"shard {s}: cancelled at the deadline ({deadline.TotalMilliseconds:0} ms)"
+                        : $"shard {s}: failed ({cause.GetType().Name}: {cause.Message})");
+                }
+                else
+                {
+                    reasons.Add($"shard {s}: no answer within the deadline ({deadline.TotalMilliseconds:0} ms)");
+                    _ = calls[s].ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe late faults
+                }
             }
         }
 
         IReadOnlyList<SearchHit> final;
+        IReadOnlyList<SearchHit>[]? channelLists = null;
         if (!fused)
         {
             final = TopKMerge.Merge(perChannel[0], request.K);
@@ -184,11 +208,13 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             final = plan.Fusion == "weighted"
                 ? Fusion.WeightedSum(lists, request.K, weights)
                 : Fusion.ReciprocalRank(lists, request.K, plan.RankConstant, weights);
+            channelLists = lists;
         }
 
         var result2 = new Hit[final.Count];
+        var ranks = RanksOf(final, channelLists);
         for (int i = 0; i < result2.Length; i++)
-            result2[i] = new Hit { Id = final[i].Id, Score = final[i].Score, Title = final[i].Title, Snippet = final[i].Snippet };
+            result2[i] = new Hit { Id = final[i].Id, Score = final[i].Score, Title = final[i].Title, Snippet = final[i].Snippet, Ranks = ranks[i] };
         if (fused && request.IncludeStored && result2.Length > 0)
             result2 = await FetchStoredAsync(request.Index, info.Version, replicas, result2, shardOf!, deadline - clock.Elapsed, cancellationToken);
 
@@ -198,9 +224,37 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             Answered = calls.Length - missing.Count,
             Partial = missing.Count > 0,
             Missing = [.. missing],
+            Reasons = [.. reasons],
         };
         // A shard that cannot restore the newest version keeps serving the one it has: say which answered.
         return Response(request, info with { Version = answeredVersion }, plan, result2, coverage, clock);
+    }
+
+    /// <summary>
+    /// Each final hit's 1-based rank in every channel's merged list (0 when that channel did not
+    /// return it); a single-channel answer ranks by position.
+    /// </summary>
+    private static int[][] RanksOf(IReadOnlyList<SearchHit> final, IReadOnlyList<SearchHit>[]? channelLists)
+    {
+        var ranks = new int[final.Count][];
+        if (channelLists is null)
+        {
+            for (int i = 0; i < ranks.Length; i++) ranks[i] = [i + 1];
+            return ranks;
+        }
+        var positions = new Dictionary<string, int>[channelLists.Length];
+        for (int c = 0; c < channelLists.Length; c++)
+        {
+            positions[c] = new Dictionary<string, int>(channelLists[c].Count, StringComparer.Ordinal);
+            for (int r = 0; r < channelLists[c].Count; r++) positions[c].TryAdd(channelLists[c][r].Id, r + 1);
+        }
+        for (int i = 0; i < ranks.Length; i++)
+        {
+            ranks[i] = new int[channelLists.Length];
+            for (int c = 0; c < channelLists.Length; c++)
+                ranks[i][c] = positions[c].TryGetValue(final[i].Id, out int r) ? r : 0;
+        }
+        return ranks;
     }
 
     /// <summary>
@@ -433,7 +487,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// has not answered within <see cref="ShoalOptions.HedgeDelay"/> or has failed; the first
     /// successful answer wins and the others are cancelled.
     /// </summary>
-    private async Task<ShardSearchResult> CallShardAsync(int replicas, Func<int, CancellationToken, Task<ShardSearchResult>> call, CancellationToken cancellationToken)
+    private async Task<ShardSearchResult> CallShardAsync(string index, int replicas, Func<int, CancellationToken, Task<ShardSearchResult>> call, CancellationToken cancellationToken)
     {
         if (replicas == 1) return await call(0, cancellationToken);
         if (!_hedging.TryGetValue(replicas, out var pipeline))
@@ -444,6 +498,11 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
                     MaxHedgedAttempts = replicas - 1,
                     Delay = _options.HedgeDelay,
                     ShouldHandle = new PredicateBuilder<ShardSearchResult>().Handle<Exception>(e => e is not OperationCanceledException),
+                    OnHedging = args =>
+                    {
+                        ShoalTelemetry.HedgedRequests.Add(1, new KeyValuePair<string, object?>("index", args.ActionContext.Properties.GetValue(HedgedIndex, "")));
+                        return default;
+                    },
                     ActionGenerator = args =>
                     {
                         var replicaCall = args.ActionContext.Properties.GetValue(ReplicaCall, null!);
@@ -462,6 +521,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         try
         {
             context.Properties.Set(ReplicaCall, call);
+            context.Properties.Set(HedgedIndex, index);
             return await pipeline.ExecuteAsync(static async (ctx, c) => await c(0, ctx.CancellationToken), context, call);
         }
         finally
