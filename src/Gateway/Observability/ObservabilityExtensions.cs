@@ -62,7 +62,8 @@ public static class ObservabilityExtensions
             {
                 metrics.AddMeter([.. Meters]);
                 metrics.AddAspNetCoreInstrumentation();
-                metrics.AddPrometheusExporter();
+                // A scrape is answered from a cache this long (Telemetry:ScrapeCacheMilliseconds), so frequent scrapers cost one collection.
+                metrics.AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = configuration.GetValue("Telemetry:ScrapeCacheMilliseconds", 300));
                 if (otlp) metrics.AddOtlpExporter(Otlp);
             });
         if (traces)
