@@ -27,16 +27,20 @@ public static class ConsoleApi
     {
         app.MapGet("/v1/cluster", GetClusterAsync);
         app.MapGet("/v1/indexes/{name}/versions", ListVersionsAsync);
-        app.MapGet(UiPath, () => Results.Redirect(UiPath + "/")).ExcludeFromDescription();
         app.MapGet(UiPath + "/{**path}", ServeFile).ExcludeFromDescription();
         return app;
     }
 
-    private static IResult ServeFile(string? path)
+    private static IResult ServeFile(string? path, HttpRequest request, IConfiguration configuration)
     {
+        // Relative module paths resolve against /ui/, so /ui itself moves there.
+        if (request.Path.Value is { } p && !p.EndsWith('/') && string.IsNullOrEmpty(path)) return Results.Redirect(UiPath + "/");
         path = string.IsNullOrEmpty(path) ? "index.html" : path;
         if (path.Contains("..", StringComparison.Ordinal) || path.Contains('\\', StringComparison.Ordinal)) return Results.NotFound();
-        var stream = Assembly.GetManifestResourceStream("console/" + path);
+        // Console:Directory serves the files from disk instead (edit and reload while working on the console).
+        var stream = configuration["Console:Directory"] is { Length: > 0 } directory && File.Exists(Path.Combine(directory, path))
+            ? File.OpenRead(Path.Combine(directory, path))
+            : Assembly.GetManifestResourceStream("console/" + path);
         if (stream is null)
         {
             // Client-side pages (/ui/cluster, /ui/index/x) all load the one shell.

@@ -78,6 +78,15 @@ public static class OpenApiExtensions
                 return Task.CompletedTask;
             });
             options.AddOperationTransformer(DescribeOperationAsync);
+            options.AddDocumentTransformer((document, _, _) =>
+            {
+                // Responses are declared per route above; schemas the generator inferred from anonymous
+                // return values (the health endpoints) are replaced and would only dangle.
+                if (document.Components?.Schemas is { } schemas)
+                    foreach (var name in schemas.Keys.Where(k => k.StartsWith("AnonymousType", StringComparison.Ordinal)).ToList())
+                        schemas.Remove(name);
+                return Task.CompletedTask;
+            });
         });
         return services;
     }
@@ -91,7 +100,7 @@ public static class OpenApiExtensions
     }
 
     /// <summary>The key of an operation in <see cref="Operations"/>.</summary>
-    public static string KeyOf(string method, string route) => method.ToUpperInvariant() + " /" + route.TrimStart('/');
+    public static string KeyOf(string method, string route) => method.ToUpperInvariant() + " /" + route.Trim('/');
 
     private static async Task DescribeOperationAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {

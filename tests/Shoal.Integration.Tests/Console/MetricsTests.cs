@@ -80,7 +80,7 @@ public sealed class MetricsTests(ConsoleCluster cluster)
         {
             Assert.Equal(HttpStatusCode.OK, r.StatusCode);
             var body = JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement;
-            Assert.Equal(["bm25", "dense"], body.GetProperty("channels").EnumerateArray().Select(c => c.GetString()).ToArray());
+            Assert.Equal(["bm25", "dense"], body.GetProperty("channels").EnumerateArray().Select(c => c.GetString()!).ToArray());
         }
         using (var r = await cluster.PostJsonAsync("v1/indexes/tides/documents", """{"documents": [{"id": "m1", "title": "Moon", "text": "The moon raises tides twice a day."}]}"""))
             Assert.Equal(HttpStatusCode.OK, r.StatusCode);

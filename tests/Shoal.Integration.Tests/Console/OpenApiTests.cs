@@ -35,7 +35,7 @@ public sealed class OpenApiTests(ConsoleCluster cluster)
         var mapped = new List<string>();
         foreach (var endpoint in endpoints)
         {
-            string route = "/" + endpoint.RoutePattern.RawText!.TrimStart('/');
+            string route = "/" + endpoint.RoutePattern.RawText!.Trim('/');
             bool excluded = endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IExcludeFromDescriptionMetadata>()?.ExcludeFromDescription == true;
             var methods = endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? [];
             if (excluded || methods.Count == 0)
@@ -83,7 +83,8 @@ public sealed class OpenApiTests(ConsoleCluster cluster)
         using var response = await cluster.Http.GetAsync("scalar/v1");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         string html = await response.Content.ReadAsStringAsync();
-        Assert.Contains("/openapi/v1.json", html, StringComparison.Ordinal);
+        Assert.Contains("Shoal API reference", html, StringComparison.Ordinal);
+        Assert.Contains("scalar", html, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>What the SDK sends and reads, by operation: (operation, "request" or "response", SDK type).</summary>

@@ -47,7 +47,7 @@ export async function indexPage(root, say, name) {
         el('table', { id: 'channels' }, el('thead', {}, el('tr', {}, ['channel', 'encoder', 'details'].map(h => el('th', {}, h)))),
           el('tbody', {}, info.channels.map(c => el('tr', {}, el('td', {}, el('b', {}, c.name)), el('td', {}, c.encoder ?? '–'),
             el('td', { class: 'muted' }, c.name === 'dense' ? `${c.dims} dims · ${c.metric} · ${c.storage} · ${c.annIndex}`
-              : c.name === 'sparse' ? `${int(c.vocabularySize)} tokens · max weight ${c.maxWeight?.toFixed?.(2) ?? '–'}` : 'English analysis, BM25')))))),
+              : c.name === 'sparse' ? `${int(c.vocabularySize)} tokens · max weight ${c.maxWeight?.toFixed?.(2) ?? '–'}` : 'English analysis, BM25'))))),
         el('div', { class: 'muted', style: 'margin-top:6px' }, `pending updates: ${int(info.updates?.pendingOperations ?? 0)} operations in ${int(info.updates?.pendingBatches ?? 0)} batches`));
       const m = info.updates?.merge;
       merge.textContent = m ? `last merge: ${m.state} (${m.phase})${m.version ? ', version ' + m.version : ''}${m.error ? ': ' + m.error : ''}` : 'no merge has run on this activation';
