@@ -113,6 +113,17 @@ public sealed class OpenApiTests(ConsoleCluster cluster)
         "POST /v1/indexes/{name}/search response: coverage.reasons",
     ];
 
+    /// <summary>
+    /// SDK properties that are not on the wire on purpose, kept exact like the gaps: the SDK's own
+    /// running count of requests, and the job id it sends, which the server keeps on the job rather
+    /// than in the echoed request.
+    /// </summary>
+    private static readonly string[] KnownSdkExtras =
+    [
+        "POST /v1/indexes/{name}/documents response: requests: UpdateOutcome.Requests is not in the document",
+        "GET /v1/jobs/{id} response: request.id: JobSubmission.Id is not in the document",
+    ];
+
     [Fact]
     public async Task The_sdk_wire_types_and_the_document_do_not_drift()
     {
@@ -134,7 +145,9 @@ public sealed class OpenApiTests(ConsoleCluster cluster)
             }
             Compare(document, schema, sdkType, $"{operation} {steps[0]}: ", "", errors, gaps);
         }
-        Assert.True(errors.Count == 0, "The SDK and the OpenAPI document disagree:\n" + string.Join('\n', errors));
+        var unexpected = errors.Except(KnownSdkExtras, StringComparer.Ordinal).ToList();
+        Assert.True(unexpected.Count == 0, "The SDK and the OpenAPI document disagree:\n" + string.Join('\n', unexpected));
+        Assert.Equal(KnownSdkExtras.Order(StringComparer.Ordinal), errors.Order(StringComparer.Ordinal));
         Assert.Equal(KnownSdkGaps.Order(StringComparer.Ordinal), gaps.Distinct().Order(StringComparer.Ordinal));
     }
 

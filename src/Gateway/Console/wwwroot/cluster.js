@@ -57,7 +57,7 @@ export async function clusterPage(root, say) {
 
     shardMaps.replaceChildren(...(status.indexes.length ? status.indexes.map(ix => el('div', { style: 'margin-bottom:10px' },
       el('div', { class: 'meta' }, el('a', { href: `#/index/${encodeURIComponent(ix.name)}` }, el('b', {}, ix.name)),
-        `v${ix.version}`, `${int(ix.documents)} documents`, `${ix.shardCount} shards × ${ix.replicas} replicas`, ix.channels.join(', ')),
+        el('span', {}, `v${ix.version}`), el('span', {}, `${int(ix.documents)} documents`), el('span', {}, `${ix.shardCount} shards × ${ix.replicas} replicas`), el('span', {}, ix.channels.join(', '))),
       el('div', { class: 'shardmap' }, ix.shards.map(s => el('div', { class: 'shard', 'data-index': ix.name, 'data-shard': s.shard, 'data-replica': s.replica, style: `--silo:${siloColor(s.silo)}` },
         el('div', { class: 'name' }, `shard ${s.shard}`, ix.replicas > 1 ? ` · replica ${s.replica}` : ''),
         s.error ? el('div', { class: 'pill bad' }, s.error) : [

@@ -43,13 +43,16 @@ export function histogram(canvas, labels, counts, { color = '#1f6feb', empty = '
     return;
   }
   const slot = (right - left) / counts.length;
+  // Label every bar when there is room, else every second, third... so labels never overlap.
+  const widest = Math.max(...labels.map(l => g.measureText(l).width)) + 6;
+  const every = Math.max(1, Math.ceil(widest / slot));
   g.textAlign = 'center'; g.textBaseline = 'top';
   counts.forEach((c, i) => {
     const h = (bottom - top) * c / max;
     g.fillStyle = color;
     g.fillRect(left + i * slot + 2, bottom - h, Math.max(1, slot - 4), h);
     g.fillStyle = '#667085';
-    if (counts.length <= 16 || i % 2 === 0) g.fillText(labels[i], left + i * slot + slot / 2, bottom + 4);
+    if (i % every === 0) g.fillText(labels[i], left + i * slot + slot / 2, bottom + 4);
   });
 }
 
