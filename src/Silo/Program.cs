@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Orleans.Hosting;
 using Shoal.Grains.Hosting;
 using Shoal.Silo;
@@ -7,6 +8,7 @@ using Shoal.Silo;
 // joins a multi-process cluster (gateways connect with --Mode client --Redis host:port).
 //   dotnet run --project src/Silo -- --Redis 127.0.0.1:6379 --SiloPort 11112 --GatewayPort 30001 --DataDirectory .shoal
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.Logging.AddShoalFilters();
 ClusterSettings cluster;
 try
 {
@@ -27,6 +29,10 @@ catch (ArgumentException e)
     Console.Error.WriteLine($"shoal silo: {e.Message}");
     return 2;
 }
+Console.WriteLine($"shoal silo: cluster '{cluster.ClusterId}' " +
+                  (cluster.Redis is null ? "on localhost clustering" : "with Redis membership") +
+                  $", silo port {cluster.SiloPort}, gateway port {cluster.GatewayPort}; state in {data}" +
+                  (string.IsNullOrEmpty(builder.Configuration["BlobConnectionString"]) ? "." : ", snapshots in blob storage."));
 builder.UseOrleans(silo =>
 {
     cluster.Apply(silo);
