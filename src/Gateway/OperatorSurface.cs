@@ -1,4 +1,4 @@
-using Shoal.Gateway.Console;
+using Shoal.Gateway.WebConsole;
 using Shoal.Gateway.Observability;
 using Shoal.Gateway.OpenApi;
 

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Scalar.AspNetCore;
-using Shoal.Gateway.Console;
+using Shoal.Gateway.WebConsole;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Jobs;
 

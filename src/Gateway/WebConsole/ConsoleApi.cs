@@ -8,7 +8,7 @@ using Shoal.Grains.Jobs;
 using Shoal.Grains.Shards;
 using Shoal.Grains.Status;
 
-namespace Shoal.Gateway.Console;
+namespace Shoal.Gateway.WebConsole;
 
 /// <summary>
 /// The web console: static files at <c>/ui</c> (embedded in this assembly, no build step) and the

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 
-namespace Shoal.Integration.Tests.Console;
+namespace Shoal.Integration.Tests.WebConsole;
 
 /// <summary>Reads the Prometheus endpoint after real work on the cluster and checks that the figures move.</summary>
 [Collection(ConsoleCollection.Name)]

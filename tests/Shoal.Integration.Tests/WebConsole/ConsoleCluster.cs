@@ -14,7 +14,7 @@ using Shoal.Gateway;
 using Shoal.Grains.Hosting;
 using Shoal.Integration.Tests.Encoders;
 
-namespace Shoal.Integration.Tests.Console;
+namespace Shoal.Integration.Tests.WebConsole;
 
 /// <summary>
 /// A two-silo cluster behind a real HTTP gateway, for the operator-facing surface (metrics,

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 
-namespace Shoal.Integration.Tests.Console;
+namespace Shoal.Integration.Tests.WebConsole;
 
 /// <summary>One search is one trace: the HTTP request, the coordinator, every shard and the encoder pool on the other silo.</summary>
 [Collection(ConsoleCollection.Name)]

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using PuppeteerSharp;
 
-namespace Shoal.Integration.Tests.Console;
+namespace Shoal.Integration.Tests.WebConsole;
 
 /// <summary>
 /// The web console in a real browser: Debian's headless Chromium driven by PuppeteerSharp against

@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Shoal.Client;
 using Shoal.Gateway.OpenApi;
 
-namespace Shoal.Integration.Tests.Console;
+namespace Shoal.Integration.Tests.WebConsole;
 
 /// <summary>The OpenAPI document describes every mapped endpoint, and the SDK's wire types agree with it.</summary>
 [Collection(ConsoleCollection.Name)]

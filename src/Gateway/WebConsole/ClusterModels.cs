@@ -2,7 +2,7 @@ using Shoal.Grains.Contracts;
 using Shoal.Grains.Jobs;
 using Shoal.Grains.Status;
 
-namespace Shoal.Gateway.Console;
+namespace Shoal.Gateway.WebConsole;
 
 /// <summary>Response of <c>GET /v1/cluster</c>: what the cluster is and does right now.</summary>
 public sealed record ClusterStatus(
