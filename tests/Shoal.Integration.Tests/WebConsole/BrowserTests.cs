@@ -127,7 +127,16 @@ public sealed class BrowserTests(ConsoleCluster cluster) : IAsyncLifetime
         Assert.Equal(2, cells.Select(c => c[(c.IndexOf('@') + 1)..]).Distinct().Count());
         // The encoder pool of silo B is listed; the rate plot fills after a few refreshes.
         await page.WaitForFunctionAsync("() => document.querySelector('#encoder-pools').textContent.includes('dense')", new WaitForFunctionOptions { Timeout = 30_000 });
-        await Task.Delay(4500);
+        // Some traffic while the page refreshes, so the query-rate plot has something to show.
+        var until = DateTime.UtcNow.AddSeconds(6);
+        while (DateTime.UtcNow < until)
+        {
+            using var r = await cluster.PostJsonAsync("v1/indexes/scifact/search", """{"text": "coffee and heart disease", "k": 10}""");
+            Assert.True(r.IsSuccessStatusCode);
+            await Task.Delay(50);
+        }
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('#silos tr.silo').length === 2", new WaitForFunctionOptions { Timeout = 10_000 });
+        await Task.Delay(2500);
         await ScreenshotAsync(page, "console-cluster.png");
         NoErrors(errors);
     }

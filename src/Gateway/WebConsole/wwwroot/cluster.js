@@ -35,7 +35,7 @@ export async function clusterPage(root, say) {
     try {
       const [status, samples] = await Promise.all([get('/v1/cluster'), queryRate.sample()]);
       render(status);
-      lines(rate, [{ color: '#1f6feb', points: queryRate.points }], { format: v => v.toFixed(v < 10 ? 1 : 0), empty: 'measuring…' });
+      lines(rate, [{ color: '#1f6feb', points: queryRate.points }], { format: v => v.toFixed(v < 2 ? 2 : v < 10 ? 1 : 0), empty: 'measuring…' });
       const { labels, counts } = latencyBuckets(samples);
       histogram(latency, labels.map(l => l + ' ms'), counts, { empty: 'no searches yet' });
       history.add(status.jobs);
