@@ -68,7 +68,7 @@ public static class GatewayHost
                 if (options.Corpus is not null) options.Index ??= "default";
                 Console.WriteLine($"shoal gateway: HTTP API on {urls} for the cluster '{cluster.ClusterId}' " +
                                   (cluster.Redis is null ? $"on localhost (silo gateway port {cluster.GatewayPort})." : "found through Redis membership."));
-                builder.UseOrleansClient(client => cluster.Apply(client));
+                builder.UseOrleansClient(client => cluster.Apply(client).AddActivityPropagation());
                 break;
             default:
                 throw new ArgumentException($"Mode must be 'embedded' or 'client' (got '{options.Mode}').");
@@ -77,6 +77,7 @@ public static class GatewayHost
         builder.Services.AddSingleton<StartupIndexLoader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StartupIndexLoader>());
         builder.Services.AddProblemDetails();
+        builder.AddShoalOperatorSurface();
 
         var app = builder.Build();
         app.UseExceptionHandler();
@@ -92,6 +93,7 @@ public static class GatewayHost
             : Results.Json(new { status = "not ready", detail = loader.State }, statusCode: StatusCodes.Status503ServiceUnavailable)).AllowAnonymous();
         app.MapShoalApi();
         app.MapShoalJobsApi();
+        app.MapShoalOperatorSurface();
         return app;
     }
 

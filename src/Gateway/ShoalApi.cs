@@ -69,7 +69,7 @@ public static class ShoalApi
             _ => TypedResults.Json(new SearchResult(
                 response.Index,
                 response.Version,
-                response.Hits.Select(h => new HitDto(h.Id, h.Score, h.Title, h.Snippet)).ToArray(),
+                response.Hits.Select(h => new HitDto(h.Id, h.Score, h.Title, h.Snippet, h.Ranks)).ToArray(),
                 response.Coverage,
                 response.TookMs,
                 response.Channels), Json),

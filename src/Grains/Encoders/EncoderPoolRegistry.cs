@@ -96,6 +96,7 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
             if (_pools is null)
             {
                 _pools = pools;
+                Diagnostics.ShoalTelemetry.SetEncoderQueues(this, () => pools.Select(p => (p.Key, p.Value.Pool.QueueLength)));
                 return;
             }
         }
@@ -181,6 +182,19 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
     public async Task<EncodedText[]> EncodeAsync(string encoder, IReadOnlyList<string> texts, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        using var activity = Diagnostics.ShoalTelemetry.Source.StartActivity("shoal.encode");
+        activity?.SetTag("shoal.encoder", encoder);
+        activity?.SetTag("shoal.texts", texts.Count);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var results = await EncodeCoreAsync(encoder, texts, ct).ConfigureAwait(false);
+        var tag = new KeyValuePair<string, object?>("encoder", encoder);
+        Diagnostics.ShoalTelemetry.EncodeDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, tag);
+        Diagnostics.ShoalTelemetry.EncodedTexts.Add(texts.Count, tag);
+        return results;
+    }
+
+    private async Task<EncodedText[]> EncodeCoreAsync(string encoder, IReadOnlyList<string> texts, CancellationToken ct)
+    {
         var pool = Get(encoder).Pool;
         for (int i = 0; i < texts.Count; i++)
         {

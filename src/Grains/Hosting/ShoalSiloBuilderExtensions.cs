@@ -26,6 +26,8 @@ public static class ShoalSiloBuilderExtensions
                 ? new LocalDirectorySnapshotStore(o.SnapshotDirectory)
                 : AzureBlobSnapshotStore.Create(o.BlobConnectionString, o.BlobContainer);
         });
+        // Trace context flows through grain calls, so one search is one trace across silos.
+        builder.AddActivityPropagation();
         builder.Services.AddPlacementDirector<Placement.ShardPlacement, Placement.ShardPlacementDirector>();
         builder.Services.TryAddSingleton<Shards.IShardSearchInterceptor, Shards.NoShardSearchInterceptor>();
         builder.Services.TryAddSingleton(sp => new SnapshotCatalog(sp.GetRequiredService<ISnapshotStore>()));

@@ -403,7 +403,12 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         var built = spec.Built;
         var uploads = built.Shards.SelectMany(s => s.Segments.Select(seg => (s.Shard, seg))).ToArray();
         var uploaded = await Task.WhenAll(uploads.Select(async u =>
-            (await _catalog.UploadSegmentAsync(Name, spec.Version, u.Shard, u.seg.Path)) with { Channel = u.seg.Channel }));
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var segment = (await _catalog.UploadSegmentAsync(Name, spec.Version, u.Shard, u.seg.Path)) with { Channel = u.seg.Channel };
+            Diagnostics.TransferMetrics.Uploaded(Name, segment.Bytes, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            return segment;
+        }));
 
         SparseChannelSchema? sparseSchema = null;
         if (spec.VocabularyPath is not null)

@@ -237,6 +237,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
                     await EndAsync(IndexJobState.Cancelled, "cancelled", null);
                     break;
                 }
+                Diagnostics.ShoalTelemetry.SetJob(Id, Request.Index, S.Phase, S.ReadingSeconds > 0 ? S.DocumentsRead / S.ReadingSeconds : 0);
                 switch (S.Phase)
                 {
                     case "reading": await ReadChunkAsync(cancellationToken); break;
@@ -270,6 +271,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         }
         finally
         {
+            Diagnostics.ShoalTelemetry.SetJob(Id, "", null, 0);
             _reader?.Dispose();
             _reader = null;
             if (Finished) { _keepAlive?.Dispose(); _keepAlive = null; }
@@ -399,6 +401,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         source.Format = outcome.Format;
         source.BytesRead = reader!.BytesRead;
         source.DocumentsRead += outcome.Documents;
+        Diagnostics.ShoalTelemetry.JobDocuments.Add(outcome.Documents, new KeyValuePair<string, object?>("index", Request.Index));
         var malformed = outcome.StopAt is { } first ? [first] : outcome.Malformed;
         source.Malformed += malformed.Count;
         foreach (var m in malformed.Take(Math.Max(0, _jobOptions.MaxMalformedReported - st.MalformedLines.Count)))
@@ -501,7 +504,9 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             var segments = new List<JobSegment>();
             foreach (var seg in built.Segments)
             {
+                long started = Stopwatch.GetTimestamp();
                 var uploaded = await _catalog.UploadSegmentAsync(request.Index, version, shard, seg.Path, cancellationToken);
+                Diagnostics.TransferMetrics.Uploaded(request.Index, uploaded.Bytes, Stopwatch.GetElapsedTime(started));
                 segments.Add(new JobSegment { Key = uploaded.Key, Bytes = uploaded.Bytes, Xxh3 = uploaded.Xxh3, Channel = seg.Channel });
             }
             Directory.Delete(dir, recursive: true);

@@ -10,6 +10,7 @@ using Shoal.Engine.Snapshots;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
+using Shoal.Grains.Diagnostics;
 using Shoal.Grains.Hosting;
 using Shoal.Grains.Shards;
 
@@ -73,6 +74,15 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// <inheritdoc />
     public async Task<SearchResponse> SearchAsync(SearchRequest request, CancellationToken cancellationToken = default)
     {
+        using var activity = ShoalTelemetry.Source.StartActivity("shoal.search");
+        activity?.SetTag("shoal.index", request.Index);
+        var response = await SearchCoreAsync(request, cancellationToken);
+        SearchMetrics.Record(response, activity);
+        return response;
+    }
+
+    private async Task<SearchResponse> SearchCoreAsync(SearchRequest request, CancellationToken cancellationToken)
+    {
         var clock = Stopwatch.StartNew();
         if (Validate(request, _options.MaxK) is { } error) return Invalid(request, error);
 
@@ -125,7 +135,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         for (int s = 0; s < calls.Length; s++)
         {
             int shard = s;
-            calls[s] = CallShardAsync(replicas, (attempt, ct) =>
+            calls[s] = CallShardAsync(request.Index, replicas, (attempt, ct) =>
                 GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(request.Index, shard, (first + attempt) % replicas)).SearchAsync(shardQuery, ct), cts.Token);
         }
 
@@ -145,6 +155,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         var perChannel = new List<IReadOnlyList<SearchHit>>[plan.Channels.Count];
         for (int c = 0; c < perChannel.Length; c++) perChannel[c] = new List<IReadOnlyList<SearchHit>>(calls.Length);
         var missing = new List<int>();
+        var reasons = new List<string>();
         long answeredVersion = info.Version;
         var shardOf = fused ? new Dictionary<string, int>(StringComparer.Ordinal) : null;
         for (int s = 0; s < calls.Length; s++)
@@ -168,12 +179,24 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             else
             {
                 missing.Add(s);
-                if (calls[s].IsFaulted) LogShardFailed(_logger, calls[s].Exception!.GetBaseException(), request.Index, s);
-                else _ = calls[s].ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe late faults
+                if (calls[s].IsFaulted)
+                {
+                    var cause = calls[s].Exception!.GetBaseException();
+                    LogShardFailed(_logger, cause, request.Index, s);
+                    reasons.Add(cause is OperationCanceledException
+                        ? $"shard {s}: cancelled at the deadline ({deadline.TotalMilliseconds:0} ms)"
+                        : $"shard {s}: failed ({cause.GetType().Name}: {cause.Message})");
+                }
+                else
+                {
+                    reasons.Add($"shard {s}: no answer within the deadline ({deadline.TotalMilliseconds:0} ms)");
+                    _ = calls[s].ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe late faults
+                }
             }
         }
 
         IReadOnlyList<SearchHit> final;
+        IReadOnlyList<SearchHit>[]? channelLists = null;
         if (!fused)
         {
             final = TopKMerge.Merge(perChannel[0], request.K);
@@ -190,11 +213,13 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             final = plan.Fusion == "weighted"
                 ? Fusion.WeightedSum(lists, request.K, weights)
                 : Fusion.ReciprocalRank(lists, request.K, plan.RankConstant, weights);
+            channelLists = lists;
         }
 
         var result2 = new Hit[final.Count];
+        var ranks = RanksOf(final, channelLists);
         for (int i = 0; i < result2.Length; i++)
-            result2[i] = new Hit { Id = final[i].Id, Score = final[i].Score, Title = final[i].Title, Snippet = final[i].Snippet };
+            result2[i] = new Hit { Id = final[i].Id, Score = final[i].Score, Title = final[i].Title, Snippet = final[i].Snippet, Ranks = ranks[i] };
         if (fused && request.IncludeStored && result2.Length > 0)
             result2 = await FetchStoredAsync(request.Index, info.Version, replicas, result2, shardOf!, deadline - clock.Elapsed, cancellationToken);
 
@@ -204,9 +229,37 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             Answered = calls.Length - missing.Count,
             Partial = missing.Count > 0,
             Missing = [.. missing],
+            Reasons = [.. reasons],
         };
         // A shard that cannot restore the newest version keeps serving the one it has: say which answered.
         return Response(request, info with { Version = answeredVersion }, plan, result2, coverage, clock);
+    }
+
+    /// <summary>
+    /// Each final hit's 1-based rank in every channel's merged list (0 when that channel did not
+    /// return it); a single-channel answer ranks by position.
+    /// </summary>
+    private static int[][] RanksOf(IReadOnlyList<SearchHit> final, IReadOnlyList<SearchHit>[]? channelLists)
+    {
+        var ranks = new int[final.Count][];
+        if (channelLists is null)
+        {
+            for (int i = 0; i < ranks.Length; i++) ranks[i] = [i + 1];
+            return ranks;
+        }
+        var positions = new Dictionary<string, int>[channelLists.Length];
+        for (int c = 0; c < channelLists.Length; c++)
+        {
+            positions[c] = new Dictionary<string, int>(channelLists[c].Count, StringComparer.Ordinal);
+            for (int r = 0; r < channelLists[c].Count; r++) positions[c].TryAdd(channelLists[c][r].Id, r + 1);
+        }
+        for (int i = 0; i < ranks.Length; i++)
+        {
+            ranks[i] = new int[channelLists.Length];
+            for (int c = 0; c < channelLists.Length; c++)
+                ranks[i][c] = positions[c].TryGetValue(final[i].Id, out int r) ? r : 0;
+        }
+        return ranks;
     }
 
     /// <summary>
@@ -443,7 +496,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// a hedge never goes back to one that just failed (e.g. a replica on a killed silo that the
     /// cluster has not yet declared dead, which fails every call in microseconds).
     /// </summary>
-    private async Task<ShardSearchResult> CallShardAsync(int replicas, Func<int, CancellationToken, Task<ShardSearchResult>> call, CancellationToken cancellationToken)
+    private async Task<ShardSearchResult> CallShardAsync(string index, int replicas, Func<int, CancellationToken, Task<ShardSearchResult>> call, CancellationToken cancellationToken)
     {
         if (replicas == 1) return await call(0, cancellationToken);
         using var attempts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -457,6 +510,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
                 if (next < replicas && await Task.WhenAny(anyDone, Task.Delay(_options.HedgeDelay, attempts.Token)) != anyDone)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
+                    ShoalTelemetry.HedgedRequests.Add(1, new KeyValuePair<string, object?>("index", index));
                     running.Add(call(next++, attempts.Token)); // slow: hedge
                     continue;
                 }

@@ -87,6 +87,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         var view = _view;
         _view = ShardView.None;
         view.Lease.Retire();
+        Diagnostics.ShoalTelemetry.SetLiveBuffer(this.GetPrimaryKeyString(), _index, 0, 0);
         return Task.CompletedTask;
     }
 
@@ -145,7 +146,9 @@ public sealed partial class ShardGrain : Grain, IShardGrain
                 {
                     // A file just hashed whole against the manifest skips the section-checksum pass on open;
                     // a cached or in-store file is verified section by section (a sequential read, off the turn).
+                    long started = System.Diagnostics.Stopwatch.GetTimestamp();
                     var file = await _catalog.MaterializeVerifiedAsync(segment, _options.CacheDirectory, cancellationToken);
+                    Diagnostics.TransferMetrics.Restored(_index, segment.Bytes, file.Source, System.Diagnostics.Stopwatch.GetElapsedTime(started));
                     string path = file.Path;
                     bool verify = !file.Verified;
                     switch (segment.Channel)
@@ -195,6 +198,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     {
         var old = _view;
         _view = next;
+        Diagnostics.ShoalTelemetry.SetLiveBuffer(this.GetPrimaryKeyString(), _index, next.Delta?.LiveCount ?? 0, next.Delta?.HiddenCount ?? 0);
         if (!ReferenceEquals(old.Lease, next.Lease)) old.Lease.Retire();
     }
 
@@ -356,23 +360,47 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     public async Task<ShardSearchResult> SearchAsync(ShardQuery query, CancellationToken cancellationToken = default)
     {
         if (query.Version > _view.Version) await CatchUpAsync(query.Version);
+        using var activity = Diagnostics.ShoalTelemetry.Source.StartActivity("shoal.shard.search");
+        activity?.SetTag("shoal.index", _index);
+        activity?.SetTag("shoal.shard", _shard);
+        activity?.SetTag("shoal.replica", _replica);
         await _interceptor.BeforeSearchAsync(_index, _shard, cancellationToken);
         var view = AcquireView();
         try
         {
+            activity?.SetTag("shoal.version", view.Version);
             Hit[]? bm25 = null, sparse = null, dense = null;
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             if (query.Bm25 is { } b)
+            {
                 bm25 = await Task.Run(() => SearchText(view, b, query.IncludeStored), cancellationToken);
+                started = RecordChannel(IndexChannels.Text, started);
+            }
             if (query.Sparse is { } sq)
+            {
                 sparse = await Task.Run(() => SearchSparse(view, sq, query.IncludeStored), cancellationToken);
+                started = RecordChannel(IndexChannels.Sparse, started);
+            }
             if (query.Dense is { } dq)
+            {
                 dense = await SearchDenseAsync(view, dq, query.IncludeStored, cancellationToken);
+                RecordChannel(IndexChannels.Dense, started);
+            }
             return new ShardSearchResult { Shard = _shard, Version = view.Version, Bm25 = bm25, Sparse = sparse, Dense = dense };
         }
         finally
         {
             view.Lease.Release();
         }
+    }
+
+    /// <summary>Records the time since <paramref name="started"/> for one channel; returns now.</summary>
+    private long RecordChannel(string channel, long started)
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        Diagnostics.ShoalTelemetry.ShardChannelDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started, now).TotalMilliseconds,
+            new KeyValuePair<string, object?>("index", _index), new KeyValuePair<string, object?>("channel", channel));
+        return now;
     }
 
     /// <summary>
