@@ -133,6 +133,9 @@ public sealed record ChannelDescription(
 /// <param name="Corpus">Text corpus (bm25 channel and stored fields); null for an index of vectors only.</param>
 /// <param name="Format">"beir", "tsv" or "msmarco-v2"; null detects it from the file name.</param>
 /// <param name="Shards">Number of shards.</param>
+/// <param name="K1">BM25 k1 (term frequency saturation).</param>
+/// <param name="B">BM25 b (length normalisation).</param>
+/// <param name="Replicas">Copies of each shard, on distinct silos where the cluster has enough.</param>
 public sealed record IngestOptions(string? Corpus, string? Format = null, int Shards = 1, double K1 = 0.9, double B = 0.4, int Replicas = 1)
 {
     /// <summary>Build the bm25 channel (default: when a corpus is given).</summary>
@@ -176,5 +179,3 @@ public sealed record IngestOptions(string? Corpus, string? Format = null, int Sh
 }
 
 internal sealed record IndexListResponse(IReadOnlyList<string> Indexes);
-
-internal sealed record ProblemResponse(string? Title, int? Status, string? Detail);
