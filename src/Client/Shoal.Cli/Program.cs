@@ -13,4 +13,5 @@ var root = new RootCommand("shoal: search, build and evaluate Shoal indexes.")
     UpdateCommands.Delete(),
     UpdateCommands.Merge(),
 };
+root.Options.Add(CommonOptions.ApiKey);
 return await root.Parse(args).InvokeAsync();

@@ -47,7 +47,7 @@ internal static class IngestCommand
                 DenseIndex = parse.GetValue(denseIndex),
                 DenseEncoder = parse.GetValue(denseEncoder),
             };
-            using var client = new ShoalClient(parse.GetUrl(url));
+            using var client = parse.CreateClient(url);
             string name = parse.GetValue(index)!;
             try
             {
@@ -61,6 +61,7 @@ internal static class IngestCommand
             catch (ShoalApiException e) { return CommonOptions.Fail(e.Message); }
             catch (InvalidOperationException e) { Console.Error.WriteLine(); return CommonOptions.Fail(e.Message); }
             catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetUrl(url)}: {e.Message}"); }
+            catch (TimeoutException e) { return CommonOptions.Fail(e.Message); }
         });
         return command;
     }

@@ -60,6 +60,7 @@ internal static class LoadTestCommand
                 BaseAddress = target,
                 Timeout = TimeSpan.FromSeconds(60),
             };
+            parse.AddApiKey(http);
             using var client = new ShoalClient(http, maxRetries: 0);
             var result = await RunAsync(client, settings, ct);
             Print(result, settings, Console.Out);
