@@ -6,6 +6,7 @@
 #                                                 #   dotnet shoal ... / dotnet tool run shoal ...
 #   bash tools/install-shoal.sh --tool-path DIR   # DIR/shoal
 #   bash tools/install-shoal.sh --pack-only       # only the packages
+#   --no-pack                                     # install what artifacts/packages holds
 # The version comes from Directory.Build.props (VersionPrefix). The packages are local builds, so
 # the script removes an earlier copy of the same version from the NuGet cache before installing,
 # and installs from the local folder only (never from a remote feed).
@@ -13,24 +14,30 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=global
 tool_path=
+pack=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --local) mode=local ;;
     --global) mode=global ;;
     --tool-path) mode=path; tool_path=${2:?--tool-path needs a directory}; shift ;;
     --pack-only) mode=none ;;
-    *) echo "install-shoal: unknown argument '$1' (--global, --local, --tool-path DIR, --pack-only)" >&2; exit 2 ;;
+    --no-pack) pack=0 ;;
+    *) echo "install-shoal: unknown argument '$1' (--global, --local, --tool-path DIR, --pack-only, --no-pack)" >&2; exit 2 ;;
   esac
   shift
 done
 
 feed=$PWD/artifacts/packages
 version=$(dotnet msbuild src/Client/Shoal.Cli/Shoal.Cli.csproj -nologo -getProperty:PackageVersion)
-echo "install-shoal: packing shoal $version and Shoal.Client $version into $feed"
-mkdir -p "$feed"
-rm -f "$feed"/shoal."$version".*nupkg "$feed"/Shoal.Client."$version".*nupkg
-dotnet pack src/Client/Shoal.Client -c Release -nologo -clp:ErrorsOnly -o "$feed"
-dotnet pack src/Client/Shoal.Cli -c Release -nologo -clp:ErrorsOnly -o "$feed"
+if [ "$pack" = 1 ]; then
+  echo "install-shoal: packing shoal $version and Shoal.Client $version into $feed"
+  mkdir -p "$feed"
+  rm -f "$feed"/shoal."$version".*nupkg "$feed"/Shoal.Client."$version".*nupkg
+  dotnet pack src/Client/Shoal.Client -c Release -nologo -clp:ErrorsOnly -o "$feed"
+  dotnet pack src/Client/Shoal.Cli -c Release -nologo -clp:ErrorsOnly -o "$feed"
+elif [ ! -f "$feed/shoal.$version.nupkg" ]; then
+  echo "install-shoal: $feed/shoal.$version.nupkg is missing; run without --no-pack" >&2; exit 1
+fi
 [ "$mode" = none ] && exit 0
 
 # A NuGet configuration naming only the local folder, so no remote package can stand in.

@@ -1,5 +1,5 @@
 // A small application over the Shoal.Client package: searches a running gateway.
-//   dotnet run -- [--Shoal:BaseAddress http://127.0.0.1:5080] [--Shoal:ApiKey KEY] [--index sample] [--query "how do tides work"]
+//   dotnet run -- [--Shoal:BaseAddress http://127.0.0.1:5080] [--Shoal:ApiKey KEY] [--index sample] [--query "how does a search engine rank documents"]
 // Prints the hits page by page, then one line: RESULT {"index":...,"hits":N,"pages":P,"measured":M}.
 using System.Diagnostics.Metrics;
 using System.Globalization;
@@ -8,12 +8,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Shoal.Client;
 
-var builder = Host.CreateApplicationBuilder(args);
+// appsettings.json beside the executable, whatever directory it runs from.
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Services.AddShoalClient(builder.Configuration); // the "Shoal" section: BaseAddress, ApiKey, Timeout, MaxRetries, ...
 using var host = builder.Build();
 
 string index = builder.Configuration["index"] ?? "sample";
-string text = builder.Configuration["query"] ?? "how do tides work";
+string text = builder.Configuration["query"] ?? "how does a search engine rank documents";
 
 // The SDK's client-side metrics, counted as an OpenTelemetry exporter would see them.
 int measured = 0;

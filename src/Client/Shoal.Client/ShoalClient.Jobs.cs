@@ -85,6 +85,27 @@ public sealed record JobMalformedLine(long Line, string Reason, string? Source =
 public sealed record JobSourceProgress(string Kind, string Source, string Format, long LinesRead, long DocumentsRead, long Malformed, long Chunks, long BytesRead, long TotalBytes, bool Done);
 
 /// <summary>Progress of an indexing job.</summary>
+/// <param name="Id">Job id.</param>
+/// <param name="State">"running", "succeeded", "failed" or "cancelled".</param>
+/// <param name="Phase">What the job is doing now.</param>
+/// <param name="LinesRead">Lines (records) consumed over all sources.</param>
+/// <param name="DocumentsRead">Well-formed documents read.</param>
+/// <param name="DocumentsIndexed">Documents in the published version.</param>
+/// <param name="Malformed">Malformed lines.</param>
+/// <param name="MalformedLines">The first malformed lines with their reasons.</param>
+/// <param name="Chunks">Chunks checkpointed.</param>
+/// <param name="BytesRead">Bytes read.</param>
+/// <param name="TotalBytes">Bytes of the sources (0 when unknown).</param>
+/// <param name="DocsPerSecond">Reading rate.</param>
+/// <param name="EtaSeconds">Estimated seconds to the end of reading.</param>
+/// <param name="ShardsBuilt">Shards built so far.</param>
+/// <param name="Version">The version it published.</param>
+/// <param name="Error">Why it failed.</param>
+/// <param name="CreatedUtc">When it was submitted.</param>
+/// <param name="FinishedUtc">When it finished.</param>
+/// <param name="Silo">The silo running it.</param>
+/// <param name="Attempts">Activations that ran it (more than 1 after a silo failure).</param>
+/// <param name="CancelRequested">Whether cancellation was asked for.</param>
 public sealed record JobProgress(
     string Id,
     string State,
@@ -110,6 +131,9 @@ public sealed record JobProgress(
 {
     /// <summary>The submitted request.</summary>
     public JobSubmission? Request { get; init; }
+
+    /// <summary>When the job's status last changed.</summary>
+    public DateTimeOffset? UpdatedUtc { get; init; }
 
     /// <summary>Progress of each source, in reading order (text, sparse, dense).</summary>
     public IReadOnlyList<JobSourceProgress> Sources { get; init; } = [];

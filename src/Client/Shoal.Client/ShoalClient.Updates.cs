@@ -43,7 +43,8 @@ public sealed record DocumentInput(string Id)
 /// <param name="PendingOperations">Operations waiting for the next merge, over all shards.</param>
 public sealed record UpdateOutcome(string Index, long Version, int Upserted, int Deleted, long PendingOperations)
 {
-    /// <summary>HTTP requests the call was sent in.</summary>
+    /// <summary>HTTP requests the call was sent in (counted by the client; not on the wire).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int Requests { get; init; } = 1;
 }
 
