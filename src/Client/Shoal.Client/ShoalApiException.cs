@@ -32,7 +32,7 @@ public sealed record ShoalProblem
 
     /// <summary>Other members of the document (e.g. <c>traceId</c>).</summary>
     [JsonExtensionData]
-    public IDictionary<string, JsonElement>? Extensions { get; init; }
+    public IDictionary<string, JsonElement>? Extensions { get; set; }
 }
 
 /// <summary>

@@ -205,7 +205,7 @@ public sealed class SdkCompatibilityTests(GatewayFixture fixture) : IClassFixtur
             Assert.Equal("succeeded", cancelled!.State); // a finished job stays as it ended
             Assert.Equal("j2", (await client.SearchAsync("sdkjob", new SearchQuery("job document number 2 rivers", K: 1))).Hits[0].Id);
 
-            var search = Assert.Single(activities.Where(a => a.OperationName == "shoal search"));
+            var search = Assert.Single(activities, a => a.OperationName == "shoal search");
             Assert.Equal(ActivityKind.Client, search.Kind);
             Assert.Equal("sdkjob", search.GetTagItem("shoal.index"));
             Assert.Equal(200, search.GetTagItem("http.response.status_code"));

@@ -21,7 +21,8 @@ namespace Shoal.Integration.Tests.Sdk;
 /// </summary>
 public sealed class SdkContractTests
 {
-    private static readonly JsonSerializerOptions Gateway = ShoalApi.Json;
+    /// <summary>The gateway's options (naming, converters, strict members) with the reflection resolver it uses at run time.</summary>
+    private static readonly JsonSerializerOptions Gateway = new(ShoalApi.Json) { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };
     private static readonly JsonSerializerOptions Sdk = ShoalJsonContext.Default.Options;
 
     /// <summary>Bodies the SDK sends (SDK type → gateway type).</summary>
@@ -57,6 +58,16 @@ public sealed class SdkContractTests
         (typeof(UpdateResult), typeof(UpdateOutcome)),
     ];
 
+    /// <summary>
+    /// Fields on one side only by design, each with its reason; anything else on one side only fails.
+    /// </summary>
+    private static readonly HashSet<string> OneSidedByDesign = new(StringComparer.Ordinal)
+    {
+        // The SDK reads a job's submitted request into JobSubmission, whose optional Id is the
+        // job's own id: the gateway reports it once, as the status's id, not inside the request.
+        "IndexJobRequest → JobSubmission: the SDK reads 'id'",
+    };
+
     [Fact]
     public void Every_request_field_the_sdk_writes_is_read_by_the_gateway_and_every_gateway_field_can_be_sent()
     {
@@ -83,7 +94,7 @@ public sealed class SdkContractTests
         Compare(TypeInfo(Sdk, typeof(SearchHit)), TypeInfo(Gateway, typeof(DriftedHit)), writer: "SDK", reader: "gateway", problems);
         Assert.Contains(problems, p => p.Contains("'snippet'", StringComparison.Ordinal) && p.Contains("gateway has no such field", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("'rank'", StringComparison.Ordinal) && p.Contains("SDK has no such field", StringComparison.Ordinal));
-        Assert.Contains(problems, p => p.Contains("'score'", StringComparison.Ordinal) && p.Contains("number", StringComparison.Ordinal) && p.Contains("string", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains(".score:", StringComparison.Ordinal) && p.Contains("number", StringComparison.Ordinal) && p.Contains("string", StringComparison.Ordinal));
         Assert.Equal(3, problems.Count);
     }
 
@@ -104,7 +115,7 @@ public sealed class SdkContractTests
             await app.DisposeAsync();
             Directory.Delete(data, recursive: true);
         }
-        Assert.True(routes.Count >= 15, $"only {routes.Count} routes found");
+        Assert.True(routes.Count >= 14, $"only {routes.Count} routes found");
 
         var recorder = new RecordingHandler();
         using var client = new ShoalClient(new HttpClient(recorder) { BaseAddress = new Uri("http://shoal.test/") }, maxRetries: 0);
@@ -161,7 +172,7 @@ public sealed class SdkContractTests
             CompareKinds(property.PropertyType, other.PropertyType, writerInfo.Options, readerInfo.Options, writer, reader, problems, $"{where}.{name}");
         }
         foreach (var name in readable.Keys)
-            if (!written.ContainsKey(name))
+            if (!written.ContainsKey(name) && !OneSidedByDesign.Contains($"{writerInfo.Type.Name} → {readerInfo.Type.Name}: the {reader} reads '{name}'"))
                 problems.Add($"{where}: the {reader} reads '{name}' but the {writer} has no such field");
     }
 
