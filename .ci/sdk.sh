@@ -74,7 +74,7 @@ gateway_pid=$!
 url=
 for _ in $(seq 1 900); do
   kill -0 "$gateway_pid" 2>/dev/null || { cat "$work/gateway.log" >&2; echo "sdk: the gateway exited" >&2; exit 1; }
-  url=${url:-$(grep -oE 'Now listening on: http://127\.0\.0\.1:[0-9]+' "$work/gateway.log" | head -1 | sed 's/Now listening on: //')}
+  [ -n "$url" ] || url=$(grep -oE 'Now listening on: http://127\.0\.0\.1:[0-9]+' "$work/gateway.log" | head -1 | sed 's/Now listening on: //' || true)
   if [ -n "$url" ] && curl -fsS "$url/health/ready" >/dev/null 2>&1; then break; fi
   sleep 0.2
 done
