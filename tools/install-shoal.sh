@@ -47,8 +47,6 @@ cat > "$config" <<XML
 <?xml version="1.0" encoding="utf-8"?>
 <configuration><packageSources><clear /><add key="shoal-local" value="$feed" /></packageSources></configuration>
 XML
-cache=$(dotnet nuget locals global-packages --list | sed -e 's/^global-packages: *//')
-rm -rf "${cache%/}/shoal/$version"
 
 case "$mode" in
   global)
@@ -61,6 +59,9 @@ case "$mode" in
     dotnet tool install shoal --tool-path "$tool_path" --version "$version" --configfile "$config"
     ;;
   local)
+    # Local tools run from the NuGet cache: drop an earlier local build of the same version there.
+    cache=$(dotnet nuget locals global-packages --list | sed -e 's/^global-packages: *//')
+    rm -rf "${cache%/}/shoal/$version"
     if grep -q "\"version\": \"$version\"" .config/dotnet-tools.json; then
       dotnet tool restore --configfile "$config"
     else
