@@ -61,6 +61,7 @@ internal static class LoadTestCommand
                 BaseAddress = target,
                 Timeout = TimeSpan.FromSeconds(60),
             };
+            parse.AddApiKey(http);
             using var client = new ShoalClient(http, maxRetries: 0);
             using var recorder = parse.GetValue(timeline) is { } timelineFile ? new LoadTestTimeline(timelineFile.FullName) : null;
             var line = new LiveLine();
