@@ -31,6 +31,7 @@ public sealed class GatewayFixture : IAsyncLifetime
             "--Shards", "3",
             "--SiloPort", "0",
             "--GatewayPort", "0",
+            "--Bm25Only", "true", // these tests are about BM25; HybridGatewayTests covers the default dense channel
         ]);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
