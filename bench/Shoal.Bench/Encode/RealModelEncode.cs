@@ -8,7 +8,7 @@ namespace Shoal.Bench.Encode;
 public sealed partial class EncodeWorkload
 {
     /// <summary>
-    /// <c>encode --model arctic-xs [--docs 256] [--threads 0] [--provider cpu] [--seconds 5] [--passes 1] [--max-batch 32] [--max-wait-ms 2]</c>:
+    /// <c>encode --model arctic-xs [--docs 256] [--threads 0] [--provider cpu] [--seconds 5] [--passes 1] [--max-batch 32] [--batch-tokens 8192] [--max-wait-ms 2]</c>:
     /// a real pretrained encoder (a built-in model) on SciFact passages (title + text, the first
     /// <c>--docs</c>). Documents: batch 1 (one session run per passage), fixed batches of
     /// <c>--max-batch</c> in corpus order padded to their longest, and Shoal's length-bucketed
@@ -28,9 +28,10 @@ public sealed partial class EncodeWorkload
         double seconds = a.Double("seconds", 5);
         int passes = a.Int("passes", 1);
         int maxBatch = a.Int("max-batch", 32);
+        int batchTokens = a.Int("batch-tokens", DocumentBatching.Default.MaxBatchTokens);
         double maxWaitMs = a.Double("max-wait-ms", 2);
-        if (docCount < 1 || threads < 0 || seconds <= 0 || passes < 1 || maxBatch < 1 || maxWaitMs < 0)
-            throw new ArgumentException("--docs, --seconds, --passes and --max-batch must be positive; --threads and --max-wait-ms not negative.");
+        if (docCount < 1 || threads < 0 || seconds <= 0 || passes < 1 || maxBatch < 1 || batchTokens < 1 || maxWaitMs < 0)
+            throw new ArgumentException("--docs, --seconds, --passes, --max-batch and --batch-tokens must be positive; --threads and --max-wait-ms not negative.");
         string corpus = Path.Combine(root, "..", "shared", "data", "scifact", "corpus.jsonl");
         if (!File.Exists(corpus)) throw new ArgumentException($"The real-model encode benchmark needs SciFact passages at {corpus}.");
         var docs = File.ReadLines(corpus).Take(docCount).Select(line =>
@@ -45,7 +46,7 @@ public sealed partial class EncodeWorkload
         var options = new EncoderOptions
         {
             Kind = EncoderKind.Dense, Model = model.Name, IntraOpThreads = threads, ExecutionProvider = provider,
-            MaxBatchSize = maxBatch, MaxBatchWait = TimeSpan.FromMilliseconds(maxWaitMs), QueueCapacity = 4096, DocumentBatchSize = maxBatch,
+            MaxBatchSize = maxBatch, MaxBatchWait = TimeSpan.FromMilliseconds(maxWaitMs), QueueCapacity = 4096, DocumentBatchSize = maxBatch, DocumentBatchTokens = batchTokens,
         };
         await using var pool = EncoderPool.Create(options);
         var encoder = (DenseOnnxEncoder)pool.Encoder;
@@ -125,6 +126,7 @@ public sealed partial class EncodeWorkload
         report.Result("execution_provider", encoder.ExecutionProvider);
         report.Result("docs", docs.Length);
         report.Result("max_batch", maxBatch);
+        report.Result("batch_tokens", batchTokens);
         report.Print(Console.Out);
         return 0;
     }
