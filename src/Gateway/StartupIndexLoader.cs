@@ -56,7 +56,7 @@ public sealed partial class StartupIndexLoader(
                 {
                     await Task.Delay(250, stoppingToken);
                     var status = await index.GetIngestStatusAsync();
-                    _state = $"building '{options.Index}': {status.Phase}, {status.DocumentsRead} documents read";
+                    _state = $"building '{options.Index}': {status.Phase}, {status.DocumentsRead} documents";
                     if (status.State == IngestState.Failed) throw new InvalidOperationException(status.Error);
                     if (status.State == IngestState.Succeeded) break;
                 }
@@ -70,7 +70,9 @@ public sealed partial class StartupIndexLoader(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+#pragma warning disable CA1031 // a failed start-up index is reported by readiness and the log; an exception escaping a BackgroundService would stop the whole host
         catch (Exception e)
+#pragma warning restore CA1031
         {
             _state = $"start-up index '{options.Index}' failed: {e.Message}";
             LogFailed(logger, e, options.Index);
@@ -112,13 +114,13 @@ public sealed partial class StartupIndexLoader(
             {
                 await Task.Delay(500, stoppingToken);
                 var status = await index.GetIngestStatusAsync();
-                _dense = $"dense channel ({encoder}): {status.Phase}";
+                _dense = $"dense channel ({encoder}): {status.Phase}, {status.DocumentsRead} documents";
                 if (status.State == IngestState.Failed) throw new InvalidOperationException(status.Error);
                 if (status.State == IngestState.Succeeded) break;
                 if (DateTime.UtcNow - lastLog > TimeSpan.FromSeconds(30))
                 {
                     lastLog = DateTime.UtcNow;
-                    LogDenseProgress(logger, options.Index!, status.Phase);
+                    LogDenseProgress(logger, options.Index!, status.Phase, status.DocumentsRead);
                 }
             }
             var built = await index.GetInfoAsync();
@@ -143,8 +145,8 @@ public sealed partial class StartupIndexLoader(
     [LoggerMessage(Level = LogLevel.Information, Message = "Start-up index '{Index}': encoding the dense channel with '{Encoder}' in the background ({Docs} documents); BM25 serves meanwhile")]
     private static partial void LogDenseStarted(ILogger logger, string index, string encoder, long docs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Start-up index '{Index}': dense channel {Phase}")]
-    private static partial void LogDenseProgress(ILogger logger, string index, string phase);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Start-up index '{Index}': dense channel {Phase}, {Documents} documents")]
+    private static partial void LogDenseProgress(ILogger logger, string index, string phase, long documents);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Hybrid: index '{Index}' version {Version} serves bm25 + dense ({Encoder}); plain text searches use both")]
     private static partial void LogHybrid(ILogger logger, string index, long version, string encoder);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Orleans.Hosting;
 using Shoal.Grains.Hosting;
 
@@ -6,6 +7,7 @@ using Shoal.Grains.Hosting;
 // joins a multi-process cluster (gateways connect with --Mode client --Redis host:port).
 //   dotnet run --project src/Silo -- --Redis 127.0.0.1:6379 --SiloPort 11112 --GatewayPort 30001 --DataDirectory .shoal
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.Logging.AddShoalFilters();
 ClusterSettings cluster;
 try
 {
@@ -13,10 +15,14 @@ try
 }
 catch (ArgumentException e)
 {
-    Console.Error.WriteLine($"shoal silo: {e.Message}");
+    await Console.Error.WriteLineAsync($"shoal silo: {e.Message}");
     return 2;
 }
 string data = Path.GetFullPath(builder.Configuration["DataDirectory"] ?? ".shoal");
+Console.WriteLine($"shoal silo: cluster '{cluster.ClusterId}' " +
+                  (cluster.Redis is null ? "on localhost clustering" : "with Redis membership") +
+                  $", silo port {cluster.SiloPort}, gateway port {cluster.GatewayPort}; state in {data}" +
+                  (string.IsNullOrEmpty(builder.Configuration["BlobConnectionString"]) ? "." : ", snapshots in blob storage."));
 builder.UseOrleans(silo =>
 {
     cluster.Apply(silo);

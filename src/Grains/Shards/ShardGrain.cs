@@ -29,7 +29,9 @@ namespace Shoal.Grains.Shards;
 /// </summary>
 [Reentrant]
 [Placement.ShardPlacement]
+#pragma warning disable CA1001 // _loadLock is a SemaphoreSlim whose wait handle is never asked for, so it holds no unmanaged resource; disposing it while a reentrant call may still wait on it would turn that wait into an ObjectDisposedException
 public sealed partial class ShardGrain : Grain, IShardGrain
+#pragma warning restore CA1001
 {
     private readonly SnapshotCatalog _catalog;
     private readonly UpdateLog _log;
@@ -231,7 +233,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     }
 
     /// <inheritdoc />
-    public async Task ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch)
+    public async Task<int> ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch)
     {
         if (version > _view.Version) await LoadVersionAsync(version);
         await _loadLock.WaitAsync();
@@ -244,16 +246,17 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             // newer lineage cannot arrive before its version (the sender's version was loaded above).
             if (lineage != view.Lineage)
             {
-                if (lineage < view.Lineage) return;
+                if (lineage < view.Lineage) return -1;
                 throw new InvalidOperationException($"Shard {_index}/{_shard} serves lineage {view.Lineage}, not {lineage}.");
             }
-            if (sequence <= delta.Sequence) return; // already applied (a replay or a retry)
+            if (sequence <= delta.Sequence) return -1; // already applied (a replay or a retry): the count is not known
             ShardDelta next;
+            int removed = -1;
             if (sequence == delta.Sequence + 1)
             {
                 var decoded = UpdateBatchCodec.Decode(batch, UpdateLog.Key(_index, lineage, _shard, sequence));
                 if (decoded.Sequence != sequence) throw new ArgumentException($"The batch holds sequence {decoded.Sequence}, not {sequence}.");
-                next = await Task.Run(() => delta.Apply(decoded));
+                (next, removed) = await Task.Run(() => (delta.Apply(decoded), CountVisibleDeletes(view, delta, decoded)));
             }
             else
             {
@@ -263,11 +266,44 @@ public sealed partial class ShardGrain : Grain, IShardGrain
                     throw new InvalidOperationException($"Shard {_index}/{_shard}: the update log ends at batch {next.Sequence}, before pushed batch {sequence}.");
             }
             SwapTo(view with { Delta = next });
+            return removed;
         }
         finally
         {
             _loadLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Deletes in <paramref name="batch"/> that remove a document visible before it (in the live
+    /// buffer, or in the segments and not yet hidden), applied in order so an id deleted twice
+    /// counts once and an upsert then delete of a new id counts.
+    /// </summary>
+    private static int CountVisibleDeletes(ShardView view, ShardDelta before, UpdateBatch batch)
+    {
+        var lease = view.Lease;
+        var state = new Dictionary<string, bool>(StringComparer.Ordinal);
+        bool Visible(string id)
+        {
+            if (state.TryGetValue(id, out bool known)) return known;
+            if (before.TryGet(id, out _)) return true;
+            if (before.Hides(id)) return false;
+            return (lease.Text?.FindDocument(id) ?? -1) >= 0 || (lease.Sparse?.FindDocument(id) ?? -1) >= 0 || (lease.Dense?.FindDocument(id) ?? -1) >= 0;
+        }
+        int removed = 0;
+        foreach (var update in batch.Updates)
+        {
+            if (update.Delete)
+            {
+                if (Visible(update.Id)) removed++;
+                state[update.Id] = false;
+            }
+            else
+            {
+                state[update.Id] = true;
+            }
+        }
+        return removed;
     }
 
     /// <summary>
@@ -292,9 +328,13 @@ public sealed partial class ShardGrain : Grain, IShardGrain
 
     private ShardView AcquireView()
     {
-        // A concurrent swap may retire the view between reading and acquiring it; then read again.
-        ShardView view;
-        while (!(view = _view).Lease.TryAcquire()) { }
+        // No swap can come between reading _view and acquiring its lease: both run on this grain's
+        // turn (a reentrant grain interleaves calls only at awaits, and there is none here), and
+        // SwapTo retires a lease only after _view no longer points at it. The current view's lease
+        // therefore still holds its owner's reference, and acquiring it cannot fail.
+        var view = _view;
+        if (!view.Lease.TryAcquire())
+            throw new InvalidOperationException($"Shard {_index}/{_shard}: the lease of served version {view.Version} was released while still current.");
         return view;
     }
 
@@ -492,7 +532,12 @@ public sealed partial class ShardGrain : Grain, IShardGrain
 /// <summary>What a shard serves at one moment: a version's segments, its live buffer of online updates, and the update log lineage they follow.</summary>
 internal sealed record ShardView(SegmentLease Lease, ShardDelta? Delta, long Lineage)
 {
-    public static ShardView None { get; } = new(SegmentLease.Empty(0), null, 0);
+    /// <summary>
+    /// A fresh empty view for each caller: a shard retires the lease of the view it leaves, so an
+    /// empty view shared by every shard would be released by the first shard that loads a version,
+    /// and then no other shard still serving nothing could acquire it.
+    /// </summary>
+    public static ShardView None => new(SegmentLease.Empty(0), null, 0);
 
     public long Version => Lease.Version;
 }
