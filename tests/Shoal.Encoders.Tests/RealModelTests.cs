@@ -45,7 +45,7 @@ public sealed class RealModelTests(ArcticXsFixture fixture) : IClassFixture<Arct
             ["1/2000 in UK have abnormal PrP positivity."] = "13734012",
         };
         var wanted = judged.Values.ToHashSet(StringComparer.Ordinal);
-        var docs = File.ReadLines(Corpus).Select(Parse).Where((d, i) => i < 40 || wanted.Contains(d.Id)).ToList();
+        var docs = Passages().Where((d, i) => i < 40 || wanted.Contains(d.Id)).ToList();
         Assert.Equal(42, docs.Count);
 
         var vectors = await fixture.Pool.EncodeDocumentsAsync(docs.Select(d => d.Text).ToArray());
@@ -88,7 +88,7 @@ public sealed class RealModelTests(ArcticXsFixture fixture) : IClassFixture<Arct
     [Fact]
     public async Task Length_bucketed_batches_equal_one_document_at_a_time()
     {
-        var texts = File.ReadLines(Corpus).Skip(100).Take(12).Select(l => Parse(l).Text).ToArray();
+        var texts = Passages().Skip(100).Take(12).Select(p => p.Text).ToArray();
         texts[3] = "short";
         long runsBefore = fixture.Encoder.SessionRuns;
         var batched = await fixture.Pool.EncodeDocumentsAsync(texts);
@@ -97,6 +97,9 @@ public sealed class RealModelTests(ArcticXsFixture fixture) : IClassFixture<Arct
         for (int i = 0; i < texts.Length; i++) AssertClose(fixture.Encoder.Encode([texts[i]])[0].Dense!, batched[i].Dense!);
         Assert.True(fixture.Pool.DocumentPaddedTokens >= fixture.Pool.DocumentTokens);
     }
+
+    /// <summary>SciFact passages (id, title + text) in corpus order, read lazily.</summary>
+    private static IEnumerable<(string Id, string Text)> Passages() => File.ReadLines(Corpus).Select(Parse);
 
     private static (string Id, string Text) Parse(string line)
     {

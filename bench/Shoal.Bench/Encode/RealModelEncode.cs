@@ -20,6 +20,16 @@ public sealed partial class EncodeWorkload
     /// batch1_docs_per_s, padded_docs_per_s, bucketed_docs_per_s, *_tokens_per_s, speedup_at_16,
     /// model_gflops, sgemm_gflops, model_sgemm_fraction, query p50/p99.
     /// </summary>
+    /// <summary>The first <paramref name="count"/> passages of a BEIR corpus, as title + text.</summary>
+    private static string[] LoadPassages(string corpus, int count) => File.ReadLines(corpus).Take(count).Select(line =>
+    {
+        using var doc = JsonDocument.Parse(line);
+        var e = doc.RootElement;
+        string title = e.TryGetProperty("title", out var t) ? t.GetString() ?? "" : "";
+        string text = e.GetProperty("text").GetString() ?? "";
+        return title.Length == 0 ? text : title + " " + text;
+    }).ToArray();
+
     private static async Task<int> RunRealModelAsync(BenchArgs a, BuiltInModel model, string root, CancellationToken cancellationToken)
     {
         int docCount = a.Int("docs", 256);
@@ -34,13 +44,7 @@ public sealed partial class EncodeWorkload
             throw new ArgumentException("--docs, --seconds, --passes, --max-batch and --batch-tokens must be positive; --threads and --max-wait-ms not negative.");
         string corpus = Path.Combine(root, "..", "shared", "data", "scifact", "corpus.jsonl");
         if (!File.Exists(corpus)) throw new ArgumentException($"The real-model encode benchmark needs SciFact passages at {corpus}.");
-        var docs = File.ReadLines(corpus).Take(docCount).Select(line =>
-        {
-            var e = JsonDocument.Parse(line).RootElement;
-            string title = e.TryGetProperty("title", out var t) ? t.GetString() ?? "" : "";
-            string text = e.GetProperty("text").GetString() ?? "";
-            return title.Length == 0 ? text : title + " " + text;
-        }).ToArray();
+        var docs = LoadPassages(corpus, docCount);
         var queries = LoadTexts(root);
 
         var options = new EncoderOptions
