@@ -77,7 +77,9 @@ public sealed class HybridGatewayTests : IDisposable
         ]);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+#pragma warning disable CA2000 // the client is owned by the returned Gateway, which disposes it
         return new Gateway(app, new HttpClient { BaseAddress = new Uri(address.TrimEnd('/') + "/") });
+#pragma warning restore CA2000
     }
 
     private static async Task<string> WaitForDetailAsync(HttpClient http, Func<string, bool> done, TimeSpan timeout)
