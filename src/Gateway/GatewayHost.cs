@@ -39,6 +39,7 @@ public static class GatewayHost
 
         string data = Path.GetFullPath(options.DataDirectory);
         string urls = builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrl;
+        var encoders = EmbeddedEncoders.None("client mode: encoders are hosted by the silos");
         switch (options.Mode.ToLowerInvariant())
         {
             case "embedded":
@@ -62,6 +63,7 @@ public static class GatewayHost
                             o.AdditionalDataRoots = [.. o.AdditionalDataRoots, corpusDirectory];
                     });
                     silo.AddShoalJobs();
+                    encoders = EmbeddedEncoders.Configure(silo, options, builder.Configuration);
                 });
                 break;
             case "client":
@@ -74,6 +76,7 @@ public static class GatewayHost
                 throw new ArgumentException($"Mode must be 'embedded' or 'client' (got '{options.Mode}').");
         }
 
+        builder.Services.AddSingleton(_ => encoders);
         builder.Services.AddSingleton<StartupIndexLoader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StartupIndexLoader>());
         builder.Services.AddProblemDetails();

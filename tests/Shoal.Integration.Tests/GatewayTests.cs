@@ -35,6 +35,7 @@ public sealed class GatewayFixture : IAsyncLifetime
             "--Shoal:DataRoots:0", Path.GetTempPath(),
             "--Shoal:DataRoots:1", Path.GetFullPath(Path.Combine(Paths.RepoRoot, "..", "shared", "data")),
             "--Shoal:DataRoots:2", Path.GetDirectoryName(Paths.SamplePassages)!,
+            "--Bm25Only", "true", // these tests are about BM25; HybridGatewayTests covers the default dense channel
         ]);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

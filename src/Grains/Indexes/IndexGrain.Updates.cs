@@ -189,13 +189,13 @@ public sealed partial class IndexGrain
         {
             if (needSparse.Count > 0)
             {
-                var vectors = await _encoders.EncodeSparseAsync(schema.Sparse!.Encoder!, needSparse.Select(i => TextOf(updates[i])).ToArray(), cancellationToken);
+                var vectors = await _encoders.EncodeSparseAsync(schema.Sparse!.Encoder!, needSparse.Select(i => TextOf(updates[i])).ToArray(), Shoal.Encoders.TextRole.Document, cancellationToken);
                 for (int j = 0; j < needSparse.Count; j++)
                     updates[needSparse[j]] = updates[needSparse[j]] with { SparseTerms = vectors[j].Terms, SparseWeights = vectors[j].Weights };
             }
             if (needDense.Count > 0)
             {
-                var vectors = await _encoders.EncodeDenseAsync(schema.Dense!.Encoder!, needDense.Select(i => TextOf(updates[i])).ToArray(), cancellationToken);
+                var vectors = await _encoders.EncodeDenseAsync(schema.Dense!.Encoder!, needDense.Select(i => TextOf(updates[i])).ToArray(), Shoal.Encoders.TextRole.Document, cancellationToken);
                 for (int j = 0; j < needDense.Count; j++)
                     updates[needDense[j]] = updates[needDense[j]] with { Dense = vectors[j] };
             }

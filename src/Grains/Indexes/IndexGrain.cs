@@ -450,21 +450,32 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     {
         const int Batch = 256;
         string encoder = sparse ? job.SparseEncoder! : job.DenseEncoder!;
+        string channel = sparse ? "sparse" : "dense";
         var docs = new List<SourceDocument>(Batch);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var lastLog = TimeSpan.Zero;
+        long encoded = 0;
         async Task FlushAsync()
         {
             var texts = docs.Select(d => string.IsNullOrEmpty(d.Title) ? d.Text : d.Title + " " + d.Text).ToArray();
             if (sparse)
             {
-                var vectors = await _encoders.EncodeSparseAsync(encoder, texts, CancellationToken.None);
+                var vectors = await _encoders.EncodeSparseAsync(encoder, texts, Shoal.Encoders.TextRole.Document, CancellationToken.None);
                 builder.AddSparse(docs.Select((d, i) => new SparseDocument(d.Id, job.Plan.Text is null ? texts[i] : null, vectors[i])));
             }
             else
             {
-                var vectors = await _encoders.EncodeDenseAsync(encoder, texts, CancellationToken.None);
+                var vectors = await _encoders.EncodeDenseAsync(encoder, texts, Shoal.Encoders.TextRole.Document, CancellationToken.None);
                 builder.AddDense(docs.Select((d, i) => (d.Id, vectors[i])));
             }
+            encoded += docs.Count;
             docs.Clear();
+            double rate = encoded / Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
+            if (clock.Elapsed - lastLog >= TimeSpan.FromSeconds(15))
+            {
+                lastLog = clock.Elapsed;
+                LogEncoding(_logger, Name, channel, encoder, encoded, rate);
+            }
         }
         foreach (var doc in CorpusReader.Read(job.Corpus!, job.Format))
         {
@@ -472,7 +483,14 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             if (docs.Count == Batch) await FlushAsync();
         }
         if (docs.Count > 0) await FlushAsync();
+        LogEncoded(_logger, Name, channel, encoder, encoded, clock.Elapsed.TotalSeconds);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: encoding the {Channel} channel with '{Encoder}': {Documents} documents so far, {Rate:F1} documents/s")]
+    private static partial void LogEncoding(ILogger logger, string index, string channel, string encoder, long documents, double rate);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: encoded the {Channel} channel with '{Encoder}': {Documents} documents in {Seconds:F1} s")]
+    private static partial void LogEncoded(ILogger logger, string index, string channel, string encoder, long documents, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Index {Index}: {Warning}")]
     private static partial void LogPlacementWarning(ILogger logger, string index, string warning);

@@ -456,7 +456,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             throw new QueryException($"Invalid sparse query vector: {e.Message}");
         }
         string encoder = schema.Encoder ?? throw new QueryException($"The sparse channel of index '{request.Index}' has no encoder, so it cannot take text; send a 'vector'.");
-        return (await _encoder.EncodeSparseAsync(encoder, [spec.Text ?? request.Text!], cancellationToken))[0];
+        return (await _encoder.EncodeSparseAsync(encoder, [spec.Text ?? request.Text!], Shoal.Encoders.TextRole.Query, cancellationToken))[0];
     }
 
     private async Task<byte[]> DenseVectorOfAsync(SearchRequest request, DenseQuerySpec spec, DenseChannelSchema schema, CancellationToken cancellationToken)
@@ -472,7 +472,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         else
         {
             string encoder = schema.Encoder ?? throw new QueryException($"The dense channel of index '{request.Index}' has no encoder, so it cannot take text; send a 'vector'.");
-            vector = (await _encoder.EncodeDenseAsync(encoder, [spec.Text ?? request.Text!], cancellationToken))[0];
+            vector = (await _encoder.EncodeDenseAsync(encoder, [spec.Text ?? request.Text!], Shoal.Encoders.TextRole.Query, cancellationToken))[0];
             if (vector.Length != schema.Dims)
                 throw new QueryException($"Encoder '{encoder}' gives {vector.Length} dimensions; index '{request.Index}' has {schema.Dims}.");
         }
