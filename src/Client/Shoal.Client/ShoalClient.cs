@@ -47,6 +47,7 @@ public sealed partial class ShoalClient : IDisposable
     }
 
     /// <summary>A client of its own (connection pool and resilience pipeline) with <paramref name="options"/>; dispose it when done.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The HttpClient owns the handler (disposeHandler: true) and this client owns the HttpClient.")]
     public ShoalClient(ShoalClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
