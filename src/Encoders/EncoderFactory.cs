@@ -14,6 +14,7 @@ public static class EncoderFactory
     public static ITextEncoder Create(EncoderOptions options, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options = options.ResolveBuiltInModel();
         switch (options.Kind)
         {
             case EncoderKind.Bm25:
@@ -24,7 +25,11 @@ public static class EncoderFactory
                     var session = OnnxSessionFactory.Create(options, logger);
                     try
                     {
-                        return new DenseOnnxEncoder(session, tokenizer, options.Pooling, options.Normalize, options.OutputName, options.Name);
+                        return new DenseOnnxEncoder(session, tokenizer, options.Pooling, options.Normalize, options.OutputName, options.Name)
+                        {
+                            QueryPrefix = options.QueryPrefix ?? "",
+                            DocumentPrefix = options.DocumentPrefix ?? "",
+                        };
                     }
                     catch
                     {
@@ -38,7 +43,11 @@ public static class EncoderFactory
                     var session = OnnxSessionFactory.Create(options, logger);
                     try
                     {
-                        return new SpladeOnnxEncoder(session, tokenizer, options.SparseThreshold, options.SparseTopK, options.OutputName, options.Name);
+                        return new SpladeOnnxEncoder(session, tokenizer, options.SparseThreshold, options.SparseTopK, options.OutputName, options.Name)
+                        {
+                            QueryPrefix = options.QueryPrefix ?? "",
+                            DocumentPrefix = options.DocumentPrefix ?? "",
+                        };
                     }
                     catch
                     {

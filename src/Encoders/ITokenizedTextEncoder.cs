@@ -11,6 +11,15 @@ public interface ITokenizedTextEncoder : ITextEncoder
     /// <summary>The model's tokenizer.</summary>
     WordPieceTokenizer Tokenizer { get; }
 
+    /// <summary>
+    /// Instruction the encoder puts before every query (<see cref="EncoderPool.EncodeAsync"/>);
+    /// empty for none. Part of the encoder, so users type plain queries.
+    /// </summary>
+    string QueryPrefix { get; }
+
+    /// <summary>Instruction the encoder puts before every document (<see cref="EncoderPool.EncodeDocumentsAsync"/>); empty for none.</summary>
+    string DocumentPrefix { get; }
+
     /// <summary>Session runs so far (one per non-empty batch).</summary>
     long SessionRuns { get; }
 

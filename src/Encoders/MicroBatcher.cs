@@ -265,6 +265,7 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable, IDisposable
         }
         Interlocked.Increment(ref _batchesRun);
         Interlocked.Add(ref _itemsProcessed, items.Length);
+        EncoderMetrics.BatchSize.Record(items.Length, new KeyValuePair<string, object?>("batcher", _name));
         if (items.Length > Volatile.Read(ref _largestBatch)) Volatile.Write(ref _largestBatch, items.Length); // single writer: the worker
         for (int i = 0; i < batch.Count; i++)
         {

@@ -68,6 +68,26 @@ public sealed class SpladeOnnxEncoder : ITokenizedTextEncoder, IDisposable
     public string Name { get; }
 
     /// <inheritdoc />
+    public string QueryPrefix { get; init; } = "";
+
+    /// <inheritdoc />
+    public string DocumentPrefix { get; init; } = "";
+
+    /// <summary>Tokenises queries (with <see cref="QueryPrefix"/>) and encodes them in one session run, on the calling thread.</summary>
+    public EncodedBatch EncodeQueries(IReadOnlyList<string> queries)
+    {
+        ArgumentNullException.ThrowIfNull(queries);
+        return Encode(QueryPrefix.Length == 0 ? queries : queries.Select(q => QueryPrefix + q).ToArray());
+    }
+
+    /// <summary>Tokenises documents (with <see cref="DocumentPrefix"/>) and encodes them in one session run, on the calling thread.</summary>
+    public EncodedBatch EncodeDocuments(IReadOnlyList<string> documents)
+    {
+        ArgumentNullException.ThrowIfNull(documents);
+        return Encode(DocumentPrefix.Length == 0 ? documents : documents.Select(d => DocumentPrefix + d).ToArray());
+    }
+
+    /// <inheritdoc />
     public EncoderKind Kind => EncoderKind.Sparse;
 
     /// <summary>The tokenizer.</summary>

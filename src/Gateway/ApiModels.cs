@@ -66,8 +66,8 @@ public sealed record IngestBody(
     string? DenseEncoder = null,
     bool? StrictPlacement = null);
 
-/// <summary>A hit in an HTTP response.</summary>
-public sealed record HitDto(string Id, float Score, string? Title, string? Snippet);
+/// <summary>A hit in an HTTP response; <c>ranks</c> is its 1-based rank in each of the response's channels (0: not returned by that channel).</summary>
+public sealed record HitDto(string Id, float Score, string? Title, string? Snippet, IReadOnlyList<int>? Ranks = null);
 
 /// <summary>Response of a search.</summary>
 public sealed record SearchResult(string Index, long Version, IReadOnlyList<HitDto> Hits, Coverage Coverage, double TookMs, IReadOnlyList<string> Channels);

@@ -1,5 +1,7 @@
 using Orleans.Configuration;
 using Orleans.Hosting;
+using Shoal.Gateway.Auth;
+using Shoal.Gateway.Limits;
 using Shoal.Grains.Hosting;
 
 namespace Shoal.Gateway;
@@ -23,6 +25,13 @@ public static class GatewayHost
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
             builder.WebHost.UseUrls(DefaultUrl);
 
+        // Security (README "Security model"): API keys and scopes, request limits; refuses a
+        // non-loopback address without keys unless Shoal:Auth:AllowAnonymous says otherwise.
+        var auth = GatewayAuth.Decide(builder.Configuration, DefaultUrl);
+        var limits = GatewayLimitOptions.From(builder.Configuration);
+        builder.Services.AddShoalAuth(auth).AddShoalLimits(limits);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes);
+
         var options = new GatewayOptions();
         builder.Configuration.Bind(options);
         var cluster = ClusterSettings.From(builder.Configuration);
@@ -30,6 +39,7 @@ public static class GatewayHost
 
         string data = Path.GetFullPath(options.DataDirectory);
         string urls = builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrl;
+        var encoders = EmbeddedEncoders.None("client mode: encoders are hosted by the silos");
         switch (options.Mode.ToLowerInvariant())
         {
             case "embedded":
@@ -48,33 +58,45 @@ public static class GatewayHost
                         o.SnapshotDirectory = Path.Combine(data, "snapshots");
                         o.CacheDirectory = Path.Combine(data, "cache");
                         o.BuildDirectory = Path.Combine(data, "build");
+                        // The start-up corpus is the operator's choice: its directory is a data root too.
+                        if (options.Corpus is { Length: > 0 } corpus && Path.GetDirectoryName(Path.GetFullPath(corpus)) is { } corpusDirectory)
+                            o.AdditionalDataRoots = [.. o.AdditionalDataRoots, corpusDirectory];
                     });
                     silo.AddShoalJobs();
+                    encoders = EmbeddedEncoders.Configure(silo, options, builder.Configuration);
                 });
                 break;
             case "client":
                 if (options.Corpus is not null) options.Index ??= "default";
                 Console.WriteLine($"shoal gateway: HTTP API on {urls} for the cluster '{cluster.ClusterId}' " +
                                   (cluster.Redis is null ? $"on localhost (silo gateway port {cluster.GatewayPort})." : "found through Redis membership."));
-                builder.UseOrleansClient(client => cluster.Apply(client));
+                builder.UseOrleansClient(client => cluster.Apply(client).AddActivityPropagation());
                 break;
             default:
                 throw new ArgumentException($"Mode must be 'embedded' or 'client' (got '{options.Mode}').");
         }
 
+        builder.Services.AddSingleton(_ => encoders);
         builder.Services.AddSingleton<StartupIndexLoader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StartupIndexLoader>());
         builder.Services.AddProblemDetails();
+        builder.AddShoalOperatorSurface();
 
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" }));
+        GatewayAuth.LogMode(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Shoal.Gateway.Auth"), auth);
+        app.UseShoalBodyLimits(limits);
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" })).AllowAnonymous();
         app.MapGet("/health/ready", (StartupIndexLoader loader) => loader.IsReady
             ? Results.Ok(new { status = "ready", detail = loader.State })
-            : Results.Json(new { status = "not ready", detail = loader.State }, statusCode: StatusCodes.Status503ServiceUnavailable));
+            : Results.Json(new { status = "not ready", detail = loader.State }, statusCode: StatusCodes.Status503ServiceUnavailable)).AllowAnonymous();
         app.MapShoalApi();
         app.MapShoalJobsApi();
+        app.MapShoalOperatorSurface();
         return app;
     }
 

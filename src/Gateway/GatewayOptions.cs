@@ -22,6 +22,19 @@ public sealed class GatewayOptions
     public int Replicas { get; set; } = 1;
 
     /// <summary>
+    /// Embedded default: the dense encoder whose channel the start-up index gets in the background
+    /// (hybrid search once it is built): an encoder configured under Shoal:Encoders, or a built-in
+    /// model (default "arctic-xs"). See <see cref="EmbeddedEncoders"/>.
+    /// </summary>
+    public string DenseEncoder { get; set; } = "arctic-xs";
+
+    /// <summary>Embedded default: start without encoders (BM25 only).</summary>
+    public bool Bm25Only { get; set; }
+
+    /// <summary>Where built-in models are extracted; default $SHOAL_MODELS_DIR or ~/.local/share/shoal/models.</summary>
+    public string? ModelsDirectory { get; set; }
+
+    /// <summary>
     /// "embedded" (default): co-host a silo in this process. "client": connect to a cluster of
     /// silo processes (Redis membership via --Redis host:port) and serve only HTTP.
     /// Cluster settings (Redis, SiloPort, GatewayPort, ClusterId) are read by ClusterSettings.

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans;
+using Shoal.Gateway.Auth;
 using Shoal.Grains.Jobs;
 
 namespace Shoal.Gateway;
@@ -52,10 +53,10 @@ public static class JobsApi
     public static IEndpointRouteBuilder MapShoalJobsApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1/jobs");
-        v1.MapPost("", Submit);
-        v1.MapGet("", List);
-        v1.MapGet("/{id}", Get);
-        v1.MapPost("/{id}/cancel", Cancel);
+        v1.MapPost("", Submit).RequireAuthorization(ApiScopes.Admin);
+        v1.MapGet("", List).RequireAuthorization(ApiScopes.Search);
+        v1.MapGet("/{id}", Get).RequireAuthorization(ApiScopes.Search);
+        v1.MapPost("/{id}/cancel", Cancel).RequireAuthorization(ApiScopes.Admin);
         return app;
     }
 

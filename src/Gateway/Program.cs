@@ -1,6 +1,8 @@
 using System.Net.Sockets;
 using Shoal.Gateway;
 
+if (args is ["hash-key" or "new-key", ..]) return Shoal.Gateway.Auth.ApiKeyTool.Run(args, Console.In, Console.Out, Console.Error);
+
 WebApplication app;
 try
 {

@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans;
 using Shoal.Engine.Snapshots;
 using Shoal.Grains.Contracts;
+using Shoal.Gateway.Auth;
+using Shoal.Gateway.Limits;
 
 namespace Shoal.Gateway;
 
@@ -30,11 +32,11 @@ public static class ShoalApi
     public static IEndpointRouteBuilder MapShoalApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1");
-        v1.MapGet("/indexes", ListIndexes);
-        v1.MapGet("/indexes/{name}", GetIndex);
-        v1.MapPost("/indexes/{name}/search", Search);
-        v1.MapPost("/indexes/{name}/ingest", StartIngest);
-        v1.MapGet("/indexes/{name}/ingest", GetIngest);
+        v1.MapGet("/indexes", ListIndexes).RequireAuthorization(ApiScopes.Search);
+        v1.MapGet("/indexes/{name}", GetIndex).RequireAuthorization(ApiScopes.Search);
+        v1.MapPost("/indexes/{name}/search", Search).RequireAuthorization(ApiScopes.Search).WithSearchAdmission();
+        v1.MapPost("/indexes/{name}/ingest", StartIngest).RequireAuthorization(ApiScopes.Admin);
+        v1.MapGet("/indexes/{name}/ingest", GetIngest).RequireAuthorization(ApiScopes.Search);
         v1.MapUpdatesApi();
         return app;
     }
@@ -58,7 +60,7 @@ public static class ShoalApi
         if (error is not null) return error;
         var request = ToRequest(name, body!, out string? invalid);
         if (invalid is not null) return BadRequest(invalid);
-        var response = await grains.GetGrain<IQueryCoordinatorGrain>(0).SearchAsync(request!, cancellationToken);
+        var response = await SearchFailover.SearchAsync(grains, request!, cancellationToken);
         return response.Status switch
         {
             SearchStatus.Invalid => BadRequest(response.Error!),
@@ -67,7 +69,7 @@ public static class ShoalApi
             _ => TypedResults.Json(new SearchResult(
                 response.Index,
                 response.Version,
-                response.Hits.Select(h => new HitDto(h.Id, h.Score, h.Title, h.Snippet)).ToArray(),
+                response.Hits.Select(h => new HitDto(h.Id, h.Score, h.Title, h.Snippet, h.Ranks)).ToArray(),
                 response.Coverage,
                 response.TookMs,
                 response.Channels), Json),

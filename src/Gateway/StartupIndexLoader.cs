@@ -5,21 +5,30 @@ namespace Shoal.Gateway;
 
 /// <summary>
 /// Builds the start-up index (the sample corpus of the embedded default) when it has no
-/// published version, and reports readiness once it serves.
+/// published version, and reports readiness once it serves (BM25). Then, when the embedded
+/// default hosts a dense encoder (<see cref="EmbeddedEncoders"/>) and the served version has no
+/// dense channel, it builds one in the background: a new version with BM25 and the corpus encoded
+/// by the encoder pool, published when done (BM25 serves meanwhile; plain text searches are
+/// hybrid from then on). A restart finds the dense channel in the snapshot and encodes nothing.
 /// </summary>
 public sealed partial class StartupIndexLoader(
     IGrainFactory grains,
     GatewayOptions options,
+    EmbeddedEncoders encoders,
     IHostApplicationLifetime lifetime,
     ILogger<StartupIndexLoader> logger) : BackgroundService
 {
     private volatile string _state = "starting";
+    private volatile string _dense = "";
 
     /// <summary>True once the start-up index serves queries (or none is configured).</summary>
     public bool IsReady { get; private set; }
 
     /// <summary>A one-line account of the start-up index, for the readiness probe.</summary>
-    public string State => _state;
+    public string State => _dense.Length == 0 ? _state : $"{_state}; {_dense}";
+
+    /// <summary>Whether the start-up index serves a dense channel (hybrid search).</summary>
+    public bool IsHybrid { get; private set; }
 
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -42,7 +51,7 @@ public sealed partial class StartupIndexLoader(
             {
                 string corpus = options.Corpus ?? throw new InvalidOperationException("No corpus to index: pass --Corpus <path>.");
                 LogIndexing(logger, options.Index, corpus, options.Shards);
-                await index.StartIngestAsync(new IngestRequest { CorpusPath = corpus, Format = options.Format, Shards = options.Shards, Replicas = options.Replicas });
+                await index.StartIngestAsync(new IngestRequest { CorpusPath = Path.GetFullPath(corpus), Format = options.Format, Shards = options.Shards, Replicas = options.Replicas });
                 while (true)
                 {
                     await Task.Delay(250, stoppingToken);
@@ -56,6 +65,7 @@ public sealed partial class StartupIndexLoader(
             _state = $"index '{options.Index}' version {info!.Version} serves {info.DocCount} documents in {info.ShardCount} shards";
             IsReady = true;
             LogReady(logger, options.Index, info.Version, info.DocCount, info.ShardCount);
+            await AddDenseChannelAsync(index, info, stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -68,6 +78,81 @@ public sealed partial class StartupIndexLoader(
             LogFailed(logger, e, options.Index);
         }
     }
+
+    private async Task AddDenseChannelAsync(IIndexGrain index, IndexInfo info, CancellationToken stoppingToken)
+    {
+        if (encoders.DenseEncoder is not { } encoder)
+        {
+            _dense = $"BM25 only: {encoders.DisabledReason}";
+            LogBm25Only(logger, options.Index!, encoders.DisabledReason ?? "no dense encoder");
+            return;
+        }
+        if (info.Channel("dense") is { Encoder: not null } existing)
+        {
+            _dense = $"hybrid: dense channel ({existing.Encoder}) restored from the snapshot";
+            IsHybrid = true;
+            LogHybrid(logger, options.Index!, info.Version, existing.Encoder);
+            return;
+        }
+        if (options.Corpus is null)
+        {
+            _dense = "BM25 only: no corpus to encode for the dense channel (pass --Corpus)";
+            LogBm25Only(logger, options.Index!, "no corpus to encode (pass --Corpus)");
+            return;
+        }
+        LogDenseStarted(logger, options.Index!, encoder, info.DocCount);
+        _dense = $"dense channel ({encoder}): starting";
+        try
+        {
+            await index.StartIngestAsync(new IngestRequest
+            {
+                CorpusPath = options.Corpus, Format = options.Format, Shards = info.ShardCount, Replicas = info.Replicas,
+                K1 = info.K1, B = info.B, DenseEncoder = encoder,
+            });
+            var lastLog = DateTime.UtcNow;
+            while (true)
+            {
+                await Task.Delay(500, stoppingToken);
+                var status = await index.GetIngestStatusAsync();
+                _dense = $"dense channel ({encoder}): {status.Phase}, {status.DocumentsRead} documents";
+                if (status.State == IngestState.Failed) throw new InvalidOperationException(status.Error);
+                if (status.State == IngestState.Succeeded) break;
+                if (DateTime.UtcNow - lastLog > TimeSpan.FromSeconds(30))
+                {
+                    lastLog = DateTime.UtcNow;
+                    LogDenseProgress(logger, options.Index!, status.Phase, status.DocumentsRead);
+                }
+            }
+            var built = await index.GetInfoAsync();
+            _state = $"index '{options.Index}' version {built!.Version} serves {built.DocCount} documents in {built.ShardCount} shards";
+            _dense = $"hybrid: dense channel ({encoder}) built";
+            IsHybrid = true;
+            LogHybrid(logger, options.Index!, built.Version, encoder);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or OrleansException)
+        {
+            _dense = $"BM25 only: the dense channel ({encoder}) failed: {e.Message}";
+            LogDenseFailed(logger, e, options.Index!, encoder);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Start-up index '{Index}' serves BM25 only: {Reason}")]
+    private static partial void LogBm25Only(ILogger logger, string index, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Start-up index '{Index}': encoding the dense channel with '{Encoder}' in the background ({Docs} documents); BM25 serves meanwhile")]
+    private static partial void LogDenseStarted(ILogger logger, string index, string encoder, long docs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Start-up index '{Index}': dense channel {Phase}, {Documents} documents")]
+    private static partial void LogDenseProgress(ILogger logger, string index, string phase, long documents);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Hybrid: index '{Index}' version {Version} serves bm25 + dense ({Encoder}); plain text searches use both")]
+    private static partial void LogHybrid(ILogger logger, string index, long version, string encoder);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Start-up index '{Index}': the dense channel ({Encoder}) failed; BM25 serves alone")]
+    private static partial void LogDenseFailed(ILogger logger, Exception error, string index, string encoder);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Indexing start-up index '{Index}' from {Corpus} into {Shards} shards")]
     private static partial void LogIndexing(ILogger logger, string index, string corpus, int shards);

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Orleans;
 using Shoal.Engine.Snapshots;
 using Shoal.Grains.Contracts;
+using Shoal.Gateway.Auth;
 using Shoal.Grains.Query;
 
 namespace Shoal.Gateway;
@@ -24,9 +25,9 @@ public static class UpdatesApi
     /// <summary>Maps the update endpoints onto the v1 group.</summary>
     internal static RouteGroupBuilder MapUpdatesApi(this RouteGroupBuilder v1)
     {
-        v1.MapPost("/indexes/{name}/documents", Update);
-        v1.MapDelete("/indexes/{name}/documents/{id}", DeleteOne);
-        v1.MapPost("/indexes/{name}/merge", Merge);
+        v1.MapPost("/indexes/{name}/documents", Update).RequireAuthorization(ApiScopes.Write);
+        v1.MapDelete("/indexes/{name}/documents/{id}", DeleteOne).RequireAuthorization(ApiScopes.Write);
+        v1.MapPost("/indexes/{name}/merge", Merge).RequireAuthorization(ApiScopes.Admin);
         return v1;
     }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Hosting;
 using Shoal.Grains.Hosting;
+using Shoal.Silo;
 
 // A silo without the HTTP gateway. Alone it uses localhost clustering; with --Redis host:port it
 // joins a multi-process cluster (gateways connect with --Mode client --Redis host:port).
@@ -19,6 +20,15 @@ catch (ArgumentException e)
     return 2;
 }
 string data = Path.GetFullPath(builder.Configuration["DataDirectory"] ?? ".shoal");
+try
+{
+    builder.AddShoalSiloTelemetry(); // OTLP export of metrics and traces when Otlp:Endpoint is set
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"shoal silo: {e.Message}");
+    return 2;
+}
 Console.WriteLine($"shoal silo: cluster '{cluster.ClusterId}' " +
                   (cluster.Redis is null ? "on localhost clustering" : "with Redis membership") +
                   $", silo port {cluster.SiloPort}, gateway port {cluster.GatewayPort}; state in {data}" +

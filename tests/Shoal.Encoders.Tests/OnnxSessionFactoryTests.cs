@@ -56,10 +56,9 @@ public sealed class OnnxSessionFactoryTests
         Assert.Contains("30522", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [CpuFlavourFact]
     public void Cuda_falls_back_to_cpu_with_a_warning_on_the_cpu_build()
     {
-        if (OnnxSessionFactory.IsCudaProviderInBuild()) return; // the GPU flavour: CUDA may well load
         var logger = new CapturingLogger();
         using var session = OnnxSessionFactory.Create(TestPaths.Model("dense-tiny.onnx"), "CUDA", deviceId: 0, logger: logger);
         Assert.Equal("cpu", session.ExecutionProvider);
@@ -68,10 +67,9 @@ public sealed class OnnxSessionFactoryTests
         Assert.Contains("dense-tiny.onnx", warning.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [CpuFlavourFact]
     public void Cuda_required_throws_instead_of_falling_back()
     {
-        if (OnnxSessionFactory.IsCudaProviderInBuild()) return; // the GPU flavour: CUDA may well load
         var e = Assert.Throws<EncoderConfigurationException>(() =>
             OnnxSessionFactory.Create(TestPaths.Model("dense-tiny.onnx"), "cuda-required", deviceId: 1));
         Assert.Contains("cuda-required", e.Message, StringComparison.Ordinal);

@@ -37,7 +37,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(120); // Azurite (node) took 58 s to listen on a heavily loaded 2-core machine
         try
         {
             while (true)
@@ -70,11 +70,14 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        if (_process is { HasExited: false }) _process.Kill(entireProcessTree: true);
+        // Idempotent: a failed InitializeAsync disposes here, and xunit may call this again.
+        var process = _process;
+        _process = null;
+        if (process is { HasExited: false }) process.Kill(entireProcessTree: true);
 #pragma warning disable CA1849 // fixture teardown after the last test of the class: a bounded wait for the killed server, nothing else runs on this thread
-        _process?.WaitForExit(5000);
+        process?.WaitForExit(5000);
 #pragma warning restore CA1849
-        _process?.Dispose();
+        process?.Dispose();
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
         return Task.CompletedTask;
     }

@@ -23,6 +23,7 @@ public sealed class TwoSiloCluster : IAsyncLifetime
         builder.ConfigureSilo((_, silo) => silo.AddShoal(o =>
         {
             o.SnapshotDirectory = Path.Combine(data, "snapshots");
+            o.AdditionalDataRoots = [Path.GetTempPath()]; // tests write sources to temporary directories
             o.CacheDirectory = Path.Combine(data, "cache");
             o.BuildDirectory = Path.Combine(data, "build");
         }));

@@ -31,6 +31,11 @@ public sealed class GatewayFixture : IAsyncLifetime
             "--Shards", "3",
             "--SiloPort", "0",
             "--GatewayPort", "0",
+            // Tests write sources to temporary directories: those, the shared data and the samples are the data roots.
+            "--Shoal:DataRoots:0", Path.GetTempPath(),
+            "--Shoal:DataRoots:1", Path.GetFullPath(Path.Combine(Paths.RepoRoot, "..", "shared", "data")),
+            "--Shoal:DataRoots:2", Path.GetDirectoryName(Paths.SamplePassages)!,
+            "--Bm25Only", "true", // these tests are about BM25; HybridGatewayTests covers the default dense channel
         ]);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -117,9 +122,14 @@ public sealed class GatewayTests(GatewayFixture fixture) : IClassFixture<Gateway
     public async Task Ingest_with_a_missing_file_is_400_and_the_sdk_surfaces_it()
     {
         using var client = new ShoalClient(fixture.Http);
-        var e = await Assert.ThrowsAsync<ShoalApiException>(() => client.StartIngestAsync("other", new IngestOptions("/nonexistent/corpus.jsonl")));
+        // Inside a data root (the fixture's include the temp directory): the answer says the file is missing.
+        var e = await Assert.ThrowsAsync<ShoalApiException>(() => client.StartIngestAsync("other", new IngestOptions(Path.Combine(Path.GetTempPath(), "shoal-nonexistent", "corpus.jsonl"))));
         Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
         Assert.Contains("does not exist", e.Detail);
+        // Outside every data root: refused without saying whether it exists.
+        e = await Assert.ThrowsAsync<ShoalApiException>(() => client.StartIngestAsync("other", new IngestOptions("/nonexistent/corpus.jsonl")));
+        Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
+        Assert.Contains("not an allowed source", e.Detail);
     }
 
     [Fact]

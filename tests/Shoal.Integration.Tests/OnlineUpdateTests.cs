@@ -36,6 +36,7 @@ public sealed class OnlineUpdateTests : IAsyncLifetime
         builder.ConfigureSilo((_, silo) => silo.AddShoal(o =>
         {
             o.SnapshotDirectory = Path.Combine(root, "snapshots");
+            o.AdditionalDataRoots = [Path.GetTempPath()]; // tests write sources to temporary directories
             o.CacheDirectory = cache;
             o.BuildDirectory = Path.Combine(root, "build");
             o.MergeInterval = TimeSpan.Zero;

@@ -18,6 +18,7 @@ public sealed class ReplicaFailoverTests : IAsyncLifetime
         builder.ConfigureSilo((_, silo) => silo.AddShoal(o =>
         {
             o.SnapshotDirectory = Path.Combine(data, "snapshots");
+            o.AdditionalDataRoots = [Path.GetTempPath()]; // tests write sources to temporary directories
             o.CacheDirectory = Path.Combine(data, "cache");
             o.BuildDirectory = Path.Combine(data, "build");
             o.DefaultDeadline = TimeSpan.FromSeconds(3);

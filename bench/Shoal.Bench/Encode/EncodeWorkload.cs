@@ -24,8 +24,10 @@ namespace Shoal.Bench.Encode;
 /// Every configuration runs <c>--passes</c> timed passes of <c>--seconds</c>; the best pass counts
 /// (shared machine). Latency is per request, submit to answer (p50, p99), and the mean by Little's
 /// law (callers / throughput), which also counts time a request spends waiting to be issued.
+/// <para>With a built-in model (<c>--model arctic-xs</c> or <c>minilm</c>) it measures real encoding
+/// instead; see <see cref="RunRealModelAsync"/>.</para>
 /// </remarks>
-public sealed class EncodeWorkload : IWorkload
+public sealed partial class EncodeWorkload : IWorkload
 {
     /// <inheritdoc />
     public string Name => "encode";
@@ -38,6 +40,7 @@ public sealed class EncodeWorkload : IWorkload
     {
         var a = new BenchArgs(args);
         string root = FindRepoRoot();
+        if (BuiltInModels.Find(a.String("model", "")) is { } builtIn) return await RunRealModelAsync(a, builtIn, root, cancellationToken);
         string model = Path.GetFullPath(a.String("model", Path.Combine(root, "tests", "fixtures", "models", "dense-tiny.onnx")));
         string tokenizerPath = Path.GetFullPath(a.String("tokenizer", Path.Combine(root, "..", "shared", "data", "tokenizers", "bert-base-uncased-vocab.txt")));
         double seconds = a.Double("seconds", 2);

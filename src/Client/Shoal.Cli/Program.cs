@@ -13,6 +13,7 @@ var root = new RootCommand("shoal: search, build and evaluate Shoal indexes.")
     UpdateCommands.Delete(),
     UpdateCommands.Merge(),
 };
+root.Options.Add(CommonOptions.ApiKey);
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

@@ -30,6 +30,8 @@ public sealed record SearchQuery(string? Text = null, int K = 10, int? DeadlineM
 }
 
 /// <summary>The bm25 channel of a search: its own text and depth.</summary>
+/// <param name="Text">Query text for this channel (instead of the search's text).</param>
+/// <param name="K">Hits this channel contributes before fusion.</param>
 public sealed record Bm25Query(string? Text = null, int? K = null);
 
 /// <summary>
@@ -68,21 +70,51 @@ public sealed record SparseQuery
 }
 
 /// <summary>The dense channel of a search: a vector or text for the index's dense encoder; <paramref name="Ef"/> is the HNSW recall knob.</summary>
+/// <param name="Vector">Query vector of the index's dimensions.</param>
+/// <param name="Text">Text for the index's dense encoder.</param>
+/// <param name="K">Hits this channel contributes before fusion.</param>
+/// <param name="Exact">Exact scan instead of the HNSW graph.</param>
+/// <param name="Ef">HNSW beam width (larger: better recall, slower).</param>
 public sealed record DenseQuery(float[]? Vector = null, string? Text = null, int? K = null, bool? Exact = null, int? Ef = null);
 
 /// <summary>How channels are fused: "rrf" (reciprocal rank fusion) or "weighted" (weighted sum of min-max normalised scores).</summary>
+/// <param name="Method">"rrf" or "weighted".</param>
+/// <param name="RankConstant">Reciprocal rank fusion's constant (default 60).</param>
+/// <param name="Weights">Weight per channel ("bm25", "sparse", "dense"; default 1).</param>
 public sealed record FusionOptions(string Method = "rrf", int? RankConstant = null, IReadOnlyDictionary<string, double>? Weights = null);
 
 /// <summary>One hit.</summary>
+/// <param name="Id">Document id.</param>
+/// <param name="Score">Score (the channel's own, or the fused score).</param>
+/// <param name="Title">Stored title, when asked for.</param>
+/// <param name="Snippet">Stored text snippet, when asked for.</param>
 public sealed record SearchHit(string Id, float Score, string? Title, string? Snippet);
 
 /// <summary>How many shards answered. <see cref="Partial"/> is true when any shard failed or missed the deadline.</summary>
+/// <param name="Shards">Shards of the index.</param>
+/// <param name="Answered">Shards that answered in time.</param>
+/// <param name="Partial">True when some shard did not.</param>
+/// <param name="Missing">The shards that did not.</param>
 public sealed record SearchCoverage(int Shards, int Answered, bool Partial, IReadOnlyList<int>? Missing);
 
 /// <summary>A search answer.</summary>
+/// <param name="Index">Index searched.</param>
+/// <param name="Version">Version of the index that answered.</param>
+/// <param name="Hits">Hits, best first.</param>
+/// <param name="Coverage">Shards that answered.</param>
+/// <param name="TookMs">Server-side time in milliseconds.</param>
+/// <param name="Channels">Channels that took part ("bm25", "sparse", "dense").</param>
 public sealed record SearchResults(string Index, long Version, IReadOnlyList<SearchHit> Hits, SearchCoverage Coverage, double TookMs, IReadOnlyList<string>? Channels = null);
 
-/// <summary>Progress of an index build.</summary>
+/// <summary>Progress of an index build (or a merge).</summary>
+/// <param name="State">"idle", "running", "succeeded" or "failed".</param>
+/// <param name="Phase">What the build is doing now.</param>
+/// <param name="DocumentsRead">Documents read so far.</param>
+/// <param name="Version">The version it published, once it has.</param>
+/// <param name="Error">Why it failed.</param>
+/// <param name="StartedUtc">When it started.</param>
+/// <param name="FinishedUtc">When it finished.</param>
+/// <param name="CorpusPath">The text corpus it reads.</param>
 public sealed record IngestProgress(
     string State,
     string? Phase,
@@ -101,6 +133,18 @@ public sealed record IngestProgress(
 }
 
 /// <summary>What an index serves now.</summary>
+/// <param name="Name">Index name.</param>
+/// <param name="Version">Published version served.</param>
+/// <param name="ShardCount">Shards.</param>
+/// <param name="DocCount">Documents in the published version.</param>
+/// <param name="Analyzer">Text analyzer ("english").</param>
+/// <param name="K1">BM25 k1.</param>
+/// <param name="B">BM25 b.</param>
+/// <param name="CreatedUtc">When the version was published.</param>
+/// <param name="Ingest">The current or last build.</param>
+/// <param name="Replicas">Copies of each shard.</param>
+/// <param name="Channels">Retrieval channels and their settings.</param>
+/// <param name="Updates">Online updates pending and the last merge.</param>
 public sealed record IndexDescription(
     string Name,
     long Version,
@@ -122,6 +166,14 @@ public sealed record IndexDescription(
 public sealed record IndexUpdates(long PendingOperations, long PendingBatches, IngestProgress? Merge);
 
 /// <summary>One retrieval channel of an index ("bm25", "sparse" or "dense") and its settings.</summary>
+/// <param name="Name">"bm25", "sparse" or "dense".</param>
+/// <param name="Encoder">Encoder that turns text into this channel's vectors, if any.</param>
+/// <param name="Dims">Dense dimensions.</param>
+/// <param name="Metric">Dense metric ("dot" or "cosine").</param>
+/// <param name="Storage">Dense storage ("fp32", "fp16", "int8").</param>
+/// <param name="AnnIndex">Dense index ("hnsw" or "flat").</param>
+/// <param name="VocabularySize">Sparse vocabulary size.</param>
+/// <param name="MaxWeight">Sparse quantisation scale (largest weight).</param>
 public sealed record ChannelDescription(
     string Name,
     string? Encoder = null,
@@ -136,6 +188,9 @@ public sealed record ChannelDescription(
 /// <param name="Corpus">Text corpus (bm25 channel and stored fields); null for an index of vectors only.</param>
 /// <param name="Format">"beir", "tsv" or "msmarco-v2"; null detects it from the file name.</param>
 /// <param name="Shards">Number of shards.</param>
+/// <param name="K1">BM25 k1 (term frequency saturation).</param>
+/// <param name="B">BM25 b (length normalisation).</param>
+/// <param name="Replicas">Copies of each shard, on distinct silos where the cluster has enough.</param>
 public sealed record IngestOptions(string? Corpus, string? Format = null, int Shards = 1, double K1 = 0.9, double B = 0.4, int Replicas = 1)
 {
     /// <summary>Build the bm25 channel (default: when a corpus is given).</summary>
@@ -182,5 +237,3 @@ public sealed record IngestOptions(string? Corpus, string? Format = null, int Sh
 }
 
 internal sealed record IndexListResponse(IReadOnlyList<string> Indexes);
-
-internal sealed record ProblemResponse(string? Title, int? Status, string? Detail);

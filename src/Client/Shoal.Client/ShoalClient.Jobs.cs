@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
 
 namespace Shoal.Client;
 
@@ -87,6 +88,27 @@ public sealed record JobMalformedLine(long Line, string Reason, string? Source =
 public sealed record JobSourceProgress(string Kind, string Source, string Format, long LinesRead, long DocumentsRead, long Malformed, long Chunks, long BytesRead, long TotalBytes, bool Done);
 
 /// <summary>Progress of an indexing job.</summary>
+/// <param name="Id">Job id.</param>
+/// <param name="State">"running", "succeeded", "failed" or "cancelled".</param>
+/// <param name="Phase">What the job is doing now.</param>
+/// <param name="LinesRead">Lines (records) consumed over all sources.</param>
+/// <param name="DocumentsRead">Well-formed documents read.</param>
+/// <param name="DocumentsIndexed">Documents in the published version.</param>
+/// <param name="Malformed">Malformed lines.</param>
+/// <param name="MalformedLines">The first malformed lines with their reasons.</param>
+/// <param name="Chunks">Chunks checkpointed.</param>
+/// <param name="BytesRead">Bytes read.</param>
+/// <param name="TotalBytes">Bytes of the sources (0 when unknown).</param>
+/// <param name="DocsPerSecond">Reading rate.</param>
+/// <param name="EtaSeconds">Estimated seconds to the end of reading.</param>
+/// <param name="ShardsBuilt">Shards built so far.</param>
+/// <param name="Version">The version it published.</param>
+/// <param name="Error">Why it failed.</param>
+/// <param name="CreatedUtc">When it was submitted.</param>
+/// <param name="FinishedUtc">When it finished.</param>
+/// <param name="Silo">The silo running it.</param>
+/// <param name="Attempts">Activations that ran it (more than 1 after a silo failure).</param>
+/// <param name="CancelRequested">Whether cancellation was asked for.</param>
 public sealed record JobProgress(
     string Id,
     string State,
@@ -113,6 +135,9 @@ public sealed record JobProgress(
     /// <summary>The submitted request.</summary>
     public JobSubmission? Request { get; init; }
 
+    /// <summary>When the job's status last changed.</summary>
+    public DateTimeOffset? UpdatedUtc { get; init; }
+
     /// <summary>Progress of each source, in reading order (text, sparse, dense).</summary>
     public IReadOnlyList<JobSourceProgress> Sources { get; init; } = [];
 
@@ -131,35 +156,53 @@ internal sealed record JobListResponse(IReadOnlyList<JobProgress> Jobs);
 
 public sealed partial class ShoalClient
 {
-    /// <summary>Submits an indexing job; returns at once with its id and progress.</summary>
+    /// <summary>Submits an indexing job; returns at once with its id and progress. Not retried (resubmitting with the same <see cref="JobSubmission.Id"/> is idempotent).</summary>
+    /// <exception cref="ShoalApiException">400 for a bad submission, 409 for a used id with a different request.</exception>
     public async Task<JobProgress> SubmitJobAsync(JobSubmission job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
-        using var response = await _http.PostAsJsonAsync("v1/jobs", job, Json, cancellationToken).ConfigureAwait(false);
-        return await ReadAsync<JobProgress>(response, cancellationToken).ConfigureAwait(false);
+        return (await CallAsync("submit_job", job.Index, HttpMethod.Post, "v1/jobs",
+            () => JsonContent.Create(job, ShoalJsonContext.Default.JobSubmission), idempotent: false,
+            ShoalJsonContext.Default.JobProgress, nullOnNotFound: false, cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <summary>A job's progress, or null when no job has this id.</summary>
-    public async Task<JobProgress?> GetJobAsync(string id, CancellationToken cancellationToken = default)
+    public Task<JobProgress?> GetJobAsync(string id, CancellationToken cancellationToken = default)
     {
-        using var response = await SendIdempotentAsync(() => new HttpRequestMessage(HttpMethod.Get, $"v1/jobs/{Uri.EscapeDataString(id)}"), cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode == HttpStatusCode.NotFound) return null;
-        return await ReadAsync<JobProgress>(response, cancellationToken).ConfigureAwait(false);
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        return CallAsync("get_job", null, HttpMethod.Get, $"v1/jobs/{Escape(id)}", null, idempotent: true,
+            ShoalJsonContext.Default.JobProgress, nullOnNotFound: true, cancellationToken);
     }
 
-    /// <summary>The most recent jobs, newest first.</summary>
+    /// <summary>The most recent jobs, newest first (<paramref name="limit"/> 1..1000).</summary>
     public async Task<IReadOnlyList<JobProgress>> ListJobsAsync(int limit = 100, CancellationToken cancellationToken = default)
     {
-        using var response = await SendIdempotentAsync(() => new HttpRequestMessage(HttpMethod.Get, $"v1/jobs?limit={limit}"), cancellationToken).ConfigureAwait(false);
-        return (await ReadAsync<JobListResponse>(response, cancellationToken).ConfigureAwait(false)).Jobs;
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 1000);
+        return (await CallAsync("list_jobs", null, HttpMethod.Get, Invariant($"v1/jobs?limit={limit}"), null, idempotent: true,
+            ShoalJsonContext.Default.JobListResponse, nullOnNotFound: false, cancellationToken).ConfigureAwait(false))!.Jobs;
+    }
+
+    /// <summary>
+    /// The most recent jobs, newest first, as an asynchronous sequence (<paramref name="limit"/>
+    /// 1..1000). The gateway answers the list in one response; the sequence lets callers stop
+    /// early and compose with other asynchronous streams.
+    /// </summary>
+    public async IAsyncEnumerable<JobProgress> GetJobsAsync(int limit = 100, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        foreach (var job in await ListJobsAsync(limit, cancellationToken).ConfigureAwait(false))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return job;
+        }
     }
 
     /// <summary>Asks a job to stop at its next chunk boundary; null when no job has this id.</summary>
-    public async Task<JobProgress?> CancelJobAsync(string id, CancellationToken cancellationToken = default)
+    public Task<JobProgress?> CancelJobAsync(string id, CancellationToken cancellationToken = default)
     {
-        using var response = await SendIdempotentAsync(() => new HttpRequestMessage(HttpMethod.Post, $"v1/jobs/{Uri.EscapeDataString(id)}/cancel"), cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode == HttpStatusCode.NotFound) return null;
-        return await ReadAsync<JobProgress>(response, cancellationToken).ConfigureAwait(false);
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        return CallAsync("cancel_job", null, HttpMethod.Post, $"v1/jobs/{Escape(id)}/cancel", null, idempotent: false,
+            ShoalJsonContext.Default.JobProgress, nullOnNotFound: true, cancellationToken);
     }
 
     /// <summary>Polls a job until it finishes, reporting progress; returns its final progress (check <see cref="JobProgress.State"/>).</summary>

@@ -43,7 +43,8 @@ public sealed record DocumentInput(string Id)
 /// <param name="PendingOperations">Operations waiting for the next merge, over all shards.</param>
 public sealed record UpdateOutcome(string Index, long Version, int Upserted, int Deleted, long PendingOperations)
 {
-    /// <summary>HTTP requests the call was sent in.</summary>
+    /// <summary>HTTP requests the call was sent in (counted by the client; not on the wire).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int Requests { get; init; } = 1;
 }
 
@@ -70,9 +71,10 @@ public sealed partial class ShoalClient
     /// <summary>Deletes one document by id (<c>DELETE /v1/indexes/{index}/documents/{id}</c>).</summary>
     public async Task<UpdateOutcome> DeleteAsync(string index, string id, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrEmpty(index);
         ArgumentException.ThrowIfNullOrWhiteSpace(id);
-        using var response = await _http.DeleteAsync($"v1/indexes/{Uri.EscapeDataString(index)}/documents/{Uri.EscapeDataString(id)}", cancellationToken).ConfigureAwait(false);
-        return await ReadAsync<UpdateOutcome>(response, cancellationToken).ConfigureAwait(false);
+        return (await CallAsync("delete_document", index, HttpMethod.Delete, $"v1/indexes/{Escape(index)}/documents/{Escape(id)}", null, idempotent: false,
+            ShoalJsonContext.Default.UpdateOutcome, nullOnNotFound: false, cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <summary>
@@ -92,6 +94,7 @@ public sealed partial class ShoalClient
     public async Task<UpdateOutcome> UpdateAsync(string index, IEnumerable<DocumentInput> upserts, IEnumerable<string> deletes, int batchSize = DefaultUpdateBatchSize,
         IProgress<UpdateOutcome>? progress = null, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrEmpty(index);
         ArgumentNullException.ThrowIfNull(upserts);
         ArgumentNullException.ThrowIfNull(deletes);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -110,8 +113,10 @@ public sealed partial class ShoalClient
         var batchIds = new HashSet<string>(StringComparer.Ordinal);
         async Task SendAsync(IReadOnlyList<DocumentInput>? documents, IReadOnlyList<string>? ids)
         {
-            using var response = await _http.PostAsJsonAsync($"v1/indexes/{Uri.EscapeDataString(index)}/documents", new UpdateBody(documents, ids), Json, cancellationToken).ConfigureAwait(false);
-            var outcome = await ReadAsync<UpdateOutcome>(response, cancellationToken).ConfigureAwait(false);
+            var body = new UpdateBody(documents, ids);
+            var outcome = (await CallAsync("update", index, HttpMethod.Post, $"v1/indexes/{Escape(index)}/documents",
+                () => JsonContent.Create(body, ShoalJsonContext.Default.UpdateBody), idempotent: false,
+                ShoalJsonContext.Default.UpdateOutcome, nullOnNotFound: false, cancellationToken).ConfigureAwait(false))!;
             total = total is null ? outcome : outcome with
             {
                 Upserted = total.Upserted + outcome.Upserted,
@@ -172,8 +177,9 @@ public sealed partial class ShoalClient
     /// </summary>
     public async Task<IngestProgress> MergeAsync(string index, CancellationToken cancellationToken = default)
     {
-        using var response = await _http.PostAsync($"v1/indexes/{Uri.EscapeDataString(index)}/merge", content: null, cancellationToken).ConfigureAwait(false);
-        return await ReadAsync<IngestProgress>(response, cancellationToken).ConfigureAwait(false);
+        ArgumentException.ThrowIfNullOrEmpty(index);
+        return (await CallAsync("merge", index, HttpMethod.Post, $"v1/indexes/{Escape(index)}/merge", null, idempotent: false,
+            ShoalJsonContext.Default.IngestProgress, nullOnNotFound: false, cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <summary>

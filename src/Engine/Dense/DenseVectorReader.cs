@@ -107,9 +107,12 @@ public static class DenseVectorReader
         var h = DenseVectorFile.ParseHeader(path, header, compressed ? -1 : new FileInfo(path).Length);
         if (expectedDims is int want && want != h.Dims)
             throw new DenseVectorException(path, 0, $"vectors have {h.Dims} dimensions, expected {want}");
-        var idBlock = new byte[checked((int)h.IdsLength)];
-        ReadExactly(stream, idBlock, path, 1);
-        ReadExactly(stream, new byte[h.RowsOffset - h.IdsOffset - h.IdsLength], path, 1);
+        // A compressed file's size does not bound the header's lengths, so the id block and the padding
+        // are read in bounded steps: a damaged header fails at the end of the data, not in an allocation.
+        if (h.IdsLength > Array.MaxLength || h.IdsLength < 5L * h.Count)
+            throw new DenseVectorException(path, 0, $"the ids block of {h.IdsLength} bytes cannot hold {h.Count} ids");
+        var idBlock = ReadBlock(stream, h.IdsLength, path);
+        Skip(stream, h.RowsOffset - h.IdsOffset - h.IdsLength, path);
         int pos = 0;
         for (long r = 0; r < h.Count; r++)
         {
@@ -123,13 +126,51 @@ public static class DenseVectorReader
         if (stream.ReadByte() >= 0) throw new DenseVectorException(path, 0, "data continues after the last row described by the header");
     }
 
+    private const int StepBytes = 1 << 20;
+
+    private static byte[] ReadBlock(Stream stream, long length, string path)
+    {
+        if (length <= StepBytes)
+        {
+            var small = new byte[length];
+            ReadExactly(stream, small, path, 1);
+            return small;
+        }
+        using var block = new MemoryStream();
+        var step = new byte[StepBytes];
+        for (long left = length; left > 0; left -= StepBytes)
+        {
+            int n = (int)Math.Min(StepBytes, left);
+            ReadExactly(stream, step.AsSpan(0, n), path, 1);
+            block.Write(step, 0, n);
+        }
+        return block.ToArray();
+    }
+
+    private static void Skip(Stream stream, long length, string path)
+    {
+        var step = new byte[(int)Math.Min(StepBytes, Math.Max(1, length))];
+        for (long left = length; left > 0; left -= step.Length)
+            ReadExactly(stream, step.AsSpan(0, (int)Math.Min(step.Length, left)), path, 1);
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
+
     private static string ReadId(byte[] block, ref int pos, string path, long record)
     {
         if (pos + 4 > block.Length) throw new DenseVectorException(path, record, "ids block ends early", unit: "record");
         int len = (int)BinaryPrimitives.ReadUInt32LittleEndian(block.AsSpan(pos));
         pos += 4;
         if (len <= 0 || len > block.Length - pos) throw new DenseVectorException(path, record, $"id length {len} is invalid", unit: "record");
-        string id = Encoding.UTF8.GetString(block, pos, len);
+        string id;
+        try
+        {
+            id = StrictUtf8.GetString(block, pos, len);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new DenseVectorException(path, record, "id is not valid UTF-8", unit: "record");
+        }
         pos += len;
         return id;
     }

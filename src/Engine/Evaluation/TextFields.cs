@@ -8,8 +8,9 @@ namespace Shoal.Engine.Evaluation;
 internal static class TextFields
 {
     /// <summary>Opens a text file (UTF-8, BOM skipped), decompressing gzip detected by magic bytes.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The reader owns the wrapped stream (it disposes it); the caller owns the reader.")]
     public static StreamReader OpenText(string path) =>
-        new(InputStreams.Open(path), Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        new(new CorruptInputAsFormatStream(InputStreams.Open(path), path), Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
 
     /// <summary>
     /// Splits <paramref name="line"/> on runs of whitespace, storing up to <c>ranges.Length</c> field

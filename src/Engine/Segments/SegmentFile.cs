@@ -112,7 +112,7 @@ public sealed unsafe class SegmentFile : IDisposable
             long offset = BinaryPrimitives.ReadInt64LittleEndian(e[8..]);
             long len = BinaryPrimitives.ReadInt64LittleEndian(e[16..]);
             ulong hash = BinaryPrimitives.ReadUInt64LittleEndian(e[24..]);
-            if (offset < SegmentFormat.HeaderSize || len < 0 || offset + len > directoryOffset)
+            if (offset < SegmentFormat.HeaderSize || len < 0 || offset > directoryOffset || len > directoryOffset - offset)
                 throw new CorruptSegmentException(path, $"section {id} [{offset}, +{len}) lies outside the file");
             if (verifyChecksums && HashRange(ptr + offset, len) != hash)
                 throw new CorruptSegmentException(path, $"section {id} checksum mismatch (corrupt data)");

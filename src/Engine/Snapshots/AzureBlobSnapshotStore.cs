@@ -105,7 +105,7 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
     }
 
     /// <inheritdoc />
-    public string Description => $"blob container {_container.Uri}";
+    public string Description => $"blob container {_container.Uri.GetLeftPart(UriPartial.Path)}"; // never the SAS query of a SAS connection string
 
     /// <summary>How files are moved.</summary>
     public BlobTransferSettings Settings => _settings;

@@ -64,7 +64,22 @@ public sealed record IndexManifest
         {
             var m = JsonSerializer.Deserialize<IndexManifest>(json, Json) ?? throw new InvalidDataException("empty manifest");
             if (m.FormatVersion != 1) throw new InvalidDataException($"manifest format {m.FormatVersion} is not supported");
+            // Required members may still be given as JSON null; a manifest from the store is checked whole before anyone uses it.
+            if (string.IsNullOrEmpty(m.Index)) throw new InvalidDataException("manifest names no index");
+            if (m.Schema is null) throw new InvalidDataException("manifest has no schema");
+            if (m.Shards is null) throw new InvalidDataException("manifest has no shard list");
+            if (m.Version < 1 || m.ShardCount < 1 || m.DocCount < 0 || m.TotalLength < 0 || m.Replicas < 1 || m.UpdateLineage < 0)
+                throw new InvalidDataException("manifest has a version, shard count, replica count, document count or lineage out of range");
             if (m.Shards.Count != m.ShardCount) throw new InvalidDataException($"manifest lists {m.Shards.Count} shards but declares {m.ShardCount}");
+            for (int s = 0; s < m.Shards.Count; s++)
+            {
+                var shard = m.Shards[s] ?? throw new InvalidDataException($"shard {s} is null");
+                if (shard.Segments is null || shard.DocCount < 0 || shard.UpdatesThrough < 0)
+                    throw new InvalidDataException($"shard {s} has no segment list or a negative count");
+                foreach (var segment in shard.Segments)
+                    if (segment is null || string.IsNullOrEmpty(segment.Key) || segment.Xxh3 is null || segment.Channel is null || segment.Bytes < 0)
+                        throw new InvalidDataException($"shard {s} lists a segment without key, checksum, channel or size");
+            }
             return m;
         }
         catch (Exception e) when (e is JsonException or InvalidDataException)

@@ -29,14 +29,21 @@ public sealed class SparseVocabulary
     /// is otherwise taken verbatim). When a token occurs twice the first line wins.
     /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="FormatException">The file is empty.</exception>
+    /// <exception cref="FormatException">The file is empty or not UTF-8.</exception>
     public static SparseVocabulary Load(string vocabTxtPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(vocabTxtPath);
         if (!File.Exists(vocabTxtPath)) throw new FileNotFoundException($"Vocabulary file not found: '{vocabTxtPath}'.", vocabTxtPath);
         string all;
-        using (var reader = new StreamReader(vocabTxtPath, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true))
+        try
+        {
+            using var reader = new StreamReader(vocabTxtPath, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
             all = reader.ReadToEnd();
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new FormatException($"Vocabulary file '{vocabTxtPath}' is not valid UTF-8.", e);
+        }
         var tokens = SplitLines(all);
         if (tokens.Count == 0) throw new FormatException($"Vocabulary file '{vocabTxtPath}' is empty.");
         return FromTokens(tokens);

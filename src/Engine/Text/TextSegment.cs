@@ -32,7 +32,8 @@ public sealed unsafe class TextSegment : IDisposable
         _file = file;
         _meta = file.ReadStruct<TextSegmentMeta>(TextSections.Meta);
         var m = _meta;
-        if (m.DocCount < 0 || m.TermCount < 0 || m.BlockSize <= 0 || (m.BlockSize & (m.BlockSize - 1)) != 0)
+        if (m.DocCount < 0 || m.TermCount < 0 || m.PostingCount < 0 || m.BlockSize <= 0 || m.BlockSize > 1 << 20 || (m.BlockSize & (m.BlockSize - 1)) != 0
+            || m.DocCount > int.MaxValue / 2 - 1 || m.PostingCount > int.MaxValue / 4)
             throw new CorruptSegmentException(file.FilePath, "invalid text segment metadata");
         _termBytes = Require(TextSections.TermBytes, -1);
         _termOffsets = (uint*)Require(TextSections.TermOffsets, (m.TermCount + 1L) * 4);
@@ -50,10 +51,53 @@ public sealed unsafe class TextSegment : IDisposable
         for (int t = 0; t < m.TermCount; t++)
         {
             var e = _terms[t];
-            if (e.PostingStart < 0 || e.PostingStart + e.PostingCount > m.PostingCount ||
+            if (e.PostingStart < 0 || e.PostingCount < 0 || e.BlockStart < 0 || e.PostingStart > m.PostingCount - e.PostingCount ||
+                e.BlockCount != (e.PostingCount + (long)m.BlockSize - 1) / m.BlockSize ||
                 (e.BlockStart + (long)e.BlockCount) * sizeof(PostingBlock) > blockBytes)
                 throw new CorruptSegmentException(file.FilePath, $"term {t} points outside the postings");
         }
+        ValidateStructure(file.FilePath);
+    }
+
+    /// <summary>
+    /// The structural invariants every read relies on (searches and id lookups index raw pointers):
+    /// offset tables ascend within their byte sections, and every posting names a document of this
+    /// segment. Checksums catch accidental damage; this catches a file that is well-formed for the
+    /// container but inconsistent inside (a bug or a crafted file), so it is refused instead of read
+    /// out of bounds. One sequential pass, like the checksum verification at open.
+    /// </summary>
+    private void ValidateStructure(string path)
+    {
+        var m = _meta;
+        _file.SectionPointer(TextSections.TermBytes, out long termBytes);
+        _file.SectionPointer(TextSections.IdBytes, out long idBytes);
+        _file.SectionPointer(TextSections.StoredBytes, out long storedBytes);
+        if (!Ascending(new ReadOnlySpan<uint>(_termOffsets, m.TermCount + 1), termBytes))
+            throw new CorruptSegmentException(path, "term offsets do not ascend within the term bytes");
+        if (!Ascending(new ReadOnlySpan<long>(_idOffsets, m.DocCount + 1), idBytes))
+            throw new CorruptSegmentException(path, "id offsets do not ascend within the id bytes");
+        if (!Ascending(new ReadOnlySpan<long>(_storedOffsets, 2 * m.DocCount + 1), storedBytes))
+            throw new CorruptSegmentException(path, "stored-field offsets do not ascend within the stored bytes");
+        for (long p = 0; p < m.PostingCount; p++)
+            if ((uint)_postingDocs[p] >= (uint)m.DocCount)
+                throw new CorruptSegmentException(path, $"posting {p} names document {_postingDocs[p]} of {m.DocCount}");
+        for (int d = 0; d < m.DocCount; d++)
+            if (_docLengths[d] < 0) throw new CorruptSegmentException(path, $"document {d} has a negative length");
+    }
+
+    private static bool Ascending(ReadOnlySpan<uint> offsets, long limit)
+    {
+        for (int i = 1; i < offsets.Length; i++)
+            if (offsets[i] < offsets[i - 1]) return false;
+        return offsets[^1] <= limit;
+    }
+
+    private static bool Ascending(ReadOnlySpan<long> offsets, long limit)
+    {
+        if (offsets[0] < 0) return false;
+        for (int i = 1; i < offsets.Length; i++)
+            if (offsets[i] < offsets[i - 1]) return false;
+        return offsets[^1] <= limit;
     }
 
     private byte* Require(uint section, long expectedBytes)

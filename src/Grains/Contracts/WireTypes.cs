@@ -101,7 +101,9 @@ public sealed record IndexInfo
     /// <summary>Online updates waiting for a merge, and the last merge.</summary>
     [Id(11)] public UpdateInfo? Updates { get; init; }
     /// <summary>Which silo serves each shard replica, as the rebalancer last saw it (null until it looked).</summary>
-    [Id(12)] public Placement.IndexPlacement? Placement { get; init; }
+    [Id(13)] public Placement.IndexPlacement? Placement { get; init; }
+    /// <summary>The silo the index grain runs on (its runtime identity), for operators and fault-injection runs.</summary>
+    [Id(12)] public string? Silo { get; init; }
 
     /// <summary>The channel named <paramref name="name"/>, or null.</summary>
     public ChannelInfo? Channel(string name) => Array.Find(Channels, c => c.Name == name);
@@ -249,6 +251,8 @@ public sealed record Hit
     [Id(1)] public float Score { get; init; }
     [Id(2)] public string? Title { get; init; }
     [Id(3)] public string? Snippet { get; init; }
+    /// <summary>Final hits only: the 1-based rank in each channel of the response (parallel to its channels; 0 when that channel did not return the hit).</summary>
+    [Id(4)] public int[]? Ranks { get; init; }
 }
 
 /// <summary>A shard's local top-k per channel asked (null for channels not asked).</summary>
@@ -403,6 +407,8 @@ public sealed record Coverage
     [Id(2)] public bool Partial { get; init; }
     /// <summary>Shards that missed the deadline or failed.</summary>
     [Id(3)] public int[] Missing { get; init; } = [];
+    /// <summary>Why each missing shard is missing (deadline passed, shard failed), in the order of <see cref="Missing"/>.</summary>
+    [Id(4)] public string[] Reasons { get; init; } = [];
 }
 
 /// <summary>The merged answer.</summary>

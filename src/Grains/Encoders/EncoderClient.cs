@@ -96,7 +96,7 @@ public sealed class EncoderClient : IEncoderService
     {
         CheckName(encoder);
         ArgumentNullException.ThrowIfNull(text);
-        var batch = await EncodeChunkAsync(encoder, [text], retryQueueFull: false, cancellationToken).ConfigureAwait(false);
+        var batch = await EncodeChunkAsync(encoder, [text], documents: false, cancellationToken).ConfigureAwait(false);
         return batch[0];
     }
 
@@ -111,7 +111,7 @@ public sealed class EncoderClient : IEncoderService
         }
         int chunkSize = Math.Clamp(_options.DocumentChunkSize, 1, EncoderPoolGrain.MaxTextsPerCall);
         if (texts.Count <= chunkSize)
-            return await EncodeChunkAsync(encoder, texts.ToArray(), retryQueueFull: true, cancellationToken).ConfigureAwait(false);
+            return await EncodeChunkAsync(encoder, texts.ToArray(), documents: true, cancellationToken).ConfigureAwait(false);
 
         var chunks = new string[(texts.Count + chunkSize - 1) / chunkSize][];
         for (int c = 0; c < chunks.Length; c++)
@@ -128,7 +128,7 @@ public sealed class EncoderClient : IEncoderService
             await gate.WaitAsync(failed.Token).ConfigureAwait(false);
             try
             {
-                parts[c] = await EncodeChunkAsync(encoder, chunk, retryQueueFull: true, failed.Token).ConfigureAwait(false);
+                parts[c] = await EncodeChunkAsync(encoder, chunk, documents: true, failed.Token).ConfigureAwait(false);
             }
             catch
             {
@@ -166,7 +166,7 @@ public sealed class EncoderClient : IEncoderService
         return result;
     }
 
-    private async Task<EncodedBatch> EncodeChunkAsync(string encoder, string[] texts, bool retryQueueFull, CancellationToken ct)
+    private async Task<EncodedBatch> EncodeChunkAsync(string encoder, string[] texts, bool documents, CancellationToken ct)
     {
         var tried = new HashSet<SiloAddress>();
         string? queueFull = null;
@@ -178,7 +178,7 @@ public sealed class EncoderClient : IEncoderService
             var candidates = (await CandidatesAsync(encoder, ct).ConfigureAwait(false)).Where(s => !tried.Contains(s)).ToList();
             if (candidates.Count == 0)
             {
-                if (queueFull is not null && retryQueueFull && rounds < _options.DocumentQueueFullRetries)
+                if (queueFull is not null && documents && rounds < _options.DocumentQueueFullRetries)
                 {
                     // Every silo hosting the encoder refused: back off and go round again.
                     rounds++;
@@ -198,7 +198,9 @@ public sealed class EncoderClient : IEncoderService
                 try
                 {
                     var kind = _registry!.KindOf(encoder);
-                    var results = await _registry.EncodeAsync(encoder, texts, ct).ConfigureAwait(false);
+                    var results = documents
+                        ? await _registry.EncodeDocumentsAsync(encoder, texts, ct).ConfigureAwait(false)
+                        : await _registry.EncodeAsync(encoder, texts, ct).ConfigureAwait(false);
                     return ToBatch(kind, results);
                 }
                 catch (EncoderQueueFullException e)
@@ -215,7 +217,9 @@ public sealed class EncoderClient : IEncoderService
             EncodeResponse response;
             try
             {
-                response = await Pool(encoder, silo).EncodeAsync(texts, ct).ConfigureAwait(false);
+                response = documents
+                    ? await Pool(encoder, silo).EncodeDocumentsAsync(texts, ct).ConfigureAwait(false)
+                    : await Pool(encoder, silo).EncodeAsync(texts, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {

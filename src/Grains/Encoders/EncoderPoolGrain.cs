@@ -48,7 +48,14 @@ public sealed class EncoderPoolGrain : Grain, IEncoderPoolGrain
     }
 
     /// <inheritdoc />
-    public async Task<EncodeResponse> EncodeAsync(string[] texts, CancellationToken cancellationToken = default)
+    public Task<EncodeResponse> EncodeAsync(string[] texts, CancellationToken cancellationToken = default) =>
+        EncodeAsync(texts, documents: false, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<EncodeResponse> EncodeDocumentsAsync(string[] texts, CancellationToken cancellationToken = default) =>
+        EncodeAsync(texts, documents: true, cancellationToken);
+
+    private async Task<EncodeResponse> EncodeAsync(string[] texts, bool documents, CancellationToken cancellationToken)
     {
         if (texts is null) return EncodeResponse.Fail(EncodeStatus.Invalid, "No texts given.");
         if (texts.Length > MaxTextsPerCall)
@@ -56,7 +63,9 @@ public sealed class EncoderPoolGrain : Grain, IEncoderPoolGrain
         try
         {
             var kind = _registry.KindOf(_encoder);
-            var results = await _registry.EncodeAsync(_encoder, texts, cancellationToken);
+            var results = documents
+                ? await _registry.EncodeDocumentsAsync(_encoder, texts, cancellationToken)
+                : await _registry.EncodeAsync(_encoder, texts, cancellationToken);
             return EncodeResponse.Pack(kind, results);
         }
         catch (EncoderQueueFullException e)

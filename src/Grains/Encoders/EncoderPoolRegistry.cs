@@ -96,6 +96,7 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
             if (_pools is null)
             {
                 _pools = pools;
+                Diagnostics.ShoalTelemetry.SetEncoderQueues(this, () => pools.Select(p => (p.Key, p.Value.Pool.QueueLength)));
                 return;
             }
         }
@@ -125,7 +126,7 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
             DenseOnnxEncoder dense => new EncoderDescriptor
             {
                 Name = encoder, Kind = EncoderKind.Dense, Dimensions = dense.Dimensions, Normalized = dense.Normalize,
-                MaxSequenceLength = dense.Tokenizer.MaxLength, Model = Path.GetFileName(options.ModelPath ?? ""), ExecutionProvider = dense.ExecutionProvider,
+                MaxSequenceLength = dense.Tokenizer.MaxLength, Model = options.Model ?? Path.GetFileName(options.ModelPath ?? ""), ExecutionProvider = dense.ExecutionProvider,
             },
             SpladeOnnxEncoder splade => new EncoderDescriptor
             {
@@ -168,7 +169,7 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
     public EncoderKind KindOf(string encoder) => Get(encoder).Pool.Kind;
 
     /// <summary>
-    /// Encodes <paramref name="texts"/> through the pool: each text is one request to the pool, so
+    /// Encodes <paramref name="texts"/> as queries through the pool: each text is one request to the pool, so
     /// texts of this call and of concurrent calls are batched together. A call with more texts than
     /// the queue has room for queues what fits, waits for those, then queues the rest (so a document
     /// chunk larger than the free capacity still completes); it is refused only when not one of the
@@ -181,6 +182,19 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
     public async Task<EncodedText[]> EncodeAsync(string encoder, IReadOnlyList<string> texts, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        using var activity = Diagnostics.ShoalTelemetry.Source.StartActivity("shoal.encode");
+        activity?.SetTag("shoal.encoder", encoder);
+        activity?.SetTag("shoal.texts", texts.Count);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var results = await EncodeCoreAsync(encoder, texts, ct).ConfigureAwait(false);
+        var tag = new KeyValuePair<string, object?>("encoder", encoder);
+        Diagnostics.ShoalTelemetry.EncodeDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, tag);
+        Diagnostics.ShoalTelemetry.EncodedTexts.Add(texts.Count, tag);
+        return results;
+    }
+
+    private async Task<EncodedText[]> EncodeCoreAsync(string encoder, IReadOnlyList<string> texts, CancellationToken ct)
+    {
         var pool = Get(encoder).Pool;
         for (int i = 0; i < texts.Count; i++)
         {
@@ -193,6 +207,18 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
         return texts.Count > 8
             ? await Task.Run(() => EncodeManyAsync(pool, texts, ct), ct).ConfigureAwait(false)
             : await EncodeManyAsync(pool, texts, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="texts"/> as documents through the pool (its document instruction,
+    /// length-bucketed batches on the pool's session; see <see cref="EncoderPool.EncodeDocumentsAsync"/>).
+    /// </summary>
+    /// <exception cref="UnknownEncoderException">This silo does not host the encoder.</exception>
+    /// <exception cref="ArgumentNullException">A text is null.</exception>
+    public Task<EncodedText[]> EncodeDocumentsAsync(string encoder, IReadOnlyList<string> texts, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        return Get(encoder).Pool.EncodeDocumentsAsync(texts, ct);
     }
 
     /// <summary>Disposes the pools (queued requests still run).</summary>

@@ -14,12 +14,20 @@ namespace Shoal.Grains.Encoders;
 public interface IEncoderPoolGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Encodes <paramref name="texts"/> (at most <see cref="EncoderPoolGrain.MaxTextsPerCall"/>).
+    /// Encodes <paramref name="texts"/> as queries (at most <see cref="EncoderPoolGrain.MaxTextsPerCall"/>), each with the encoder's query instruction.
     /// Failures are statuses, not exceptions: <see cref="EncodeStatus.QueueFull"/> (back-pressure),
     /// <see cref="EncodeStatus.UnknownEncoder"/>, <see cref="EncodeStatus.Invalid"/>, <see cref="EncodeStatus.Failed"/>.
     /// </summary>
     [AlwaysInterleave]
     Task<EncodeResponse> EncodeAsync(string[] texts, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Encodes <paramref name="texts"/> as documents (at most <see cref="EncoderPoolGrain.MaxTextsPerCall"/>):
+    /// with the encoder's document instruction, in length-bucketed batches
+    /// (<see cref="Shoal.Encoders.EncoderPool.EncodeDocumentsAsync"/>). Failures are statuses, as for <see cref="EncodeAsync"/>.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<EncodeResponse> EncodeDocumentsAsync(string[] texts, CancellationToken cancellationToken = default);
 
     /// <summary>What the encoder produces (kind, dimensions, vocabulary).</summary>
     [AlwaysInterleave, ReadOnly]

@@ -33,7 +33,8 @@ public interface IEncoderService
     /// <summary>
     /// Encodes one query text: <see cref="EncodedText.Dense"/> (float[]) for dense encoders,
     /// <see cref="EncodedText.Sparse"/> (term ids ascending + weights) for sparse ones,
-    /// <see cref="EncodedText.Terms"/> for BM25. Concurrent queries are micro-batched by the pool.
+    /// <see cref="EncodedText.Terms"/> for BM25. Concurrent queries are micro-batched by the pool; the
+    /// encoder's query instruction is put before the text.
     /// </summary>
     Task<EncodedText> EncodeQueryAsync(string encoder, string text, CancellationToken cancellationToken = default);
 
@@ -41,7 +42,8 @@ public interface IEncoderService
     /// Encodes documents for indexing: one encoding per text, in order (dense: one row-major array
     /// <c>Count x Dimensions</c>). The texts are sent in chunks of
     /// <see cref="EncoderClientOptions.DocumentChunkSize"/>, several at a time, spread over the
-    /// encoder silos; inside a pool they batch like queries.
+    /// encoder silos; inside a pool each chunk is encoded with the encoder's document instruction in
+    /// batches of similar length (<see cref="EncoderPool.EncodeDocumentsAsync"/>), one at a time per pool.
     /// </summary>
     Task<EncodedBatch> EncodeDocumentsAsync(string encoder, IReadOnlyList<string> texts, CancellationToken cancellationToken = default);
 

@@ -10,7 +10,7 @@ namespace Shoal.Grains.Hosting;
 /// How a process joins a Shoal cluster: localhost clustering (one silo, the embedded default)
 /// or Redis membership (several silo processes, and gateways connecting as clients).
 /// Read from configuration keys <c>Redis</c>, <c>SiloPort</c>, <c>GatewayPort</c>,
-/// <c>AdvertisedAddress</c>, <c>ClusterId</c>.
+/// <c>AdvertisedAddress</c>, <c>ClusterId</c>, <c>ServiceId</c>, and <c>Tls:*</c> (see <see cref="SiloTls"/>).
 /// </summary>
 public sealed record ClusterSettings
 {
@@ -32,6 +32,19 @@ public sealed record ClusterSettings
     /// <summary>Service id: stable across deployments of the same service.</summary>
     public string ServiceId { get; init; } = "shoal";
 
+    /// <summary>TLS between silos and between clients (gateways) and silos; null: plain TCP.</summary>
+    public SiloTls? Tls { get; init; }
+
+    /// <summary>A cluster or service id from <c>{key}</c> or <c>Shoal:{key}</c>: 1-64 characters of letters, digits, '.', '_' or '-'; "shoal" when absent.</summary>
+    private static string Id(IConfiguration configuration, string key)
+    {
+        string? value = configuration[key] ?? configuration[$"Shoal:{key}"];
+        if (string.IsNullOrEmpty(value)) return "shoal";
+        if (value.Length > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+            throw new ArgumentException($"{key} must be 1-64 characters of letters, digits, '.', '_' or '-' (got '{value}').");
+        return value;
+    }
+
     /// <summary>Reads the settings; a port of 0 picks a free one.</summary>
     public static ClusterSettings From(IConfiguration configuration)
     {
@@ -52,13 +65,16 @@ public sealed record ClusterSettings
             AdvertisedAddress = string.IsNullOrEmpty(advertised) ? IPAddress.Loopback
                 : IPAddress.TryParse(advertised, out var ip) ? ip
                 : throw new ArgumentException($"AdvertisedAddress '{advertised}' is not an IP address."),
-            ClusterId = configuration["ClusterId"] ?? "shoal",
+            ClusterId = Id(configuration, "ClusterId"),
+            ServiceId = Id(configuration, "ServiceId"),
+            Tls = SiloTls.From(configuration),
         };
     }
 
     /// <summary>Applies the settings to a silo.</summary>
     public ISiloBuilder Apply(ISiloBuilder silo)
     {
+        Tls?.Apply(silo);
         if (Redis is null)
         {
             silo.UseLocalhostClustering(SiloPort, GatewayPort, serviceId: ServiceId, clusterId: ClusterId);
@@ -73,6 +89,7 @@ public sealed record ClusterSettings
     /// <summary>Applies the settings to a client (a gateway that hosts no silo).</summary>
     public IClientBuilder Apply(IClientBuilder client)
     {
+        Tls?.Apply(client);
         if (Redis is null)
         {
             client.UseLocalhostClustering(GatewayPort, serviceId: ServiceId, clusterId: ClusterId);

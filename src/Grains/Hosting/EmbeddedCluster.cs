@@ -33,10 +33,12 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     public string DataDirectory { get; }
 
     /// <summary>
-    /// Starts the silo (<paramref name="configure"/> adjusts its Shoal settings after the defaults). With no <paramref name="dataDirectory"/> a temporary one is used and
+    /// Starts the silo (<paramref name="configure"/> adjusts its Shoal settings after the defaults,
+    /// <paramref name="encoders"/> adds encoder pools, e.g. a built-in model). With no <paramref name="dataDirectory"/> a temporary one is used and
     /// deleted on dispose.
     /// </summary>
-    public static async Task<EmbeddedCluster> StartAsync(string? dataDirectory = null, LogLevel logLevel = LogLevel.Warning, Action<ShoalOptions>? configure = null, CancellationToken cancellationToken = default)
+    public static async Task<EmbeddedCluster> StartAsync(string? dataDirectory = null, LogLevel logLevel = LogLevel.Warning, Action<ShoalOptions>? configure = null,
+        Action<Encoders.EncoderPoolsOptions>? encoders = null, CancellationToken cancellationToken = default)
     {
         string? owned = null;
         if (dataDirectory is null)
@@ -56,9 +58,12 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                 o.SnapshotDirectory = Path.Combine(data, "snapshots");
                 o.CacheDirectory = Path.Combine(data, "cache");
                 o.BuildDirectory = Path.Combine(data, "build");
+                // An in-process cluster (shoal eval, benches) reads its caller's own files: no confinement.
+                o.DataRoots = [Path.GetPathRoot(data) ?? "/"];
                 configure?.Invoke(o);
             });
             silo.AddShoalJobs();
+            if (encoders is not null) Encoders.EncoderPoolsHostingExtensions.AddShoalEncoderPools(silo, encoders);
         });
         var host = builder.Build();
         await host.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -23,4 +23,20 @@ public static class SharedData
         }
         return null;
     }
+
+    /// <summary>The nearest <c>shared/data</c> directory, or null.</summary>
+    public static string? Root() => Nearest(dir => Path.Combine(dir, "shared", "data"));
+
+    /// <summary>The repository's <c>samples</c> directory (beside <c>Cluster.sln</c>), or null.</summary>
+    public static string? Samples() => Nearest(dir => File.Exists(Path.Combine(dir, "Cluster.sln")) ? Path.Combine(dir, "samples") : null);
+
+    private static string? Nearest(Func<string, string?> candidateOf)
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (candidateOf(dir.FullName) is { } candidate && Directory.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
 }

@@ -33,6 +33,9 @@ public sealed class ShoalOptions
     /// <summary>Largest k a search may ask for.</summary>
     public int MaxK { get; set; } = 1000;
 
+    /// <summary>Largest HNSW candidate list (<c>dense.ef</c>) a search may ask for: the candidate depth each shard explores.</summary>
+    public int MaxEf { get; set; } = 10_000;
+
     /// <summary>Largest shard count an index may have.</summary>
     public int MaxShards { get; set; } = 1024;
 
@@ -82,4 +85,29 @@ public sealed class ShoalOptions
 
     /// <summary>Longest a gracefully stopping silo spends moving its replicas away before it stops anyway.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// Directories whose files ingest and job requests may name as sources (besides <c>store:</c>
+    /// objects). Empty: the defaults, which are the data directory (the parent of
+    /// <see cref="SnapshotDirectory"/>), <c>shared/data</c> when found beside the repository, and
+    /// the repository's <c>samples</c> folder. Configured: exactly these.
+    /// </summary>
+    public string[] DataRoots { get; set; } = [];
+
+    /// <summary>Directories the host adds to the data roots (e.g. the directory of the gateway's start-up corpus).</summary>
+    public string[] AdditionalDataRoots { get; set; } = [];
+
+    /// <summary>The data roots in force: <see cref="DataRoots"/> or the defaults, plus <see cref="AdditionalDataRoots"/>.</summary>
+    public IReadOnlyList<string> EffectiveDataRoots()
+    {
+        var roots = new List<string>();
+        if (DataRoots.Length > 0) roots.AddRange(DataRoots);
+        else
+        {
+            roots.Add(Path.GetDirectoryName(Path.GetFullPath(SnapshotDirectory)) ?? Path.GetFullPath(SnapshotDirectory));
+            if (SharedData.Root() is { } shared) roots.Add(shared);
+            if (SharedData.Samples() is { } samples) roots.Add(samples);
+        }
+        roots.AddRange(AdditionalDataRoots);
+        return roots;
+    }
 }

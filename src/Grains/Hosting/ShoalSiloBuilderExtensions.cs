@@ -28,6 +28,8 @@ public static class ShoalSiloBuilderExtensions
                 ? new LocalDirectorySnapshotStore(o.SnapshotDirectory)
                 : AzureBlobSnapshotStore.Create(o.BlobConnectionString, o.BlobContainer);
         });
+        // Trace context flows through grain calls, so one search is one trace across silos.
+        builder.AddActivityPropagation();
         builder.Services.AddPlacementDirector<Placement.ShardPlacement, Placement.ShardPlacementDirector>();
         builder.Services.AddPlacementDirector<Placement.SiloTargetPlacement, Placement.SiloTargetPlacementDirector>();
         builder.Services.TryAddSingleton<Placement.DrainingSilos>();
@@ -36,6 +38,7 @@ public static class ShoalSiloBuilderExtensions
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Placement.ShardRebalancer>());
         builder.Services.TryAddSingleton<Shards.IShardSearchInterceptor, Shards.NoShardSearchInterceptor>();
         builder.Services.TryAddSingleton(sp => new SnapshotCatalog(sp.GetRequiredService<ISnapshotStore>()));
+        builder.Services.TryAddSingleton(sp => new Shoal.Engine.Security.DataRoots(sp.GetRequiredService<IOptions<ShoalOptions>>().Value.EffectiveDataRoots()));
         builder.Services.TryAddSingleton<Query.IndexVersionCache>();
         // Every silo takes part in encoder-pool placement; silos configured with Shoal:Encoders host pools.
         builder.AddShoalEncoderPools();

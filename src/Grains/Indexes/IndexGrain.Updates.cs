@@ -189,13 +189,13 @@ public sealed partial class IndexGrain
         {
             if (needSparse.Count > 0)
             {
-                var vectors = await _encoders.EncodeSparseAsync(schema.Sparse!.Encoder!, needSparse.Select(i => TextOf(updates[i])).ToArray(), cancellationToken);
+                var vectors = await _encoders.EncodeSparseAsync(schema.Sparse!.Encoder!, needSparse.Select(i => TextOf(updates[i])).ToArray(), Shoal.Encoders.TextRole.Document, cancellationToken);
                 for (int j = 0; j < needSparse.Count; j++)
                     updates[needSparse[j]] = updates[needSparse[j]] with { SparseTerms = vectors[j].Terms, SparseWeights = vectors[j].Weights };
             }
             if (needDense.Count > 0)
             {
-                var vectors = await _encoders.EncodeDenseAsync(schema.Dense!.Encoder!, needDense.Select(i => TextOf(updates[i])).ToArray(), cancellationToken);
+                var vectors = await _encoders.EncodeDenseAsync(schema.Dense!.Encoder!, needDense.Select(i => TextOf(updates[i])).ToArray(), Shoal.Encoders.TextRole.Document, cancellationToken);
                 for (int j = 0; j < needDense.Count; j++)
                     updates[needDense[j]] = updates[needDense[j]] with { Dense = vectors[j] };
             }
@@ -259,6 +259,10 @@ public sealed partial class IndexGrain
     {
         string buildRoot = Path.Combine(_options.BuildDirectory, Name, "merge-" + Guid.NewGuid().ToString("N"));
         long mergedOps = 0;
+        using var activity = Diagnostics.ShoalTelemetry.Source.StartActivity("shoal.merge", System.Diagnostics.ActivityKind.Internal, parentContext: default);
+        activity?.SetTag("shoal.index", Name);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        string outcome = "failed";
         try
         {
             var versions = await _catalog.ListVersionsAsync(Name);
@@ -332,6 +336,7 @@ public sealed partial class IndexGrain
                 state.PendingOperations = Math.Max(0, state.PendingOperations - mergedOps);
             }
             _merge = _merge with { State = IngestState.Succeeded, Phase = "done", Version = published.Version, FinishedUtc = DateTimeOffset.UtcNow };
+            outcome = "succeeded";
             LogMergeDone(_logger, Name, published.Version, mergedOps, built.DocCount, (_merge.FinishedUtc - _merge.StartedUtc)?.TotalSeconds ?? 0);
             await PruneAfterMergeAsync();
         }
@@ -344,6 +349,9 @@ public sealed partial class IndexGrain
         }
         finally
         {
+            Diagnostics.ShoalTelemetry.MergeDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
+                new KeyValuePair<string, object?>("index", Name), new KeyValuePair<string, object?>("outcome", outcome));
+            activity?.SetTag("shoal.outcome", outcome);
             try { if (Directory.Exists(buildRoot)) Directory.Delete(buildRoot, recursive: true); }
             catch (IOException) { }
             DelayDeactivation(TimeSpan.FromTicks(-1));

@@ -7,6 +7,7 @@ using Shoal.Engine.Ingest;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Dense;
 using Shoal.Engine.Indexing;
+using Shoal.Engine.Security;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
@@ -36,10 +37,12 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     private readonly ITextEncoderClient _encoders;
     private readonly IndexVersionCache _versions;
     private readonly UpdateLog _updateLog;
+    private readonly DataRoots _roots;
 
     /// <summary>Created by Orleans.</summary>
-    public IndexGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ITextEncoderClient encoders, IndexVersionCache versions, ILogger<IndexGrain> logger)
+    public IndexGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ITextEncoderClient encoders, IndexVersionCache versions, DataRoots roots, ILogger<IndexGrain> logger)
     {
+        _roots = roots;
         _encoders = encoders;
         _versions = versions;
         _catalog = catalog;
@@ -94,6 +97,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             Channels = m is null ? [] : ChannelsOf(m.Schema),
             Updates = CurrentUpdateInfo(),
             Placement = _placement,
+            Silo = RuntimeIdentity,
         });
     }
 
@@ -195,12 +199,25 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
 
     private async Task<IngestJob> PlanAsync(IngestRequest request)
     {
+        // Paths from the request must be regular files inside the data roots (README "Security model").
         string? Existing(string? path, string what)
         {
             if (path is null) return null;
             if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"{what} path is empty.");
+            try
+            {
+                return _roots.Resolve(path, what);
+            }
+            catch (ConfinedPathException e)
+            {
+                throw new ArgumentException(e.Message);
+            }
+        }
+        string? Configured(string? path, string what)
+        {
+            if (path is null) return null;
             string full = Path.GetFullPath(path);
-            if (!File.Exists(full)) throw new ArgumentException($"{what} file '{full}' does not exist on silo {RuntimeIdentity}.");
+            if (!File.Exists(full)) throw new ArgumentException($"{what} file '{full}' (configured) does not exist on silo {RuntimeIdentity}.");
             return full;
         }
         string? corpus = Existing(request.CorpusPath, "Corpus");
@@ -230,8 +247,10 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         if (sparseVectors is not null || sparseEncoder is not null)
         {
             if (sparseVectors is null && corpus is null) throw new ArgumentException($"Sparse encoder '{sparseEncoder}' needs a text corpus to encode.");
-            vocabularyPath = Existing(request.SparseVocabularyPath ?? _options.SparseVocabularyPath ?? SharedData.Find(SharedData.BertVocabulary)
-                ?? throw new ArgumentException("The sparse channel needs a vocabulary: give sparseVocabulary (a vocab.txt path) or configure Shoal:SparseVocabularyPath."), "Vocabulary");
+            vocabularyPath = request.SparseVocabularyPath is not null
+                ? Existing(request.SparseVocabularyPath, "Vocabulary")
+                : Configured(_options.SparseVocabularyPath ?? SharedData.Find(SharedData.BertVocabulary)
+                    ?? throw new ArgumentException("The sparse channel needs a vocabulary: give sparseVocabulary (a vocab.txt path) or configure Shoal:SparseVocabularyPath."), "Vocabulary");
             vocabulary = SparseVocabulary.Load(vocabularyPath!);
             if (sparseEncoder is not null)
             {
@@ -393,7 +412,12 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         var built = spec.Built;
         var uploads = built.Shards.SelectMany(s => s.Segments.Select(seg => (s.Shard, seg))).ToArray();
         var uploaded = await Task.WhenAll(uploads.Select(async u =>
-            (await _catalog.UploadSegmentAsync(Name, spec.Version, u.Shard, u.seg.Path)) with { Channel = u.seg.Channel }));
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var segment = (await _catalog.UploadSegmentAsync(Name, spec.Version, u.Shard, u.seg.Path)) with { Channel = u.seg.Channel };
+            Diagnostics.TransferMetrics.Uploaded(Name, segment.Bytes, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            return segment;
+        }));
 
         SparseChannelSchema? sparseSchema = null;
         if (spec.VocabularyPath is not null)
@@ -435,21 +459,32 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     {
         const int Batch = 256;
         string encoder = sparse ? job.SparseEncoder! : job.DenseEncoder!;
+        string channel = sparse ? "sparse" : "dense";
         var docs = new List<SourceDocument>(Batch);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var lastLog = TimeSpan.Zero;
+        long encoded = 0;
         async Task FlushAsync()
         {
             var texts = docs.Select(d => string.IsNullOrEmpty(d.Title) ? d.Text : d.Title + " " + d.Text).ToArray();
             if (sparse)
             {
-                var vectors = await _encoders.EncodeSparseAsync(encoder, texts, CancellationToken.None);
+                var vectors = await _encoders.EncodeSparseAsync(encoder, texts, Shoal.Encoders.TextRole.Document, CancellationToken.None);
                 builder.AddSparse(docs.Select((d, i) => new SparseDocument(d.Id, job.Plan.Text is null ? texts[i] : null, vectors[i])));
             }
             else
             {
-                var vectors = await _encoders.EncodeDenseAsync(encoder, texts, CancellationToken.None);
+                var vectors = await _encoders.EncodeDenseAsync(encoder, texts, Shoal.Encoders.TextRole.Document, CancellationToken.None);
                 builder.AddDense(docs.Select((d, i) => (d.Id, vectors[i])));
             }
+            encoded += docs.Count;
             docs.Clear();
+            double rate = encoded / Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
+            if (clock.Elapsed - lastLog >= TimeSpan.FromSeconds(15))
+            {
+                lastLog = clock.Elapsed;
+                LogEncoding(_logger, Name, channel, encoder, encoded, rate);
+            }
         }
         foreach (var doc in CorpusReader.Read(job.Corpus!, job.Format))
         {
@@ -457,7 +492,14 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             if (docs.Count == Batch) await FlushAsync();
         }
         if (docs.Count > 0) await FlushAsync();
+        LogEncoded(_logger, Name, channel, encoder, encoded, clock.Elapsed.TotalSeconds);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: encoding the {Channel} channel with '{Encoder}': {Documents} documents so far, {Rate:F1} documents/s")]
+    private static partial void LogEncoding(ILogger logger, string index, string channel, string encoder, long documents, double rate);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: encoded the {Channel} channel with '{Encoder}': {Documents} documents in {Seconds:F1} s")]
+    private static partial void LogEncoded(ILogger logger, string index, string channel, string encoder, long documents, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Index {Index}: {Warning}")]
     private static partial void LogPlacementWarning(ILogger logger, string index, string warning);

@@ -9,6 +9,7 @@ using Shoal.Engine.Analysis;
 using Shoal.Engine.Dense;
 using Shoal.Engine.Indexing;
 using Shoal.Engine.Ingest;
+using Shoal.Engine.Security;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
@@ -49,6 +50,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
     private readonly SnapshotCatalog _catalog;
     private readonly ShoalOptions _options;
     private readonly ShoalJobOptions _jobOptions;
+    private readonly DataRoots _roots;
     private readonly ILogger<IndexJobGrain> _logger;
     private readonly string _scratch = Guid.NewGuid().ToString("N");
     private Task? _worker;
@@ -66,8 +68,10 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         SnapshotCatalog catalog,
         IOptions<ShoalOptions> options,
         IOptions<ShoalJobOptions> jobOptions,
+        DataRoots roots,
         ILogger<IndexJobGrain> logger)
     {
+        _roots = roots;
         _state = state;
         _catalog = catalog;
         _options = options.Value;
@@ -233,6 +237,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
                     await EndAsync(IndexJobState.Cancelled, "cancelled", null);
                     break;
                 }
+                Diagnostics.ShoalTelemetry.SetJob(Id, Request.Index, S.Phase, S.ReadingSeconds > 0 ? S.DocumentsRead / S.ReadingSeconds : 0);
                 switch (S.Phase)
                 {
                     case "reading": await ReadChunkAsync(cancellationToken); break;
@@ -266,6 +271,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         }
         finally
         {
+            Diagnostics.ShoalTelemetry.SetJob(Id, "", null, 0);
             _reader?.Dispose();
             _reader = null;
             if (Finished) { _keepAlive?.Dispose(); _keepAlive = null; }
@@ -395,6 +401,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         source.Format = outcome.Format;
         source.BytesRead = reader!.BytesRead;
         source.DocumentsRead += outcome.Documents;
+        Diagnostics.ShoalTelemetry.JobDocuments.Add(outcome.Documents, new KeyValuePair<string, object?>("index", Request.Index));
         var malformed = outcome.StopAt is { } first ? [first] : outcome.Malformed;
         source.Malformed += malformed.Count;
         foreach (var m in malformed.Take(Math.Max(0, _jobOptions.MaxMalformedReported - st.MalformedLines.Count)))
@@ -497,7 +504,9 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             var segments = new List<JobSegment>();
             foreach (var seg in built.Segments)
             {
+                long started = Stopwatch.GetTimestamp();
                 var uploaded = await _catalog.UploadSegmentAsync(request.Index, version, shard, seg.Path, cancellationToken);
+                Diagnostics.TransferMetrics.Uploaded(request.Index, uploaded.Bytes, Stopwatch.GetElapsedTime(started));
                 segments.Add(new JobSegment { Key = uploaded.Key, Bytes = uploaded.Bytes, Xxh3 = uploaded.Xxh3, Channel = seg.Channel });
             }
             Directory.Delete(dir, recursive: true);
@@ -647,8 +656,9 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
     private async Task<string> LocalFileAsync(string source, string kind, CancellationToken cancellationToken)
     {
         if (_localSources.TryGetValue(source, out string? cached)) return cached;
-        if (!source.StartsWith(StorePrefix, StringComparison.Ordinal)) return _localSources[source] = Path.GetFullPath(source);
+        if (!source.StartsWith(StorePrefix, StringComparison.Ordinal)) return _localSources[source] = Confine(source, kind);
         string key = source[StorePrefix.Length..];
+        if (StoreKeys.Validate(key) is { } keyError) throw new ArgumentException(keyError);
         string? local = _catalog.Store.TryGetLocalPath(key);
         if (local is null)
         {
@@ -680,12 +690,18 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         if (given.StartsWith(StorePrefix, StringComparison.Ordinal))
         {
             string key = given[StorePrefix.Length..];
-            var found = key.Length == 0 ? [] : await _catalog.Store.ListAsync(key);
+            if (StoreKeys.Validate(key) is { } keyError) throw new ArgumentException($"sparseVocabulary: {keyError}");
+            var found = await _catalog.Store.ListAsync(key);
             if (!found.Contains(key)) throw new ArgumentException($"Vocabulary object '{key}' does not exist in {_catalog.Store.Description}.");
             local = await LocalFileAsync(given, "vocabulary", CancellationToken.None);
         }
+        else if (r.SparseVocabulary is not null)
+        {
+            local = Confine(given, "Vocabulary");
+        }
         else
         {
+            // The cluster's configured vocabulary: operator configuration, not confined to the data roots.
             local = Path.GetFullPath(given);
             if (!File.Exists(local)) throw new ArgumentException($"Vocabulary file '{local}' does not exist on silo {RuntimeIdentity}.");
         }
@@ -786,14 +802,27 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         if (source.StartsWith(StorePrefix, StringComparison.Ordinal))
         {
             string key = source[StorePrefix.Length..];
-            var found = key.Length == 0 ? [] : await _catalog.Store.ListAsync(key);
+            if (StoreKeys.Validate(key) is { } keyError) throw new ArgumentException($"{what}: {keyError}");
+            var found = await _catalog.Store.ListAsync(key);
             if (!found.Contains(key)) throw new ArgumentException($"{what} object '{key}' does not exist in {_catalog.Store.Description}.");
             string? inPlace = _catalog.Store.TryGetLocalPath(key);
             return (inPlace, inPlace is null ? 0 : new FileInfo(inPlace).Length);
         }
-        string local = Path.GetFullPath(source);
-        if (!File.Exists(local)) throw new ArgumentException($"{what} file '{local}' does not exist on silo {RuntimeIdentity}.");
+        string local = Confine(source, what);
         return (local, new FileInfo(local).Length);
+    }
+
+    /// <summary>A local source path resolved inside the data roots (README "Security model"); anything else is an <see cref="ArgumentException"/> that reveals nothing outside them.</summary>
+    private string Confine(string path, string what)
+    {
+        try
+        {
+            return _roots.Resolve(path, what);
+        }
+        catch (ConfinedPathException e)
+        {
+            throw new ArgumentException(e.Message);
+        }
     }
 
     private IndexJobStatus Status()

@@ -108,7 +108,7 @@ public sealed partial class ShardWarmerGrain(SnapshotCatalog catalog, IOptions<S
             ?? throw new InvalidOperationException($"Index '{index}' has no published version {version}.");
         if (shard >= manifest.ShardCount) return 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var opened = await OpenedSegments.OpenAsync(catalog, manifest, shard, options.Value.CacheDirectory, cancellationToken);
+        var opened = await OpenedSegments.OpenAsync(catalog, manifest, index, shard, options.Value.CacheDirectory, cancellationToken);
         prepared.Put(index, shard, replica, opened);
         LogWarmed(logger, index, shard, replica, version, GrainContext.Address.SiloAddress, opened.SizeBytes, clock.ElapsedMilliseconds);
         return opened.SizeBytes;

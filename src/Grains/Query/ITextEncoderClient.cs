@@ -21,16 +21,16 @@ public interface ITextEncoderClient
     /// <summary>Describes encoder <paramref name="encoder"/>.</summary>
     Task<EncoderDescription> DescribeAsync(string encoder, CancellationToken cancellationToken);
 
-    /// <summary>Encodes texts with sparse encoder <paramref name="encoder"/> (term ids of its vocabulary).</summary>
-    Task<SparseVector[]> EncodeSparseAsync(string encoder, IReadOnlyList<string> texts, CancellationToken cancellationToken);
+    /// <summary>Encodes texts with sparse encoder <paramref name="encoder"/> (term ids of its vocabulary), as queries or as documents.</summary>
+    Task<SparseVector[]> EncodeSparseAsync(string encoder, IReadOnlyList<string> texts, TextRole role, CancellationToken cancellationToken);
 
-    /// <summary>Encodes texts with dense encoder <paramref name="encoder"/>.</summary>
-    Task<float[][]> EncodeDenseAsync(string encoder, IReadOnlyList<string> texts, CancellationToken cancellationToken);
+    /// <summary>Encodes texts with dense encoder <paramref name="encoder"/>, as queries or as documents.</summary>
+    Task<float[][]> EncodeDenseAsync(string encoder, IReadOnlyList<string> texts, TextRole role, CancellationToken cancellationToken);
 }
 
 /// <summary>
 /// <see cref="ITextEncoderClient"/> over the cluster's encoder pools (<see cref="IEncoderService"/>):
-/// one text goes as a query (micro-batched with concurrent queries), several as a document batch.
+/// queries go one by one (micro-batched with concurrent queries), documents as document batches.
 /// </summary>
 public sealed class PooledTextEncoderClient(IEncoderService encoders) : ITextEncoderClient
 {
@@ -50,24 +50,34 @@ public sealed class PooledTextEncoderClient(IEncoderService encoders) : ITextEnc
     }
 
     /// <inheritdoc />
-    public async Task<SparseVector[]> EncodeSparseAsync(string encoder, IReadOnlyList<string> texts, CancellationToken cancellationToken)
+    public async Task<SparseVector[]> EncodeSparseAsync(string encoder, IReadOnlyList<string> texts, TextRole role, CancellationToken cancellationToken)
     {
-        if (texts.Count == 1)
+        if (role == TextRole.Query)
         {
-            var one = await encoders.EncodeQueryAsync(encoder, texts[0], cancellationToken);
-            return one.Kind == EncoderKind.Sparse ? [one.Sparse] : throw NotOfKind(encoder, one.Kind, "sparse");
+            var queries = new SparseVector[texts.Count];
+            for (int i = 0; i < queries.Length; i++)
+            {
+                var one = await encoders.EncodeQueryAsync(encoder, texts[i], cancellationToken);
+                queries[i] = one.Kind == EncoderKind.Sparse ? one.Sparse : throw NotOfKind(encoder, one.Kind, "sparse");
+            }
+            return queries;
         }
         var batch = await encoders.EncodeDocumentsAsync(encoder, texts, cancellationToken);
         return batch.Sparse is { } sparse ? [.. sparse] : throw NotOfKind(encoder, batch.Kind, "sparse");
     }
 
     /// <inheritdoc />
-    public async Task<float[][]> EncodeDenseAsync(string encoder, IReadOnlyList<string> texts, CancellationToken cancellationToken)
+    public async Task<float[][]> EncodeDenseAsync(string encoder, IReadOnlyList<string> texts, TextRole role, CancellationToken cancellationToken)
     {
-        if (texts.Count == 1)
+        if (role == TextRole.Query)
         {
-            var one = await encoders.EncodeQueryAsync(encoder, texts[0], cancellationToken);
-            return one.Dense is { } v ? [v] : throw NotOfKind(encoder, one.Kind, "dense");
+            var queries = new float[texts.Count][];
+            for (int i = 0; i < queries.Length; i++)
+            {
+                var one = await encoders.EncodeQueryAsync(encoder, texts[i], cancellationToken);
+                queries[i] = one.Dense ?? throw NotOfKind(encoder, one.Kind, "dense");
+            }
+            return queries;
         }
         var batch = await encoders.EncodeDocumentsAsync(encoder, texts, cancellationToken);
         if (batch.DenseValues is not { } values) throw NotOfKind(encoder, batch.Kind, "dense");

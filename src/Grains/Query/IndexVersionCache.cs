@@ -7,6 +7,9 @@ using Shoal.Engine.Sparse;
 
 namespace Shoal.Grains.Query;
 
+/// <summary>An index's description as a silo saw it last; <see cref="SuspectUntil"/> (UTC) is when its grain may be asked again after failing to answer.</summary>
+public readonly record struct KnownIndexInfo(Contracts.IndexInfo Info, DateTime SuspectUntil);
+
 /// <summary>What a coordinator needs to know about one published version: its manifest and, with a sparse channel, its vocabulary.</summary>
 public sealed record IndexVersionEntry(IndexManifest Manifest, SparseVocabulary? Vocabulary);
 
@@ -23,6 +26,20 @@ public sealed class IndexVersionCache
 
     /// <summary>Created by dependency injection.</summary>
     public IndexVersionCache(SnapshotCatalog catalog) => _catalog = catalog;
+
+    private readonly ConcurrentDictionary<string, KnownIndexInfo> _infos = new(StringComparer.Ordinal);
+
+    /// <summary>The description of <paramref name="index"/> seen last on this silo, and until when its grain is suspected unreachable.</summary>
+    public KnownIndexInfo? LastKnownInfo(string index) => _infos.TryGetValue(index, out var known) ? known : null;
+
+    /// <summary>Remembers a description the index grain gave (it answers, so it is no longer suspected).</summary>
+    public void RememberInfo(string index, Contracts.IndexInfo info) => _infos[index] = new KnownIndexInfo(info, DateTime.MinValue);
+
+    /// <summary>Marks the index grain as unreachable until <paramref name="until"/> (UTC).</summary>
+    public void SuspectInfo(string index, DateTime until)
+    {
+        if (_infos.TryGetValue(index, out var known)) _infos[index] = known with { SuspectUntil = until };
+    }
 
     /// <summary>The entry of <paramref name="index"/> at <paramref name="version"/>; failures are not cached.</summary>
     public async Task<IndexVersionEntry> GetAsync(string index, long version, CancellationToken cancellationToken = default)

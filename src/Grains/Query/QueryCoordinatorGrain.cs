@@ -4,14 +4,13 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
-using Polly;
-using Polly.Hedging;
 using Shoal.Engine.Analysis;
 using Shoal.Engine.Search;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
+using Shoal.Grains.Diagnostics;
 using Shoal.Grains.Hosting;
 using Shoal.Grains.Shards;
 
@@ -40,12 +39,10 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// <summary>Hits taken from each channel of a fused query when the request does not say (at least k).</summary>
     public const int DefaultFusionDepth = 100;
 
-    private static readonly ResiliencePropertyKey<Func<int, CancellationToken, Task<ShardSearchResult>>> ReplicaCall = new("shoal.replica-call");
     private readonly ShoalOptions _options;
     private readonly ILogger<QueryCoordinatorGrain> _logger;
     private readonly IndexVersionCache _versions;
     private readonly ITextEncoderClient _encoder;
-    private readonly Dictionary<int, ResiliencePipeline<ShardSearchResult>> _hedging = [];
 
     /// <summary>Created by Orleans.</summary>
     public QueryCoordinatorGrain(IOptions<ShoalOptions> options, IndexVersionCache versions, ITextEncoderClient encoder, ILogger<QueryCoordinatorGrain> logger)
@@ -77,10 +74,27 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// <inheritdoc />
     public async Task<SearchResponse> SearchAsync(SearchRequest request, CancellationToken cancellationToken = default)
     {
+        using var activity = ShoalTelemetry.Source.StartActivity("shoal.search");
+        activity?.SetTag("shoal.index", request.Index);
+        var response = await SearchCoreAsync(request, cancellationToken);
+        SearchMetrics.Record(response, activity);
+        return response;
+    }
+
+    private async Task<SearchResponse> SearchCoreAsync(SearchRequest request, CancellationToken cancellationToken)
+    {
         var clock = Stopwatch.StartNew();
         if (Validate(request, _options.MaxK) is { } error) return Invalid(request, error);
 
-        var info = await GrainFactory.GetGrain<IIndexGrain>(request.Index).GetInfoAsync();
+        IndexInfo? info;
+        try
+        {
+            info = await GetIndexInfoAsync(request.Index, cancellationToken);
+        }
+        catch (IndexUnreachableException e)
+        {
+            return new SearchResponse { Status = SearchStatus.Unavailable, Error = e.Message, Index = request.Index };
+        }
         if (info is null || info.Version == 0)
         {
             string why = info is null
@@ -121,7 +135,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         for (int s = 0; s < calls.Length; s++)
         {
             int shard = s;
-            calls[s] = CallShardAsync(replicas, (attempt, ct) =>
+            calls[s] = CallShardAsync(request.Index, replicas, (attempt, ct) =>
                 GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(request.Index, shard, (first + attempt) % replicas)).SearchAsync(shardQuery, ct), cts.Token);
         }
 
@@ -141,6 +155,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         var perChannel = new List<IReadOnlyList<SearchHit>>[plan.Channels.Count];
         for (int c = 0; c < perChannel.Length; c++) perChannel[c] = new List<IReadOnlyList<SearchHit>>(calls.Length);
         var missing = new List<int>();
+        var reasons = new List<string>();
         long answeredVersion = info.Version;
         var shardOf = fused ? new Dictionary<string, int>(StringComparer.Ordinal) : null;
         for (int s = 0; s < calls.Length; s++)
@@ -164,12 +179,24 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             else
             {
                 missing.Add(s);
-                if (calls[s].IsFaulted) LogShardFailed(_logger, calls[s].Exception!.GetBaseException(), request.Index, s);
-                else _ = calls[s].ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe late faults
+                if (calls[s].IsFaulted)
+                {
+                    var cause = calls[s].Exception!.GetBaseException();
+                    LogShardFailed(_logger, cause, request.Index, s);
+                    reasons.Add(cause is OperationCanceledException
+                        ? $"shard {s}: cancelled at the deadline ({deadline.TotalMilliseconds:0} ms)"
+                        : $"shard {s}: failed ({cause.GetType().Name}: {cause.Message})");
+                }
+                else
+                {
+                    reasons.Add($"shard {s}: no answer within the deadline ({deadline.TotalMilliseconds:0} ms)");
+                    _ = calls[s].ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe late faults
+                }
             }
         }
 
         IReadOnlyList<SearchHit> final;
+        IReadOnlyList<SearchHit>[]? channelLists = null;
         if (!fused)
         {
             final = TopKMerge.Merge(perChannel[0], request.K);
@@ -186,11 +213,13 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             final = plan.Fusion == "weighted"
                 ? Fusion.WeightedSum(lists, request.K, weights)
                 : Fusion.ReciprocalRank(lists, request.K, plan.RankConstant, weights);
+            channelLists = lists;
         }
 
         var result2 = new Hit[final.Count];
+        var ranks = RanksOf(final, channelLists);
         for (int i = 0; i < result2.Length; i++)
-            result2[i] = new Hit { Id = final[i].Id, Score = final[i].Score, Title = final[i].Title, Snippet = final[i].Snippet };
+            result2[i] = new Hit { Id = final[i].Id, Score = final[i].Score, Title = final[i].Title, Snippet = final[i].Snippet, Ranks = ranks[i] };
         if (fused && request.IncludeStored && result2.Length > 0)
             result2 = await FetchStoredAsync(request.Index, info.Version, replicas, result2, shardOf!, deadline - clock.Elapsed, cancellationToken);
 
@@ -200,9 +229,37 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             Answered = calls.Length - missing.Count,
             Partial = missing.Count > 0,
             Missing = [.. missing],
+            Reasons = [.. reasons],
         };
         // A shard that cannot restore the newest version keeps serving the one it has: say which answered.
         return Response(request, info with { Version = answeredVersion }, plan, result2, coverage, clock);
+    }
+
+    /// <summary>
+    /// Each final hit's 1-based rank in every channel's merged list (0 when that channel did not
+    /// return it); a single-channel answer ranks by position.
+    /// </summary>
+    private static int[][] RanksOf(IReadOnlyList<SearchHit> final, IReadOnlyList<SearchHit>[]? channelLists)
+    {
+        var ranks = new int[final.Count][];
+        if (channelLists is null)
+        {
+            for (int i = 0; i < ranks.Length; i++) ranks[i] = [i + 1];
+            return ranks;
+        }
+        var positions = new Dictionary<string, int>[channelLists.Length];
+        for (int c = 0; c < channelLists.Length; c++)
+        {
+            positions[c] = new Dictionary<string, int>(channelLists[c].Count, StringComparer.Ordinal);
+            for (int r = 0; r < channelLists[c].Count; r++) positions[c].TryAdd(channelLists[c][r].Id, r + 1);
+        }
+        for (int i = 0; i < ranks.Length; i++)
+        {
+            ranks[i] = new int[channelLists.Length];
+            for (int c = 0; c < channelLists.Length; c++)
+                ranks[i][c] = positions[c].TryGetValue(final[i].Id, out int r) ? r : 0;
+        }
+        return ranks;
     }
 
     /// <summary>
@@ -354,7 +411,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             channels.Add(new PlannedChannel(IndexChannels.Dense, k, WeightOf(IndexChannels.Dense)));
             var dense = schema.Dense!;
             int ef = spec.Ef ?? 0;
-            if (spec.Ef is { } e && (e < 1 || e > 100_000)) throw new QueryException($"'dense.ef' must be between 1 and 100000 (got {e}).");
+            if (spec.Ef is { } e && (e < 1 || e > _options.MaxEf)) throw new QueryException($"'dense.ef' must be between 1 and {_options.MaxEf} (got {e}).");
             byte[] packed = await DenseVectorOfAsync(request, spec, dense, cancellationToken);
             query = query with
             {
@@ -399,7 +456,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             throw new QueryException($"Invalid sparse query vector: {e.Message}");
         }
         string encoder = schema.Encoder ?? throw new QueryException($"The sparse channel of index '{request.Index}' has no encoder, so it cannot take text; send a 'vector'.");
-        return (await _encoder.EncodeSparseAsync(encoder, [spec.Text ?? request.Text!], cancellationToken))[0];
+        return (await _encoder.EncodeSparseAsync(encoder, [spec.Text ?? request.Text!], Shoal.Encoders.TextRole.Query, cancellationToken))[0];
     }
 
     private async Task<byte[]> DenseVectorOfAsync(SearchRequest request, DenseQuerySpec spec, DenseChannelSchema schema, CancellationToken cancellationToken)
@@ -415,7 +472,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         else
         {
             string encoder = schema.Encoder ?? throw new QueryException($"The dense channel of index '{request.Index}' has no encoder, so it cannot take text; send a 'vector'.");
-            vector = (await _encoder.EncodeDenseAsync(encoder, [spec.Text ?? request.Text!], cancellationToken))[0];
+            vector = (await _encoder.EncodeDenseAsync(encoder, [spec.Text ?? request.Text!], Shoal.Encoders.TextRole.Query, cancellationToken))[0];
             if (vector.Length != schema.Dims)
                 throw new QueryException($"Encoder '{encoder}' gives {vector.Length} dimensions; index '{request.Index}' has {schema.Dims}.");
         }
@@ -433,46 +490,42 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         new() { Status = SearchStatus.Invalid, Error = error, Index = request.Index };
 
     /// <summary>
-    /// Calls one shard: the first replica, then (Polly hedging) the next replica when the first
-    /// has not answered within <see cref="ShoalOptions.HedgeDelay"/> or has failed; the first
-    /// successful answer wins and the others are cancelled.
+    /// Calls one shard: the first replica, then the next replica when the first has not answered
+    /// within <see cref="ShoalOptions.HedgeDelay"/>, and at once when it has failed; the first
+    /// successful answer wins and the others are cancelled. Each attempt takes the next replica, so
+    /// a hedge never goes back to one that just failed (e.g. a replica on a killed silo that the
+    /// cluster has not yet declared dead, which fails every call in microseconds).
     /// </summary>
-    private async Task<ShardSearchResult> CallShardAsync(int replicas, Func<int, CancellationToken, Task<ShardSearchResult>> call, CancellationToken cancellationToken)
+    private async Task<ShardSearchResult> CallShardAsync(string index, int replicas, Func<int, CancellationToken, Task<ShardSearchResult>> call, CancellationToken cancellationToken)
     {
         if (replicas == 1) return await call(0, cancellationToken);
-        if (!_hedging.TryGetValue(replicas, out var pipeline))
-        {
-            pipeline = new ResiliencePipelineBuilder<ShardSearchResult>()
-                .AddHedging(new HedgingStrategyOptions<ShardSearchResult>
-                {
-                    MaxHedgedAttempts = replicas - 1,
-                    Delay = _options.HedgeDelay,
-                    ShouldHandle = new PredicateBuilder<ShardSearchResult>().Handle<Exception>(e => e is not OperationCanceledException),
-                    ActionGenerator = args =>
-                    {
-                        var replicaCall = args.ActionContext.Properties.GetValue(ReplicaCall, null!);
-                        int attempt = args.AttemptNumber;
-                        return async () =>
-                        {
-                            try { return Outcome.FromResult(await replicaCall(attempt, args.ActionContext.CancellationToken)); }
-#pragma warning disable CA1031 // the hedging pipeline takes failures as outcomes so it can try the next replica
-                            catch (Exception e) { return Outcome.FromException<ShardSearchResult>(e); }
-#pragma warning restore CA1031
-                        };
-                    },
-                })
-                .Build();
-            _hedging[replicas] = pipeline;
-        }
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        using var attempts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = new List<Task<ShardSearchResult>>(replicas) { call(0, attempts.Token) };
+        int next = 1;
         try
         {
-            context.Properties.Set(ReplicaCall, call);
-            return await pipeline.ExecuteAsync(static async (ctx, c) => await c(0, ctx.CancellationToken), context, call);
+            while (true)
+            {
+                var anyDone = Task.WhenAny(running);
+                if (next < replicas && await Task.WhenAny(anyDone, Task.Delay(_options.HedgeDelay, attempts.Token)) != anyDone)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    ShoalTelemetry.HedgedRequests.Add(1, new KeyValuePair<string, object?>("index", index));
+                    running.Add(call(next++, attempts.Token)); // slow: hedge
+                    continue;
+                }
+                var done = await anyDone;
+                running.Remove(done);
+                if (done.IsCompletedSuccessfully) return await done;
+                if (next < replicas) running.Add(call(next++, attempts.Token)); // failed: the next replica at once
+                else if (running.Count == 0) return await done; // every replica failed: rethrow the last failure
+            }
         }
         finally
         {
-            ResilienceContextPool.Shared.Return(context);
+            await attempts.CancelAsync();
+            foreach (var loser in running)
+                _ = loser.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 

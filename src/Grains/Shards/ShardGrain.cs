@@ -86,8 +86,10 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     /// <inheritdoc />
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _view.Lease.Retire();
+        var view = _view;
         _view = ShardView.None;
+        view.Lease.Retire();
+        Diagnostics.ShoalTelemetry.SetLiveBuffer(this.GetPrimaryKeyString(), _index, 0, 0);
         return Task.CompletedTask;
     }
 
@@ -141,7 +143,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             var opened = _prepared.TryTake(_index, _shard, _replica, manifest.Version);
             if (opened is not null) LogWarmArrival(_logger, _index, _shard, _replica, manifest.Version, GrainContext.Address.SiloAddress);
 #pragma warning disable CA2000 // the opened segments pass to the SegmentLease below, which closes them when it is retired
-            opened ??= await OpenedSegments.OpenAsync(_catalog, manifest, _shard, _options.CacheDirectory, cancellationToken);
+            opened ??= await OpenedSegments.OpenAsync(_catalog, manifest, _index, _shard, _options.CacheDirectory, cancellationToken);
 #pragma warning restore CA2000
             var (text, sparse, dense) = (opened.Text, opened.Sparse, opened.Dense);
             var lease = new SegmentLease(manifest.Version, text, sparse, dense);
@@ -168,6 +170,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     {
         var old = _view;
         _view = next;
+        Diagnostics.ShoalTelemetry.SetLiveBuffer(this.GetPrimaryKeyString(), _index, next.Delta?.LiveCount ?? 0, next.Delta?.HiddenCount ?? 0);
         if (!ReferenceEquals(old.Lease, next.Lease)) old.Lease.Retire();
     }
 
@@ -300,6 +303,12 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         }
     }
 
+    /// <summary>
+    /// The view a search reads, with a reference taken on its segments. A shard that serves no
+    /// version (every version failed to restore, or none is published yet) throws
+    /// <see cref="ShardUnavailableException"/> instead of answering "no hits", so the coordinator
+    /// counts it missing (or asks another replica) and the answer is flagged partial.
+    /// </summary>
     private ShardView AcquireView()
     {
         // No swap can come between reading _view and acquiring its lease: both run on this grain's
@@ -309,6 +318,13 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         var view = _view;
         if (!view.Lease.TryAcquire())
             throw new InvalidOperationException($"Shard {_index}/{_shard}: the lease of served version {view.Version} was released while still current.");
+        if (view.Version == 0)
+        {
+            view.Lease.Release();
+            throw new ShardUnavailableException(_failedVersion > 0
+                ? $"Shard {_index}/{_shard} (replica {_replica}) serves no version: version {_failedVersion} could not be restored and no older one could be (see the silo log)."
+                : $"Shard {_index}/{_shard} (replica {_replica}) serves no version: none is published or none could be restored.");
+        }
         return view;
     }
 
@@ -316,23 +332,47 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     public async Task<ShardSearchResult> SearchAsync(ShardQuery query, CancellationToken cancellationToken = default)
     {
         if (query.Version > _view.Version) await CatchUpAsync(query.Version);
+        using var activity = Diagnostics.ShoalTelemetry.Source.StartActivity("shoal.shard.search");
+        activity?.SetTag("shoal.index", _index);
+        activity?.SetTag("shoal.shard", _shard);
+        activity?.SetTag("shoal.replica", _replica);
         await _interceptor.BeforeSearchAsync(_index, _shard, cancellationToken);
         var view = AcquireView();
         try
         {
+            activity?.SetTag("shoal.version", view.Version);
             Hit[]? bm25 = null, sparse = null, dense = null;
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             if (query.Bm25 is { } b)
+            {
                 bm25 = await Task.Run(() => SearchText(view, b, query.IncludeStored), cancellationToken);
+                started = RecordChannel(IndexChannels.Text, started);
+            }
             if (query.Sparse is { } sq)
+            {
                 sparse = await Task.Run(() => SearchSparse(view, sq, query.IncludeStored), cancellationToken);
+                started = RecordChannel(IndexChannels.Sparse, started);
+            }
             if (query.Dense is { } dq)
+            {
                 dense = await SearchDenseAsync(view, dq, query.IncludeStored, cancellationToken);
+                RecordChannel(IndexChannels.Dense, started);
+            }
             return new ShardSearchResult { Shard = _shard, Version = view.Version, Bm25 = bm25, Sparse = sparse, Dense = dense };
         }
         finally
         {
             view.Lease.Release();
         }
+    }
+
+    /// <summary>Records the time since <paramref name="started"/> for one channel; returns now.</summary>
+    private long RecordChannel(string channel, long started)
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        Diagnostics.ShoalTelemetry.ShardChannelDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started, now).TotalMilliseconds,
+            new KeyValuePair<string, object?>("index", _index), new KeyValuePair<string, object?>("channel", channel));
+        return now;
     }
 
     /// <summary>

@@ -23,7 +23,7 @@ internal sealed record OpenedSegments(long Version, TextSegment? Text, SparseSeg
     /// Restores shard <paramref name="shard"/>'s segments of <paramref name="manifest"/> into the
     /// local cache (checked against the manifest) and opens them.
     /// </summary>
-    public static async Task<OpenedSegments> OpenAsync(SnapshotCatalog catalog, IndexManifest manifest, int shard, string cacheDirectory, CancellationToken cancellationToken)
+    public static async Task<OpenedSegments> OpenAsync(SnapshotCatalog catalog, IndexManifest manifest, string index, int shard, string cacheDirectory, CancellationToken cancellationToken)
     {
         TextSegment? text = null;
         SparseSegment? sparse = null;
@@ -34,7 +34,9 @@ internal sealed record OpenedSegments(long Version, TextSegment? Text, SparseSeg
             {
                 // A file just hashed whole against the manifest skips the section-checksum pass on open;
                 // a cached or in-store file is verified section by section (a sequential read, off the turn).
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 var file = await catalog.MaterializeVerifiedAsync(segment, cacheDirectory, cancellationToken);
+                Diagnostics.TransferMetrics.Restored(index, segment.Bytes, file.Source, System.Diagnostics.Stopwatch.GetElapsedTime(started));
                 string path = file.Path;
                 bool verify = !file.Verified;
                 switch (segment.Channel)

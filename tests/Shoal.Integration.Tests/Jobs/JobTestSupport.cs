@@ -167,6 +167,7 @@ public class JobCluster : IAsyncLifetime
             silo.AddShoal(o =>
             {
                 o.SnapshotDirectory = Path.Combine(data, "snapshots");
+                o.AdditionalDataRoots = [Path.GetTempPath()]; // tests write sources to temporary directories
                 o.CacheDirectory = Path.Combine(data, "cache");
                 o.BuildDirectory = Path.Combine(data, "build");
             });

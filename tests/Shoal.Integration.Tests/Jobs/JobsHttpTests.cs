@@ -175,7 +175,7 @@ public sealed class JobsHttpTests(GatewayFixture fixture) : IClassFixture<Gatewa
     [Theory]
     [InlineData("""{"source": "/tmp/x.jsonl"}""", "'index' is required")]
     [InlineData("""{"index": "x"}""", "'source' is required")]
-    [InlineData("""{"index": "x", "source": "/nonexistent/corpus.jsonl"}""", "does not exist")]
+    [InlineData("""{"index": "x", "source": "/nonexistent/corpus.jsonl"}""", "not an allowed source")]
     [InlineData("""{"index": "Bad Name", "source": "/tmp/x.jsonl"}""", "Index name 'Bad Name' is invalid")]
     [InlineData("""{"index": "x", "source": "/tmp/x.jsonl", "id": "Bad Id"}""", "Job id 'Bad Id' is invalid")]
     [InlineData("""{"index": "x", "source": "/tmp/x.jsonl", "shards": "two"}""", "not valid JSON")]

@@ -27,6 +27,7 @@ public sealed class RestoreOnNewClusterTests(AzuriteFixture azurite) : IClassFix
             o.CacheDirectory = Path.Combine(local, "cache");
             o.BuildDirectory = Path.Combine(local, "build");
             o.SnapshotDirectory = Path.Combine(local, "unused-local-store");
+            o.AdditionalDataRoots = [Path.GetTempPath()]; // tests write sources to temporary directories
         }));
         var cluster = builder.Build();
         await cluster.DeployAsync();

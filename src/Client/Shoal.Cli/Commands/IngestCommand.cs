@@ -49,7 +49,7 @@ internal static class IngestCommand
                 DenseEncoder = parse.GetValue(denseEncoder),
                 StrictPlacement = parse.GetValue(strict) ? true : null,
             };
-            using var client = new ShoalClient(parse.GetUrl(url));
+            using var client = parse.CreateClient(url);
             string name = parse.GetValue(index)!;
             try
             {
@@ -76,6 +76,7 @@ internal static class IngestCommand
             catch (ShoalApiException e) { return CommonOptions.Fail(e.Message); }
             catch (InvalidOperationException e) { return CommonOptions.Fail(e.Message); }
             catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetUrl(url)}: {e.Message}"); }
+            catch (TimeoutException e) { return CommonOptions.Fail(e.Message); }
         });
         return command;
     }

@@ -203,12 +203,13 @@ internal static class JobsCommand
 
     private static async Task<int> RunAsync(ParseResult parse, Option<string> url, Func<ShoalClient, Task<int>> action)
     {
-        using var client = new ShoalClient(parse.GetUrl(url));
+        using var client = parse.CreateClient(url);
         try
         {
             return await action(client);
         }
         catch (ShoalApiException e) { return CommonOptions.Fail(e.Message); }
         catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetUrl(url)}: {e.Message}"); }
+        catch (TimeoutException e) { return CommonOptions.Fail(e.Message); }
     }
 }

@@ -31,9 +31,10 @@ internal static class LoadTestCommand
         var maxRequests = new Option<int>("--max-requests") { Description = "Stop after this many measured requests.", DefaultValueFactory = _ => 1_000_000 };
         var deadline = new Option<int?>("--deadline-ms") { Description = "Per-request deadline passed to the cluster." };
         var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow a gateway that is not on loopback." };
+        var timeline = new Option<FileInfo?>("--timeline") { Description = "Write one JSON line per measured query (scheduled send time in Unix ms, latency, outcome) to this file." };
         var command = new Command("loadtest", "Measure queries/s and latency percentiles against a running gateway.")
         {
-            url, index, queries, k, clients, rate, duration, warmup, maxRequests, deadline, allowRemote,
+            url, index, queries, k, clients, rate, duration, warmup, maxRequests, deadline, allowRemote, timeline,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -60,9 +61,11 @@ internal static class LoadTestCommand
                 BaseAddress = target,
                 Timeout = TimeSpan.FromSeconds(60),
             };
+            parse.AddApiKey(http);
             using var client = new ShoalClient(http, maxRetries: 0);
+            using var recorder = parse.GetValue(timeline) is { } timelineFile ? new LoadTestTimeline(timelineFile.FullName) : null;
             var line = new LiveLine();
-            var result = await RunAsync(client, settings, ct, p => line.Update(LiveText(p, settings), p.Warmup ? "warm-up" : "measuring"));
+            var result = await RunAsync(client, settings, ct, p => line.Update(LiveText(p, settings), p.Warmup ? "warm-up" : "measuring"), recorder);
             line.Complete(LiveText(LiveSnapshot.Final(result), settings));
             Print(result, settings, Console.Out);
             return result.Ok == 0 ? 1 : 0;
@@ -87,7 +90,8 @@ internal static class LoadTestCommand
         : string.Create(CultureInfo.InvariantCulture,
             $"{p.Seconds,5:F1} s of {s.DurationSeconds:F0} s  {(p.Seconds > 0 ? p.Ok / p.Seconds : 0),9:F1} q/s  p50 {p.P50,7:F2} ms  p99 {p.P99,7:F2} ms  {p.Errors} errors  {p.Partial} partial");
 
-    internal static async Task<Outcome> RunAsync(ShoalClient client, Settings s, CancellationToken cancellationToken, Action<LiveSnapshot>? live = null)
+    internal static async Task<Outcome> RunAsync(ShoalClient client, Settings s, CancellationToken cancellationToken, Action<LiveSnapshot>? live = null,
+        LoadTestTimeline? timeline = null)
     {
         var latencies = new List<double>(100_000);
         int errors = 0, partial = 0, issued = 0, cursor = 0;
@@ -107,6 +111,7 @@ internal static class LoadTestCommand
                     latencies.Add(ms);
                     if (res.Coverage.Partial) partial++;
                 }
+                timeline?.Record(scheduledTicks, ms, res.Coverage.Partial ? "partial" : "ok", null);
             }
             catch (Exception e) when (e is ShoalApiException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
@@ -116,6 +121,7 @@ internal static class LoadTestCommand
                     errors++;
                     firstError ??= e.Message;
                 }
+                timeline?.Record(scheduledTicks, Stopwatch.GetElapsedTime(scheduledTicks).TotalMilliseconds, "error", e.Message);
             }
         }
 

@@ -37,7 +37,7 @@ internal static class SearchCommand
             {
                 return CommonOptions.Fail(e.Message, 2);
             }
-            using var client = new ShoalClient(parse.GetUrl(url));
+            using var client = parse.CreateClient(url);
             try
             {
                 var results = await client.SearchAsync(parse.GetValue(index)!, query, ct);
@@ -55,6 +55,7 @@ internal static class SearchCommand
             }
             catch (ShoalApiException e) { return CommonOptions.Fail(e.Message); }
             catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetUrl(url)}: {e.Message}"); }
+            catch (TimeoutException e) { return CommonOptions.Fail(e.Message); }
         });
         return command;
     }

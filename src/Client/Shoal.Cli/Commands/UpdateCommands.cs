@@ -34,7 +34,7 @@ internal static class UpdateCommands
         };
         command.SetAction(async (parse, ct) =>
         {
-            using var client = new ShoalClient(parse.GetUrl(url));
+            using var client = parse.CreateClient(url);
             return await RunUpsertAsync(client, parse.GetValue(index)!, parse.GetValue(file)!, parse.GetValue(batch), Console.Out, Console.Error, ct);
         });
         return command;
@@ -51,7 +51,7 @@ internal static class UpdateCommands
         var command = new Command("delete", "Delete documents by id from a live index (ids it does not hold are not an error).") { url, index, ids, file, batch };
         command.SetAction(async (parse, ct) =>
         {
-            using var client = new ShoalClient(parse.GetUrl(url));
+            using var client = parse.CreateClient(url);
             return await RunDeleteAsync(client, parse.GetValue(index)!, parse.GetValue(ids) ?? [], parse.GetValue(file), parse.GetValue(batch), Console.Out, Console.Error, ct);
         });
         return command;
@@ -66,7 +66,7 @@ internal static class UpdateCommands
         var command = new Command("merge", "Merge an index's pending updates into a new snapshotted version.") { url, index, wait };
         command.SetAction(async (parse, ct) =>
         {
-            using var client = new ShoalClient(parse.GetUrl(url));
+            using var client = parse.CreateClient(url);
             return await RunMergeAsync(client, parse.GetValue(index)!, parse.GetValue(wait), Console.Out, Console.Error, ct);
         });
         return command;
@@ -134,6 +134,7 @@ internal static class UpdateCommands
         }
         catch (ShoalApiException e) { return Failed(error, e.Message, sent?.Upserted ?? 0, "upserted"); }
         catch (HttpRequestException e) { return Failed(error, $"cannot reach the gateway: {e.Message}", sent?.Upserted ?? 0, "upserted"); }
+        catch (TimeoutException e) { return Failed(error, e.Message, sent?.Upserted ?? 0, "upserted"); }
         catch (Exception e) when (e is IOException or InvalidDataException) { return Failed(error, $"cannot read '{file}': {e.Message}", sent?.Upserted ?? 0, "upserted"); }
     }
 
@@ -173,6 +174,7 @@ internal static class UpdateCommands
         }
         catch (ShoalApiException e) { return Failed(error, e.Message, sent?.Deleted ?? 0, "deleted"); }
         catch (HttpRequestException e) { return Failed(error, $"cannot reach the gateway: {e.Message}", sent?.Deleted ?? 0, "deleted"); }
+        catch (TimeoutException e) { return Failed(error, e.Message, sent?.Deleted ?? 0, "deleted"); }
     }
 
     /// <summary>Starts a merge; with <paramref name="wait"/>, follows it and prints the new version (exit code 1 when it fails).</summary>
