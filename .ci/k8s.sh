@@ -57,10 +57,13 @@ trap cleanup EXIT
 
 step "schema and settings checks of every rendered object (tests/Shoal.Deploy.Tests)"
 # Before the RID-specific publish below, which restores the shared projects for linux-x64.
-if ! dotnet test tests/Shoal.Deploy.Tests -c Release -nologo > "$work/deploy-tests.log" 2>&1; then
+if [ "${SHOAL_K8S_SKIP_DEPLOY_TESTS:-0}" = 1 ]; then
+  echo "skipped (SHOAL_K8S_SKIP_DEPLOY_TESTS=1, for iterating on the container part)"
+elif ! dotnet test tests/Shoal.Deploy.Tests -c Release -nologo > "$work/deploy-tests.log" 2>&1; then
   tail -60 "$work/deploy-tests.log" >&2; echo "k8s: tests/Shoal.Deploy.Tests failed" >&2; exit 1
+else
+  grep -E "Passed!|Failed!" "$work/deploy-tests.log" || tail -5 "$work/deploy-tests.log"
 fi
-grep -E "Passed!|Failed!" "$work/deploy-tests.log" || tail -5 "$work/deploy-tests.log"
 
 step "base image (debootstrap, cached in ${SHOAL_BASE_CACHE:-/var/cache/shoal-k8s})"
 bash deploy/docker/make-base.sh

@@ -1,3 +1,4 @@
+using k8s;
 using k8s.Models;
 
 namespace Shoal.Deploy.Tests;
@@ -108,26 +109,28 @@ public sealed class ManifestTests
         Assert.True(problems.Count == 0, string.Join('\n', problems));
     }
 
+    private static V1EnvVar Env(string name, string value) => new() { Name = name, Value = value };
+
     [Fact]
     public void A_misspelt_setting_is_caught_for_each_binary()
     {
-        var silo = new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Args = ["--urls", "http://0.0.0.0:8080"], Env = [new V1EnvVar("Shoal__KeepVersion", "3")] };
+        var silo = new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Args = ["--urls", "http://0.0.0.0:8080"], Env = [Env("Shoal__KeepVersion", "3")] };
         Assert.Contains(SettingsCheck.Problems(silo), p => p.Contains("Shoal__KeepVersion", StringComparison.Ordinal));
         silo = new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Args = ["--SiloPrt", "11111"] };
         Assert.Contains(SettingsCheck.Problems(silo), p => p.Contains("SiloPrt", StringComparison.Ordinal));
-        silo = new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Env = [new V1EnvVar("SiloPort", "eleven")] };
+        silo = new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Env = [Env("SiloPort", "eleven")] };
         Assert.Contains(SettingsCheck.Problems(silo), p => p.Contains("SiloPort", StringComparison.Ordinal));
         var gateway = new V1Container { Name = "gateway", Image = "localhost/shoal-gateway:0.1.0", Args = ["--Mod", "client"] };
         Assert.Contains(SettingsCheck.Problems(gateway), p => p.Contains("--Mod", StringComparison.Ordinal));
-        gateway = new V1Container { Name = "gateway", Image = "localhost/shoal-gateway:0.1.0", Env = [new V1EnvVar("Rediss", "redis:6379")] };
+        gateway = new V1Container { Name = "gateway", Image = "localhost/shoal-gateway:0.1.0", Env = [Env("Rediss", "redis:6379")] };
         Assert.Contains(SettingsCheck.Problems(gateway), p => p.Contains("Rediss", StringComparison.Ordinal));
         var cli = new V1Container { Name = "shoal", Image = "localhost/shoal-cli:0.1.0", Args = ["jobs", "submit", "--index", "x", "--sourc", "/corpora/a.jsonl"] };
         Assert.NotEmpty(SettingsCheck.Problems(cli));
-        cli = new V1Container { Name = "shoal", Image = "localhost/shoal-cli:0.1.0", Args = ["loadtest", "--index", "x", "--queries", "q.jsonl"], Env = [new V1EnvVar("SHOAL_ULR", "http://g")] };
+        cli = new V1Container { Name = "shoal", Image = "localhost/shoal-cli:0.1.0", Args = ["loadtest", "--index", "x", "--queries", "q.jsonl"], Env = [Env("SHOAL_ULR", "http://g")] };
         Assert.Contains(SettingsCheck.Problems(cli), p => p.Contains("SHOAL_ULR", StringComparison.Ordinal));
         // And the well-formed ones pass.
         Assert.Empty(SettingsCheck.Problems(new V1Container { Name = "shoal", Image = "localhost/shoal-cli:0.1.0", Args = ["jobs", "submit", "--index", "x", "--source", "/corpora/a.jsonl"] }));
-        Assert.Empty(SettingsCheck.Problems(new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Args = ["--SiloPort", "11111"], Env = [new V1EnvVar("Shoal__KeepVersions", "3")] }));
+        Assert.Empty(SettingsCheck.Problems(new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Args = ["--SiloPort", "11111"], Env = [Env("Shoal__KeepVersions", "3")] }));
     }
 
     [Fact]
