@@ -54,6 +54,7 @@ public static class GatewayHost
         builder.Services.AddSingleton<StartupIndexLoader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StartupIndexLoader>());
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ClusterUnavailableExceptionHandler>();
 
         var app = builder.Build();
         app.UseExceptionHandler();
