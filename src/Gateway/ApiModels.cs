@@ -63,7 +63,8 @@ public sealed record IngestBody(
     string? DenseIndex = null,
     int? HnswM = null,
     int? HnswEfConstruction = null,
-    string? DenseEncoder = null);
+    string? DenseEncoder = null,
+    bool? StrictPlacement = null);
 
 /// <summary>A hit in an HTTP response.</summary>
 public sealed record HitDto(string Id, float Score, string? Title, string? Snippet);

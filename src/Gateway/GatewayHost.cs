@@ -16,7 +16,10 @@ public static class GatewayHost
     /// <summary>Creates the application from command-line arguments (e.g. <c>--Corpus path --Shards 4 --urls http://127.0.0.1:5080</c>).</summary>
     public static WebApplication Build(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // Content (appsettings.json) comes from the build output; relative paths the user gives
+        // (--Corpus, --DataDirectory) resolve against the directory the command ran from.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.AddShoalFilters();
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
             builder.WebHost.UseUrls(DefaultUrl);
 
@@ -26,10 +29,16 @@ public static class GatewayHost
         builder.Services.AddSingleton(options);
 
         string data = Path.GetFullPath(options.DataDirectory);
+        string urls = builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrl;
         switch (options.Mode.ToLowerInvariant())
         {
             case "embedded":
                 ResolveStartupCorpus(options);
+                if (options.Corpus is not null) options.Corpus = Path.GetFullPath(options.Corpus);
+                cluster = EmbeddedPorts(cluster, builder.Configuration);
+                Console.WriteLine($"shoal gateway: embedded cluster (one silo and the HTTP API in this process) on {urls}; " +
+                                  $"state in {data}; silo ports {cluster.SiloPort}/{cluster.GatewayPort}; " +
+                                  (string.IsNullOrEmpty(options.Index) ? "no start-up index." : $"start-up index '{options.Index}' from {options.Corpus ?? "its snapshot"}."));
                 builder.UseOrleans(silo =>
                 {
                     cluster.Apply(silo);
@@ -45,6 +54,8 @@ public static class GatewayHost
                 break;
             case "client":
                 if (options.Corpus is not null) options.Index ??= "default";
+                Console.WriteLine($"shoal gateway: HTTP API on {urls} for the cluster '{cluster.ClusterId}' " +
+                                  (cluster.Redis is null ? $"on localhost (silo gateway port {cluster.GatewayPort})." : "found through Redis membership."));
                 builder.UseOrleansClient(client => cluster.Apply(client));
                 break;
             default:
@@ -92,6 +103,37 @@ public static class GatewayHost
         {
             options.Corpus = sample;
             options.Index ??= "sample";
+        }
+    }
+
+    /// <summary>
+    /// The embedded silo's ports. Ports given on the command line must be free (a clear refusal
+    /// rather than two clusters fighting over one port); the defaults (11111/30000) move to free
+    /// ports when another Shoal process already holds them.
+    /// </summary>
+    private static ClusterSettings EmbeddedPorts(ClusterSettings cluster, IConfiguration configuration)
+    {
+        int Choose(string key, int port)
+        {
+            if (PortIsFree(port)) return port;
+            if (!string.IsNullOrEmpty(configuration[key]))
+                throw new ArgumentException($"{key} {port} is already in use on this host (another Shoal gateway or silo?). Pass --{key} 0 to pick a free port.");
+            return EmbeddedCluster.FreeTcpPort();
+        }
+        return cluster with { SiloPort = Choose("SiloPort", cluster.SiloPort), GatewayPort = Choose("GatewayPort", cluster.GatewayPort) };
+    }
+
+    private static bool PortIsFree(int port)
+    {
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Any, port));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
         }
     }
 

@@ -34,7 +34,8 @@ public sealed record JobBody(
     string? DenseStorage = null,
     string? DenseIndex = null,
     int? HnswM = null,
-    int? HnswEfConstruction = null);
+    int? HnswEfConstruction = null,
+    bool? StrictPlacement = null);
 
 /// <summary>Response of <c>GET /v1/jobs</c>: the most recent jobs, newest first.</summary>
 public sealed record JobList(IReadOnlyList<IndexJobStatus> Jobs);
@@ -96,6 +97,7 @@ public static class JobsApi
             DenseIndex = body.DenseIndex ?? "hnsw",
             HnswM = body.HnswM ?? 16,
             HnswEfConstruction = body.HnswEfConstruction ?? 200,
+            StrictPlacement = body.StrictPlacement ?? false,
         };
         try
         {

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Shoal.Gateway;
 
 WebApplication app;
@@ -10,5 +11,13 @@ catch (ArgumentException e)
     Console.Error.WriteLine($"shoal gateway: {e.Message}");
     return 2;
 }
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+{
+    Console.Error.WriteLine($"shoal gateway: cannot listen: {e.Message} Another process (a second gateway?) holds the HTTP port; pass --urls http://127.0.0.1:<port>.");
+    return 2;
+}
 return 0;

@@ -159,6 +159,7 @@ public static class ShoalApi
             HnswM = body.HnswM ?? 16,
             HnswEfConstruction = body.HnswEfConstruction ?? 200,
             DenseEncoder = body.DenseEncoder,
+            StrictPlacement = body.StrictPlacement ?? false,
         };
         try
         {

@@ -47,7 +47,7 @@ public sealed partial class StartupIndexLoader(
                 {
                     await Task.Delay(250, stoppingToken);
                     var status = await index.GetIngestStatusAsync();
-                    _state = $"building '{options.Index}': {status.Phase}, {status.DocumentsRead} documents read";
+                    _state = $"building '{options.Index}': {status.Phase}, {status.DocumentsRead} documents";
                     if (status.State == IngestState.Failed) throw new InvalidOperationException(status.Error);
                     if (status.State == IngestState.Succeeded) break;
                 }

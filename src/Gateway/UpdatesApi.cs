@@ -95,7 +95,9 @@ public static class UpdatesApi
         try
         {
             var status = await index.StartMergeAsync();
-            return TypedResults.Json(status, ShoalApi.Json, statusCode: StatusCodes.Status202Accepted);
+            // 202 when a merge runs; 200 when there was nothing to merge (no new version).
+            return TypedResults.Json(status, ShoalApi.Json,
+                statusCode: status.State == IngestState.Running ? StatusCodes.Status202Accepted : StatusCodes.Status200OK);
         }
         catch (ArgumentException e)
         {

@@ -32,6 +32,7 @@ public static class SiloHost
         IHostApplicationBuilder builder = http
             ? WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory })
             : Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.AddShoalFilters();
 
         var problems = SiloSettings.Check(args, builder.Configuration);
         if (problems.Count > 0)
@@ -89,6 +90,12 @@ public static class SiloHost
         if (kubernetes && cluster.Redis is null)
             throw new ArgumentException("KubernetesHosting needs Redis membership: set Redis (e.g. --Redis redis:6379).");
         string data = Path.GetFullPath(configuration["DataDirectory"] ?? ".shoal");
+        bool blob = !string.IsNullOrEmpty(configuration["BlobConnectionString"]) || !string.IsNullOrEmpty(configuration["Shoal:BlobConnectionString"]);
+        Console.WriteLine($"shoal silo: cluster '{cluster.ClusterId}' " +
+                          (cluster.Redis is null ? "on localhost clustering" : "with Redis membership") +
+                          (kubernetes ? " and Kubernetes hosting" : "") +
+                          $", silo port {cluster.SiloPort}, gateway port {cluster.GatewayPort}; state in {data}" +
+                          (blob ? ", snapshots in blob storage." : "."));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown);
 
         builder.UseOrleans(silo =>

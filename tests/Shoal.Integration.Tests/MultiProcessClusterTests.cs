@@ -25,6 +25,20 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        try
+        {
+            await StartProcessesAsync();
+        }
+        catch
+        {
+            // xunit does not dispose a test class whose InitializeAsync failed: stop what started.
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartProcessesAsync()
+    {
         _redisPort = EmbeddedCluster.FreeTcpPort();
         Start("redis-server", $"--port {_redisPort} --bind 127.0.0.1 --save \"\" --appendonly no", "redis");
         await WaitForPortAsync(_redisPort, TimeSpan.FromSeconds(20));
@@ -56,7 +70,7 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new InvalidOperationException($"Cannot start '{file}' ({e.Message}). The multi-process test needs redis-server (Debian package redis-server; .ci/run installs it).", e);
+            throw new InvalidOperationException($"Cannot start '{file}' ({e.Message}). The multi-process test needs redis-server (Debian package redis-server; bash test.sh installs it).", e);
         }
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_logs) _logs.AppendLine($"[{name}] {e.Data}"); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_logs) _logs.AppendLine($"[{name}] {e.Data}"); };

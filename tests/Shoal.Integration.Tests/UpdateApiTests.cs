@@ -392,7 +392,7 @@ public sealed class UpdateSdkAndCliTests
             output = new StringWriter();
             Assert.Equal(0, await UpdateCommands.RunDeleteAsync(client, "idx", ["c1", "c2"], ids, 1000, output, new StringWriter(), CancellationToken.None));
             Assert.Equal("""{"deletes":["c1","c2","c3","c4"]}""", Assert.Single(recorder.Requests).Body);
-            Assert.Equal("index idx version 3: 4 ids deleted, 42 operations pending merge", output.ToString().Trim());
+            Assert.Equal("index idx version 3: 4 of 4 ids deleted, 42 operations pending merge", output.ToString().Trim());
             var nothing = new StringWriter();
             Assert.Equal(2, await UpdateCommands.RunDeleteAsync(client, "idx", [], null, 1000, new StringWriter(), nothing, CancellationToken.None));
             Assert.Contains("give the ids to delete", nothing.ToString());

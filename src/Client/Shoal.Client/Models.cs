@@ -93,6 +93,9 @@ public sealed record IngestProgress(
     DateTimeOffset? FinishedUtc,
     string? CorpusPath)
 {
+    /// <summary>Things the caller should know, such as replicas that share a silo; empty when none.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>True once the build has succeeded or failed.</summary>
     public bool IsFinished => State is "succeeded" or "failed";
 }
@@ -173,6 +176,9 @@ public sealed record IngestOptions(string? Corpus, string? Format = null, int Sh
 
     /// <summary>Encoder that makes the dense vectors from text.</summary>
     public string? DenseEncoder { get; init; }
+
+    /// <summary>Refuse the build when its replicas cannot be placed on distinct silos (otherwise it runs and carries a warning).</summary>
+    public bool? StrictPlacement { get; init; }
 }
 
 internal sealed record IndexListResponse(IReadOnlyList<string> Indexes);

@@ -62,6 +62,9 @@ public sealed record JobSubmission(string Index, string? Source, string? Format 
 
     /// <summary>HNSW build beam width.</summary>
     public int? HnswEfConstruction { get; init; }
+
+    /// <summary>Refuse the job when its replicas cannot be placed on distinct silos (otherwise the job runs and carries a warning).</summary>
+    public bool? StrictPlacement { get; init; }
 }
 
 /// <summary>A malformed source line (a record number for a SHOALVEC file).</summary>
@@ -112,6 +115,9 @@ public sealed record JobProgress(
 
     /// <summary>Progress of each source, in reading order (text, sparse, dense).</summary>
     public IReadOnlyList<JobSourceProgress> Sources { get; init; } = [];
+
+    /// <summary>Things the caller should know, such as replicas that share a silo; empty when none.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 
     /// <summary>True once the job succeeded, failed or was cancelled.</summary>
     public bool IsFinished => State is "succeeded" or "failed" or "cancelled";

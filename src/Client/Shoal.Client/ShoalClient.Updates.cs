@@ -39,7 +39,7 @@ public sealed record DocumentInput(string Id)
 /// <param name="Index">Index name.</param>
 /// <param name="Version">The published version the updates apply on top of.</param>
 /// <param name="Upserted">Documents inserted or replaced.</param>
-/// <param name="Deleted">Ids deleted (ids the index did not hold count too).</param>
+/// <param name="Deleted">Ids deleted that the index held (ids it did not hold are not counted).</param>
 /// <param name="PendingOperations">Operations waiting for the next merge, over all shards.</param>
 public sealed record UpdateOutcome(string Index, long Version, int Upserted, int Deleted, long PendingOperations)
 {

@@ -80,7 +80,16 @@ public sealed class IndexVersionBuilder
     /// <summary>The plan being built.</summary>
     public IndexBuildPlan Plan => _plan;
 
-    /// <summary>Records read so far over all channels (duplicates included).</summary>
+    /// <summary>Text documents read so far.</summary>
+    public long TextRead => _text?.DocumentsRead ?? 0;
+
+    /// <summary>Sparse vectors read (or encoded) so far.</summary>
+    public long SparseRead => Interlocked.Read(ref _sparseRead);
+
+    /// <summary>Dense vectors read (or encoded) so far.</summary>
+    public long DenseRead => Interlocked.Read(ref _denseRead);
+
+    /// <summary>Records read so far over all channels (duplicates included; a document with text and a vector counts twice).</summary>
     public long DocumentsRead => (_text?.DocumentsRead ?? 0) + Interlocked.Read(ref _sparseRead) + Interlocked.Read(ref _denseRead);
 
     /// <summary>Adds documents to the BM25 channel (title and text form one field).</summary>

@@ -65,9 +65,11 @@ public interface IShardGrain : IGrainWithStringKey
     /// <summary>
     /// Applies an update batch of this shard (already durable in the update log) to the live
     /// buffer. Batches carry consecutive per-shard sequence numbers; a batch already applied is
-    /// ignored, and a gap makes the shard replay the log from the store first.
+    /// ignored, and a gap makes the shard replay the log from the store first. Returns how many of
+    /// the batch's deletes removed a document that was visible, or -1 when that is not known (a
+    /// batch already applied, or one caught up through a replay).
     /// </summary>
-    Task ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch);
+    Task<int> ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch);
 }
 
 /// <summary>

@@ -62,6 +62,8 @@ public sealed record IngestRequest
     [Id(17)] public string? DenseEncoder { get; init; }
     /// <summary>Seismic static pruning: postings kept per term in the approximate index; null uses the default.</summary>
     [Id(18)] public int? SparsePostingsPerTerm { get; init; }
+    /// <summary>Refuse the build when the replicas cannot be placed on distinct silos (otherwise it is a warning).</summary>
+    [Id(19)] public bool StrictPlacement { get; init; }
 }
 
 /// <summary>Progress of an index build.</summary>
@@ -76,6 +78,8 @@ public sealed record IngestStatus
     [Id(5)] public DateTimeOffset? StartedUtc { get; init; }
     [Id(6)] public DateTimeOffset? FinishedUtc { get; init; }
     [Id(7)] public string? CorpusPath { get; init; }
+    /// <summary>Things the caller should know (e.g. replicas sharing a silo); empty when none.</summary>
+    [Id(8)] public string[] Warnings { get; init; } = [];
 }
 
 /// <summary>What an index is now: its published version and schema.</summary>
@@ -162,6 +166,7 @@ public sealed record UpdateResult
     /// <summary>The published version the updates apply on top of.</summary>
     [Id(1)] public long Version { get; init; }
     [Id(2)] public int Upserted { get; init; }
+    /// <summary>Deletes that removed a document the index held (ids it did not hold are not counted).</summary>
     [Id(3)] public int Deleted { get; init; }
     /// <summary>Operations waiting in the live buffers for the next merge (all shards).</summary>
     [Id(4)] public long PendingOperations { get; init; }

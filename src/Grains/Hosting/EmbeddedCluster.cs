@@ -47,6 +47,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         string data = Path.GetFullPath(dataDirectory);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsoleIfAvailable(logLevel);
+        builder.Logging.AddShoalFilters();
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(FreeTcpPort(), FreeTcpPort(), serviceId: "shoal", clusterId: "shoal-embedded-" + Guid.NewGuid().ToString("N")[..8]);

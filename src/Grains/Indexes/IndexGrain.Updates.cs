@@ -109,10 +109,17 @@ public sealed partial class IndexGrain
             }
         }
 
-        // Visible next: every replica of every shard touched applies its batch.
-        await Task.WhenAll(batches.SelectMany(b => Enumerable.Range(0, manifest.Replicas).Select(r =>
-            GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(Name, b.Shard, r))
-                .ApplyUpdatesAsync(manifest.Version, manifest.Lineage, b.Sequence, b.Payload))));
+        // Visible next: every replica of every shard touched applies its batch, and says how many
+        // of its deletes removed a document that was there (the replicas agree; one that had the
+        // batch already, through a retry or a replay, does not know and answers -1).
+        var removedPerShard = await Task.WhenAll(batches.Select(async b =>
+        {
+            var counts = await Task.WhenAll(Enumerable.Range(0, manifest.Replicas).Select(r =>
+                GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(Name, b.Shard, r))
+                    .ApplyUpdatesAsync(manifest.Version, manifest.Lineage, b.Sequence, b.Payload)));
+            int known = counts.Max();
+            return known >= 0 ? known : byShard.First(g => g.Key == b.Shard).Count(u => u.Delete);
+        }));
 
         if (_options.MergeThresholdOperations > 0 && state.PendingOperations >= _options.MergeThresholdOperations && _merge?.State != IngestState.Running)
             await TryStartMergeAsync("threshold");
@@ -122,7 +129,7 @@ public sealed partial class IndexGrain
             Index = Name,
             Version = manifest.Version,
             Upserted = request.Upserts.Length,
-            Deleted = request.Deletes.Length,
+            Deleted = removedPerShard.Sum(),
             PendingOperations = state.PendingOperations,
         };
     }

@@ -10,6 +10,7 @@ using Shoal.Engine.Indexing;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
+using Shoal.Grains.Placement;
 using Shoal.Grains.Hosting;
 using Shoal.Grains.Query;
 using Shoal.Grains.Shards;
@@ -109,8 +110,21 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     /// <inheritdoc />
     public Task<IngestStatus> GetIngestStatusAsync() => Task.FromResult(CurrentStatus());
 
+    /// <summary>
+    /// The build's status; while it reads, <see cref="IngestStatus.DocumentsRead"/> counts the
+    /// documents of the current phase (text read, vectors read or encoded), so a corpus with text
+    /// and vectors counts to its size once per phase, never to the sum.
+    /// </summary>
     private IngestStatus CurrentStatus() =>
-        _builder is { } b && _status.State == IngestState.Running ? _status with { DocumentsRead = b.DocumentsRead } : _status;
+        _builder is { } b && _status.State == IngestState.Running ? _status with { DocumentsRead = PhaseDocuments(b, _status.Phase) } : _status;
+
+    private static long PhaseDocuments(IndexVersionBuilder b, string phase) => phase switch
+    {
+        "reading text" => b.TextRead,
+        "reading sparse vectors" or "encoding sparse" => b.SparseRead,
+        "reading dense vectors" or "encoding dense" => b.DenseRead,
+        _ => Math.Max(b.TextRead, Math.Max(b.SparseRead, b.DenseRead)),
+    };
 
     /// <inheritdoc />
     public async Task<IngestStatus> StartIngestAsync(IngestRequest request)
@@ -129,7 +143,9 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         {
             throw new ArgumentException(e.Message, e);
         }
-        _status = new IngestStatus { State = IngestState.Running, Phase = "reading", StartedUtc = DateTimeOffset.UtcNow, CorpusPath = job.Describe() };
+        string? placement = await ReplicaPlacementCheck.CheckAsync(GrainFactory, request.Replicas, request.StrictPlacement);
+        if (placement is not null) LogPlacementWarning(_logger, Name, placement);
+        _status = new IngestStatus { State = IngestState.Running, Phase = "reading", StartedUtc = DateTimeOffset.UtcNow, CorpusPath = job.Describe(), Warnings = placement is null ? [] : [placement] };
         _builder = new IndexVersionBuilder(job.Plan);
         // Keep the activation alive while the build runs without incoming calls.
         DelayDeactivation(TimeSpan.FromHours(12));
@@ -294,16 +310,37 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
 
             var built = await Task.Run(async () =>
             {
-                if (job.Plan.Text is not null) builder.AddText(CorpusReader.Read(job.Corpus!, job.Format));
-                if (job.SparseVectors is not null) builder.AddSparse(SparseCorpusReader.Read(job.SparseVectors, job.Plan.SparseVocabulary!));
-                else if (job.SparseEncoder is not null) await EncodeCorpusAsync(builder, job, sparse: true);
-                if (job.DenseVectors is not null) builder.AddDense(DenseVectorReader.Read(job.DenseVectors, job.Plan.Dense!.Dims));
-                else if (job.DenseEncoder is not null) await EncodeCorpusAsync(builder, job, sparse: false);
-                _status = _status with { Phase = "building" };
+                void Phase(string phase) => _status = _status with { Phase = phase };
+                if (job.Plan.Text is not null)
+                {
+                    Phase("reading text");
+                    builder.AddText(CorpusReader.Read(job.Corpus!, job.Format));
+                }
+                if (job.SparseVectors is not null)
+                {
+                    Phase("reading sparse vectors");
+                    builder.AddSparse(SparseCorpusReader.Read(job.SparseVectors, job.Plan.SparseVocabulary!));
+                }
+                else if (job.SparseEncoder is not null)
+                {
+                    Phase("encoding sparse");
+                    await EncodeCorpusAsync(builder, job, sparse: true);
+                }
+                if (job.DenseVectors is not null)
+                {
+                    Phase("reading dense vectors");
+                    builder.AddDense(DenseVectorReader.Read(job.DenseVectors, job.Plan.Dense!.Dims));
+                }
+                else if (job.DenseEncoder is not null)
+                {
+                    Phase("encoding dense");
+                    await EncodeCorpusAsync(builder, job, sparse: false);
+                }
+                _status = _status with { Phase = "building", DocumentsRead = PhaseDocuments(builder, "building") };
                 return builder.Build(shard => Path.Combine(buildRoot, $"shard-{shard:D4}"));
             });
 
-            _status = _status with { Phase = "uploading", DocumentsRead = builder.DocumentsRead };
+            _status = _status with { Phase = "uploading", DocumentsRead = built.DocCount };
             await PublishBuiltAsync(new PublishSpec(version, built, job.Plan, replicas, job.VocabularyPath, job.SparseEncoder, job.DenseSchema, Lineage: 0, UpdatesThrough: null),
                 phase => _status = _status with { Phase = phase, Version = version });
 
@@ -313,7 +350,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         catch (Exception e)
         {
             LogBuildFailed(_logger, e, Name, sources);
-            _status = _status with { State = IngestState.Failed, Phase = "failed", Error = e.Message, FinishedUtc = DateTimeOffset.UtcNow, DocumentsRead = builder.DocumentsRead };
+            _status = _status with { State = IngestState.Failed, Phase = "failed", Error = e.Message, FinishedUtc = DateTimeOffset.UtcNow, DocumentsRead = PhaseDocuments(builder, "failed") };
         }
         finally
         {
@@ -410,6 +447,9 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         }
         if (docs.Count > 0) await FlushAsync();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Index {Index}: {Warning}")]
+    private static partial void LogPlacementWarning(ILogger logger, string index, string warning);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: building version {Version} from {Sources} into {Shards} shards")]
     private static partial void LogBuildStarted(ILogger logger, string index, long version, string sources, int shards);

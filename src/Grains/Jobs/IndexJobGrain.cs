@@ -13,6 +13,7 @@ using Shoal.Engine.Snapshots;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
+using Shoal.Grains.Placement;
 using Shoal.Grains.Hosting;
 
 namespace Shoal.Grains.Jobs;
@@ -132,8 +133,11 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             throw new InvalidOperationException($"Job '{Id}' already exists with a different request.");
         }
         var (format, sources) = await ValidateAsync(request);
+        string? placement = await ReplicaPlacementCheck.CheckAsync(GrainFactory, request.Replicas, request.StrictPlacement);
         var now = DateTimeOffset.UtcNow;
         var s = S;
+        s.Warnings = placement is null ? [] : [placement];
+        if (placement is not null) LogPlacementWarning(_logger, Id, placement);
         if (request.SparseVectors is not null) await StoreVocabularyAsync(request);
         s.Request = request;
         s.State = IndexJobState.Running;
@@ -411,6 +415,17 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         {
             source.Done = true;
             CloseReader();
+            if (source.DocumentsRead == 0)
+            {
+                // Publishing an empty index would look like success; say what was wrong instead.
+                Recount();
+                var firstBad = st.MalformedLines.FirstOrDefault(m => m.Source == kind);
+                await EndAsync(IndexJobState.Failed, "failed", source.Malformed == 0
+                    ? $"'{source.Source}' ({kind}) holds no documents."
+                    : $"'{source.Source}' ({kind}) holds no well-formed document: all {source.Malformed} lines were malformed" +
+                      (firstBad is null ? "." : $" (the first, line {firstBad.Line}: {firstBad.Reason})."));
+                return;
+            }
             if (kind == IndexJobSources.Dense && st.DenseDims == 0)
             {
                 Recount();
@@ -805,6 +820,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             DocumentsIndexed = s.DocumentsIndexed,
             Malformed = s.Malformed,
             MalformedLines = [.. s.MalformedLines],
+            Warnings = [.. s.Warnings],
             Chunks = s.ChunksDone,
             BytesRead = bytesRead,
             TotalBytes = s.TotalBytes,
@@ -825,6 +841,9 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {Job}: indexing {Source} ({Format}) into {Index}")]
     private static partial void LogSubmitted(ILogger logger, string job, string index, string source, string format);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {Job}: {Warning}")]
+    private static partial void LogPlacementWarning(ILogger logger, string job, string warning);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {Job}: attempt {Attempt} resumes in phase {Phase} at line {Lines} (chunk {Chunks})")]
     private static partial void LogResumed(ILogger logger, string job, int attempt, string phase, long lines, long chunks);

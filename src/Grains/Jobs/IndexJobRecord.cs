@@ -76,6 +76,8 @@ public sealed class IndexJobRecord
     [Id(30)] public string? VocabularyXxh3 { get; set; }
     /// <summary>Tokens in the vocabulary.</summary>
     [Id(31)] public int VocabularySize { get; set; }
+    /// <summary>Warnings given at submission (e.g. replicas sharing a silo).</summary>
+    [Id(32)] public List<string> Warnings { get; set; } = [];
 }
 
 /// <summary>One source of a job and its checkpoint.</summary>

@@ -116,6 +116,8 @@ public sealed record IndexJobRequest
     [Id(17)] public int HnswM { get; init; } = 16;
     /// <summary>HNSW build beam width.</summary>
     [Id(18)] public int HnswEfConstruction { get; init; } = 200;
+    /// <summary>Refuse the job when the replicas cannot be placed on distinct silos (otherwise it is a warning).</summary>
+    [Id(19)] public bool StrictPlacement { get; init; }
 }
 
 /// <summary>Kinds of job sources, as reported in progress and malformed lines.</summary>
@@ -222,6 +224,8 @@ public sealed record IndexJobStatus
 
     /// <summary>True for Succeeded, Failed and Cancelled.</summary>
     public bool IsFinished => State is IndexJobState.Succeeded or IndexJobState.Failed or IndexJobState.Cancelled;
+    /// <summary>Things the caller should know (e.g. replicas sharing a silo); empty when none.</summary>
+    [Id(24)] public string[] Warnings { get; init; } = [];
 }
 
 /// <summary>Helpers for job ids.</summary>

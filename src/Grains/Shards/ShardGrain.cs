@@ -231,7 +231,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     }
 
     /// <inheritdoc />
-    public async Task ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch)
+    public async Task<int> ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch)
     {
         if (version > _view.Version) await LoadVersionAsync(version);
         await _loadLock.WaitAsync();
@@ -244,16 +244,17 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             // newer lineage cannot arrive before its version (the sender's version was loaded above).
             if (lineage != view.Lineage)
             {
-                if (lineage < view.Lineage) return;
+                if (lineage < view.Lineage) return -1;
                 throw new InvalidOperationException($"Shard {_index}/{_shard} serves lineage {view.Lineage}, not {lineage}.");
             }
-            if (sequence <= delta.Sequence) return; // already applied (a replay or a retry)
+            if (sequence <= delta.Sequence) return -1; // already applied (a replay or a retry): the count is not known
             ShardDelta next;
+            int removed = -1;
             if (sequence == delta.Sequence + 1)
             {
                 var decoded = UpdateBatchCodec.Decode(batch, UpdateLog.Key(_index, lineage, _shard, sequence));
                 if (decoded.Sequence != sequence) throw new ArgumentException($"The batch holds sequence {decoded.Sequence}, not {sequence}.");
-                next = await Task.Run(() => delta.Apply(decoded));
+                (next, removed) = await Task.Run(() => (delta.Apply(decoded), CountVisibleDeletes(view, delta, decoded)));
             }
             else
             {
@@ -263,11 +264,44 @@ public sealed partial class ShardGrain : Grain, IShardGrain
                     throw new InvalidOperationException($"Shard {_index}/{_shard}: the update log ends at batch {next.Sequence}, before pushed batch {sequence}.");
             }
             SwapTo(view with { Delta = next });
+            return removed;
         }
         finally
         {
             _loadLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Deletes in <paramref name="batch"/> that remove a document visible before it (in the live
+    /// buffer, or in the segments and not yet hidden), applied in order so an id deleted twice
+    /// counts once and an upsert then delete of a new id counts.
+    /// </summary>
+    private static int CountVisibleDeletes(ShardView view, ShardDelta before, UpdateBatch batch)
+    {
+        var lease = view.Lease;
+        var state = new Dictionary<string, bool>(StringComparer.Ordinal);
+        bool Visible(string id)
+        {
+            if (state.TryGetValue(id, out bool known)) return known;
+            if (before.TryGet(id, out _)) return true;
+            if (before.Hides(id)) return false;
+            return (lease.Text?.FindDocument(id) ?? -1) >= 0 || (lease.Sparse?.FindDocument(id) ?? -1) >= 0 || (lease.Dense?.FindDocument(id) ?? -1) >= 0;
+        }
+        int removed = 0;
+        foreach (var update in batch.Updates)
+        {
+            if (update.Delete)
+            {
+                if (Visible(update.Id)) removed++;
+                state[update.Id] = false;
+            }
+            else
+            {
+                state[update.Id] = true;
+            }
+        }
+        return removed;
     }
 
     /// <summary>

@@ -26,9 +26,10 @@ internal static class IngestCommand
         var denseStorage = new Option<string?>("--dense-storage") { Description = "fp32 (default), fp16 or int8." };
         var denseIndex = new Option<string?>("--dense-index") { Description = "hnsw (default) or flat." };
         var denseEncoder = new Option<string?>("--dense-encoder") { Description = "Encoder that makes dense vectors from text." };
+        var strict = new Option<bool>("--strict-placement") { Description = "Refuse the build when the replicas cannot be placed on distinct silos (otherwise a warning)." };
         var command = new Command("ingest", "Build a new version of an index from a corpus and/or vector files.")
         {
-            url, index, corpus, format, shards, replicas, noBm25, sparseVectors, vocab, sparseEncoder, denseVectors, denseMetric, denseStorage, denseIndex, denseEncoder,
+            url, index, corpus, format, shards, replicas, noBm25, sparseVectors, vocab, sparseEncoder, denseVectors, denseMetric, denseStorage, denseIndex, denseEncoder, strict,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -46,22 +47,45 @@ internal static class IngestCommand
                 DenseStorage = parse.GetValue(denseStorage),
                 DenseIndex = parse.GetValue(denseIndex),
                 DenseEncoder = parse.GetValue(denseEncoder),
+                StrictPlacement = parse.GetValue(strict) ? true : null,
             };
             using var client = new ShoalClient(parse.GetUrl(url));
             string name = parse.GetValue(index)!;
             try
             {
-                await client.StartIngestAsync(name, options, ct);
-                var done = await client.WaitForIngestAsync(name, new Progress<IngestProgress>(p =>
-                    Console.Error.Write($"\r{p.Phase,-10} {p.DocumentsRead,12:N0} documents read")), cancellationToken: ct);
-                Console.Error.WriteLine();
-                Console.WriteLine($"index {name} version {done.Version} published");
-                return 0;
+                var started = await client.StartIngestAsync(name, options, ct);
+                foreach (var warning in started.Warnings) Console.Error.WriteLine($"warning: {warning}");
+                var line = new LiveLine();
+                IngestProgress? last = null;
+                try
+                {
+                    var done = await client.WaitForIngestAsync(name, new InlineProgress<IngestProgress>(p =>
+                    {
+                        last = p;
+                        line.Update(IngestLine(p), p.Phase);
+                    }), cancellationToken: ct);
+                    line.Complete(IngestLine(done));
+                    Console.WriteLine($"index {name} version {done.Version} published");
+                    return 0;
+                }
+                finally
+                {
+                    if (last is { IsFinished: false }) line.Complete(IngestLine(last));
+                }
             }
             catch (ShoalApiException e) { return CommonOptions.Fail(e.Message); }
-            catch (InvalidOperationException e) { Console.Error.WriteLine(); return CommonOptions.Fail(e.Message); }
+            catch (InvalidOperationException e) { return CommonOptions.Fail(e.Message); }
             catch (HttpRequestException e) { return CommonOptions.Fail($"cannot reach {parse.GetUrl(url)}: {e.Message}"); }
         });
         return command;
+    }
+
+    /// <summary>One line of build progress: phase, documents of that phase, time since the start.</summary>
+    internal static string IngestLine(IngestProgress p)
+    {
+        var elapsed = (p.FinishedUtc ?? DateTimeOffset.UtcNow) - (p.StartedUtc ?? DateTimeOffset.UtcNow);
+        string phase = p.State == "succeeded" ? "done" : p.Phase ?? p.State;
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{phase,-22} {p.DocumentsRead,12:N0} documents  {(elapsed < TimeSpan.Zero ? TimeSpan.Zero : elapsed):hh\\:mm\\:ss}");
     }
 }

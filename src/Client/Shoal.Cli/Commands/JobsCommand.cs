@@ -91,10 +91,11 @@ internal static class JobsCommand
         var denseIndex = new Option<string?>("--dense-index") { Description = "hnsw (default) or flat." };
         var id = new Option<string?>("--id") { Description = "Job id (default: a new one)." };
         var noWait = new Option<bool>("--no-wait") { Description = "Print the job id and return without following it." };
+        var strict = new Option<bool>("--strict-placement") { Description = "Refuse the job when the replicas cannot be placed on distinct silos (otherwise a warning)." };
         var command = new Command("submit", "Submit an indexing job (a corpus and/or vector files) and follow it with a live progress line.")
         {
             url, index, source, format, shards, replicas, onMalformed, chunkLines,
-            sparseVectors, vocab, denseVectors, denseDims, denseMetric, denseStorage, denseIndex, id, noWait,
+            sparseVectors, vocab, denseVectors, denseDims, denseMetric, denseStorage, denseIndex, id, noWait, strict,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -111,6 +112,8 @@ internal static class JobsCommand
             {
                 var job = await client.SubmitJobAsync(submission, ct);
                 Console.WriteLine(job.Id);
+                if (parse.GetValue(noWait))
+                    foreach (var w in job.Warnings) Console.Error.WriteLine($"warning: {w}");
                 if (parse.GetValue(noWait)) return 0;
                 job = await FollowAsync(client, job.Id, ct);
                 Print(job);
@@ -136,6 +139,7 @@ internal static class JobsCommand
         return new JobSubmission(parse.GetValue<string>("--index")!, source, parse.GetValue<string?>("--format"), parse.GetValue<int>("--shards"))
         {
             Replicas = parse.GetValue<int?>("--replicas"),
+            StrictPlacement = parse.GetValue<bool>("--strict-placement") ? true : null,
             OnMalformed = parse.GetValue<string?>("--on-malformed"),
             ChunkLines = parse.GetValue<int?>("--chunk-lines"),
             Id = parse.GetValue<string?>("--id"),
@@ -151,8 +155,18 @@ internal static class JobsCommand
 
     private static async Task<JobProgress> FollowAsync(ShoalClient client, string id, CancellationToken ct)
     {
-        var done = await client.WaitForJobAsync(id, new Progress<JobProgress>(p => Console.Error.Write("\r" + ProgressLine(p))), TimeSpan.FromMilliseconds(250), ct);
-        Console.Error.WriteLine("\r" + ProgressLine(done));
+        var line = new LiveLine();
+        bool warned = false;
+        var done = await client.WaitForJobAsync(id, new InlineProgress<JobProgress>(p =>
+        {
+            if (!warned && p.Warnings.Count > 0)
+            {
+                warned = true;
+                foreach (var w in p.Warnings) Console.Error.WriteLine($"warning: {w}");
+            }
+            line.Update(ProgressLine(p), p.Phase);
+        }), TimeSpan.FromMilliseconds(250), ct);
+        line.Complete(ProgressLine(done));
         return done;
     }
 

@@ -61,7 +61,9 @@ internal static class LoadTestCommand
                 Timeout = TimeSpan.FromSeconds(60),
             };
             using var client = new ShoalClient(http, maxRetries: 0);
-            var result = await RunAsync(client, settings, ct);
+            var line = new LiveLine();
+            var result = await RunAsync(client, settings, ct, p => line.Update(LiveText(p, settings), p.Warmup ? "warm-up" : "measuring"));
+            line.Complete(LiveText(LiveSnapshot.Final(result), settings));
             Print(result, settings, Console.Out);
             return result.Ok == 0 ? 1 : 0;
         });
@@ -73,7 +75,19 @@ internal static class LoadTestCommand
 
     internal sealed record Outcome(int Ok, int Errors, int Partial, double ElapsedSeconds, double[] LatenciesMs, string? FirstError);
 
-    internal static async Task<Outcome> RunAsync(ShoalClient client, Settings s, CancellationToken cancellationToken)
+    /// <summary>The run so far, reported about once a second: measured answers, errors, partial answers, percentiles so far.</summary>
+    internal sealed record LiveSnapshot(bool Warmup, double Seconds, int Ok, int Errors, int Partial, double P50, double P99)
+    {
+        public static LiveSnapshot Final(Outcome o) =>
+            new(false, o.ElapsedSeconds, o.Ok, o.Errors, o.Partial, Percentile(o.LatenciesMs, 50), Percentile(o.LatenciesMs, 99));
+    }
+
+    private static string LiveText(LiveSnapshot p, Settings s) => p.Warmup
+        ? string.Create(CultureInfo.InvariantCulture, $"warm-up {p.Seconds,5:F1} s of {s.WarmupSeconds:F0} s")
+        : string.Create(CultureInfo.InvariantCulture,
+            $"{p.Seconds,5:F1} s of {s.DurationSeconds:F0} s  {(p.Seconds > 0 ? p.Ok / p.Seconds : 0),9:F1} q/s  p50 {p.P50,7:F2} ms  p99 {p.P99,7:F2} ms  {p.Errors} errors  {p.Partial} partial");
+
+    internal static async Task<Outcome> RunAsync(ShoalClient client, Settings s, CancellationToken cancellationToken, Action<LiveSnapshot>? live = null)
     {
         var latencies = new List<double>(100_000);
         int errors = 0, partial = 0, issued = 0, cursor = 0;
@@ -107,6 +121,36 @@ internal static class LoadTestCommand
 
         long start = Stopwatch.GetTimestamp();
         double total = s.WarmupSeconds + s.DurationSeconds;
+        using var reporting = new CancellationTokenSource();
+        var reporter = live is null ? Task.CompletedTask : Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+            try
+            {
+                while (await timer.WaitForNextTickAsync(reporting.Token))
+                {
+                    double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    if (seconds < s.WarmupSeconds)
+                    {
+                        live(new LiveSnapshot(true, seconds, 0, 0, 0, double.NaN, double.NaN));
+                        continue;
+                    }
+                    double[] sofar;
+                    int e, p;
+                    lock (gate)
+                    {
+                        sofar = latencies.ToArray();
+                        e = errors;
+                        p = partial;
+                    }
+                    Array.Sort(sofar);
+                    live(new LiveSnapshot(false, Math.Min(seconds - s.WarmupSeconds, s.DurationSeconds), sofar.Length, e, p, Percentile(sofar, 50), Percentile(sofar, 99)));
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }, CancellationToken.None);
         bool Measured(long t) => Stopwatch.GetElapsedTime(start, t).TotalSeconds >= s.WarmupSeconds;
         bool More() => Stopwatch.GetElapsedTime(start).TotalSeconds < total && Volatile.Read(ref issued) < s.MaxRequests && !cancellationToken.IsCancellationRequested;
 
@@ -139,6 +183,8 @@ internal static class LoadTestCommand
                 }
             }));
         }
+        await reporting.CancelAsync();
+        await reporter;
         double elapsed = Math.Max(1e-9, Stopwatch.GetElapsedTime(start).TotalSeconds - s.WarmupSeconds);
         var sorted = latencies.ToArray();
         Array.Sort(sorted);

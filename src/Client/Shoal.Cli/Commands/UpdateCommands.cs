@@ -163,12 +163,12 @@ internal static class UpdateCommands
             var progress = new SyncProgress<UpdateOutcome>(o =>
             {
                 sent = o;
-                error.Write(string.Create(CultureInfo.InvariantCulture, $"\r{o.Deleted,12:N0} of {all.Count:N0} ids sent"));
+                error.Write(string.Create(CultureInfo.InvariantCulture, $"\r{o.Requests,6:N0} requests sent, {o.Deleted,12:N0} documents deleted"));
             });
             var done = await client.DeleteAsync(index, all, batch, progress, ct);
             error.WriteLine();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"index {done.Index} version {done.Version}: {done.Deleted:N0} ids deleted, {done.PendingOperations:N0} operations pending merge"));
+                $"index {done.Index} version {done.Version}: {done.Deleted:N0} of {all.Count:N0} ids deleted{(done.Deleted < all.Count ? $" ({all.Count - done.Deleted:N0} not in the index)" : "")}, {done.PendingOperations:N0} operations pending merge"));
             return 0;
         }
         catch (ShoalApiException e) { return Failed(error, e.Message, sent?.Deleted ?? 0, "deleted"); }
@@ -183,16 +183,18 @@ internal static class UpdateCommands
             var status = await client.MergeAsync(index, ct);
             if (wait && status.State == "running")
             {
-                var done = await client.WaitForMergeAsync(index, new SyncProgress<IngestProgress>(p => error.Write("\r" + MergeLine(p))), TimeSpan.FromMilliseconds(250), ct);
+                var line = new LiveLine(ReferenceEquals(error, Console.Error) ? null : error);
+                var done = await client.WaitForMergeAsync(index, new SyncProgress<IngestProgress>(p => line.Update(MergeLine(p), p.Phase)), TimeSpan.FromMilliseconds(250), ct);
                 if (done is not null)
                 {
-                    error.WriteLine("\r" + MergeLine(done));
+                    line.Complete(MergeLine(done));
                     status = done;
                 }
             }
             if (status.State == "failed") return Fail(error, $"merge of index '{index}' failed: {status.Error}");
             output.WriteLine(status.State switch
             {
+                "succeeded" when status.Phase == "nothing to merge" => $"index {index}: nothing to merge (no pending updates); version {status.Version} stays",
                 "succeeded" => $"index {index} version {status.Version} published (merge succeeded)",
                 "running" => $"index {index}: merge running ({status.Phase}); follow it with shoal merge --index {index} --wait or GET /v1/indexes/{index}",
                 _ => $"index {index}: merge {status.State}{(string.IsNullOrEmpty(status.Phase) ? "" : $" ({status.Phase})")}",
