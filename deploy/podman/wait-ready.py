@@ -64,7 +64,8 @@ def main():
             first = probes.get("startupProbe") or probes.get("readinessProbe")
             if not wait(first, c["container"], podman, f"{pod}/{c['name']}", "startupProbe" if "startupProbe" in probes else "readinessProbe"):
                 return 1
-            for kind in ("readinessProbe", "livenessProbe"):
+            later = ("readinessProbe", "livenessProbe") if "startupProbe" in probes else ("livenessProbe",)
+            for kind in later:
                 if kind in probes and not wait(dict(probes[kind], initialDelay=0), c["container"], podman, f"{pod}/{c['name']}", kind):
                     return 1
     return 0
