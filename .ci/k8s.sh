@@ -164,7 +164,7 @@ run_job() {
 }
 
 search() {
-  curl -s -o "$work/search.json" -w '%{http_code}' "$gateway/v1/indexes/scifact/search" \
+  curl -s --max-time 120 -o "$work/search.json" -w '%{http_code}' "$gateway/v1/indexes/scifact/search" \
     -H 'content-type: application/json' -d "{\"text\": \"$1\", \"k\": 5}"
 }
 check_search() {
