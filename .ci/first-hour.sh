@@ -2,8 +2,10 @@
 # The README's first command, checked as a new user meets it: a fresh clone with nothing built,
 # `dotnet run -c Release --project src/Gateway` (taken from README.md) to "Ready", then README's
 # example search (also taken from README.md) must return hits. Twice: with ../shared beside the
-# clone (index scifact) and without it (the bundled sample, index sample). Also checks the
-# start-up line comes first, state lands in the clone's .shoal/, and no spurious watchdog warning.
+# clone (index scifact) and without it (the bundled sample, index sample: the same clone with the
+# ../shared link removed and .shoal/ deleted, so the second run does not build again). Also checks
+# the start-up line comes first, state lands in the clone's .shoal/, no spurious watchdog warning,
+# and runs the getting-started `shoal` commands with the tool installed from the clone.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=$(cd "$repo/../shared" 2>/dev/null && pwd || true)
@@ -21,15 +23,18 @@ search_cmd=$(awk '/^curl -s http:\/\/127.0.0.1:5080\/v1\/indexes\/scifact\/searc
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+mkdir -p "$work/new"
+git clone -q "$repo" "$work/new/shoal"
+shoal_cmds=$(awk '/Index a corpus of your own/ {on=1} on && /^shoal / {print} on && /^```$/ && seen {exit} on && /^```bash$/ {seen=1}' "$repo/README.md")
+
 check() { # name, with_shared, index
   local name=$1 with_shared=$2 index=$3
   echo "== first hour: $name"
-  mkdir -p "$work/$name"
-  git clone -q "$repo" "$work/$name/shoal"
-  if [ "$with_shared" = yes ]; then ln -s "$shared" "$work/$name/shared"; fi
+  rm -rf "$work/new/shoal/.shoal" "$work/new/shared"
+  if [ "$with_shared" = yes ]; then ln -s "$shared" "$work/new/shared"; fi
   local port; port=$(free_port)
-  local log="$work/$name/gateway.log"
-  ( cd "$work/$name/shoal" && exec setsid bash -c "$run_cmd -- --urls http://127.0.0.1:$port" ) >"$log" 2>&1 &
+  local log="$work/$name-gateway.log"
+  ( cd "$work/new/shoal" && exec setsid bash -c "$run_cmd -- --urls http://127.0.0.1:$port" ) >"$log" 2>&1 &
   pid=$!
   local deadline=$((SECONDS + 900))
   until grep -q "Ready: index '$index'" "$log"; do
@@ -39,14 +44,20 @@ check() { # name, with_shared, index
   done
   grep -m1 -v '^\s*$' "$log" | grep -q '^shoal gateway: embedded cluster' || { head -5 "$log" >&2; echo "first-hour: the start-up line is not the first thing printed" >&2; exit 1; }
   if grep -q 'Participant check thread has not completed' "$log"; then echo "first-hour: spurious watchdog warning" >&2; exit 1; fi
-  [ -d "$work/$name/shoal/.shoal/snapshots" ] || { echo "first-hour: state is not in the clone's .shoal/" >&2; exit 1; }
-  [ ! -e "$work/$name/shoal/src/Gateway/.shoal" ] || { echo "first-hour: state landed in src/Gateway/.shoal" >&2; exit 1; }
+  [ -d "$work/new/shoal/.shoal/snapshots" ] || { echo "first-hour: state is not in the clone's .shoal/" >&2; exit 1; }
+  [ ! -e "$work/new/shoal/src/Gateway/.shoal" ] || { echo "first-hour: state landed in src/Gateway/.shoal" >&2; exit 1; }
   local cmd=${search_cmd//127.0.0.1:5080/127.0.0.1:$port}
   cmd=${cmd//\/indexes\/scifact\//\/indexes\/$index\/}
-  local answer; answer=$(cd "$work/$name/shoal" && bash -c "$cmd")
+  local answer; answer=$(cd "$work/new/shoal" && bash -c "$cmd")
   local hits; hits=$(printf '%s' "$answer" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["hits"]))')
   echo "README's example search on '$index': $hits hits; first: $(printf '%s' "$answer" | python3 -c 'import json,sys; h=json.load(sys.stdin)["hits"][0]; print(h["id"], "-", h.get("title"))')"
   [ "$hits" -gt 0 ] || { echo "first-hour: README's example search returned no hits: $answer" >&2; exit 1; }
+  if [ -n "$shoal_cmds" ] && [ -f "$work/new/shoal/tools/install-shoal.sh" ]; then
+    echo "README's getting-started shoal commands, with the tool installed from the clone:"
+    [ -x "$work/tools/shoal" ] || ( cd "$work/new/shoal" && bash tools/install-shoal.sh --tool-path "$work/tools" >/dev/null )
+    ( cd "$work/new/shoal" && export PATH="$work/tools:$PATH" SHOAL_URL="http://127.0.0.1:$port" && set -x && eval "$shoal_cmds" ) \
+      || { echo "first-hour: a getting-started shoal command failed" >&2; exit 1; }
+  fi
   kill -- "-$pid" 2>/dev/null || kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
 

@@ -249,7 +249,9 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable, IDisposable
             if (results is null || results.Count != items.Length)
                 throw new InvalidOperationException($"The batch function of '{_name}' returned {results?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"} results for {items.Length} items.");
         }
+#pragma warning disable CA1031 // a failed batch is handed to every caller waiting on it; the batching loop must live on to serve the next batch
         catch (Exception e)
+#pragma warning restore CA1031
         {
             Interlocked.Increment(ref _batchesFailed);
             EncoderLog.BatchFailed(_logger, e, _name, items.Length);

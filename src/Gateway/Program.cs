@@ -8,7 +8,7 @@ try
 }
 catch (ArgumentException e)
 {
-    Console.Error.WriteLine($"shoal gateway: {e.Message}");
+    await Console.Error.WriteLineAsync($"shoal gateway: {e.Message}");
     return 2;
 }
 try
@@ -17,7 +17,7 @@ try
 }
 catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
 {
-    Console.Error.WriteLine($"shoal gateway: cannot listen: {e.Message} Another process (a second gateway?) holds the HTTP port; pass --urls http://127.0.0.1:<port>.");
+    await Console.Error.WriteLineAsync($"shoal gateway: cannot listen: {e.Message} Another process (a second gateway?) holds the HTTP port; pass --urls http://127.0.0.1:<port>.");
     return 2;
 }
 return 0;

@@ -60,7 +60,9 @@ public sealed partial class StartupIndexLoader(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+#pragma warning disable CA1031 // a failed start-up index is reported by readiness and the log; an exception escaping a BackgroundService would stop the whole host
         catch (Exception e)
+#pragma warning restore CA1031
         {
             _state = $"start-up index '{options.Index}' failed: {e.Message}";
             LogFailed(logger, e, options.Index);

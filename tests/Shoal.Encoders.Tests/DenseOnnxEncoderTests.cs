@@ -7,7 +7,9 @@ public sealed class DenseOnnxEncoderTests
     private const float Tolerance = 1e-4f;
 
     private static DenseOnnxEncoder Create(PoolingMode pooling, bool normalize) =>
+#pragma warning disable CA2000 // the encoder owns the session and disposes it
         new(OnnxSessionFactory.Create(TestPaths.Model("dense-tiny.onnx")), WordPieceTokenizer.FromVocabFile(TestPaths.VocabTxt), pooling, normalize);
+#pragma warning restore CA2000
 
     [Theory]
     [InlineData(PoolingMode.Mean, false, "mean")]
@@ -38,7 +40,8 @@ public sealed class DenseOnnxEncoderTests
         using var ids = OrtValue.CreateTensorValueFromMemory(batch.InputIds, shape);
         using var mask = OrtValue.CreateTensorValueFromMemory(batch.AttentionMask, shape);
         using var types = OrtValue.CreateTensorValueFromMemory(batch.TokenTypeIds, shape);
-        using var outputs = session.Run(new RunOptions(), ["input_ids", "attention_mask", "token_type_ids"], [ids, mask, types], ["last_hidden_state"]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["input_ids", "attention_mask", "token_type_ids"], [ids, mask, types], ["last_hidden_state"]);
         float[] hidden = outputs[0].GetTensorDataAsSpan<float>().ToArray();
         int seq = batch.SequenceLength, dims = 8;
         var numpy = sidecar.LastHiddenState;

@@ -5,7 +5,9 @@ public sealed class EncoderPoolTests
     [Fact]
     public async Task Sixty_four_concurrent_requests_share_far_fewer_session_runs()
     {
+#pragma warning disable CA2000 // the encoder owns the session, and the pool below owns the encoder (ownsEncoder defaults to true)
         var encoder = new DenseOnnxEncoder(OnnxSessionFactory.Create(TestPaths.Model("dense-tiny.onnx")), WordPieceTokenizer.FromVocabFile(TestPaths.VocabTxt));
+#pragma warning restore CA2000
         await using var pool = new EncoderPool(encoder, new MicroBatcherOptions { MaxBatchSize = 32, MaxWait = TimeSpan.FromMilliseconds(20) });
         var texts = Enumerable.Range(0, 64).Select(i => $"query number {i} about protein folding").ToArray();
 

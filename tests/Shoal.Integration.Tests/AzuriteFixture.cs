@@ -71,7 +71,9 @@ public sealed class AzuriteFixture : IAsyncLifetime
     public Task DisposeAsync()
     {
         if (_process is { HasExited: false }) _process.Kill(entireProcessTree: true);
+#pragma warning disable CA1849 // fixture teardown after the last test of the class: a bounded wait for the killed server, nothing else runs on this thread
         _process?.WaitForExit(5000);
+#pragma warning restore CA1849
         _process?.Dispose();
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
         return Task.CompletedTask;

@@ -20,7 +20,9 @@ public sealed class DenseBatcherTests : IDisposable
         string path = Path.Combine(_dir, "dense.seg");
         DenseSegmentWriter.Write(path, Enumerable.Range(0, Docs).Select(i => $"d{i:D5}").ToArray(), vectors,
             new DenseBuildOptions(Dims) { BuildAnnIndex = false });
+#pragma warning disable CA2000 // the lease owns the segment and releases it when retired (finally below)
         var lease = new SegmentLease(1, null, null, DenseSegment.Open(path));
+#pragma warning restore CA2000
         try
         {
             var batcher = lease.DenseBatcher!;

@@ -95,7 +95,7 @@ public sealed class FirstHourTests(OneSiloJobCluster fixture) : IClassFixture<On
     public async Task A_build_of_text_and_vectors_counts_documents_not_records()
     {
         string vectors = Path.Combine(fixture.Data, "sample-dense.jsonl");
-        var ids = File.ReadLines(Paths.SamplePassages).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("_id").GetString()!).ToArray();
+        var ids = (await File.ReadAllLinesAsync(Paths.SamplePassages)).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("_id").GetString()!).ToArray();
         await File.WriteAllLinesAsync(vectors, ids.Select((id, i) => $"{{\"id\": \"{id}\", \"vector\": [{i % 3}.5, 1.0, 0.25]}}"));
         var grain = Index("both");
         await grain.StartIngestAsync(new IngestRequest { CorpusPath = Paths.SamplePassages, DenseVectorsPath = vectors, DenseIndex = "flat", Shards = 2 });

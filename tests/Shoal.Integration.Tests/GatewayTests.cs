@@ -157,7 +157,8 @@ public sealed class GatewayTests(GatewayFixture fixture) : IClassFixture<Gateway
     [Fact]
     public async Task Stopword_only_query_is_answered_with_no_hits()
     {
-        var results = await new ShoalClient(fixture.Http).SearchAsync("sample", new SearchQuery("the of and"));
+        using var client = new ShoalClient(fixture.Http);
+        var results = await client.SearchAsync("sample", new SearchQuery("the of and"));
         Assert.Empty(results.Hits);
         Assert.False(results.Coverage.Partial);
     }

@@ -72,8 +72,8 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
         {
             throw new InvalidOperationException($"Cannot start '{file}' ({e.Message}). The multi-process test needs redis-server (Debian package redis-server; bash test.sh installs it).", e);
         }
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_logs) _logs.AppendLine($"[{name}] {e.Data}"); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_logs) _logs.AppendLine($"[{name}] {e.Data}"); };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_logs) _logs.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"[{name}] {e.Data}"); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_logs) _logs.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"[{name}] {e.Data}"); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes.Add(process);
@@ -101,7 +101,9 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
     {
         foreach (var p in _processes)
         {
+#pragma warning disable CA1849 // fixture teardown after the last test of the class: a bounded wait for each killed process
             try { if (!p.HasExited) p.Kill(entireProcessTree: true); p.WaitForExit(5000); }
+#pragma warning restore CA1849
             catch (InvalidOperationException) { }
             p.Dispose();
         }
@@ -128,7 +130,9 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
                     await app.StartAsync();
                     break;
                 }
+#pragma warning disable CA1031 // the gateway retries start-up until the silos have joined; after the deadline the failure propagates
                 catch (Exception) when (DateTime.UtcNow < deadline)
+#pragma warning restore CA1031
                 {
                     if (app is not null) await app.DisposeAsync();
                     app = null;

@@ -55,7 +55,9 @@ public sealed class EncodeWorkload : IWorkload
         var tokenizer = tokenizerPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
             ? WordPieceTokenizer.FromTokenizerJson(tokenizerPath)
             : WordPieceTokenizer.FromVocabFile(tokenizerPath);
+#pragma warning disable CA2000 // the encoder owns the session and disposes it
         using var encoder = new DenseOnnxEncoder(OnnxSessionFactory.Create(model, intraOpThreads: threads), tokenizer);
+#pragma warning restore CA2000
         Log($"model {model} on {encoder.ExecutionProvider}, {encoder.Dimensions} dims, {texts.Length} texts "
             + $"(mean {texts.Average(t => tokenizer.Encode(t).Length):F1} tokens), {Environment.ProcessorCount} cores, intra-op threads {(threads == 0 ? "auto" : threads)}");
         for (int i = 0; i < 50; i++) encoder.Encode([texts[i % texts.Length], texts[(i + 1) % texts.Length]]); // warm-up
@@ -166,7 +168,8 @@ public sealed class EncodeWorkload : IWorkload
                     perCaller[caller].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                     Interlocked.Increment(ref done);
                 }
-            }) { IsBackground = true };
+            });
+            threads[c].IsBackground = true;
             threads[c].Start();
         }
         foreach (var t in threads) t.Join();

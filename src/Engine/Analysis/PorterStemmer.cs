@@ -78,7 +78,11 @@ public static class PorterStemmer
     {
         switch (b[i])
         {
-            case 'a': case 'e': case 'i': case 'o': case 'u':
+            case 'a':
+            case 'e':
+            case 'i':
+            case 'o':
+            case 'u':
                 return false;
             case 'y':
                 // cons(i) = i == 0 ? true : !cons(i - 1), unrolled over the run of y's ending at i.

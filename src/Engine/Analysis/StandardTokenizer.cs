@@ -452,27 +452,53 @@ public ref struct StandardTokenizer
 
         switch (cp)
         {
-            case 0x00B7: case 0x02D7: case 0x0387: case 0x05F4: case 0x2027: case 0xFE13: case 0xFE55: case 0xFF1A:
+            case 0x00B7:
+            case 0x02D7:
+            case 0x0387:
+            case 0x05F4:
+            case 0x2027:
+            case 0xFE13:
+            case 0xFE55:
+            case 0xFF1A:
                 return MidLetter;
-            case 0x2018: case 0x2019: case 0x2024: case 0xFE52: case 0xFF07: case 0xFF0E:
+            case 0x2018:
+            case 0x2019:
+            case 0x2024:
+            case 0xFE52:
+            case 0xFF07:
+            case 0xFF0E:
                 return MidNumLet;
-            case 0x037E: case 0x0589: case 0x060C: case 0x060D: case 0x066C: case 0x07F8: case 0x2044:
-            case 0xFE10: case 0xFE14: case 0xFE50: case 0xFE54: case 0xFF0C: case 0xFF1B:
+            case 0x037E:
+            case 0x0589:
+            case 0x060C:
+            case 0x060D:
+            case 0x066C:
+            case 0x07F8:
+            case 0x2044:
+            case 0xFE10:
+            case 0xFE14:
+            case 0xFE50:
+            case 0xFE54:
+            case 0xFF0C:
+            case 0xFF1B:
                 return MidNum;
             case 0x066B:
                 return Numeric;
             case 0x200B:
                 return Other; // ZERO WIDTH SPACE is Format by category but no WB4 extender
             case 0x200C:
-            case 0xFF9E: case 0xFF9F:
+            case 0xFF9E:
+            case 0xFF9F:
                 return Extend;
             case 0x200D:
                 return Zwj;
-            case 0xFE0E: case 0xFE0F:
+            case 0xFE0E:
+            case 0xFE0F:
                 return PresentationSelector;
             case 0x3006:
                 return Other; // ideographic but not Han script
-            case 0x3005: case 0x303B:
+            case 0x3005:
+            case 0x303B:
                 return ALetter; // Han-script iteration marks that are letters, not ideographs
             case 0x202F:
                 return ExtendNumLet; // NARROW NO-BREAK SPACE

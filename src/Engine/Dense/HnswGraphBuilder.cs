@@ -112,12 +112,18 @@ internal sealed unsafe class HnswGraphBuilder : IDisposable
             workers[t] = new Thread(() =>
             {
                 try { Work(order); }
+#pragma warning disable CA1031 // the first worker failure is captured and rethrown on the calling thread once every worker has stopped
                 catch (Exception e) { Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null); _next = int.MaxValue / 2; }
-            }, 16 << 20) { IsBackground = true, Name = "hnsw-build" };
+#pragma warning restore CA1031
+            }, 16 << 20);
+            workers[t].IsBackground = true;
+            workers[t].Name = "hnsw-build";
             workers[t].Start();
         }
         try { Work(order); }
+#pragma warning disable CA1031 // the first worker failure is captured and rethrown on the calling thread once every worker has stopped
         catch (Exception e) { Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null); _next = int.MaxValue / 2; }
+#pragma warning restore CA1031
         foreach (var w in workers) w.Join();
         failure?.Throw();
     }

@@ -51,7 +51,7 @@ public static class TopicReader
 
     private static Topic ParseTsv(string line, string path, int lineNumber)
     {
-        int tab = line.IndexOf('\t');
+        int tab = line.IndexOf('\t', StringComparison.Ordinal);
         if (tab < 0)
         {
             throw TextFields.LineError("topics", path, lineNumber, "expected 'qid<TAB>text', found no tab");

@@ -208,7 +208,9 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
                 tasks.Add(StageAsync(blob, ids[i], buffer, len, slots, failed));
             }
         }
+#pragma warning disable CA1031 // kept and rethrown by AwaitAllAsync once the staged blocks have drained
         catch (Exception e)
+#pragma warning restore CA1031
         {
             producerFailure = e;
             await failed.CancelAsync().ConfigureAwait(false);
@@ -301,7 +303,9 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
                 await StreamHeadAsync(blob, key, head, handle, headLength, hash, failed.Token).ConfigureAwait(false);
                 hash.HeadDone();
             }
+#pragma warning disable CA1031 // kept and rethrown after the tail ranges have drained (the first range's failure is the one reported)
             catch (Exception ex)
+#pragma warning restore CA1031
             {
                 headFailure = ex;
                 await failed.CancelAsync().ConfigureAwait(false);
@@ -310,7 +314,9 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
             {
                 await tail.ConfigureAwait(false);
             }
+#pragma warning disable CA1031 // the tail's failure is secondary: the first range's failure, thrown below, is the one to report
             catch (Exception) when (headFailure is not null && !(headFailure is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+#pragma warning restore CA1031
             {
                 // The first range failed on its own: its failure is the one to report.
             }
@@ -390,7 +396,9 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
                 tasks.Add(RangeAsync(i));
             }
         }
+#pragma warning disable CA1031 // kept and rethrown by AwaitAllAsync once the ranges in flight have drained
         catch (Exception e)
+#pragma warning restore CA1031
         {
             producerFailure = e;
             await failed.CancelAsync().ConfigureAwait(false);
@@ -609,7 +617,9 @@ public sealed class AzureBlobSnapshotStore : ISnapshotStore
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);
         }
+#pragma warning disable CA1031 // every task's outcome is inspected below and the first real failure rethrown
         catch
+#pragma warning restore CA1031
         {
             // Inspected below.
         }

@@ -24,7 +24,7 @@ public sealed class LocalDirectorySnapshotStore : ISnapshotStore
 
     private string PathOf(string key)
     {
-        if (string.IsNullOrEmpty(key) || key.Contains("..", StringComparison.Ordinal) || key.StartsWith('/') || key.Contains('\\'))
+        if (string.IsNullOrEmpty(key) || key.Contains("..", StringComparison.Ordinal) || key.StartsWith('/') || key.Contains('\\', StringComparison.Ordinal))
             throw new ArgumentException($"Invalid snapshot key '{key}'.", nameof(key));
         return Path.Combine(_root, key.Replace('/', Path.DirectorySeparatorChar));
     }
@@ -90,10 +90,15 @@ public sealed class LocalDirectorySnapshotStore : ISnapshotStore
         string temp = SnapshotFiles.TempPathFor(dest);
         try
         {
-            await using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, useAsync: true))
+            var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, useAsync: true);
+            await using (f.ConfigureAwait(false))
             {
                 await f.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-                f.Flush(flushToDisk: true);
+                // fsync has no asynchronous form (FlushAsync does not reach the disk), and a write smaller
+                // than the buffer completes synchronously, so the ConfigureAwait above does not leave the
+                // caller's thread: run it on the pool, or it blocks the grain turn that called (update-log
+                // batches, manifests, job checkpoints all come here).
+                await Task.Run(() => f.Flush(flushToDisk: true), CancellationToken.None).ConfigureAwait(false);
             }
             File.Move(temp, dest, overwrite: true);
         }

@@ -296,7 +296,9 @@ public sealed partial class SnapshotCatalog
             {
                 await current.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
+#pragma warning disable CA1031 // another caller's materialization failed and that caller reports it; this one loops and tries itself
             catch (Exception) when (!cancellationToken.IsCancellationRequested)
+#pragma warning restore CA1031
             {
             }
         }
@@ -322,7 +324,9 @@ public sealed partial class SnapshotCatalog
         {
             result = await MaterializeIntoCacheAsync(segment, path, expected, CancellationToken.None).ConfigureAwait(false);
         }
+#pragma warning disable CA1031 // handed to every waiter through the shared completion source (SetException below)
         catch (Exception e)
+#pragma warning restore CA1031
         {
             InFlight.TryRemove(new KeyValuePair<string, InFlightMaterialization>(path, entry));
             entry.Completion.SetException(e);

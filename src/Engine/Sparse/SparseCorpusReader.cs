@@ -104,7 +104,7 @@ public static class SparseCorpusReader
         {
             throw new CorpusFormatException(path, lineNumber, "invalid UTF-8", ex);
         }
-        int tab = text.IndexOf('\t');
+        int tab = text.IndexOf('\t', StringComparison.Ordinal);
         if (tab < 0) throw new CorpusFormatException(path, lineNumber, "expected qid<TAB>tokens");
         string id = text[..tab].Trim();
         if (id.Length == 0) throw new CorpusFormatException(path, lineNumber, "empty query id");

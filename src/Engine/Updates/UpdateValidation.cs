@@ -22,7 +22,7 @@ public static class UpdateValidation
         string id = update.Id;
         if (string.IsNullOrEmpty(id)) return "A document id is empty.";
         if (id.Length > MaxIdLength) return $"Document id '{id[..40]}…' has {id.Length} characters; at most {MaxIdLength} are allowed.";
-        if (id.Any(char.IsControl)) return $"Document id '{id.Replace("\n", "\\n")}' contains control characters.";
+        if (id.Any(char.IsControl)) return $"Document id '{id.Replace("\n", "\\n", StringComparison.Ordinal)}' contains control characters.";
         if (update.Delete)
         {
             return update.Title is null && update.Text is null && update.SparseTerms is null && update.SparseWeights is null && update.Dense is null

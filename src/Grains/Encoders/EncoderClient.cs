@@ -77,7 +77,9 @@ public sealed class EncoderClient : IEncoderService
             {
                 throw;
             }
+#pragma warning disable CA1031 // any failure of one silo (placement refused, unreachable, activation failed) means trying the next; the last failure is reported when none is left
             catch (Exception e)
+#pragma warning restore CA1031
             {
                 last = e;
                 _catalog = null;
@@ -219,7 +221,9 @@ public sealed class EncoderClient : IEncoderService
             {
                 throw;
             }
+#pragma warning disable CA1031 // any failure of one silo (placement refused, unreachable, activation failed) means trying the next; the last failure is reported when none is left
             catch (Exception e)
+#pragma warning restore CA1031
             {
                 // Placement refused (the silo left or lost the role), the silo is unreachable, the
                 // activation failed: the catalog is stale; try another silo.

@@ -75,7 +75,9 @@ public sealed class EncoderPoolGrain : Grain, IEncoderPoolGrain
         {
             throw;
         }
+#pragma warning disable CA1031 // a model failure becomes a Failed response carrying its message, which the caller turns into a 503 with an explanation
         catch (Exception e)
+#pragma warning restore CA1031
         {
             EncoderPoolLog.EncodeFailed(_logger, e, _encoder, texts.Length);
             return EncodeResponse.Fail(EncodeStatus.Failed, $"Encoder '{_encoder}' on silo {_localSilo.SiloAddress} failed: {e.GetType().Name}: {e.Message}");

@@ -278,7 +278,9 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
         EncoderPool pool;
         try
         {
+#pragma warning disable CA2000 // ownership moves into the returned Entry, which the registry disposes (DisposeAsync); the failing paths below dispose it
             pool = EncoderPool.Create(options, logger);
+#pragma warning restore CA2000
         }
         catch (EncoderConfigurationException e)
         {
@@ -295,7 +297,12 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
             var batch = await pool.Encoder.EncodeAsync(["shoal encoder warm-up"], ct).ConfigureAwait(false);
             if (batch.Count != 1) throw new InvalidOperationException($"the warm-up run returned {batch.Count} encodings for one text");
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException)
+        {
+            await pool.DisposeAsync().ConfigureAwait(false); // start-up cancelled during the warm-up: the pool (ONNX sessions) would leak
+            throw;
+        }
+        catch (Exception e)
         {
             await pool.DisposeAsync().ConfigureAwait(false);
             throw new EncoderConfigurationException($"Encoder '{name}' ({where}): the model '{options.ModelPath}' failed its warm-up run: {e.Message}", options.ModelPath, e);

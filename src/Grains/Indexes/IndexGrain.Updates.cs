@@ -335,7 +335,9 @@ public sealed partial class IndexGrain
             LogMergeDone(_logger, Name, published.Version, mergedOps, built.DocCount, (_merge.FinishedUtc - _merge.StartedUtc)?.TotalSeconds ?? 0);
             await PruneAfterMergeAsync();
         }
+#pragma warning disable CA1031 // a background merge's failure is recorded in the merge status clients poll, and logged; nothing awaits this task
         catch (Exception e)
+#pragma warning restore CA1031
         {
             LogMergeFailed(_logger, e, Name);
             _merge = _merge! with { State = IngestState.Failed, Phase = "failed", Error = e.Message, FinishedUtc = DateTimeOffset.UtcNow };

@@ -41,7 +41,9 @@ namespace Shoal.Grains.Jobs;
 /// number — a stale activation then fails its next checkpoint on the ETag and stops — and resumes
 /// from the checkpoint: nothing checkpointed is read twice and nothing read is lost.
 /// </summary>
+#pragma warning disable CA1001 // _stop is released when the grain deactivates (OnDeactivateAsync, once the worker has ended) and when a new worker replaces it; Orleans owns the grain's lifetime
 public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
+#pragma warning restore CA1001
 {
     private readonly IPersistentState<IndexJobRecord> _state;
     private readonly SnapshotCatalog _catalog;
@@ -119,6 +121,11 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         {
             try { await _worker.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken); }
             catch (Exception e) when (e is TimeoutException or OperationCanceledException) { }
+        }
+        if (_worker is null || _worker.IsCompleted)
+        {
+            _stop?.Dispose();
+            _stop = null;
         }
     }
 
@@ -247,11 +254,15 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         {
             // Deactivating: the next activation resumes from the checkpoint.
         }
+#pragma warning disable CA1031 // any failure ends the job as Failed with its message (its documented outcome) rather than killing the worker silently
         catch (Exception e)
+#pragma warning restore CA1031
         {
             LogFailed(_logger, e, Id);
             try { await EndAsync(IndexJobState.Failed, "failed", e.Message); }
+#pragma warning disable CA1031 // the failure cannot be recorded because another activation owns the job now; it records its own
             catch (Exception inner) { LogLostOwnership(_logger, Id, inner.Message); }
+#pragma warning restore CA1031
         }
         finally
         {
@@ -351,29 +362,29 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             switch (kind)
             {
                 case IndexJobSources.Text:
-                {
-                    var r = (CorpusChunkReader)(reader ??= CorpusChunkReader.Open(local, textFormat, linesDone));
-                    var c = r.ReadChunk(chunkLines, cancellationToken);
-                    var (docs, at) = Cut(c.Documents, c.Malformed, stop, d => d.Line);
-                    if (at is null) await SpillAsync(IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
-                    return new ChunkOutcome(c.Lines, docs.Count, c.Malformed, at, c.EndOfInput, CorpusFormats.Name(textFormat), null, denseDims);
-                }
+                    {
+                        var r = (CorpusChunkReader)(reader ??= CorpusChunkReader.Open(local, textFormat, linesDone));
+                        var c = r.ReadChunk(chunkLines, cancellationToken);
+                        var (docs, at) = Cut(c.Documents, c.Malformed, stop, d => d.Line);
+                        if (at is null) await SpillAsync(IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
+                        return new ChunkOutcome(c.Lines, docs.Count, c.Malformed, at, c.EndOfInput, CorpusFormats.Name(textFormat), null, denseDims);
+                    }
                 case IndexJobSources.Sparse:
-                {
-                    var r = (SparseChunkReader)(reader ??= SparseChunkReader.Open(local, vocabulary!, linesDone));
-                    var c = r.ReadChunk(chunkLines, cancellationToken);
-                    var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
-                    if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
-                    return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, "anserini", sparseMax.Observe(records), denseDims);
-                }
+                    {
+                        var r = (SparseChunkReader)(reader ??= SparseChunkReader.Open(local, vocabulary!, linesDone));
+                        var c = r.ReadChunk(chunkLines, cancellationToken);
+                        var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
+                        if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
+                        return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, "anserini", sparseMax.Observe(records), denseDims);
+                    }
                 default:
-                {
-                    var r = (DenseChunkReader)(reader ??= DenseChunkReader.Open(local, denseDims, linesDone));
-                    var c = r.ReadChunk(chunkLines, cancellationToken);
-                    var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
-                    if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
-                    return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, r.Binary ? "shoalvec" : "jsonl", null, r.Dims);
-                }
+                    {
+                        var r = (DenseChunkReader)(reader ??= DenseChunkReader.Open(local, denseDims, linesDone));
+                        var c = r.ReadChunk(chunkLines, cancellationToken);
+                        var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
+                        if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
+                        return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, r.Binary ? "shoalvec" : "jsonl", null, r.Dims);
+                    }
             }
         }, cancellationToken);
         _reader = reader;
@@ -436,7 +447,8 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         Recount();
         if (st.Sources.All(x => x.Done)) st.Phase = "building";
         st.UpdatedUtc = DateTimeOffset.UtcNow;
-        await _state.WriteStateAsync();
+        // A checkpoint records work already done: it is written whole even when the job is stopping (the stop token is not forwarded).
+        await _state.WriteStateAsync(CancellationToken.None);
         LogChunk(_logger, Id, kind, chunkNo, source.LinesDone, st.DocumentsRead, st.Malformed);
     }
 
@@ -456,7 +468,8 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             var versions = await _catalog.ListVersionsAsync(request.Index, cancellationToken);
             S.Version = (versions.Count == 0 ? 0 : versions[^1]) + 1;
             S.UpdatedUtc = DateTimeOffset.UtcNow;
-            await _state.WriteStateAsync();
+            // A checkpoint records work already done: it is written whole even when the job is stopping (the stop token is not forwarded).
+            await _state.WriteStateAsync(CancellationToken.None);
         }
         long version = S.Version.Value;
         var vocabulary = request.SparseVectors is null ? null : await VocabularyAsync(cancellationToken);
@@ -471,7 +484,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             S.SparseMaxWeight = stats.SparseMaxWeight;
             S.SparseMaxStale = false;
             S.UpdatedUtc = DateTimeOffset.UtcNow;
-            await _state.WriteStateAsync();
+            await _state.WriteStateAsync(CancellationToken.None);
         }
         for (int shard = 0; shard < request.Shards; shard++)
         {
@@ -491,13 +504,13 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             S.Shards.Add(new JobShard { Shard = shard, DocCount = built.DocCount, Segments = segments });
             S.BuildingSeconds += clock.Elapsed.TotalSeconds;
             S.UpdatedUtc = DateTimeOffset.UtcNow;
-            await _state.WriteStateAsync();
+            await _state.WriteStateAsync(CancellationToken.None);
         }
         S.TotalLength = stats.TotalLength;
         S.DocumentsIndexed = S.Shards.Sum(x => x.DocCount);
         S.Phase = "publishing";
         S.UpdatedUtc = DateTimeOffset.UtcNow;
-        await _state.WriteStateAsync();
+        await _state.WriteStateAsync(CancellationToken.None);
     }
 
     private async Task PublishAsync()
@@ -570,7 +583,9 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         _keepAlive = null;
         LogEnded(_logger, Id, state, error);
         try { await GrainFactory.GetGrain<IIndexJobCatalogGrain>(0).FinishedAsync(Id); }
+#pragma warning disable CA1031 // telling the catalog is best effort: the supervisor's next sweep repeats it
         catch (Exception e) { LogCleanupFailed(_logger, e, Id); } // the supervisor's next ResumeAsync repeats it
+#pragma warning restore CA1031
     }
 
     /// <summary>The build plan of a request: bm25 with a text source, sparse with a vocabulary, dense with known dimensions.</summary>

@@ -13,7 +13,7 @@ namespace Shoal.Grains.Jobs;
 /// after the whole cluster restarts (which in-memory reminders would not). A running job answers
 /// the call at once.
 /// </summary>
-public sealed partial class JobSupervisor : ILifecycleParticipant<ISiloLifecycle>
+public sealed partial class JobSupervisor : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     private readonly IGrainFactory _grains;
     private readonly ShoalJobOptions _options;
@@ -49,6 +49,9 @@ public sealed partial class JobSupervisor : ILifecycleParticipant<ISiloLifecycle
         _stop.Dispose();
     }
 
+    /// <summary>Releases the stop signal when the container is disposed without the silo having stopped the loop.</summary>
+    public void Dispose() => _stop?.Dispose();
+
     private async Task LoopAsync(CancellationToken cancellationToken)
     {
         // Spread the silos' sweeps over the interval.
@@ -75,7 +78,9 @@ public sealed partial class JobSupervisor : ILifecycleParticipant<ISiloLifecycle
         {
             active = await _grains.GetGrain<IIndexJobCatalogGrain>(0).ActiveAsync();
         }
+#pragma warning disable CA1031 // a failed sweep is logged and repeated on the next tick; the supervisor loop must not die
         catch (Exception e)
+#pragma warning restore CA1031
         {
             LogSweepFailed(_logger, e);
             return;
@@ -86,7 +91,9 @@ public sealed partial class JobSupervisor : ILifecycleParticipant<ISiloLifecycle
             {
                 await _grains.GetGrain<IIndexJobGrain>(id).ResumeAsync();
             }
+#pragma warning disable CA1031 // one job that cannot resume now is logged and retried on the next sweep; it must not stop the others
             catch (Exception e)
+#pragma warning restore CA1031
             {
                 LogResumeFailed(_logger, e, id);
             }

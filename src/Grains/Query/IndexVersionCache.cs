@@ -28,7 +28,7 @@ public sealed class IndexVersionCache
     public async Task<IndexVersionEntry> GetAsync(string index, long version, CancellationToken cancellationToken = default)
     {
         var key = (index, version);
-        if (_entries.TryGetValue(key, out var cached) && cached.Value.IsCompletedSuccessfully) return cached.Value.Result; // the per-query path
+        if (_entries.TryGetValue(key, out var cached) && cached.Value.IsCompletedSuccessfully) return await cached.Value; // the per-query path (completed: no wait)
         var lazy = _entries.GetOrAdd(key, k => new Lazy<Task<IndexVersionEntry>>(() => LoadAsync(k.Index, k.Version)));
         try
         {

@@ -105,7 +105,9 @@ internal sealed class DenseBatcher
                 batch[i].Result.TrySetResult(r.Length > batch[i].K ? r[..batch[i].K] : r);
             }
         }
+#pragma warning disable CA1031 // a failed pass fails every query of its batch through their completion sources
         catch (Exception e)
+#pragma warning restore CA1031
         {
             foreach (var p in batch) p.Result.TrySetException(e);
         }

@@ -29,7 +29,9 @@ namespace Shoal.Grains.Shards;
 /// </summary>
 [Reentrant]
 [Placement.ShardPlacement]
+#pragma warning disable CA1001 // _loadLock is a SemaphoreSlim whose wait handle is never asked for, so it holds no unmanaged resource; disposing it while a reentrant call may still wait on it would turn that wait into an ObjectDisposedException
 public sealed partial class ShardGrain : Grain, IShardGrain
+#pragma warning restore CA1001
 {
     private readonly SnapshotCatalog _catalog;
     private readonly UpdateLog _log;
@@ -326,9 +328,13 @@ public sealed partial class ShardGrain : Grain, IShardGrain
 
     private ShardView AcquireView()
     {
-        // A concurrent swap may retire the view between reading and acquiring it; then read again.
-        ShardView view;
-        while (!(view = _view).Lease.TryAcquire()) { }
+        // No swap can come between reading _view and acquiring its lease: both run on this grain's
+        // turn (a reentrant grain interleaves calls only at awaits, and there is none here), and
+        // SwapTo retires a lease only after _view no longer points at it. The current view's lease
+        // therefore still holds its owner's reference, and acquiring it cannot fail.
+        var view = _view;
+        if (!view.Lease.TryAcquire())
+            throw new InvalidOperationException($"Shard {_index}/{_shard}: the lease of served version {view.Version} was released while still current.");
         return view;
     }
 
@@ -526,7 +532,12 @@ public sealed partial class ShardGrain : Grain, IShardGrain
 /// <summary>What a shard serves at one moment: a version's segments, its live buffer of online updates, and the update log lineage they follow.</summary>
 internal sealed record ShardView(SegmentLease Lease, ShardDelta? Delta, long Lineage)
 {
-    public static ShardView None { get; } = new(SegmentLease.Empty(0), null, 0);
+    /// <summary>
+    /// A fresh empty view for each caller: a shard retires the lease of the view it leaves, so an
+    /// empty view shared by every shard would be released by the first shard that loads a version,
+    /// and then no other shard still serving nothing could acquire it.
+    /// </summary>
+    public static ShardView None => new(SegmentLease.Empty(0), null, 0);
 
     public long Version => Lease.Version;
 }

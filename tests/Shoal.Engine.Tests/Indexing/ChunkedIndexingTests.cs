@@ -68,7 +68,7 @@ public sealed class ChunkedIndexingTests : IDisposable
         {
             if (i % 10 == 0) sb.Append("{broken\n");
             else if (i % 17 == 0) sb.Append("   \n");
-            else sb.Append($$"""{"_id": "d{{i}}", "text": "text {{i}}"}""").Append('\n');
+            else sb.Append(System.Globalization.CultureInfo.InvariantCulture, $$"""{"_id": "d{{i}}", "text": "text {{i}}"}""").Append('\n');
         }
         string plain = _files.Write("c.jsonl", sb.ToString());
         string gzip = _files.WriteGzip("c.jsonl.gz", sb.ToString());

@@ -108,7 +108,7 @@ public sealed class VectorChunkTests : IDisposable
             if (i == 9) sb.Append("""{"id": "bad9", "vector": {"not-a-wordpiece-token": 1}}""").Append('\n');
             else if (i == 23) sb.Append("""{"id": "bad23", "vector": {"apple": -1}}""").Append('\n');
             else if (i == 30) sb.Append('\n');
-            else sb.Append($$$"""{"id": "s{{{i}}}", "contents": "doc {{{i}}}", "vector": {"apple": {{{i}}}.5, "pie": 0.25}}""").Append('\n');
+            else sb.Append(System.Globalization.CultureInfo.InvariantCulture, $$$"""{"id": "s{{{i}}}", "contents": "doc {{{i}}}", "vector": {"apple": {{{i}}}.5, "pie": 0.25}}""").Append('\n');
         }
         foreach (var path in new[] { _files.Write("s.jsonl", sb.ToString()), _files.WriteGzip("s.jsonl.gz", sb.ToString()) })
         {
@@ -253,7 +253,7 @@ public sealed class VectorChunkTests : IDisposable
         {
             string id = i % 37 == 36 ? $"g{rng.Next(i)}" : $"g{i}";
             var weights = tokens.OrderBy(_ => rng.Next()).Take(4).Select(t => $"\"{t}\": {rng.NextDouble() * 2:F4}");
-            sparse.Append($"{{\"id\": \"{id}\", \"contents\": \"generated {i}\", \"vector\": {{{string.Join(", ", weights)}}}}}").Append('\n');
+            sparse.Append(System.Globalization.CultureInfo.InvariantCulture, $"{{\"id\": \"{id}\", \"contents\": \"generated {i}\", \"vector\": {{{string.Join(", ", weights)}}}}}").Append('\n');
         }
         // The largest weight of all, then (optionally) its document re-issued with small weights.
         sparse.Append("""{"id": "g5", "contents": "peak", "vector": {"apple": 9.5}}""").Append('\n');
@@ -262,7 +262,7 @@ public sealed class VectorChunkTests : IDisposable
         for (int i = 0; i < 250; i++)
         {
             string id = i % 41 == 40 ? $"g{rng.Next(i)}" : i < 20 ? $"{i}" : $"g{i}";
-            dense.Append($$"""{"id": "{{id}}", "vector": [{{string.Join(", ", Enumerable.Range(0, 8).Select(_ => (rng.NextDouble() * 2 - 1).ToString("F5", System.Globalization.CultureInfo.InvariantCulture)))}}]}""").Append('\n');
+            dense.Append(System.Globalization.CultureInfo.InvariantCulture, $$"""{"id": "{{id}}", "vector": [{{string.Join(", ", Enumerable.Range(0, 8).Select(_ => (rng.NextDouble() * 2 - 1).ToString("F5", System.Globalization.CultureInfo.InvariantCulture)))}}]}""").Append('\n');
         }
         string sparsePath = _files.Write("sparse.jsonl", sparse.ToString());
         string densePath = _files.WriteGzip("dense.jsonl.gz", dense.ToString());

@@ -124,7 +124,7 @@ public sealed class TextSegmentTests : IDisposable
     }
 
     [Fact]
-    public void Unknown_terms_match_nothing() 
+    public void Unknown_terms_match_nothing()
     {
         using var seg = BuildShards(1, docs: 50)[0];
         Assert.Empty(seg.Search(TextQuery.FromTokens(["never-seen"]), 10));

@@ -74,11 +74,13 @@ public sealed class ShardDeltaTests : IDisposable
             TotalLength = built.TextStatistics!.TotalLength,
             Shards = [new ShardManifest(0, built.DocCount, [])],
         };
+#pragma warning disable CA2000 // Version owns the three segments and disposes them (callers hold it in a using)
         return new Version(
             manifest,
             TextSegment.Open(segments.Single(s => s.Channel == IndexChannels.Text).Path),
             SparseSegment.Open(segments.Single(s => s.Channel == IndexChannels.Sparse).Path),
             DenseSegment.Open(segments.Single(s => s.Channel == IndexChannels.Dense).Path));
+#pragma warning restore CA2000
     }
 
     private static DocumentUpdate Upsert(Doc d) => new()

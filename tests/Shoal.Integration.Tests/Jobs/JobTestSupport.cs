@@ -111,7 +111,9 @@ internal static class JobWaits
                 last = await cluster.Client.GetGrain<IIndexJobGrain>(id).GetStatusAsync();
                 if (last is not null && until(last)) return last;
             }
+#pragma warning disable CA1031 // polling through transient failures (failover in progress); the last one is reported in the timeout
             catch (Exception e)
+#pragma warning restore CA1031
             {
                 lastError = e;
             }

@@ -104,7 +104,7 @@ public sealed partial class JobTests(JobCluster fixture) : IClassFixture<JobClus
         string tsv = Path.Combine(fixture.Data, "passages.tsv.gz");
         using (var gz = new GZipStream(File.Create(tsv), CompressionLevel.Fastest))
         using (var w = new StreamWriter(gz, new UTF8Encoding(false)))
-            for (int i = 0; i < 500; i++) w.Write($"t{i}\tTitle {i}\tpassage number {i} about ospreys and tsvword{i}\n");
+            for (int i = 0; i < 500; i++) await w.WriteAsync($"t{i}\tTitle {i}\tpassage number {i} about ospreys and tsvword{i}\n");
         await Job("tsv-1").SubmitAsync(new IndexJobRequest { Index = "tsv", Source = tsv, Shards = 2, ChunkLines = 64 });
         var tsvDone = await JobWaits.FinishedAsync(fixture.Cluster, "tsv-1");
         Assert.Equal(IndexJobState.Succeeded, tsvDone.State);
@@ -117,7 +117,7 @@ public sealed partial class JobTests(JobCluster fixture) : IClassFixture<JobClus
 
         // MS MARCO v2 passages, stored as an object of the snapshot store.
         var sb = new StringBuilder();
-        for (int i = 0; i < 200; i++) sb.Append($$"""{"pid": "msmarco_passage_00_{{i}}", "passage": "marco passage {{i}} with marcoword{{i}}", "spans": "(0,10)", "docid": "msmarco_doc_00_{{i}}"}""").Append('\n');
+        for (int i = 0; i < 200; i++) sb.Append(System.Globalization.CultureInfo.InvariantCulture, $$"""{"pid": "msmarco_passage_00_{{i}}", "passage": "marco passage {{i}} with marcoword{{i}}", "spans": "(0,10)", "docid": "msmarco_doc_00_{{i}}"}""").Append('\n');
         await Store.PutBytesAsync("uploads/msmarco.jsonl", Encoding.UTF8.GetBytes(sb.ToString()));
         await Job("marco-1").SubmitAsync(new IndexJobRequest { Index = "marco", Source = "store:uploads/msmarco.jsonl", Format = "msmarco-v2", ChunkLines = 50 });
         var marco = await JobWaits.FinishedAsync(fixture.Cluster, "marco-1");

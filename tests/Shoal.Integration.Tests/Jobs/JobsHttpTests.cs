@@ -93,7 +93,7 @@ public sealed class JobsHttpTests(GatewayFixture fixture) : IClassFixture<Gatewa
             string vocab = Paths.Shared("tokenizers", "bert-base-uncased-vocab.txt");
             var rng = new Random(5);
             string dense = Path.Combine(dir, "dense.jsonl");
-            File.WriteAllLines(dense, Enumerable.Range(0, 20).Select(i =>
+            await File.WriteAllLinesAsync(dense, Enumerable.Range(0, 20).Select(i =>
                 $$"""{"id": "{{i}}", "vector": [{{string.Join(", ", Enumerable.Range(0, 8).Select(_ => (rng.NextDouble() - 0.5).ToString("F4", System.Globalization.CultureInfo.InvariantCulture)))}}]}"""));
 
             // HTTP: vector sources only, no text source.

@@ -27,8 +27,8 @@ internal static class CommonOptions
     /// <summary>The validated gateway address of a parse result.</summary>
     public static Uri GetUrl(this System.CommandLine.ParseResult parse, Option<string> option)
     {
-        TryParseUrl(parse.GetValue(option)!, out var uri);
-        return uri;
+        string text = parse.GetValue(option)!;
+        return TryParseUrl(text, out var uri) ? uri : throw new InvalidOperationException($"'{text}' is not an http or https address (the option's validator should have refused it).");
     }
 
     public static Option<string> Index(bool required = true) => new("--index", "-i")
