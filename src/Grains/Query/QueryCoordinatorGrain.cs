@@ -462,7 +462,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
                 }
                 var done = await anyDone;
                 running.Remove(done);
-                if (done.IsCompletedSuccessfully) return done.Result;
+                if (done.IsCompletedSuccessfully) return await done;
                 if (next < replicas) running.Add(call(next++, attempts.Token)); // failed: the next replica at once
                 else if (running.Count == 0) return await done; // every replica failed: rethrow the last failure
             }
