@@ -81,6 +81,7 @@ public static class GatewayHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StartupIndexLoader>());
         builder.Services.AddProblemDetails();
         builder.AddShoalOperatorSurface();
+        builder.Services.AddExceptionHandler<ClusterUnavailableExceptionHandler>();
 
         var app = builder.Build();
         app.UseExceptionHandler();

@@ -16,7 +16,7 @@ namespace Shoal.Silo;
 /// </summary>
 internal static class SiloTelemetry
 {
-    public static HostApplicationBuilder AddShoalSiloTelemetry(this HostApplicationBuilder builder)
+    public static IHostApplicationBuilder AddShoalSiloTelemetry(this IHostApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
         string? endpoint = configuration["Otlp:Endpoint"];

@@ -94,7 +94,7 @@ public sealed class GatewayRobustnessTests(GatewayFixture fixture) : IClassFixtu
                     CancellationToken.None, timeline: timeline);
             }
             double after = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            var lines = File.ReadAllLines(path).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+            var lines = (await File.ReadAllLinesAsync(path)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
             Assert.Equal(outcome.Ok + outcome.Errors, lines.Count);
             Assert.All(lines, l =>
             {

@@ -8,7 +8,8 @@ namespace Shoal.Engine.Evaluation;
 internal static class TextFields
 {
     /// <summary>Opens a text file (UTF-8, BOM skipped), decompressing gzip detected by magic bytes.</summary>
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The reader owns the wrapped stream (it disposes it); the caller owns the reader.")]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope",
+        Justification = "The returned StreamReader owns the stream chain and disposes it.")]
     public static StreamReader OpenText(string path) =>
         new(new CorruptInputAsFormatStream(InputStreams.Open(path), path), Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
 

@@ -31,6 +31,7 @@ public static class ConsoleApi
         return app;
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "Results.Stream owns the stream and disposes it after writing the response.")]
     private static IResult ServeFile(string? path, HttpRequest request, IConfiguration configuration)
     {
         // Relative module paths resolve against /ui/, so /ui itself moves there.
@@ -71,15 +72,18 @@ public static class ConsoleApi
 
     private static async Task<IResult> GetClusterAsync(IGrainFactory grains, CancellationToken cancellationToken)
     {
+#pragma warning disable CA2016 // IManagementGrain.GetDetailedHosts takes no token; WaitAsync below bounds the wait by the request's
         var hostsTask = grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: true);
+#pragma warning restore CA2016
         var catalogTask = grains.GetGrain<IEncoderCatalogGrain>(0).GetCatalogAsync();
         var indexesTask = IndexesAsync(grains);
         var jobsTask = JobsAsync(grains);
         await Task.WhenAll(hostsTask, catalogTask, indexesTask, jobsTask).WaitAsync(cancellationToken);
 
-        var catalog = catalogTask.Result;
+        var catalog = await catalogTask;
         var bySilo = catalog.Silos.ToDictionary(s => s.Silo);
-        var silos = hostsTask.Result
+        var hosts = await hostsTask;
+        var silos = hosts
             .OrderBy(h => h.SiloAddress.ToString(), StringComparer.Ordinal)
             .Select(h =>
             {
@@ -106,7 +110,7 @@ public static class ConsoleApi
                 }
             }
         }
-        return TypedResults.Json(new ClusterStatus(DateTimeOffset.UtcNow, silos, indexesTask.Result, pools, jobsTask.Result), ShoalApi.Json);
+        return TypedResults.Json(new ClusterStatus(DateTimeOffset.UtcNow, silos, await indexesTask, pools, await jobsTask), ShoalApi.Json);
     }
 
     private static async Task<IndexStatus[]> IndexesAsync(IGrainFactory grains)

@@ -119,7 +119,8 @@ public sealed class SdkCompatibilityTests(GatewayFixture fixture) : IClassFixtur
                     Bm25Clause.For("apples orchards"),
                     SparseClause.Tokens(new Dictionary<string, float> { ["apple"] = 1f }),
                     DenseClause.Vector([1f, 0.1f, 0f], DenseSearch.Exact))
-                .FusedBy(Fusion.Weighted(bm25Weight: 1, sparseWeight: 0.5, denseWeight: 2)) with { K = 3 });
+                .FusedBy(Fusion.Weighted(bm25Weight: 1, sparseWeight: 0.5, denseWeight: 2)) with
+            { K = 3 });
             Assert.Equal("p1", hybrid.Hits[0].Id);
             Assert.Equal(["bm25", "sparse", "dense"], hybrid.Channels);
             var rrf = await client.SearchAsync("sdkfruit", ShoalQuery.Hybrid(Bm25Clause.For("bananas"), DenseClause.Vector([0f, 1f, 0f], DenseSearch.Exact)).FusedBy(Fusion.Rrf(rankConstant: 10)));

@@ -117,8 +117,9 @@ public sealed class SdkContractTests
         }
         Assert.True(routes.Count >= 14, $"only {routes.Count} routes found");
 
-        var recorder = new RecordingHandler();
-        using var client = new ShoalClient(new HttpClient(recorder) { BaseAddress = new Uri("http://shoal.test/") }, maxRetries: 0);
+        using var recorder = new RecordingHandler();
+        using var http = new HttpClient(recorder, disposeHandler: false) { BaseAddress = new Uri("http://shoal.test/") };
+        using var client = new ShoalClient(http, maxRetries: 0);
         await foreach (var _ in client.GetIndexesAsync()) { }
         await client.GetIndexAsync("i");
         await client.SearchAsync("i", new SearchQuery("text"));

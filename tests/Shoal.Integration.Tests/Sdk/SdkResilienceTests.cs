@@ -222,7 +222,8 @@ public sealed class SdkResilienceTests : IAsyncLifetime
                 Bm25Clause.For("tides", k: 50),
                 SparseClause.TermIds([3, 9], [0.5f, 1.5f], SparseSearch.Approximate(queryTermCut: 8, heapFactor: 2)),
                 DenseClause.Vector([0.25f, -1f], DenseSearch.Hnsw(ef: 64), k: 40))
-            .FusedBy(Fusion.Weighted(bm25Weight: 2, sparseWeight: 0, denseWeight: 1)) with { K = 7, DeadlineMs = 250 };
+            .FusedBy(Fusion.Weighted(bm25Weight: 2, sparseWeight: 0, denseWeight: 1)) with
+        { K = 7, DeadlineMs = 250 };
         var json = JsonSerializer.SerializeToElement(hybrid.ToSearchQuery(), ShoalJsonContext.Default.SearchQuery);
         Assert.Equal(7, json.GetProperty("k").GetInt32());
         Assert.Equal(250, json.GetProperty("deadlineMs").GetInt32());

@@ -46,7 +46,7 @@ public sealed class TraceTests(ConsoleCluster cluster)
     private static bool IsBelow(Activity child, Activity ancestor, List<Activity> trace)
     {
         var byId = trace.ToDictionary(a => a.SpanId);
-        for (var parent = child.ParentSpanId; parent != default; )
+        for (var parent = child.ParentSpanId; parent != default;)
         {
             if (parent == ancestor.SpanId) return true;
             if (!byId.TryGetValue(parent, out var next)) return false;

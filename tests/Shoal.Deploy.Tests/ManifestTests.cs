@@ -1,0 +1,206 @@
+using k8s;
+using k8s.Models;
+
+namespace Shoal.Deploy.Tests;
+
+/// <summary>
+/// Schema and policy checks on every object every kustomization renders (kubectl kustomize, then
+/// KubernetesClient's model types, deserialized strictly so an unknown kind or field fails).
+/// </summary>
+public sealed class ManifestTests
+{
+    public static TheoryData<string> Kustomizations() => new(Manifests.Kustomizations);
+
+    [Theory]
+    [MemberData(nameof(Kustomizations))]
+    public void Every_object_is_a_known_kind_with_known_fields(string kustomization)
+    {
+        var objects = Manifests.Load(kustomization);
+        Assert.NotEmpty(objects);
+        foreach (var o in objects)
+        {
+            var meta = Assert.IsAssignableFrom<IKubernetesObject<V1ObjectMeta>>(o);
+            Assert.False(string.IsNullOrEmpty(meta.Metadata?.Name), $"{o.GetType().Name} without a name in {kustomization}");
+            if (o is not V1Namespace and not V1PersistentVolume)
+                Assert.True(meta.Metadata!.NamespaceProperty == "shoal", $"{meta.Kind}/{meta.Metadata.Name} in {kustomization} is not in namespace shoal");
+        }
+    }
+
+    [Fact]
+    public void A_misspelt_field_fails_strict_deserialization()
+    {
+        // The same loader as above, on a Deployment whose container says "imagee": strictness is real.
+        string yaml = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: x}
+            spec:
+              selector: {matchLabels: {a: b}}
+              template:
+                metadata: {labels: {a: b}}
+                spec:
+                  containers: [{name: c, imagee: shoal-silo}]
+            """;
+        Assert.ThrowsAny<Exception>(() => k8s.KubernetesYaml.LoadAllFromString(yaml, typeMap: null, strict: true));
+        Assert.ThrowsAny<Exception>(() => k8s.KubernetesYaml.LoadAllFromString("apiVersion: v1\nkind: Silo\nmetadata: {name: x}\n", typeMap: null, strict: true));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kustomizations))]
+    public void Every_container_has_probes_resources_a_pinned_image_and_runs_as_non_root(string kustomization)
+    {
+        var problems = new List<string>();
+        var templates = Manifests.PodTemplates(Manifests.Load(kustomization)).ToList();
+        Assert.NotEmpty(templates);
+        foreach (var (owner, template) in templates)
+        {
+            var pod = template.Spec;
+            foreach (var c in pod.Containers.Concat(pod.InitContainers ?? []))
+            {
+                string where = $"{kustomization}: {owner} container {c.Name}";
+                bool job = owner.StartsWith("Job/", StringComparison.Ordinal);
+                if (!job && (c.ReadinessProbe is null || c.LivenessProbe is null)) problems.Add($"{where}: readiness and liveness probes are required");
+                foreach (var resource in new[] { "cpu", "memory" })
+                {
+                    if (c.Resources?.Requests?.ContainsKey(resource) != true) problems.Add($"{where}: no {resource} request");
+                    if (c.Resources?.Limits?.ContainsKey(resource) != true) problems.Add($"{where}: no {resource} limit");
+                }
+                string image = c.Image ?? "";
+                string lastSegment = image.Split('/')[^1];
+                if (!lastSegment.Contains(':', StringComparison.Ordinal) || lastSegment.EndsWith(":latest", StringComparison.Ordinal))
+                    problems.Add($"{where}: image '{image}' has no pinned tag");
+                bool nonRoot = (c.SecurityContext?.RunAsNonRoot ?? pod.SecurityContext?.RunAsNonRoot) == true;
+                long? user = c.SecurityContext?.RunAsUser ?? pod.SecurityContext?.RunAsUser;
+                if (!nonRoot || user is null or 0) problems.Add($"{where}: must run as a non-root user (runAsNonRoot and a non-zero runAsUser)");
+                if (c.SecurityContext?.ReadOnlyRootFilesystem != true) problems.Add($"{where}: root filesystem must be read-only");
+                if (c.SecurityContext?.AllowPrivilegeEscalation != false) problems.Add($"{where}: allowPrivilegeEscalation must be false");
+                if (c.SecurityContext?.Capabilities?.Drop?.Contains("ALL") != true) problems.Add($"{where}: capabilities must drop ALL");
+                foreach (var probe in new[] { c.ReadinessProbe, c.LivenessProbe, c.StartupProbe })
+                {
+                    if (probe?.HttpGet is { } get && !get.Path.StartsWith("/health/", StringComparison.Ordinal))
+                        problems.Add($"{where}: HTTP probe on {get.Path}, expected /health/ready or /health/live");
+                }
+                if (SettingsCheck.BinaryOf(image) is "silo" or "gateway")
+                {
+                    if (c.ReadinessProbe?.HttpGet?.Path != "/health/ready") problems.Add($"{where}: readiness must probe /health/ready");
+                    if (c.LivenessProbe?.HttpGet?.Path != "/health/live") problems.Add($"{where}: liveness must probe /health/live");
+                }
+            }
+        }
+        Assert.True(problems.Count == 0, string.Join('\n', problems));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kustomizations))]
+    public void Every_setting_in_the_manifests_is_one_the_binaries_read(string kustomization)
+    {
+        var problems = new List<string>();
+        int checkedContainers = 0;
+        foreach (var (owner, template) in Manifests.PodTemplates(Manifests.Load(kustomization)))
+        {
+            foreach (var c in template.Spec.Containers)
+            {
+                if (SettingsCheck.BinaryOf(c.Image) is null) continue;
+                checkedContainers++;
+                problems.AddRange(SettingsCheck.Problems(c).Select(p => $"{kustomization}: {owner} container {c.Name}: {p}"));
+            }
+        }
+        Assert.True(checkedContainers > 0, $"{kustomization} has no Shoal container");
+        Assert.True(problems.Count == 0, string.Join('\n', problems));
+    }
+
+    private static V1EnvVar Env(string name, string value) => new() { Name = name, Value = value };
+
+    [Fact]
+    public void A_misspelt_setting_is_caught_for_each_binary()
+    {
+        var silo = new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Args = ["--urls", "http://0.0.0.0:8080"], Env = [Env("Shoal__KeepVersion", "3")] };
+        Assert.Contains(SettingsCheck.Problems(silo), p => p.Contains("Shoal__KeepVersion", StringComparison.Ordinal));
+        silo = new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Args = ["--SiloPrt", "11111"] };
+        Assert.Contains(SettingsCheck.Problems(silo), p => p.Contains("SiloPrt", StringComparison.Ordinal));
+        silo = new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Env = [Env("SiloPort", "eleven")] };
+        Assert.Contains(SettingsCheck.Problems(silo), p => p.Contains("SiloPort", StringComparison.Ordinal));
+        var gateway = new V1Container { Name = "gateway", Image = "localhost/shoal-gateway:0.1.0", Args = ["--Mod", "client"] };
+        Assert.Contains(SettingsCheck.Problems(gateway), p => p.Contains("--Mod", StringComparison.Ordinal));
+        gateway = new V1Container { Name = "gateway", Image = "localhost/shoal-gateway:0.1.0", Env = [Env("Rediss", "redis:6379")] };
+        Assert.Contains(SettingsCheck.Problems(gateway), p => p.Contains("Rediss", StringComparison.Ordinal));
+        var cli = new V1Container { Name = "shoal", Image = "localhost/shoal-cli:0.1.0", Args = ["jobs", "submit", "--index", "x", "--sourc", "/corpora/a.jsonl"] };
+        Assert.NotEmpty(SettingsCheck.Problems(cli));
+        cli = new V1Container { Name = "shoal", Image = "localhost/shoal-cli:0.1.0", Args = ["loadtest", "--index", "x", "--queries", "q.jsonl"], Env = [Env("SHOAL_ULR", "http://g")] };
+        Assert.Contains(SettingsCheck.Problems(cli), p => p.Contains("SHOAL_ULR", StringComparison.Ordinal));
+        // And the well-formed ones pass.
+        Assert.Empty(SettingsCheck.Problems(new V1Container { Name = "shoal", Image = "localhost/shoal-cli:0.1.0", Args = ["jobs", "submit", "--index", "x", "--source", "/corpora/a.jsonl"] }));
+        Assert.Empty(SettingsCheck.Problems(new V1Container { Name = "silo", Image = "localhost/shoal-silo:0.1.0", Args = ["--SiloPort", "11111"], Env = [Env("Shoal__KeepVersions", "3")] }));
+    }
+
+    [Fact]
+    public void Silos_have_the_RBAC_Orleans_Kubernetes_hosting_needs_and_nothing_else()
+    {
+        var objects = Manifests.Load("deploy/k8s/overlays/azure");
+        var role = Assert.Single(objects.OfType<V1Role>());
+        var rule = Assert.Single(role.Rules);
+        Assert.Equal([""], rule.ApiGroups);
+        Assert.Equal(["pods"], rule.Resources);
+        Assert.Equal(["get", "list", "patch", "watch"], rule.Verbs.Order(StringComparer.Ordinal));
+        var binding = Assert.Single(objects.OfType<V1RoleBinding>());
+        Assert.Equal(role.Metadata.Name, binding.RoleRef.Name);
+        var siloAccount = Assert.Single(binding.Subjects).Name;
+        foreach (var (owner, template) in Manifests.PodTemplates(objects))
+        {
+            bool silo = template.Metadata.Labels["shoal/role"] == "silo";
+            Assert.True(silo == (template.Spec.ServiceAccountName == siloAccount), $"{owner}: only silos use the account bound to the pod-watching role");
+            if (!silo)
+            {
+                var account = objects.OfType<V1ServiceAccount>().Single(a => a.Metadata.Name == template.Spec.ServiceAccountName);
+                Assert.False(account.AutomountServiceAccountToken ?? true, $"{owner}: a pod that does not use the API gets no token");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("deploy/k8s/overlays/local")]
+    [InlineData("deploy/k8s/overlays/azure")]
+    public void Silo_pools_have_disruption_budgets_anti_affinity_and_a_hand_over_grace_period(string kustomization)
+    {
+        var objects = Manifests.Load(kustomization);
+        var budgets = objects.OfType<V1PodDisruptionBudget>().ToList();
+        foreach (var set in objects.OfType<V1StatefulSet>())
+        {
+            var labels = set.Spec.Template.Metadata.Labels;
+            Assert.Contains(budgets, b => b.Spec.Selector.MatchLabels.All(kv => labels.TryGetValue(kv.Key, out var v) && v == kv.Value));
+            var anti = set.Spec.Template.Spec.Affinity?.PodAntiAffinity;
+            Assert.NotNull(anti);
+            Assert.True((anti.RequiredDuringSchedulingIgnoredDuringExecution?.Count ?? 0) + (anti.PreferredDuringSchedulingIgnoredDuringExecution?.Count ?? 0) > 0);
+            // The silo gets ShutdownTimeout to hand over; the kubelet must wait longer than that.
+            var shutdown = TimeSpan.Parse(set.Spec.Template.Spec.Containers[0].Env.Single(e => e.Name == "ShutdownTimeout").Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(set.Spec.Template.Spec.TerminationGracePeriodSeconds > shutdown.TotalSeconds, $"{set.Metadata.Name}: grace period must exceed ShutdownTimeout");
+            Assert.Equal("shoal", labels["orleans/serviceId"]);
+            Assert.Equal(set.Spec.Template.Spec.Containers[0].Env.Single(e => e.Name == "ClusterId").Value, labels["orleans/clusterId"]);
+        }
+        if (kustomization.EndsWith("azure", StringComparison.Ordinal))
+        {
+            var silo = objects.OfType<V1StatefulSet>().Single(s => s.Metadata.Name == "shoal-silo");
+            Assert.NotEmpty(silo.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution);
+            Assert.NotEmpty(objects.OfType<V1Ingress>());
+        }
+        Assert.Contains(objects.OfType<V1NetworkPolicy>(), p => p.Spec.PodSelector.MatchLabels is null or { Count: 0 });
+    }
+
+    [Fact]
+    public void The_azure_GPU_encoder_pool_asks_for_GPUs_on_the_GPU_node_pool()
+    {
+        var objects = Manifests.Load("deploy/k8s/overlays/azure");
+        var encoder = objects.OfType<V1StatefulSet>().Single(s => s.Metadata.Name == "shoal-encoder");
+        var pod = encoder.Spec.Template.Spec;
+        var container = Assert.Single(pod.Containers);
+        Assert.Equal("1", container.Resources.Limits["nvidia.com/gpu"].ToString());
+        Assert.NotEmpty(pod.NodeSelector);
+        Assert.Contains(pod.Tolerations, t => t.Key == "nvidia.com/gpu");
+        Assert.EndsWith("shoal-silo-cuda:0.1.0", container.Image, StringComparison.Ordinal);
+        Assert.Contains(container.Env, e => e.Name == "Shoal__Roles" && e.Value == "encoder");
+        // No other workload asks for a GPU.
+        foreach (var (owner, template) in Manifests.PodTemplates(objects))
+            if (owner != "StatefulSet/shoal-encoder")
+                Assert.All(template.Spec.Containers, c => Assert.False(c.Resources?.Limits?.ContainsKey("nvidia.com/gpu") ?? false, owner));
+    }
+}
