@@ -24,6 +24,7 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
     private readonly DocumentBatching _documents;
     private readonly SemaphoreSlim _documentGate = new(1, 1);
     private long _documentsEncoded;
+    private long _documentBatches;
     private long _documentTokens;
     private long _documentPaddedTokens;
 
@@ -84,11 +85,11 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
     /// <summary>What <see cref="EncodeAsync"/> produces.</summary>
     public EncoderKind Kind => Encoder.Kind;
 
-    /// <summary>Batches run (model runs through the pool).</summary>
-    public long BatchesRun => _tokenBatcher?.BatchesRun ?? _textBatcher?.BatchesRun ?? 0;
+    /// <summary>Batches run (model runs through the pool): query batches and document batches.</summary>
+    public long BatchesRun => (_tokenBatcher?.BatchesRun ?? _textBatcher?.BatchesRun ?? 0) + Interlocked.Read(ref _documentBatches);
 
-    /// <summary>Texts encoded through batches.</summary>
-    public long ItemsProcessed => _tokenBatcher?.ItemsProcessed ?? _textBatcher?.ItemsProcessed ?? 0;
+    /// <summary>Texts encoded through batches: queries and documents.</summary>
+    public long ItemsProcessed => (_tokenBatcher?.ItemsProcessed ?? _textBatcher?.ItemsProcessed ?? 0) + DocumentsEncoded;
 
     /// <summary>Requests refused with <see cref="EncoderQueueFullException"/>.</summary>
     public long ItemsRejected => _tokenBatcher?.ItemsRejected ?? _textBatcher?.ItemsRejected ?? 0;
@@ -153,7 +154,13 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
         if (texts.Count == 0) return [];
         if (_tokenized is { } tokenized)
             return await Task.Run(() => EncodeDocumentBatchesAsync(tokenized, texts, ct), ct).ConfigureAwait(false);
-        if (_textBatcher is not null) return Split(await Encoder.EncodeAsync(texts, ct).ConfigureAwait(false));
+        if (_textBatcher is not null)
+        {
+            var batch = Split(await Encoder.EncodeAsync(texts, ct).ConfigureAwait(false));
+            Interlocked.Add(ref _documentsEncoded, batch.Length);
+            Interlocked.Increment(ref _documentBatches);
+            return batch;
+        }
         var results = new EncodedText[texts.Count];
         for (int i = 0; i < results.Length; i++) results[i] = await EncodeAsync(texts[i], ct).ConfigureAwait(false);
         return results;
@@ -184,6 +191,8 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
                 var encoded = encoder.EncodeTokens(TokenizedBatch.FromRows(batchRows, encoder.Tokenizer.PadId));
                 for (int j = 0; j < indices.Length; j++) results[indices[j]] = encoded[j];
                 Interlocked.Add(ref _documentsEncoded, indices.Length);
+                Interlocked.Increment(ref _documentBatches);
+                EncoderMetrics.BatchSize.Record(indices.Length, new KeyValuePair<string, object?>("batcher", Encoder.Name + "/documents"));
                 Interlocked.Add(ref _documentTokens, real);
                 Interlocked.Add(ref _documentPaddedTokens, (long)longest * indices.Length);
             }

@@ -215,10 +215,19 @@ public sealed class EncoderPoolRegistry : ILifecycleParticipant<ISiloLifecycle>,
     /// </summary>
     /// <exception cref="UnknownEncoderException">This silo does not host the encoder.</exception>
     /// <exception cref="ArgumentNullException">A text is null.</exception>
-    public Task<EncodedText[]> EncodeDocumentsAsync(string encoder, IReadOnlyList<string> texts, CancellationToken ct = default)
+    public async Task<EncodedText[]> EncodeDocumentsAsync(string encoder, IReadOnlyList<string> texts, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        return Get(encoder).Pool.EncodeDocumentsAsync(texts, ct);
+        var pool = Get(encoder).Pool;
+        using var activity = Diagnostics.ShoalTelemetry.Source.StartActivity("shoal.encode.documents");
+        activity?.SetTag("shoal.encoder", encoder);
+        activity?.SetTag("shoal.texts", texts.Count);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var results = await pool.EncodeDocumentsAsync(texts, ct).ConfigureAwait(false);
+        var tag = new KeyValuePair<string, object?>("encoder", encoder);
+        Diagnostics.ShoalTelemetry.EncodeDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, tag);
+        Diagnostics.ShoalTelemetry.EncodedTexts.Add(texts.Count, tag);
+        return results;
     }
 
     /// <summary>Disposes the pools (queued requests still run).</summary>

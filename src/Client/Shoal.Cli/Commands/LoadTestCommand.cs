@@ -169,6 +169,9 @@ internal static class LoadTestCommand
                 long due = start + (long)(i / rate * Stopwatch.Frequency);
                 var wait = TimeSpan.FromSeconds((due - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency);
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, cancellationToken);
+                // A timer may fire up to a tick early; a request sent before its due time would
+                // report a latency that is too short (even negative), so wait out the remainder.
+                while (Stopwatch.GetTimestamp() < due) Thread.Yield();
                 bool measured = Measured(due);
                 if (measured) Interlocked.Increment(ref issued);
                 inflight.Add(OneAsync(due, measured));
