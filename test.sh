@@ -36,7 +36,9 @@ dotnet build Cluster.sln -c "$configuration" -nologo -clp:ErrorsOnly
 echo "== test"
 log=$(mktemp)
 set +e
-dotnet test Cluster.sln -c "$configuration" --no-build -nologo "$@" 2>&1 | tee "$log"
+# --blame-crash names the test that was running if a test host dies; --blame-hang-timeout turns
+# a hung test into a failure with its name instead of a stalled run.
+dotnet test Cluster.sln -c "$configuration" --no-build -nologo --blame-crash --blame-hang-timeout 15m "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')

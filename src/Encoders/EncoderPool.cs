@@ -23,6 +23,7 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
     private readonly bool _ownsEncoder;
     private readonly DocumentBatching _documents;
     private readonly SemaphoreSlim _documentGate = new(1, 1);
+    private volatile bool _disposed;
     private long _documentsEncoded;
     private long _documentBatches;
     private long _documentTokens;
@@ -180,6 +181,8 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
             foreach (var indices in plan)
             {
                 ct.ThrowIfCancellationRequested();
+                // The session is freed when the pool is disposed: never run a batch after that.
+                ObjectDisposedException.ThrowIf(_disposed, this);
                 var batchRows = new int[indices.Length][];
                 int longest = 0, real = 0;
                 for (int j = 0; j < indices.Length; j++)
@@ -209,8 +212,18 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
     {
         if (_tokenBatcher is not null) await _tokenBatcher.DisposeAsync().ConfigureAwait(false);
         if (_textBatcher is not null) await _textBatcher.DisposeAsync().ConfigureAwait(false);
-        if (_ownsEncoder && Encoder is IDisposable d) d.Dispose();
-        _documentGate.Dispose();
+        // A document batch runs outside the batchers: wait for the one in flight (later ones see
+        // _disposed and stop) before the encoder's native session is freed under it.
+        _disposed = true;
+        await _documentGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_ownsEncoder && Encoder is IDisposable d) d.Dispose();
+        }
+        finally
+        {
+            _documentGate.Release();
+        }
     }
 
     /// <summary>Fails queued requests, then disposes the encoder (when owned).</summary>
@@ -218,8 +231,16 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
     {
         _tokenBatcher?.Dispose();
         _textBatcher?.Dispose();
-        if (_ownsEncoder && Encoder is IDisposable d) d.Dispose();
-        _documentGate.Dispose();
+        _disposed = true;
+        _documentGate.Wait();
+        try
+        {
+            if (_ownsEncoder && Encoder is IDisposable d) d.Dispose();
+        }
+        finally
+        {
+            _documentGate.Release();
+        }
     }
 
     private Task<IReadOnlyList<EncodedText>> RunTokenBatchAsync(IReadOnlyList<int[]> rows, CancellationToken ct)
