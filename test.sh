@@ -38,7 +38,7 @@ log=$(mktemp)
 set +e
 # --blame-crash names the test that was running if a test host dies; --blame-hang-timeout turns
 # a hung test into a failure with its name instead of a stalled run.
-dotnet test Cluster.sln -c "$configuration" --no-build -nologo --blame-crash --blame-hang-timeout 15m "$@" 2>&1 | tee "$log"
+dotnet test Cluster.sln -c "$configuration" --no-build -nologo --blame-crash --blame-crash-dump-type mini --blame-hang-timeout 15m --blame-hang-dump-type none "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
