@@ -80,6 +80,10 @@ for _ in $(seq 1 900); do
 done
 curl -fsS "$url/health/ready" >/dev/null || { cat "$work/gateway.log" >&2; echo "sdk: the gateway never became ready" >&2; exit 1; }
 echo "gateway ready at $url"
+# Ready means BM25 serves; the default then adds the dense channel in the background as version 2.
+# Wait for it, so the paging below does not straddle the version change (the SDK refuses that).
+for _ in $(seq 1 600); do grep -q "Hybrid: index 'sample'" "$work/gateway.log" && break; sleep 0.2; done
+grep -q "Hybrid: index 'sample'" "$work/gateway.log" || { cat "$work/gateway.log" >&2; echo "sdk: the dense channel never came" >&2; exit 1; }
 
 "$work/searchapp/SearchApp" --Shoal:BaseAddress="$url" --index sample --query "how does a search engine rank documents" | tee "$work/searchapp.out"
 sample_found() { grep -qE '^RESULT \{"index":"sample","hits":(1[0-5]|[1-9]),"pages":[1-3],"measured":[1-9][0-9]*\}' "$work/searchapp.out"; }

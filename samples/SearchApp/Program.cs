@@ -32,10 +32,10 @@ try
     var info = await shoal.GetIndexAsync(index);
     if (info is null)
     {
-        Console.Error.WriteLine($"searchapp: index '{index}' does not exist.");
+        await Console.Error.WriteLineAsync($"searchapp: index '{index}' does not exist.");
         return 2;
     }
-    Console.WriteLine($"index {info.Name}: version {info.Version}, {info.DocCount} documents in {info.ShardCount} shards");
+    await Console.Out.WriteLineAsync($"index {info.Name}: version {info.Version}, {info.DocCount} documents in {info.ShardCount} shards");
 
     // The typed builder: text to the bm25 channel, 5 hits a page, 3 pages at most.
     var query = ShoalQuery.Bm25(text).ToSearchQuery();
@@ -44,19 +44,25 @@ try
     {
         pages++;
         foreach (var hit in page.Hits)
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{++hits,3} {hit.Score,8:F3} {hit.Id} {hit.Title}"));
+            await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{++hits,3} {hit.Score,8:F3} {hit.Id} {hit.Title}"));
     }
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
         $"RESULT {{\"index\":\"{index}\",\"hits\":{hits},\"pages\":{pages},\"measured\":{measured}}}"));
     return hits > 0 ? 0 : 1;
 }
 catch (ShoalApiException e)
 {
-    Console.Error.WriteLine($"searchapp: {e.Message}");
+    await Console.Error.WriteLineAsync($"searchapp: {e.Message}");
+    return 1;
+}
+catch (InvalidOperationException e)
+{
+    // The index published a new version between two pages: the pages would not fit together.
+    await Console.Error.WriteLineAsync($"searchapp: {e.Message}");
     return 1;
 }
 catch (HttpRequestException e)
 {
-    Console.Error.WriteLine($"searchapp: cannot reach the gateway: {e.Message}");
+    await Console.Error.WriteLineAsync($"searchapp: cannot reach the gateway: {e.Message}");
     return 1;
 }
