@@ -88,14 +88,30 @@ public sealed record FusionOptions(string Method = "rrf", int? RankConstant = nu
 /// <param name="Score">Score (the channel's own, or the fused score).</param>
 /// <param name="Title">Stored title, when asked for.</param>
 /// <param name="Snippet">Stored text snippet, when asked for.</param>
-public sealed record SearchHit(string Id, float Score, string? Title, string? Snippet);
+public sealed record SearchHit(string Id, float Score, string? Title, string? Snippet)
+{
+    /// <summary>
+    /// The hit's 1-based rank in each channel of the answer, in the order of
+    /// <see cref="SearchResults.Channels"/>; 0 where that channel did not return it. For a fused
+    /// (hybrid) search this shows what each channel contributed; a single-channel answer gives the
+    /// hit's position. Null from a gateway that does not report ranks.
+    /// </summary>
+    public IReadOnlyList<int>? Ranks { get; init; }
+}
 
 /// <summary>How many shards answered. <see cref="Partial"/> is true when any shard failed or missed the deadline.</summary>
 /// <param name="Shards">Shards of the index.</param>
 /// <param name="Answered">Shards that answered in time.</param>
 /// <param name="Partial">True when some shard did not.</param>
 /// <param name="Missing">The shards that did not.</param>
-public sealed record SearchCoverage(int Shards, int Answered, bool Partial, IReadOnlyList<int>? Missing);
+public sealed record SearchCoverage(int Shards, int Answered, bool Partial, IReadOnlyList<int>? Missing)
+{
+    /// <summary>
+    /// Why each shard of <see cref="Missing"/> is missing, in the same order: no answer within the
+    /// deadline, cancelled at the deadline, or failed (with the error); empty when none is missing.
+    /// </summary>
+    public IReadOnlyList<string> Reasons { get; init; } = [];
+}
 
 /// <summary>A search answer.</summary>
 /// <param name="Index">Index searched.</param>
@@ -157,7 +173,36 @@ public sealed record IndexDescription(
     IngestProgress? Ingest,
     int Replicas = 1,
     IReadOnlyList<ChannelDescription>? Channels = null,
-    IndexUpdates? Updates = null);
+    IndexUpdates? Updates = null)
+{
+    /// <summary>
+    /// Which silo serves each shard replica (and where the placement map wants it), as the
+    /// cluster's rebalancer last saw it; null until it has looked.
+    /// </summary>
+    public PlacementDescription? Placement { get; init; }
+
+    /// <summary>The silo the index's coordinating grain runs on (for operators).</summary>
+    public string? Silo { get; init; }
+}
+
+/// <summary>Where an index's shard replicas are served, as the cluster's rebalancer last saw it.</summary>
+/// <param name="ObservedUtc">When the rebalancer looked.</param>
+/// <param name="Replicas">Every replica of every shard.</param>
+/// <param name="Skew">Replica counts per eligible silo differ by at most this much.</param>
+/// <param name="Balanced">True when every replica is on the silo the placement map assigns it to.</param>
+public sealed record PlacementDescription(DateTimeOffset ObservedUtc, IReadOnlyList<ReplicaLocation> Replicas, int Skew, bool Balanced);
+
+/// <summary>Where one shard replica is served.</summary>
+/// <param name="Shard">Shard number.</param>
+/// <param name="Replica">Replica number of the shard.</param>
+/// <param name="Silo">Silo serving the replica now.</param>
+/// <param name="Target">Silo the placement map assigns it to; differs from <paramref name="Silo"/> while a move is pending.</param>
+/// <param name="Version">Index version the replica serves.</param>
+public sealed record ReplicaLocation(int Shard, int Replica, string Silo, string Target, long Version)
+{
+    /// <summary>True while the replica is not yet on its target silo.</summary>
+    public bool IsMoving => !string.Equals(Silo, Target, StringComparison.Ordinal);
+}
 
 /// <summary>Online updates of an index: what waits for a merge, and the running or last merge.</summary>
 /// <param name="PendingOperations">Operations applied since the published version, not yet merged into segments.</param>

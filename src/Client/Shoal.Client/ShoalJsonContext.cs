@@ -19,6 +19,8 @@ namespace Shoal.Client;
 [JsonSerializable(typeof(JobListResponse))]
 [JsonSerializable(typeof(UpdateBody))]
 [JsonSerializable(typeof(UpdateOutcome))]
+[JsonSerializable(typeof(ClusterDescription))]
+[JsonSerializable(typeof(IndexVersionListResponse))]
 [JsonSerializable(typeof(ShoalProblem))]
 internal sealed partial class ShoalJsonContext : JsonSerializerContext
 {

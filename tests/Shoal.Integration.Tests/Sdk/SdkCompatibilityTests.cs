@@ -31,6 +31,9 @@ public sealed class SdkCompatibilityTests(GatewayFixture fixture) : IClassFixtur
         Assert.NotEmpty(plain.Hits);
         Assert.Equal(3, plain.Coverage.Shards);
         Assert.Equal(3, plain.Coverage.Answered);
+        Assert.Empty(plain.Coverage.Reasons);
+        // One channel: each hit's rank in it is its position.
+        Assert.Equal(Enumerable.Range(1, plain.Hits.Count), plain.Hits.Select(h => Assert.Single(h.Ranks!)));
 
         // The typed builder sends the same ranking for bm25 alone.
         var built = await client.SearchAsync("sample", ShoalQuery.Bm25("tides moon ocean") with { K = 5 });
@@ -123,6 +126,9 @@ public sealed class SdkCompatibilityTests(GatewayFixture fixture) : IClassFixtur
             { K = 3 });
             Assert.Equal("p1", hybrid.Hits[0].Id);
             Assert.Equal(["bm25", "sparse", "dense"], hybrid.Channels);
+            // Per-channel ranks, in the order of the channels: p1 is first for bm25, sparse and dense alike.
+            Assert.All(hybrid.Hits, h => Assert.Equal(3, h.Ranks!.Count));
+            Assert.Equal([1, 1, 1], hybrid.Hits[0].Ranks);
             var rrf = await client.SearchAsync("sdkfruit", ShoalQuery.Hybrid(Bm25Clause.For("bananas"), DenseClause.Vector([0f, 1f, 0f], DenseSearch.Exact)).FusedBy(Fusion.Rrf(rankConstant: 10)));
             Assert.Equal("p2", rrf.Hits[0].Id);
 
@@ -148,6 +154,37 @@ public sealed class SdkCompatibilityTests(GatewayFixture fixture) : IClassFixtur
             Assert.Equal(merged.Version, info!.Version);
             Assert.Equal(3, info.DocCount); // p1, p2, p4
             Assert.Equal(0, info.Updates!.PendingOperations);
+            Assert.False(string.IsNullOrEmpty(info.Silo));
+
+            // The snapshot store holds the build and the merge, newest first.
+            var versions = await client.ListVersionsAsync("sdkfruit");
+            Assert.True(versions.Count >= 2, $"{versions.Count} versions");
+            Assert.Equal(merged.Version, versions[0].Version);
+            Assert.Equal(3, versions[0].Documents);
+            Assert.Equal(2, versions[0].Shards);
+            Assert.True(versions[0].SnapshotBytes > 0);
+            Assert.Equal(["bm25", "sparse", "dense"], versions[0].Channels);
+            Assert.True(versions[0].Version > versions[1].Version);
+            var streamed = new List<IndexVersionDescription>();
+            await foreach (var version in client.GetVersionsAsync("sdkfruit", limit: 1)) streamed.Add(version);
+            Assert.Equal(merged.Version, Assert.Single(streamed).Version);
+            var noIndex = await Assert.ThrowsAsync<ShoalApiException>(() => client.ListVersionsAsync("no-such-index"));
+            Assert.Equal(HttpStatusCode.NotFound, noIndex.StatusCode);
+
+            // The cluster: its silo, and the index's shard map (2 shards, 1 replica) served at the merged version.
+            var cluster = await client.GetClusterAsync();
+            Assert.NotEmpty(cluster.Silos);
+            Assert.All(cluster.Silos, silo => Assert.False(string.IsNullOrEmpty(silo.Address)));
+            var fruit = Assert.Single(cluster.Indexes, i => i.Name == "sdkfruit");
+            Assert.Equal(merged.Version, fruit.Version);
+            Assert.Equal(3, fruit.Documents);
+            Assert.Equal([(0, 0), (1, 0)], fruit.Shards.Select(r => (r.Shard, r.Replica)).Order());
+            Assert.All(fruit.Shards, r =>
+            {
+                Assert.Null(r.Error);
+                Assert.False(string.IsNullOrEmpty(r.Silo));
+                Assert.Equal(merged.Version, r.Version);
+            });
 
             var conflict = await Assert.ThrowsAsync<ShoalApiException>(() => client.SearchAsync("sdkfruit", ShoalQuery.Sparse(SparseClause.Encode("apples"))));
             Assert.Equal(HttpStatusCode.BadRequest, conflict.StatusCode);

@@ -100,6 +100,8 @@ public sealed class OpenApiTests(ConsoleCluster cluster)
         ("POST /v1/jobs", "request", typeof(JobSubmission)),
         ("GET /v1/jobs/{id}", "response", typeof(JobProgress)),
         ("POST /v1/indexes/{name}/documents", "request.documents[]", typeof(DocumentInput)),
+        ("GET /v1/cluster", "response", typeof(ClusterDescription)),
+        ("GET /v1/indexes/{name}/versions", "response", typeof(IndexVersionListResponse)),
     ];
 
     /// <summary>
@@ -109,22 +111,22 @@ public sealed class OpenApiTests(ConsoleCluster cluster)
     /// </summary>
     private static readonly string[] KnownSdkGaps =
     [
-        "POST /v1/indexes/{name}/search response: hits[].ranks",
-        "POST /v1/indexes/{name}/search response: coverage.reasons",
-        // The SDK computes IsFinished from the state instead of reading it, and does not read updatedUtc.
+        // The SDK computes IsFinished from the state instead of reading it (JobProgress reads updatedUtc).
         "GET /v1/jobs/{id} response: isFinished",
-        "GET /v1/jobs/{id} response: updatedUtc",
+        "GET /v1/cluster response: jobs[].isFinished",
     ];
 
     /// <summary>
-    /// SDK properties that are not on the wire on purpose, kept exact like the gaps: the SDK's own
-    /// running count of requests, and the job id it sends, which the server keeps on the job rather
-    /// than in the echoed request.
+    /// SDK properties that are not on the wire on purpose, kept exact like the gaps: the job id it
+    /// sends, which the server keeps on the job rather than in the echoed request (in a job's
+    /// status, and in the recent jobs of the cluster's status). (The SDK's own
+    /// running count of requests, UpdateOutcome.Requests, is [JsonIgnore]: it is not a wire
+    /// property, so it is not compared and not listed.)
     /// </summary>
     private static readonly string[] KnownSdkExtras =
     [
-        "POST /v1/indexes/{name}/documents response: requests: UpdateOutcome.Requests is not in the document",
         "GET /v1/jobs/{id} response: request.id: JobSubmission.Id is not in the document",
+        "GET /v1/cluster response: jobs[].request.id: JobSubmission.Id is not in the document",
     ];
 
     [Fact]
