@@ -119,6 +119,13 @@ done
 
 step "render the local overlay and the Jobs"
 kubectl kustomize deploy/k8s/overlays/local > "$work/local.yaml"
+# The gateway's API key, as the overlay's Secret holds it (the Jobs read the same Secret).
+api_key=$(python3 -c '
+import sys, yaml
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    if doc and doc.get("kind") == "Secret" and doc["metadata"]["name"] == "shoal-api-key":
+        print(doc["stringData"]["key"])' "$work/local.yaml")
+[ -n "$api_key" ] || { echo "k8s: the local overlay has no shoal-api-key Secret" >&2; exit 1; }
 kubectl kustomize deploy/k8s/jobs/index > "$work/index.yaml"
 kubectl kustomize deploy/k8s/jobs/loadtest > "$work/loadtest.yaml"
 python3 deploy/podman/kube-to-podman.py "$work/local.yaml" "$work/index.yaml" "$work/loadtest.yaml" \
@@ -163,9 +170,9 @@ run_job() {
   [ "$rc" = 0 ] || { echo "k8s: job $job exited $rc" >&2; cat "$work/$job.log" >&2; return 1; }
 }
 
-search() {
+search() { # search TEXT [KEY]: prints the HTTP status
   curl -s --max-time 120 -o "$work/search.json" -w '%{http_code}' "$gateway/v1/indexes/scifact/search" \
-    -H 'content-type: application/json' -d "{\"text\": \"$1\", \"k\": 5}"
+    -H 'content-type: application/json' -H "X-Api-Key: ${2-$api_key}" -d "{\"text\": \"$1\", \"k\": 5}"
 }
 check_search() {
   python3 - "$work/search.json" "$1" <<'EOF'
@@ -187,6 +194,9 @@ step "search through the gateway"
 code=$(search "vitamin D deficiency and bone fractures")
 [ "$code" = 200 ] || { echo "k8s: search answered $code: $(cat "$work/search.json")" >&2; exit 1; }
 check_search full
+code=$(search "vitamin D deficiency and bone fractures" "")
+[ "$code" = 401 ] || { echo "k8s: a search without the API key answered $code, not 401" >&2; exit 1; }
+echo "    without the API key: 401"
 
 step "load-test Job: shoal loadtest"
 run_job shoal-loadtest 300

@@ -124,6 +124,10 @@ public sealed class ManifestTests
         Assert.Contains(SettingsCheck.Problems(gateway), p => p.Contains("--Mod", StringComparison.Ordinal));
         gateway = new V1Container { Name = "gateway", Image = "localhost/shoal-gateway:0.1.0", Env = [Env("Rediss", "redis:6379")] };
         Assert.Contains(SettingsCheck.Problems(gateway), p => p.Contains("Rediss", StringComparison.Ordinal));
+        gateway = new V1Container { Name = "gateway", Image = "localhost/shoal-gateway:0.1.0", Env = [Env("Shoal__Auth__Keys__0__Scope", "admin"), Env("Shoal__Limits__RequestPerSecond", "5")] };
+        Assert.Equal(2, SettingsCheck.Problems(gateway).Count(p => p.Contains("Shoal__Auth__Keys__0__Scope", StringComparison.Ordinal) || p.Contains("RequestPerSecond", StringComparison.Ordinal)));
+        gateway = new V1Container { Name = "gateway", Image = "localhost/shoal-gateway:0.1.0", Env = [Env("Shoal__Auth__Keys__0__Scopes", "admin"), Env("Shoal__Limits__RequestsPerSecond", "5")] };
+        Assert.Empty(SettingsCheck.Problems(gateway));
         var cli = new V1Container { Name = "shoal", Image = "localhost/shoal-cli:0.1.0", Args = ["jobs", "submit", "--index", "x", "--sourc", "/corpora/a.jsonl"] };
         Assert.NotEmpty(SettingsCheck.Problems(cli));
         cli = new V1Container { Name = "shoal", Image = "localhost/shoal-cli:0.1.0", Args = ["loadtest", "--index", "x", "--queries", "q.jsonl"], Env = [Env("SHOAL_ULR", "http://g")] };

@@ -65,7 +65,8 @@ internal static class SettingsCheck
                 break;
             case "cli":
                 foreach (var e in env)
-                    if (e.Name != "SHOAL_URL") problems.Add($"environment variable {e.Name} is not read by the shoal CLI (it reads SHOAL_URL)");
+                    if (e.Name is not ("SHOAL_URL" or Shoal.Client.ShoalClientOptions.ApiKeyEnvironmentVariable))
+                        problems.Add($"environment variable {e.Name} is not read by the shoal CLI (it reads SHOAL_URL and {Shoal.Client.ShoalClientOptions.ApiKeyEnvironmentVariable})");
                 var parse = CliRoot().Parse(args);
                 foreach (var error in parse.Errors) problems.Add($"shoal {string.Join(' ', args)}: {error.Message}");
                 break;
@@ -138,8 +139,20 @@ internal static class SettingsCheck
         {
             if (TopLevel.Contains(key)) return true;
             if (key.StartsWith("Logging:", StringComparison.OrdinalIgnoreCase)) return true;
+            if (AuthKey.IsMatch(key)) return true;
+            if (key.StartsWith("Shoal:Limits:", StringComparison.OrdinalIgnoreCase) && LimitKeys.Contains(key["Shoal:Limits:".Length..])) return true;
             return key.StartsWith("Shoal:", StringComparison.OrdinalIgnoreCase) && SiloSettings.IsKnown(key);
         }
+
+        /// <summary>What src/Gateway/Auth reads: Shoal:Auth:AllowAnonymous and each key's Hash, Key, KeyFile, Scopes (a string or a list) and Name.</summary>
+        private static readonly System.Text.RegularExpressions.Regex AuthKey = new(
+            @"^Shoal:Auth:(AllowAnonymous|Keys:[0-9]+:(Hash|Key|KeyFile|Name|Scopes(:[0-9]+)?))$",
+            System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+        /// <summary>The properties Shoal:Limits binds to.</summary>
+        private static readonly HashSet<string> LimitKeys = new(
+            typeof(Shoal.Gateway.Limits.GatewayLimitOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .Where(p => p.SetMethod is { IsPublic: true }).Select(p => p.Name), StringComparer.OrdinalIgnoreCase);
 
         private static HashSet<string> BuildTopLevel()
         {
