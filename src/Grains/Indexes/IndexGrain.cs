@@ -108,6 +108,25 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         return Task.CompletedTask;
     }
 
+    /// <summary>The description of a published version as its manifest holds it (no build, update or placement state).</summary>
+    public static IndexInfo Describe(IndexManifest m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        return new IndexInfo
+        {
+            Name = m.Index,
+            Version = m.Version,
+            ShardCount = m.ShardCount,
+            DocCount = m.DocCount,
+            Analyzer = m.Schema.Text?.Analyzer ?? "english",
+            K1 = m.Schema.Text?.K1 ?? 0,
+            B = m.Schema.Text?.B ?? 0,
+            CreatedUtc = m.CreatedUtc,
+            Replicas = m.Replicas,
+            Channels = ChannelsOf(m.Schema),
+        };
+    }
+
     /// <summary>The wire description of a schema's channels.</summary>
     public static ChannelInfo[] ChannelsOf(IndexSchema schema)
     {

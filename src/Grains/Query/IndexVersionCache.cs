@@ -35,6 +35,19 @@ public sealed class IndexVersionCache
     /// <summary>Remembers a description the index grain gave (it answers, so it is no longer suspected).</summary>
     public void RememberInfo(string index, Contracts.IndexInfo info) => _infos[index] = new KnownIndexInfo(info, DateTime.MinValue);
 
+    /// <summary>
+    /// The newest readable published version of <paramref name="index"/> as the snapshot store
+    /// holds it (null when it has none): what a silo that never saw the index serves while the
+    /// index grain cannot be reached (its silo died and the cluster has not declared it dead yet).
+    /// Published versions are immutable, so this is the same answer the grain would give, minus its
+    /// bookkeeping (build status, pending updates, placement).
+    /// </summary>
+    public async Task<Contracts.IndexInfo?> FindPublishedInfoAsync(string index, CancellationToken cancellationToken = default)
+    {
+        var lookup = await _catalog.FindLatestReadableManifestAsync(index, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return lookup.Manifest is { } manifest ? Indexes.IndexGrain.Describe(manifest) : null;
+    }
+
     /// <summary>Marks the index grain as unreachable until <paramref name="until"/> (UTC).</summary>
     public void SuspectInfo(string index, DateTime until)
     {

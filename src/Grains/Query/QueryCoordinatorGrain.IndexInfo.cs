@@ -10,6 +10,9 @@ public sealed partial class QueryCoordinatorGrain
     /// <summary>Longest wait for the index grain's description before the coordinator serves the version it last saw.</summary>
     internal static readonly TimeSpan IndexInfoTimeout = TimeSpan.FromSeconds(1);
 
+    /// <summary>Longest wait for the index grain's description when this silo has seen none, before it reads the newest published version from the snapshot store.</summary>
+    internal static readonly TimeSpan FirstIndexInfoTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>How long, after the index grain failed to answer, searches use the last seen version without asking it again.</summary>
     internal static readonly TimeSpan IndexSuspectPeriod = TimeSpan.FromSeconds(2);
 
@@ -19,7 +22,8 @@ public sealed partial class QueryCoordinatorGrain
     /// <summary>
     /// The index's description from its grain. When the grain cannot answer (the silo it ran on was
     /// killed and the cluster has not declared it dead yet, so calls fail or hang until the failure
-    /// detector acts) the search goes on with the description this silo saw last: published versions
+    /// detector acts) the search goes on with the description this silo saw last (or, when it never
+    /// saw one, the newest published version in the snapshot store): published versions
     /// are immutable and the shards serve them on their own, so only the index grain's bookkeeping is
     /// missing, not the data. Without such a description the search is unavailable (503), never a 500.
     /// </summary>
@@ -31,16 +35,34 @@ public sealed partial class QueryCoordinatorGrain
         if (known is { } k && k.SuspectUntil > DateTime.UtcNow) return k.Info;
         try
         {
-            // With nothing to fall back on, wait as long as the search may (a busy silo answers late, not never).
+            // Never seen here: give a busy grain longer before reading the snapshot store instead.
             var call = GrainFactory.GetGrain<IIndexGrain>(index).GetInfoAsync();
-            var info = known is null ? await call.WaitAsync(cancellationToken) : await call.WaitAsync(IndexInfoTimeout, cancellationToken);
+            var info = await call.WaitAsync(known is null ? FirstIndexInfoTimeout : IndexInfoTimeout, cancellationToken);
             if (info is { Version: > 0 }) _versions.RememberInfo(index, info);
             return info;
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             if (known is null)
-                throw new IndexUnreachableException($"Index '{index}' cannot be reached right now ({e.GetBaseException().Message}); retry shortly.", e);
+            {
+                // This silo never saw the index: its newest published version in the snapshot store
+                // is what the grain would serve.
+                IndexInfo? published;
+                try
+                {
+                    published = await _versions.FindPublishedInfoAsync(index, cancellationToken);
+                }
+                catch (Exception storeError) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new IndexUnreachableException($"Index '{index}' cannot be reached right now ({e.GetBaseException().Message}; the snapshot store: {storeError.GetBaseException().Message}); retry shortly.", e);
+                }
+                if (published is null)
+                    throw new IndexUnreachableException($"Index '{index}' cannot be reached right now ({e.GetBaseException().Message}); retry shortly.", e);
+                _versions.RememberInfo(index, published);
+                _versions.SuspectInfo(index, DateTime.UtcNow + IndexSuspectPeriod);
+                LogIndexUnreachable(_logger, e.GetBaseException(), index, published.Version);
+                return published;
+            }
             _versions.SuspectInfo(index, DateTime.UtcNow + IndexSuspectPeriod);
             LogIndexUnreachable(_logger, e.GetBaseException(), index, known.Value.Info.Version);
             return known.Value.Info;
