@@ -7,8 +7,12 @@ using Shoal.Engine.Sparse;
 
 namespace Shoal.Grains.Query;
 
-/// <summary>An index's description as a silo saw it last; <see cref="SuspectUntil"/> (UTC) is when its grain may be asked again after failing to answer.</summary>
-public readonly record struct KnownIndexInfo(Contracts.IndexInfo Info, DateTime SuspectUntil);
+/// <summary>
+/// An index's description as a silo saw it last; <see cref="SuspectUntil"/> (UTC) is when its
+/// grain may be asked again after failing to answer, <see cref="FreshUntil"/> (UTC) until when
+/// searches use it without asking the grain at all.
+/// </summary>
+public readonly record struct KnownIndexInfo(Contracts.IndexInfo Info, DateTime SuspectUntil, DateTime FreshUntil = default);
 
 /// <summary>What a coordinator needs to know about one published version: its manifest and, with a sparse channel, its vocabulary.</summary>
 public sealed record IndexVersionEntry(IndexManifest Manifest, SparseVocabulary? Vocabulary);
@@ -32,8 +36,15 @@ public sealed class IndexVersionCache
     /// <summary>The description of <paramref name="index"/> seen last on this silo, and until when its grain is suspected unreachable.</summary>
     public KnownIndexInfo? LastKnownInfo(string index) => _infos.TryGetValue(index, out var known) ? known : null;
 
-    /// <summary>Remembers a description the index grain gave (it answers, so it is no longer suspected).</summary>
-    public void RememberInfo(string index, Contracts.IndexInfo info) => _infos[index] = new KnownIndexInfo(info, DateTime.MinValue);
+    /// <summary>Remembers a description the index grain gave (it answers, so it is no longer suspected), fresh for <paramref name="freshFor"/>.</summary>
+    public void RememberInfo(string index, Contracts.IndexInfo info, TimeSpan freshFor = default) =>
+        _infos[index] = new KnownIndexInfo(info, DateTime.MinValue, freshFor > TimeSpan.Zero ? DateTime.UtcNow + freshFor : DateTime.MinValue);
+
+    /// <summary>The remembered description is stale (a shard answered with a newer version): the next search asks the grain.</summary>
+    public void Invalidate(string index)
+    {
+        if (_infos.TryGetValue(index, out var known)) _infos[index] = known with { FreshUntil = DateTime.MinValue };
+    }
 
     /// <summary>
     /// The newest readable published version of <paramref name="index"/> as the snapshot store

@@ -10,6 +10,15 @@ public sealed partial class QueryCoordinatorGrain
     /// <summary>Longest wait for the index grain's description before the coordinator serves the version it last saw.</summary>
     internal static readonly TimeSpan IndexInfoTimeout = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a description from the index grain serves searches without asking again. Versions
+    /// are immutable and every shard reply carries the version it searched, so a newer version is
+    /// noticed at once (the search is redone with a fresh description); the period bounds only how
+    /// long other changes (an index removed, a build started) take to be seen, and keeps the index
+    /// grain, one activation in the cluster, off the path of every search.
+    /// </summary>
+    internal static readonly TimeSpan IndexInfoFreshFor = TimeSpan.FromSeconds(1);
+
     /// <summary>Longest wait for the index grain's description when this silo has seen none, before it reads the newest published version from the snapshot store.</summary>
     internal static readonly TimeSpan FirstIndexInfoTimeout = TimeSpan.FromSeconds(5);
 
@@ -32,13 +41,14 @@ public sealed partial class QueryCoordinatorGrain
     private async Task<IndexInfo?> GetIndexInfoAsync(string index, CancellationToken cancellationToken)
     {
         var known = _versions.LastKnownInfo(index);
-        if (known is { } k && k.SuspectUntil > DateTime.UtcNow) return k.Info;
+        var now = DateTime.UtcNow;
+        if (known is { } k && (k.FreshUntil > now || k.SuspectUntil > now)) return k.Info;
         try
         {
             // Never seen here: give a busy grain longer before reading the snapshot store instead.
             var call = GrainFactory.GetGrain<IIndexGrain>(index).GetInfoAsync();
             var info = await call.WaitAsync(known is null ? FirstIndexInfoTimeout : IndexInfoTimeout, cancellationToken);
-            if (info is { Version: > 0 }) _versions.RememberInfo(index, info);
+            if (info is { Version: > 0 }) _versions.RememberInfo(index, info, IndexInfoFreshFor);
             return info;
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)

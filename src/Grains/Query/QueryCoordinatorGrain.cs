@@ -81,7 +81,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         return response;
     }
 
-    private async Task<SearchResponse> SearchCoreAsync(SearchRequest request, CancellationToken cancellationToken)
+    private async Task<SearchResponse> SearchCoreAsync(SearchRequest request, CancellationToken cancellationToken, bool refreshed = false)
     {
         var clock = Stopwatch.StartNew();
         if (Validate(request, _options.MaxK) is { } error) return Invalid(request, error);
@@ -156,7 +156,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         for (int c = 0; c < perChannel.Length; c++) perChannel[c] = new List<IReadOnlyList<SearchHit>>(calls.Length);
         var missing = new List<int>();
         var reasons = new List<string>();
-        long answeredVersion = info.Version;
+        long answeredVersion = info.Version, newestVersion = info.Version;
         var shardOf = fused ? new Dictionary<string, int>(StringComparer.Ordinal) : null;
         for (int s = 0; s < calls.Length; s++)
         {
@@ -164,6 +164,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             {
                 var result = await calls[s]; // completed (checked above): no wait
                 answeredVersion = Math.Min(answeredVersion, result.Version);
+                newestVersion = Math.Max(newestVersion, result.Version);
                 for (int c = 0; c < plan.Channels.Count; c++)
                 {
                     var hits = result.Of(plan.Channels[c].Name) ?? [];
@@ -193,6 +194,14 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
                     _ = calls[s].ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe late faults
                 }
             }
+        }
+
+        if (newestVersion > info.Version && !refreshed)
+        {
+            // A shard serves a version published after the description this silo remembered (its
+            // shard count or channels may differ): search again with the index grain's description.
+            _versions.Invalidate(request.Index);
+            return await SearchCoreAsync(request, cancellationToken, refreshed: true);
         }
 
         IReadOnlyList<SearchHit> final;
