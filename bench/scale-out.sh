@@ -111,7 +111,9 @@ get() { echo "$1" | sed -E "s/.*\"$2\":([0-9.]+).*/\1/"; }
 
 printf "\n| silos | queries/s | p50 ms | p99 ms | errors | partial |\n|---|---|---|---|---|---|\n" > "$work/table"
 declare -A qps
-for n in 1 2 3; do
+# REBALANCE_RATE=N skips the throughput phase and runs only the rebalance phase at N queries/s.
+phases="1 2 3"; [ -n "${REBALANCE_RATE:-}" ] && phases="" && qps[1]=0 && qps[2]=0 && qps[3]=0
+for n in $phases; do
   start_cluster "scale$n" "$n"
   echo "== $n silo(s): balanced after $(wait_balanced "$n" 120) s"
   result=$(in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients "$clients" --duration "$duration" --warmup 3 2>/dev/null | tail -1)
@@ -124,10 +126,10 @@ cat "$work/table"
 
 echo
 echo "== rebalance under load: 1 silo, two more join while an open-loop load runs"
-rate=$(awk -v q="${qps[1]}" 'BEGIN { r = q * 0.6; if (r < 5) r = 5; printf "%d", r }')
+rate=${REBALANCE_RATE:-$(awk -v q="${qps[1]}" 'BEGIN { r = q * 0.6; if (r < 5) r = 5; printf "%d", r }')}
 start_cluster grow 1
 run_s=$((duration + 45))
-in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --rate "$rate" --duration "$run_s" --warmup 2 > "$work/grow-load.txt" 2>/dev/null &
+in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --rate "$rate" --duration "$run_s" --warmup 2 --timeline "$work/grow-timeline.jsonl" > "$work/grow-load.txt" 2>/dev/null &
 load_pid=$!
 pids+=($load_pid)
 sleep 8
@@ -141,6 +143,20 @@ wait "$load_pid" || true
 load=$(tail -1 "$work/grow-load.txt")
 echo "open loop at $rate q/s for $run_s s; last join at +12 s; balanced $balanced_after s after the last join; skew $skew"
 echo "$load"
+grep -h "first error" "$work/grow-load.txt" || true
+if [ -s "$work/grow-timeline.jsonl" ]; then # failed queries per second of the run and their distinct messages
+  python3 - "$work/grow-timeline.jsonl" <<'PY'
+import collections, json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+if rows:
+    t0 = min(r["t"] for r in rows)
+    errs = [r for r in rows if r["status"] == "error"]
+    secs = collections.Counter(int((r["t"] - t0) / 1000) for r in errs)
+    print("errors by second of the run:", dict(sorted(secs.items())) or "none")
+    for msg, n in collections.Counter(r.get("error", "") for r in errs).most_common(5):
+        print(f"  {n} x {msg}")
+PY
+fi
 grep -h "Placement: moving\|Placement: shard replica\|Warmed shard" "$work"/grow-silo*.log | sed -E 's/^.*(Placement|Warmed)/\1/' | head -20
 scaling=$(awk -v a="${qps[3]}" -v b="${qps[1]}" 'BEGIN { printf "%.2f", a / b }')
 [ "$balanced_after" = timeout ] && balanced_after=-1

@@ -166,9 +166,13 @@ internal static class EvalCommand
                 SparseVectorsPath = s.SparseVectors, SparseVocabularyPath = vocabulary,
                 DenseVectorsPath = s.DenseVectors, DenseMetric = s.DenseMetric, DenseEncoder = denseModel?.Name,
             };
+            // On a terminal one line rewritten in place; redirected, a plain line per phase and at most one every 2 s.
+            var live = new LiveLine(errors, interactive: errors == Console.Error && !Console.IsErrorRedirected);
+            string Line(IngestStatus p) => string.Create(CultureInfo.InvariantCulture, $"indexing: {p.Phase,-10} {p.DocumentsRead,10:N0} documents, {clock.Elapsed.TotalSeconds:F0} s");
+            IngestStatus? last = null;
             info = await cluster.IngestAsync("eval", ingest,
-                new Progress<IngestStatus>(p => errors.Write($"\rindexing: {p.Phase,-10} {p.DocumentsRead,10:N0} documents")), cancellationToken);
-            errors.WriteLine();
+                new InlineProgress<IngestStatus>(p => { last = p; live.Update(Line(p), p.Phase); }), cancellationToken);
+            if (last is not null) live.Complete(Line(last));
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
