@@ -89,7 +89,7 @@ public sealed class ClusterWorkload : IWorkload
 
             if (modes.Contains("client"))
             {
-                using var silos = await SiloProcesses.StartAsync(Path.Combine(dir, "silo"), cancellationToken);
+                using var silos = await SiloProcesses.StartAsync(Path.Combine(dir, "silo"), Path.GetDirectoryName(Path.GetFullPath(corpus))!, cancellationToken);
                 try
                 {
                     await using var gateway = await HostedGateway.StartAsync(

@@ -213,8 +213,8 @@ public sealed class SiloProcesses : IDisposable
     /// <summary>The Orleans cluster id.</summary>
     public string ClusterId { get; }
 
-    /// <summary>Starts redis and one silo.</summary>
-    public static async Task<SiloProcesses> StartAsync(string dataDirectory, CancellationToken cancellationToken)
+    /// <summary>Starts redis and one silo that may read sources under <paramref name="dataRoot"/>.</summary>
+    public static async Task<SiloProcesses> StartAsync(string dataDirectory, string dataRoot, CancellationToken cancellationToken)
     {
         string silo = Path.Combine(RepoPaths.Root(), "src", "Silo", "bin", "Release", "net10.0", "Shoal.Silo.dll");
         if (!File.Exists(silo)) throw new ArgumentException($"'{silo}' is missing: build bench/Shoal.Bench (or Cluster.sln) with -c Release first.");
@@ -226,7 +226,7 @@ public sealed class SiloProcesses : IDisposable
             await WaitForPortAsync(processes.RedisPort, TimeSpan.FromSeconds(20), cancellationToken);
             processes.Start("dotnet", $"\"{silo}\" --Redis 127.0.0.1:{processes.RedisPort} --SiloPort {EmbeddedCluster.FreeTcpPort()} " +
                                       $"--GatewayPort {EmbeddedCluster.FreeTcpPort()} --DataDirectory \"{dataDirectory}\" --ClusterId {processes.ClusterId} " +
-                                      "--Logging:LogLevel:Default Warning", "silo");
+                                      $"--Shoal:DataRoots:0 \"{dataRoot}\" --Logging:LogLevel:Default Warning", "silo");
             return processes;
         }
         catch

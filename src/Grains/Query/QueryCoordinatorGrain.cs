@@ -70,7 +70,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         try
         {
             info = await GetIndexInfoAsync(request.Index, cancellationToken);
-            stage = Stage("index", stage);
+            stage = Stage(request.Index, "index", stage);
         }
         catch (IndexUnreachableException e)
         {
@@ -89,7 +89,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         {
             var entry = await _versions.GetAsync(request.Index, info.Version, cancellationToken);
             plan = await _planner.PlanAsync(request, entry.Manifest.Schema, entry.Vocabulary, cancellationToken);
-            stage = Stage("plan", stage);
+            stage = Stage(request.Index, "plan", stage);
         }
         catch (QueryException e)
         {
@@ -132,7 +132,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             // Deadline passed or some shard failed: answer with what arrived, and say so below.
         }
         cancellationToken.ThrowIfCancellationRequested();
-        stage = Stage("scatter", stage);
+        stage = Stage(request.Index, "scatter", stage);
         await cts.CancelAsync();
 
         var gather = new ResultMerger(plan, calls.Length);
@@ -176,11 +176,11 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         }
 
         var result2 = gather.Merge(request.K);
-        stage = Stage("merge", stage);
+        stage = Stage(request.Index, "merge", stage);
         if (fused && request.IncludeStored && result2.Length > 0)
         {
             result2 = await FetchStoredAsync(request.Index, info.Version, replicas, result2, gather.ShardOf!, deadline - clock.Elapsed, cancellationToken);
-            Stage("fetch", stage);
+            Stage(request.Index, "fetch", stage);
         }
 
         var coverage = new Coverage
@@ -228,11 +228,12 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         return [.. hits.Select(h => stored.TryGetValue(h.Id, out var s) ? h with { Title = s.Title, Snippet = s.Snippet } : h)];
     }
 
-    /// <summary>Records the time since <paramref name="started"/> as coordinator stage <paramref name="name"/>; returns now.</summary>
-    private static long Stage(string name, long started)
+    /// <summary>Records the time since <paramref name="started"/> as coordinator stage <paramref name="name"/> of a search of <paramref name="index"/>; returns now.</summary>
+    private static long Stage(string index, string name, long started)
     {
         long now = Stopwatch.GetTimestamp();
-        ShoalTelemetry.QueryStageDuration.Record(Stopwatch.GetElapsedTime(started, now).TotalMilliseconds, new KeyValuePair<string, object?>("stage", name));
+        ShoalTelemetry.QueryStageDuration.Record(Stopwatch.GetElapsedTime(started, now).TotalMilliseconds,
+            new KeyValuePair<string, object?>("index", index), new KeyValuePair<string, object?>("stage", name));
         return now;
     }
 
