@@ -66,14 +66,19 @@ public static class ShoalApi
             SearchStatus.Invalid => BadRequest(response.Error!),
             SearchStatus.IndexNotFound => NotFound(response.Error!),
             SearchStatus.Unavailable => TypedResults.Problem(response.Error, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable"),
-            _ => TypedResults.Json(new SearchResult(
-                response.Index,
-                response.Version,
-                response.Hits.Select(h => new HitDto(h.Id, h.Score, h.Title, h.Snippet, h.Ranks)).ToArray(),
-                response.Coverage,
-                response.TookMs,
-                response.Channels), Json),
+            _ => TypedResults.Json(new SearchResult(response.Index, response.Version, HitsOf(response), response.Coverage, response.TookMs, response.Channels), Json),
         };
+    }
+
+    private static HitDto[] HitsOf(SearchResponse response)
+    {
+        var hits = new HitDto[response.Hits.Length];
+        for (int i = 0; i < hits.Length; i++)
+        {
+            var h = response.Hits[i];
+            hits[i] = new HitDto(h.Id, h.Score, h.Title, h.Snippet, h.Ranks);
+        }
+        return hits;
     }
 
     /// <summary>Turns an HTTP search body into the coordinator's request; <paramref name="invalid"/> says what is wrong, if anything.</summary>

@@ -14,12 +14,17 @@ public static class Fusion
     /// lists that contain d. Scores need not be comparable across channels. Returns the best
     /// <paramref name="k"/> with their fused scores; stored fields come from the first list holding the document.
     /// </summary>
-    public static List<SearchHit> ReciprocalRank(IReadOnlyList<IReadOnlyList<SearchHit>> lists, int k, int rrfK = DefaultRrfK, IReadOnlyList<double>? weights = null)
+    public static List<SearchHit> ReciprocalRank(IReadOnlyList<IReadOnlyList<SearchHit>> lists, int k, int rrfK = DefaultRrfK, IReadOnlyList<double>? weights = null) =>
+        ReciprocalRank<SearchHit>(lists, k, rrfK, weights);
+
+    /// <inheritdoc cref="ReciprocalRank(IReadOnlyList{IReadOnlyList{SearchHit}}, int, int, IReadOnlyList{double}?)"/>
+    public static List<T> ReciprocalRank<T>(IReadOnlyList<IReadOnlyList<T>> lists, int k, int rrfK = DefaultRrfK, IReadOnlyList<double>? weights = null)
+        where T : IRankedHit<T>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(rrfK, 1);
         CheckWeights(lists, weights);
-        var fused = new Dictionary<string, (double Score, SearchHit First)>(StringComparer.Ordinal);
+        var fused = new Dictionary<string, (double Score, T First)>(StringComparer.Ordinal);
         for (int c = 0; c < lists.Count; c++)
         {
             double w = weights?[c] ?? 1.0;
@@ -38,11 +43,15 @@ public static class Fusion
     /// (a list whose scores are all equal maps to 1), then score(d) = Σ_c w_c · norm_c(d); a
     /// document missing from a list contributes 0 there.
     /// </summary>
-    public static List<SearchHit> WeightedSum(IReadOnlyList<IReadOnlyList<SearchHit>> lists, int k, IReadOnlyList<double>? weights = null)
+    public static List<SearchHit> WeightedSum(IReadOnlyList<IReadOnlyList<SearchHit>> lists, int k, IReadOnlyList<double>? weights = null) =>
+        WeightedSum<SearchHit>(lists, k, weights);
+
+    /// <inheritdoc cref="WeightedSum(IReadOnlyList{IReadOnlyList{SearchHit}}, int, IReadOnlyList{double}?)"/>
+    public static List<T> WeightedSum<T>(IReadOnlyList<IReadOnlyList<T>> lists, int k, IReadOnlyList<double>? weights = null) where T : IRankedHit<T>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         CheckWeights(lists, weights);
-        var fused = new Dictionary<string, (double Score, SearchHit First)>(StringComparer.Ordinal);
+        var fused = new Dictionary<string, (double Score, T First)>(StringComparer.Ordinal);
         for (int c = 0; c < lists.Count; c++)
         {
             var list = lists[c];
@@ -60,7 +69,7 @@ public static class Fusion
         return Top(fused, k);
     }
 
-    private static void CheckWeights(IReadOnlyList<IReadOnlyList<SearchHit>> lists, IReadOnlyList<double>? weights)
+    private static void CheckWeights<T>(IReadOnlyList<IReadOnlyList<T>> lists, IReadOnlyList<double>? weights)
     {
         if (weights is null) return;
         if (weights.Count != lists.Count) throw new ArgumentException($"{weights.Count} weights for {lists.Count} channels.");
@@ -68,11 +77,11 @@ public static class Fusion
             if (!double.IsFinite(w) || w < 0) throw new ArgumentException($"Channel weights must be finite and >= 0 (got {w}).");
     }
 
-    private static List<SearchHit> Top(Dictionary<string, (double Score, SearchHit First)> fused, int k)
+    private static List<T> Top<T>(Dictionary<string, (double Score, T First)> fused, int k) where T : IRankedHit<T>
     {
-        var all = new List<SearchHit>(fused.Count);
-        foreach (var (id, (score, first)) in fused) all.Add(first with { Score = (float)score });
-        all.Sort(SearchHit.Compare);
+        var all = new List<T>(fused.Count);
+        foreach (var (_, (score, first)) in fused) all.Add(first.WithScore((float)score));
+        all.Sort(RankOrder.Compare);
         if (all.Count > k) all.RemoveRange(k, all.Count - k);
         return all;
     }

@@ -243,9 +243,12 @@ public sealed record ShardFetchRequest
     [Id(1)] public string[] Ids { get; init; } = [];
 }
 
-/// <summary>One hit on the wire.</summary>
+/// <summary>
+/// One hit on the wire, and the one hit type from a shard's reply to the coordinator's response:
+/// merged and fused as it is (<see cref="Engine.Search.IRankedHit{TSelf}"/>).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("shoal.Hit")]
-public sealed record Hit
+public sealed record Hit : Engine.Search.IRankedHit<Hit>
 {
     [Id(0)] public string Id { get; init; } = "";
     [Id(1)] public float Score { get; init; }
@@ -253,6 +256,9 @@ public sealed record Hit
     [Id(3)] public string? Snippet { get; init; }
     /// <summary>Final hits only: the 1-based rank in each channel of the response (parallel to its channels; 0 when that channel did not return the hit).</summary>
     [Id(4)] public int[]? Ranks { get; init; }
+
+    /// <inheritdoc />
+    public Hit WithScore(float score) => this with { Score = score };
 }
 
 /// <summary>A shard's local top-k per channel asked (null for channels not asked).</summary>

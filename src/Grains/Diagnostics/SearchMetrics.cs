@@ -23,7 +23,12 @@ internal static class SearchMetrics
             activity?.SetStatus(ActivityStatusCode.Error, response.Error);
             return;
         }
-        string channels = response.Channels.Length == 0 ? "none" : string.Join('+', response.Channels);
+        string channels = response.Channels.Length switch
+        {
+            0 => "none",
+            1 => response.Channels[0], // the common case: no string built per search
+            _ => string.Join('+', response.Channels),
+        };
         ShoalTelemetry.QueryDuration.Record(response.TookMs, index, new("channels", channels));
         var coverage = response.Coverage;
         ShoalTelemetry.QueryFanout.Record(coverage.Shards, index);

@@ -26,6 +26,16 @@ public static class ShoalTelemetry
         "shoal.query.duration", "ms", "Search latency at the coordinator, per index and channel set",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 5000] });
 
+    /// <summary>
+    /// Time a search spends in each stage at the coordinator (tag <c>stage</c>): <c>index</c> (the
+    /// index's description), <c>plan</c> (analysis, encoding, checks), <c>scatter</c> (from the first
+    /// shard call until the last answer), <c>merge</c> (gather, top-k merge, fusion) and <c>fetch</c>
+    /// (stored fields of fused hits). Always on: a timestamp per stage.
+    /// </summary>
+    public static readonly Histogram<double> QueryStageDuration = Meter.CreateHistogram<double>(
+        "shoal.query.stage.duration", "ms", "Time a search spends in each coordinator stage (index, plan, scatter, merge, fetch)",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 1024] });
+
     /// <summary>Time one shard spends on one channel of a search.</summary>
     public static readonly Histogram<double> ShardChannelDuration = Meter.CreateHistogram<double>(
         "shoal.shard.search.duration", "ms", "Time one shard replica spends on one channel of a search",

@@ -62,6 +62,30 @@ public sealed class MetricsTests(ConsoleCluster cluster)
     }
 
     [Fact]
+    public async Task Searches_say_how_long_each_coordinator_stage_took()
+    {
+        string before = await ScrapeAsync();
+        const int searches = 3;
+        for (int i = 0; i < searches; i++)
+        {
+            using var r = await cluster.PostJsonAsync("v1/indexes/scifact/search", """{"text": "statins and heart disease", "k": 5}""");
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        string after = await ScrapeAsync();
+
+        double Delta(string series, params string[] labels) => Sum(after, series, labels) - Sum(before, series, labels);
+        const string scifact = "index=\"scifact\"";
+        foreach (var stage in new[] { "index", "plan", "scatter", "merge" })
+            Assert.Equal(searches, Delta("shoal_query_stage_duration_milliseconds_count", scifact, $"stage=\"{stage}\""));
+        // A single-channel search has no fetch phase.
+        Assert.Equal(0, Delta("shoal_query_stage_duration_milliseconds_count", scifact, "stage=\"fetch\""));
+        // The stages lie within the coordinator's own latency.
+        Assert.True(Delta("shoal_query_stage_duration_milliseconds_sum", scifact) <= Delta("shoal_query_duration_milliseconds_sum", scifact) + 0.001);
+        Assert.True(Delta("shoal_query_stage_duration_milliseconds_sum", scifact, "stage=\"scatter\"") > 0);
+    }
+
+    [Fact]
     public async Task Orleans_and_aspnetcore_meters_are_exported_beside_shoals()
     {
         string text = await ScrapeAsync();
