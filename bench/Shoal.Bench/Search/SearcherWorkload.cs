@@ -21,7 +21,7 @@ namespace Shoal.Bench.Search;
 /// hybrid query has real work on every channel. Prints, per channel, the raw segment search beside the
 /// searcher, then a hybrid query with its channels one after another and concurrently, and a search with
 /// a live buffer of updates. <c>dotnet run -c Release --project bench/Shoal.Bench -- searcher [--repeat 5]
-/// [--k 10] [--dims 384] [--updates 200] [--ann]</c>
+/// [--k 10] [--dims 384] [--updates 200] [--ann]</c>. Each pair of figures is measured in alternating passes.
 /// </summary>
 public sealed class SearcherWorkload : IWorkload
 {
@@ -67,7 +67,8 @@ public sealed class SearcherWorkload : IWorkload
             var searcher = new ShardSearcher(text, sparse, dense);
 
             var textQueries = topics.Select(t => TextQuery.FromTokens(analyzer.Analyze(t.Text))).Where(q => !q.IsEmpty).ToArray();
-            var sparseQueries = topics.Select(t => vocabulary.Encode(TermCounts(analyzer, t.Text).Select(p => KeyValuePair.Create(p.Key, (float)p.Value)))).ToArray();
+            var sparseQueries = topics.Select(t => vocabulary.Encode(TermCounts(analyzer, t.Text)
+                .Where(p => vocabulary.TryGetId(p.Key, out _)).Select(p => KeyValuePair.Create(p.Key, (float)p.Value)))).ToArray();
             var denseQueries = topics.Select(_ => RandomVector(rng, dims)).ToArray();
             var seismic = SeismicSearchParameters.Default;
             bool exactDense = !ann;
@@ -77,12 +78,13 @@ public sealed class SearcherWorkload : IWorkload
                 + $"dense {dims}-d random {(ann ? "HNSW" : "flat")}), {topics.Count} queries, k={k}, single thread, median of {repeat} passes; built in {buildS:F1} s");
 
             // Per channel: the raw segment search (with ids, as a shard must return them) beside the searcher.
-            double textRaw = Time(repeat, textQueries, q => Ids(text.Search(q, k), text.GetId));
-            double textSearcher = Time(repeat, textQueries, q => searcher.SearchAsync(new ShardSearchRequest { Bm25 = new TextChannelQuery(q, k) }, null).GetAwaiter().GetResult());
-            double sparseRaw = Time(repeat, sparseQueries, q => Ids(sparse.SearchApproximate(q, k, seismic), sparse.GetId));
-            double sparseSearcher = Time(repeat, sparseQueries, q => searcher.SearchAsync(new ShardSearchRequest { Sparse = new SparseChannelQuery(q, k, false, seismic) }, null).GetAwaiter().GetResult());
-            double denseRaw = Time(repeat, denseQueries, q => Ids(exactDense ? dense.SearchExact(q, k) : dense.SearchApproximate(q, k, Math.Max(k, HnswParameters.DefaultEfSearch)), dense.GetId));
-            double denseSearcher = Time(repeat, denseQueries, q => searcher.SearchAsync(new ShardSearchRequest { Dense = new DenseChannelQuery(q, k, exactDense) }, null).GetAwaiter().GetResult());
+            var (textRaw, textSearcher) = Time(repeat, textQueries, q => Ids(text.Search(q, k), text.GetId),
+                q => searcher.SearchAsync(new ShardSearchRequest { Bm25 = new TextChannelQuery(q, k) }, null).GetAwaiter().GetResult());
+            var (sparseRaw, sparseSearcher) = Time(repeat, sparseQueries, q => Ids(sparse.SearchApproximate(q, k, seismic), sparse.GetId),
+                q => searcher.SearchAsync(new ShardSearchRequest { Sparse = new SparseChannelQuery(q, k, false, seismic) }, null).GetAwaiter().GetResult());
+            var (denseRaw, denseSearcher) = Time(repeat, denseQueries,
+                q => Ids(exactDense ? dense.SearchExact(q, k) : dense.SearchApproximate(q, k, Math.Max(k, HnswParameters.DefaultEfSearch)), dense.GetId),
+                q => searcher.SearchAsync(new ShardSearchRequest { Dense = new DenseChannelQuery(q, k, exactDense) }, null).GetAwaiter().GetResult());
 
             // The searcher returns what the raw searches return.
             bool identical = true;
@@ -98,12 +100,12 @@ public sealed class SearcherWorkload : IWorkload
                 Sparse = new SparseChannelQuery(sparseQueries[i], k, false, seismic),
                 Dense = new DenseChannelQuery(denseQueries[i], k, exactDense),
             }).Where(r => !r.Bm25!.Query.IsEmpty).ToArray();
-            double hybridSequential = Time(repeat, hybrid, r => searcher.SearchAsync(r with { Concurrent = false }, null).GetAwaiter().GetResult());
-            double hybridConcurrent = Time(repeat, hybrid, r => searcher.SearchAsync(r, null).GetAwaiter().GetResult());
+            var (hybridSequential, hybridConcurrent) = Time(repeat, hybrid, r => searcher.SearchAsync(r with { Concurrent = false }, null).GetAwaiter().GetResult(),
+                r => searcher.SearchAsync(r, null).GetAwaiter().GetResult());
             foreach (var r in hybrid.Take(50))
             {
-                var one = searcher.SearchAsync(r with { Concurrent = false }, null).GetAwaiter().GetResult();
-                var all = searcher.SearchAsync(r, null).GetAwaiter().GetResult();
+                var one = searcher.SearchAsync(r with { Concurrent = false }, null, cancellationToken).GetAwaiter().GetResult();
+                var all = searcher.SearchAsync(r, null, cancellationToken).GetAwaiter().GetResult();
                 identical &= one.Bm25!.SequenceEqual(all.Bm25!) && one.Sparse!.SequenceEqual(all.Sparse!) && one.Dense!.SequenceEqual(all.Dense!);
             }
 
@@ -122,16 +124,18 @@ public sealed class SearcherWorkload : IWorkload
                 }).ToList();
                 delta = delta.Apply(new UpdateBatch(1, DateTimeOffset.UnixEpoch, batch));
             }
-            double textBuffered = Time(repeat, textQueries, q => searcher.SearchAsync(new ShardSearchRequest { Bm25 = new TextChannelQuery(q, k) }, delta).GetAwaiter().GetResult());
-            double hybridBuffered = Time(repeat, hybrid, r => searcher.SearchAsync(r, delta).GetAwaiter().GetResult());
+            var (textUnbuffered, textBuffered) = Time(repeat, textQueries, q => searcher.SearchAsync(new ShardSearchRequest { Bm25 = new TextChannelQuery(q, k) }, null).GetAwaiter().GetResult(),
+                q => searcher.SearchAsync(new ShardSearchRequest { Bm25 = new TextChannelQuery(q, k) }, delta).GetAwaiter().GetResult());
+            var (hybridUnbuffered, hybridBuffered) = Time(repeat, hybrid, r => searcher.SearchAsync(r, null).GetAwaiter().GetResult(),
+                r => searcher.SearchAsync(r, delta).GetAwaiter().GetResult());
 
             report.Row("bm25 ms/query: searcher | raw segment", Report.F(textSearcher, 4), Report.F(textRaw, 4) + " (raw)", Overhead(textSearcher, textRaw));
             report.Row("sparse approx ms/query: searcher | raw", Report.F(sparseSearcher, 4), Report.F(sparseRaw, 4) + " (raw)", Overhead(sparseSearcher, sparseRaw));
             report.Row($"dense {(ann ? "hnsw" : "flat")} ms/query: searcher | raw", Report.F(denseSearcher, 4), Report.F(denseRaw, 4) + " (raw)", Overhead(denseSearcher, denseRaw),
                 exactDense ? "searcher scans through the batcher (a thread hop)" : null);
             report.Row("hybrid ms/query: concurrent | sequential", Report.F(hybridConcurrent, 4), Report.F(hybridSequential, 4) + " (sequential)", Report.F(hybridSequential / hybridConcurrent) + "x");
-            report.Row($"bm25 ms/query with {delta.LiveCount} buffered updates", Report.F(textBuffered, 4), Report.F(textSearcher, 4) + " (no buffer)", Overhead(textBuffered, textSearcher));
-            report.Row($"hybrid ms/query with {delta.LiveCount} buffered updates", Report.F(hybridBuffered, 4), Report.F(hybridConcurrent, 4) + " (no buffer)", Overhead(hybridBuffered, hybridConcurrent));
+            report.Row($"bm25 ms/query with {delta.LiveCount} buffered updates", Report.F(textBuffered, 4), Report.F(textUnbuffered, 4) + " (no buffer)", Overhead(textBuffered, textUnbuffered));
+            report.Row($"hybrid ms/query with {delta.LiveCount} buffered updates", Report.F(hybridBuffered, 4), Report.F(hybridUnbuffered, 4) + " (no buffer)", Overhead(hybridBuffered, hybridUnbuffered));
             report.Row("searcher hits identical to raw / sequential", identical ? "yes" : "NO");
             report.Result("docs", documents.Count);
             report.Result("queries", textQueries.Length);
@@ -213,19 +217,32 @@ public sealed class SearcherWorkload : IWorkload
     private static bool Same(ScoredDoc[] raw, Func<int, string> idOf, SearchHit[] hits) =>
         raw.Length == hits.Length && raw.Select((h, i) => idOf(h.DocId) == hits[i].Id && h.Score == hits[i].Score).All(x => x);
 
-    /// <summary>Milliseconds per query: the median over <paramref name="repeat"/> passes after a warm-up pass.</summary>
-    private static double Time<T>(int repeat, T[] queries, Func<T, object> run)
+    /// <summary>
+    /// Milliseconds per query of <paramref name="a"/> and of <paramref name="b"/>: after a warm-up pass of each,
+    /// <paramref name="repeat"/> passes of each in turn (a, b, a, b, ...), so a change in the machine's load
+    /// falls on both; the median pass of each.
+    /// </summary>
+    private static (double A, double B) Time<T>(int repeat, T[] queries, Func<T, object> a, Func<T, object> b)
     {
-        foreach (var q in queries) run(q);
-        var perPass = new List<double>();
+        foreach (var q in queries) a(q);
+        foreach (var q in queries) b(q);
+        var passesA = new List<double>();
+        var passesB = new List<double>();
         for (int r = 0; r < repeat; r++)
         {
-            long started = Stopwatch.GetTimestamp();
-            foreach (var q in queries) run(q);
-            perPass.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds / queries.Length);
+            passesA.Add(Pass(queries, a));
+            passesB.Add(Pass(queries, b));
         }
-        perPass.Sort();
-        return perPass[perPass.Count / 2];
+        passesA.Sort();
+        passesB.Sort();
+        return (passesA[passesA.Count / 2], passesB[passesB.Count / 2]);
+    }
+
+    private static double Pass<T>(T[] queries, Func<T, object> run)
+    {
+        long started = Stopwatch.GetTimestamp();
+        foreach (var q in queries) run(q);
+        return Stopwatch.GetElapsedTime(started).TotalMilliseconds / queries.Length;
     }
 
     private static string Overhead(double measured, double baseline) => $"{100 * (measured / baseline - 1):+0.0;-0.0}%";
