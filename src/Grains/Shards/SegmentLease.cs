@@ -1,4 +1,5 @@
 using Shoal.Engine.Dense;
+using Shoal.Engine.Search;
 using Shoal.Engine.Sparse;
 using Shoal.Engine.Text;
 
@@ -7,20 +8,21 @@ namespace Shoal.Grains.Shards;
 /// <summary>
 /// The loaded segments of one shard version (one per channel), shared by in-flight searches.
 /// When a new version replaces it, it is retired and its memory maps are released only after the
-/// last search using it has finished, so a search never reads from an unmapped file.
+/// last search using it has finished, so a search never reads from an unmapped file. Searches go
+/// through its <see cref="Searcher"/>.
 /// </summary>
-internal sealed class SegmentLease
+internal sealed class SegmentLease : IReferenceCounted
 {
     private int _users = 1; // the owner's reference, dropped by Retire
     private int _retired;
 
-    public SegmentLease(long version, TextSegment? text, SparseSegment? sparse, DenseSegment? dense)
+    public SegmentLease(long version, TextSegment? text, SparseSegment? sparse, DenseSegment? dense, string name = "the shard")
     {
         Version = version;
         Text = text;
         Sparse = sparse;
         Dense = dense;
-        if (dense is not null) DenseBatcher = new DenseBatcher(this, dense);
+        Searcher = new ShardSearcher(text, sparse, dense, this, name);
     }
 
     /// <summary>A version without segments (a shard beyond the version's shard count, or nothing loaded).</summary>
@@ -34,8 +36,11 @@ internal sealed class SegmentLease
 
     public DenseSegment? Dense { get; }
 
+    /// <summary>Searches these segments (plus a live buffer); its batched dense passes hold a reference on this lease.</summary>
+    public ShardSearcher Searcher { get; }
+
     /// <summary>Batches concurrent exact dense scans into one pass over the vectors.</summary>
-    public DenseBatcher? DenseBatcher { get; }
+    public DenseBatcher? DenseBatcher => Searcher.DenseBatcher;
 
     /// <summary>Documents in the shard: the largest channel count (channels hold the same documents or subsets).</summary>
     public long DocCount => Math.Max(Text?.DocCount ?? 0, Math.Max(Sparse?.DocCount ?? 0, Dense?.Count ?? 0));

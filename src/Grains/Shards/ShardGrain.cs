@@ -146,7 +146,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             opened ??= await OpenedSegments.OpenAsync(_catalog, manifest, _index, _shard, _options.CacheDirectory, cancellationToken);
 #pragma warning restore CA2000
             var (text, sparse, dense) = (opened.Text, opened.Sparse, opened.Dense);
-            var lease = new SegmentLease(manifest.Version, text, sparse, dense);
+            var lease = new SegmentLease(manifest.Version, text, sparse, dense, $"shard {_index}/{_shard}");
             ShardDelta delta;
             try
             {
@@ -233,7 +233,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             {
                 var decoded = UpdateBatchCodec.Decode(batch, UpdateLog.Key(_index, lineage, _shard, sequence));
                 if (decoded.Sequence != sequence) throw new ArgumentException($"The batch holds sequence {decoded.Sequence}, not {sequence}.");
-                (next, removed) = await Task.Run(() => (delta.Apply(decoded), CountVisibleDeletes(view, delta, decoded)));
+                (next, removed) = await Task.Run(() => (delta.Apply(decoded), view.Lease.Searcher.CountVisibleDeletes(delta, decoded)));
             }
             else
             {
@@ -249,38 +249,6 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         {
             _loadLock.Release();
         }
-    }
-
-    /// <summary>
-    /// Deletes in <paramref name="batch"/> that remove a document visible before it (in the live
-    /// buffer, or in the segments and not yet hidden), applied in order so an id deleted twice
-    /// counts once and an upsert then delete of a new id counts.
-    /// </summary>
-    private static int CountVisibleDeletes(ShardView view, ShardDelta before, UpdateBatch batch)
-    {
-        var lease = view.Lease;
-        var state = new Dictionary<string, bool>(StringComparer.Ordinal);
-        bool Visible(string id)
-        {
-            if (state.TryGetValue(id, out bool known)) return known;
-            if (before.TryGet(id, out _)) return true;
-            if (before.Hides(id)) return false;
-            return (lease.Text?.FindDocument(id) ?? -1) >= 0 || (lease.Sparse?.FindDocument(id) ?? -1) >= 0 || (lease.Dense?.FindDocument(id) ?? -1) >= 0;
-        }
-        int removed = 0;
-        foreach (var update in batch.Updates)
-        {
-            if (update.Delete)
-            {
-                if (Visible(update.Id)) removed++;
-                state[update.Id] = false;
-            }
-            else
-            {
-                state[update.Id] = true;
-            }
-        }
-        return removed;
     }
 
     /// <summary>
@@ -341,24 +309,10 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         try
         {
             activity?.SetTag("shoal.version", view.Version);
-            Hit[]? bm25 = null, sparse = null, dense = null;
-            long started = System.Diagnostics.Stopwatch.GetTimestamp();
-            if (query.Bm25 is { } b)
-            {
-                bm25 = await Task.Run(() => SearchText(view, b, query.IncludeStored), cancellationToken);
-                started = RecordChannel(IndexChannels.Text, started);
-            }
-            if (query.Sparse is { } sq)
-            {
-                sparse = await Task.Run(() => SearchSparse(view, sq, query.IncludeStored), cancellationToken);
-                started = RecordChannel(IndexChannels.Sparse, started);
-            }
-            if (query.Dense is { } dq)
-            {
-                dense = await SearchDenseAsync(view, dq, query.IncludeStored, cancellationToken);
-                RecordChannel(IndexChannels.Dense, started);
-            }
-            return new ShardSearchResult { Shard = _shard, Version = view.Version, Bm25 = bm25, Sparse = sparse, Dense = dense };
+            var request = ToEngine(query);
+            var top = await Task.Run(() => view.Lease.Searcher.SearchAsync(request, view.Delta, cancellationToken), cancellationToken);
+            RecordChannels(top);
+            return ToWire(view.Version, top);
         }
         finally
         {
@@ -366,119 +320,47 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         }
     }
 
-    /// <summary>Records the time since <paramref name="started"/> for one channel; returns now.</summary>
-    private long RecordChannel(string channel, long started)
+    /// <summary>Records the time each channel asked took.</summary>
+    private void RecordChannels(ShardTopK top)
     {
-        long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        Diagnostics.ShoalTelemetry.ShardChannelDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started, now).TotalMilliseconds,
+        if (top.Bm25 is not null) RecordChannel(IndexChannels.Text, top.Bm25Elapsed);
+        if (top.Sparse is not null) RecordChannel(IndexChannels.Sparse, top.SparseElapsed);
+        if (top.Dense is not null) RecordChannel(IndexChannels.Dense, top.DenseElapsed);
+    }
+
+    private void RecordChannel(string channel, TimeSpan elapsed) =>
+        Diagnostics.ShoalTelemetry.ShardChannelDuration.Record(elapsed.TotalMilliseconds,
             new KeyValuePair<string, object?>("index", _index), new KeyValuePair<string, object?>("channel", channel));
-        return now;
-    }
 
-    /// <summary>
-    /// Top-k of the segment without the ids the live buffer hides: asks the segment for k plus
-    /// some of the hidden count, and for more (up to k plus all of it) only when hidden ids took
-    /// places in the top, which gives exactly the top-k of the visible documents.
-    /// </summary>
-    private static List<(string Id, float Score, int Doc)> VisibleTop(ShardDelta? delta, int k, Func<int, ScoredDoc[]> search, Func<int, string> idOf)
+    /// <summary>The engine's form of a shard query from the wire.</summary>
+    private ShardSearchRequest ToEngine(ShardQuery query) => new()
     {
-        var pending = VisibleTopAsync(delta, k, fetch => ValueTask.FromResult(search(fetch)), idOf);
-        return pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult(); // a synchronous search completes it at once
-    }
+        Bm25 = query.Bm25 is { } b ? new TextChannelQuery(new TextQuery(b.Terms, b.Weights), b.K) : null,
+        Sparse = query.Sparse is { } s
+            ? new SparseChannelQuery(new SparseVector(s.Terms, s.Weights), s.K, s.Exact, new SeismicSearchParameters(s.QueryTermCut, s.HeapFactor))
+            : null,
+        Dense = query.Dense is { } d ? new DenseChannelQuery(MemoryMarshal.Cast<byte, float>(d.Vector).ToArray(), d.K, d.Exact, d.Ef) : null,
+        IncludeStored = query.IncludeStored,
+        SnippetLength = _options.SnippetLength,
+    };
 
-    /// <inheritdoc cref="VisibleTop"/>
-    private static async ValueTask<List<(string Id, float Score, int Doc)>> VisibleTopAsync(ShardDelta? delta, int k, Func<int, ValueTask<ScoredDoc[]>> search, Func<int, string> idOf)
+    /// <summary>The wire reply for the searcher's local top-k: the one place engine hits become wire hits.</summary>
+    private ShardSearchResult ToWire(long version, ShardTopK top) => new()
     {
-        int hidden = delta?.HiddenCount ?? 0;
-        int fetch = k + Math.Min(hidden, Math.Max(k, 16));
-        while (true)
-        {
-            var top = await search(fetch);
-            var kept = new List<(string, float, int)>(Math.Min(top.Length, k));
-            foreach (var hit in top)
-            {
-                string id = idOf(hit.DocId);
-                if (hidden > 0 && delta!.Hides(id)) continue;
-                kept.Add((id, hit.Score, hit.DocId));
-                if (kept.Count == k) break;
-            }
-            if (kept.Count >= k || top.Length < fetch || fetch >= k + hidden) return kept;
-            fetch = (int)Math.Min((long)k + hidden, 4L * fetch);
-        }
-    }
+        Shard = _shard,
+        Version = version,
+        Bm25 = ToWire(top.Bm25),
+        Sparse = ToWire(top.Sparse),
+        Dense = ToWire(top.Dense),
+    };
 
-    /// <summary>The segment's visible hits and the live buffer's hits merged: score descending, then id.</summary>
-    private Hit[] Merge(ShardView view, List<(string Id, float Score, int Doc)> segment, ScoredId[] live, int k, bool includeStored, Func<int, Hit>? storedOf)
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(hits))]
+    private static Hit[]? ToWire(SearchHit[]? hits)
     {
-        var hits = new List<Hit>(segment.Count + live.Length);
-        foreach (var (id, score, doc) in segment)
-            hits.Add(includeStored && storedOf is not null ? storedOf(doc) with { Score = score } : new Hit { Id = id, Score = score });
-        foreach (var l in live) hits.Add(new Hit { Id = l.Id, Score = l.Score });
-        if (live.Length > 0) hits.Sort(static (a, b) => b.Score != a.Score ? b.Score.CompareTo(a.Score) : string.CompareOrdinal(a.Id, b.Id));
-        if (hits.Count > k) hits.RemoveRange(k, hits.Count - k);
-        if (includeStored)
-            for (int i = 0; i < hits.Count; i++)
-                if (hits[i].Title is null && hits[i].Snippet is null) hits[i] = WithStored(view, hits[i]);
-        return [.. hits];
-    }
-
-    private Hit[] SearchText(ShardView view, ShardTextQuery query, bool includeStored)
-    {
-        var seg = view.Lease.Text;
-        var delta = view.Delta;
-        var fromSegment = seg is null ? [] : VisibleTop(delta, query.K, fetch => seg.Search(new TextQuery(query.Terms, query.Weights), fetch), seg.GetId);
-        var live = delta is { LiveCount: > 0 } ? delta.SearchText(query.Terms, query.Weights, query.K) : [];
-        return Merge(view, fromSegment, live, query.K, includeStored, seg is null ? null :
-            d => new Hit { Id = seg.GetId(d), Title = NullIfEmpty(seg.GetTitle(d)), Snippet = Snippet(seg.GetText(d), _options.SnippetLength) });
-    }
-
-    private Hit[] SearchSparse(ShardView view, ShardSparseQuery query, bool includeStored)
-    {
-        var seg = view.Lease.Sparse;
-        var delta = view.Delta;
-        var vector = new SparseVector(query.Terms, query.Weights);
-        var fromSegment = seg is null ? [] : VisibleTop(delta, query.K, fetch => query.Exact
-            ? seg.SearchExact(vector, fetch)
-            : seg.SearchApproximate(vector, fetch, new SeismicSearchParameters(query.QueryTermCut, query.HeapFactor)), seg.GetId);
-        var live = delta is { LiveCount: > 0 } ? delta.SearchSparse(vector, query.K) : [];
-        return Merge(view, fromSegment, live, query.K, includeStored, null);
-    }
-
-    private async Task<Hit[]> SearchDenseAsync(ShardView view, ShardDenseQuery query, bool includeStored, CancellationToken cancellationToken)
-    {
-        var seg = view.Lease.Dense;
-        var delta = view.Delta;
-        float[] vector = MemoryMarshal.Cast<byte, float>(query.Vector).ToArray();
-        if (seg is not null && vector.Length != seg.Dims)
-            throw new ArgumentException($"The dense query has {vector.Length} dimensions; shard {_index}/{_shard} has {seg.Dims}.");
-        List<(string, float, int)> fromSegment = [];
-        if (seg is not null)
-        {
-            int ef = Math.Max(query.K, query.Ef > 0 ? query.Ef : HnswParameters.DefaultEfSearch);
-            bool exact = query.Exact || !seg.HasAnnIndex;
-            fromSegment = exact
-                ? await VisibleTopAsync(delta, query.K, async fetch => await view.Lease.DenseBatcher!.SearchAsync(vector, fetch, cancellationToken), seg.GetId)
-                : await Task.Run(() => VisibleTop(delta, query.K, fetch => seg.SearchApproximate(vector, fetch, Math.Max(ef, fetch)), seg.GetId), cancellationToken);
-        }
-        var live = delta is { LiveCount: > 0 } ? delta.SearchDense(vector, query.K) : [];
-        return Merge(view, fromSegment, live, query.K, includeStored, null);
-    }
-
-    /// <summary>Adds title and snippet: from the live buffer for an upserted document, else from the channel that stores text (bm25, else sparse contents).</summary>
-    private Hit WithStored(ShardView view, Hit hit)
-    {
-        if (view.Delta is { } delta)
-        {
-            if (delta.TryGet(hit.Id, out var live))
-                return hit with { Title = string.IsNullOrEmpty(live.Title) ? null : live.Title, Snippet = live.Text is null ? null : Snippet(live.Text, _options.SnippetLength) };
-            if (delta.Hides(hit.Id)) return hit;
-        }
-        var lease = view.Lease;
-        if (lease.Text is { } text && text.FindDocument(hit.Id) is int d and >= 0)
-            return hit with { Title = NullIfEmpty(text.GetTitle(d)), Snippet = Snippet(text.GetText(d), _options.SnippetLength) };
-        if (lease.Sparse is { } sparse && sparse.FindDocument(hit.Id) is int s and >= 0 && sparse.GetText(s) is { } contents)
-            return hit with { Snippet = Snippet(contents, _options.SnippetLength) };
-        return hit;
+        if (hits is null) return null;
+        var wire = new Hit[hits.Length];
+        for (int i = 0; i < hits.Length; i++) wire[i] = new Hit { Id = hits[i].Id, Score = hits[i].Score, Title = hits[i].Title, Snippet = hits[i].Snippet };
+        return wire;
     }
 
     /// <inheritdoc />
@@ -488,29 +370,12 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         var view = AcquireView();
         try
         {
-            var hits = new List<Hit>(request.Ids.Length);
-            foreach (var id in request.Ids)
-            {
-                var hit = WithStored(view, new Hit { Id = id });
-                if (hit.Title is not null || hit.Snippet is not null) hits.Add(hit);
-            }
-            return [.. hits];
+            return ToWire(view.Lease.Searcher.Fetch(request.Ids, view.Delta, _options.SnippetLength));
         }
         finally
         {
             view.Lease.Release();
         }
-    }
-
-    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
-
-    /// <summary>The first <paramref name="length"/> characters of a text, cut at a word boundary.</summary>
-    internal static string Snippet(string text, int length)
-    {
-        if (text.Length <= length) return text;
-        int cut = text.LastIndexOf(' ', length);
-        if (cut < length / 2) cut = length;
-        return string.Concat(text.AsSpan(0, cut).TrimEnd(), "…");
     }
 
     /// <inheritdoc />

@@ -1,7 +1,6 @@
-using Shoal.Engine.Dense;
 using Shoal.Engine.Search;
 
-namespace Shoal.Grains.Shards;
+namespace Shoal.Engine.Dense;
 
 /// <summary>
 /// Opportunistic batching of exact dense scans: while a scan runs, queries that arrive queue up,
@@ -9,24 +8,25 @@ namespace Shoal.Grains.Shards;
 /// memory is read once per batch instead of once per query. A lone query runs at once: batching
 /// adds no wait at low load and raises throughput under concurrency.
 /// </summary>
-internal sealed class DenseBatcher
+/// <remarks>
+/// A pass runs on the thread pool after its callers may have given up; when the segment's memory is
+/// reference-counted (<paramref name="owner"/>), the pass holds a reference on it so it is never unmapped
+/// under the scan. Without an owner the caller keeps the segment open while the batcher is in use.
+/// </remarks>
+/// <param name="segment">The segment scanned.</param>
+/// <param name="owner">The reference count that owns <paramref name="segment"/>, or null.</param>
+public sealed class DenseBatcher(DenseSegment segment, IReferenceCounted? owner = null)
 {
     /// <summary>Most queries scored in one pass.</summary>
     public const int MaxBatch = 64;
 
-    private readonly SegmentLease _owner;
-    private readonly DenseSegment _segment;
+    private readonly IReferenceCounted? _owner = owner;
+    private readonly DenseSegment _segment = segment;
     private readonly Lock _gate = new();
     private readonly Queue<Pending> _queue = new();
     private bool _running;
     private long _passes;
     private long _queries;
-
-    public DenseBatcher(SegmentLease owner, DenseSegment segment)
-    {
-        _owner = owner;
-        _segment = segment;
-    }
 
     /// <summary>Passes over the vectors so far.</summary>
     public long Passes => Interlocked.Read(ref _passes);
@@ -52,7 +52,7 @@ internal sealed class DenseBatcher
     private void RunPasses()
     {
         // Hold the segments while any pass runs: a caller that gives up early must not unmap them under us.
-        bool held = _owner.TryAcquire();
+        bool held = _owner?.TryAcquire() ?? true;
         try
         {
             while (true)
@@ -75,7 +75,7 @@ internal sealed class DenseBatcher
         }
         finally
         {
-            if (held) _owner.Release();
+            if (held) _owner?.Release();
         }
     }
 
