@@ -145,7 +145,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             if (S.Request == request) return Status();
             throw new InvalidOperationException($"Job '{Id}' already exists with a different request.");
         }
-        var (format, sources) = await JobSubmission.ValidateAsync(request, Files, _options.MaxShards);
+        var (format, sources) = await JobRequestChecks.ValidateAsync(request, Files, _options.MaxShards);
         string? placement = await ReplicaPlacementCheck.CheckAsync(GrainFactory, request.Replicas, request.StrictPlacement);
         var now = DateTimeOffset.UtcNow;
         var s = S;

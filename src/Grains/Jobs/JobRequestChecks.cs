@@ -7,7 +7,7 @@ using Shoal.Grains.Contracts;
 namespace Shoal.Grains.Jobs;
 
 /// <summary>The checks of a submitted job: its settings (by <see cref="IndexSpecification"/>) and its sources, which must exist.</summary>
-internal static class JobSubmission
+internal static class JobRequestChecks
 {
     /// <summary>Checks a request; returns the text format (null without a text source) and the sources to read, in order.</summary>
     public static async Task<(CorpusFormat? Format, List<JobSource> Sources)> ValidateAsync(IndexJobRequest r, JobFiles files, int maxShards)
