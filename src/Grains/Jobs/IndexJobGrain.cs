@@ -1,18 +1,11 @@
-using System.Diagnostics;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Runtime;
 using Orleans.Storage;
-using Shoal.Engine.Analysis;
-using Shoal.Engine.Dense;
-using Shoal.Engine.Indexing;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Security;
 using Shoal.Engine.Snapshots;
-using Shoal.Engine.Sparse;
-using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Placement;
 using Shoal.Grains.Hosting;
@@ -38,6 +31,10 @@ namespace Shoal.Grains.Jobs;
 /// manifest (with every channel's schema) is written (atomic publish); <b>activating</b>: the index
 /// grain adopts the version and its shards load it; the spills are deleted.</description></item>
 /// </list>
+/// The grain owns the job's claim, its persisted record (written after every step), the worker
+/// loop, the keep-alive timer, status and the end of the job; the phases are plain classes:
+/// <see cref="JobReading"/>, <see cref="JobBuild"/> and <see cref="JobPublication"/> (with
+/// <c>JobRequestChecks</c> for submission and <c>JobFiles</c> for sources).
 /// A new activation (after its silo died) claims the job by persisting it with a new attempt
 /// number — a stale activation then fails its next checkpoint on the ETag and stops — and resumes
 /// from the checkpoint: nothing checkpointed is read twice and nothing read is lost.
