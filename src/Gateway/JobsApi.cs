@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans;
 using Shoal.Gateway.Auth;
 using Shoal.Grains.Jobs;
+using Shoal.Engine.Indexing;
 
 namespace Shoal.Gateway;
 
@@ -82,10 +83,10 @@ public static class JobsApi
             Index = body.Index,
             Source = body.Source ?? "",
             Format = body.Format,
-            Shards = body.Shards ?? 1,
-            Replicas = body.Replicas ?? 1,
-            K1 = body.K1 ?? 0.9,
-            B = body.B ?? 0.4,
+            Shards = body.Shards ?? IndexSpecification.DefaultShards,
+            Replicas = body.Replicas ?? IndexSpecification.DefaultReplicas,
+            K1 = body.K1 ?? IndexSpecification.DefaultK1,
+            B = body.B ?? IndexSpecification.DefaultB,
             OnMalformed = body.OnMalformed ?? "skip",
             ChunkLines = body.ChunkLines ?? 0,
             SparseVectors = body.SparseVectors,
@@ -93,11 +94,11 @@ public static class JobsApi
             SparsePostingsPerTerm = body.SparsePostingsPerTerm,
             DenseVectors = body.DenseVectors,
             DenseDims = body.DenseDims,
-            DenseMetric = body.DenseMetric ?? "dot",
-            DenseStorage = body.DenseStorage ?? "fp32",
-            DenseIndex = body.DenseIndex ?? "hnsw",
-            HnswM = body.HnswM ?? 16,
-            HnswEfConstruction = body.HnswEfConstruction ?? 200,
+            DenseMetric = body.DenseMetric ?? IndexSpecification.DefaultDenseMetric,
+            DenseStorage = body.DenseStorage ?? IndexSpecification.DefaultDenseStorage,
+            DenseIndex = body.DenseIndex ?? IndexSpecification.DefaultDenseIndex,
+            HnswM = body.HnswM ?? IndexSpecification.DefaultHnswM,
+            HnswEfConstruction = body.HnswEfConstruction ?? IndexSpecification.DefaultHnswEfConstruction,
             StrictPlacement = body.StrictPlacement ?? false,
         };
         try

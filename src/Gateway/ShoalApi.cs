@@ -5,6 +5,7 @@ using Shoal.Engine.Snapshots;
 using Shoal.Grains.Contracts;
 using Shoal.Gateway.Auth;
 using Shoal.Gateway.Limits;
+using Shoal.Engine.Indexing;
 
 namespace Shoal.Gateway;
 
@@ -149,10 +150,10 @@ public static class ShoalApi
         {
             CorpusPath = body.Corpus,
             Format = body.Format,
-            Shards = body.Shards ?? 1,
-            K1 = body.K1 ?? 0.9,
-            B = body.B ?? 0.4,
-            Replicas = body.Replicas ?? 1,
+            Shards = body.Shards ?? IndexSpecification.DefaultShards,
+            K1 = body.K1 ?? IndexSpecification.DefaultK1,
+            B = body.B ?? IndexSpecification.DefaultB,
+            Replicas = body.Replicas ?? IndexSpecification.DefaultReplicas,
             Bm25 = body.Bm25,
             SparseVectorsPath = body.SparseVectors,
             SparseVocabularyPath = body.SparseVocabulary,
@@ -160,11 +161,11 @@ public static class ShoalApi
             SparsePostingsPerTerm = body.SparsePostingsPerTerm,
             DenseVectorsPath = body.DenseVectors,
             DenseDims = body.DenseDims,
-            DenseMetric = body.DenseMetric ?? "dot",
-            DenseStorage = body.DenseStorage ?? "fp32",
-            DenseIndex = body.DenseIndex ?? "hnsw",
-            HnswM = body.HnswM ?? 16,
-            HnswEfConstruction = body.HnswEfConstruction ?? 200,
+            DenseMetric = body.DenseMetric ?? IndexSpecification.DefaultDenseMetric,
+            DenseStorage = body.DenseStorage ?? IndexSpecification.DefaultDenseStorage,
+            DenseIndex = body.DenseIndex ?? IndexSpecification.DefaultDenseIndex,
+            HnswM = body.HnswM ?? IndexSpecification.DefaultHnswM,
+            HnswEfConstruction = body.HnswEfConstruction ?? IndexSpecification.DefaultHnswEfConstruction,
             DenseEncoder = body.DenseEncoder,
             StrictPlacement = body.StrictPlacement ?? false,
         };

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Shoal.Cli.Commands;
 using Shoal.Engine.Dense;
+using Shoal.Engine.Ingest;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Sparse;
 using Shoal.Grains.Contracts;

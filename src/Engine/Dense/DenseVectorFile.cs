@@ -4,7 +4,7 @@ namespace Shoal.Engine.Dense;
 
 /// <summary>
 /// Shoal's binary dense-vector file ("SHOALVEC", version 1): ids plus float32 rows, readable by
-/// <see cref="DenseVectorReader"/>, mappable with <see cref="MappedDenseVectors"/> and by numpy
+/// <see cref="Ingest.DenseVectorReader"/>, mappable with <see cref="MappedDenseVectors"/> and by numpy
 /// (<c>np.memmap(path, '&lt;f4', 'r', offset=rows_offset, shape=(count, dims))</c>).
 /// </summary>
 /// <remarks>
@@ -22,7 +22,7 @@ namespace Shoal.Engine.Dense;
 /// padding   zeros up to the rows offset
 /// rows      count x dims float32, row-major; the file ends exactly after the last row
 /// </code>
-/// Every component must be finite. A gzip-compressed copy is also accepted by <see cref="DenseVectorReader"/>.
+/// Every component must be finite. A gzip-compressed copy is also accepted by <see cref="Ingest.DenseVectorReader"/>.
 /// </remarks>
 public static class DenseVectorFile
 {

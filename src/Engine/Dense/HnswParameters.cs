@@ -13,8 +13,14 @@ namespace Shoal.Engine.Dense;
 /// Must be at least 1; values below <paramref name="M"/> are raised to <paramref name="M"/>.
 /// </param>
 /// <param name="Seed">Seed of the level assignment and of the insertion order.</param>
-public sealed record HnswParameters(int M = 16, int EfConstruction = 200, int Seed = 42)
+public sealed record HnswParameters(int M = HnswParameters.DefaultM, int EfConstruction = HnswParameters.DefaultEfConstruction, int Seed = 42)
 {
+    /// <summary>The default <c>M</c>.</summary>
+    public const int DefaultM = 16;
+
+    /// <summary>The default <c>EfConstruction</c>.</summary>
+    public const int DefaultEfConstruction = 200;
+
     /// <summary>The query-time <c>ef</c> used when a caller does not choose one.</summary>
     public const int DefaultEfSearch = 64;
 

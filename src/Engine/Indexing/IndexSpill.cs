@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using Shoal.Engine.Analysis;
+using Shoal.Engine.Ingest;
 using Shoal.Engine.Routing;
 using Shoal.Engine.Sparse;
 
@@ -12,12 +13,6 @@ namespace Shoal.Engine.Indexing;
 /// the same id: the highest line wins.
 /// </summary>
 public sealed record TextSpillRecord(long Line, string Id, string? Title, string Text, int Length, string[] Terms, int[] Frequencies);
-
-/// <summary>A learned-sparse document as spilled by a chunk (term ids of the index vocabulary, ascending).</summary>
-public sealed record SparseSpillRecord(long Line, string Id, string? Text, int[] Terms, float[] Weights);
-
-/// <summary>A dense vector as spilled by a chunk.</summary>
-public sealed record DenseSpillRecord(long Line, string Id, float[] Vector);
 
 /// <summary>
 /// Spill files: the per-shard output of one chunk of an indexing job, kept until the job builds

@@ -1,3 +1,4 @@
+using Shoal.Engine.Ingest;
 namespace Shoal.Engine.Indexing;
 
 /// <summary>

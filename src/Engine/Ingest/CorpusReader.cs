@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Shoal.Engine.Indexing;
 
 namespace Shoal.Engine.Ingest;
 
@@ -23,6 +22,8 @@ namespace Shoal.Engine.Ingest;
 /// or UTF-8, a non-object, a missing, empty or non-string id, missing or non-string text) throws
 /// <see cref="CorpusFormatException"/> naming the file and the 1-based line number, when the
 /// enumeration reaches that line; documents before it have already been yielded.
+/// This is the whole-file view of the one corpus reader, <see cref="CorpusChunkReader"/> (which
+/// indexing jobs read in checkpointed chunks): the first malformed line it reports is thrown here.
 /// </remarks>
 public static class CorpusReader
 {
@@ -53,46 +54,39 @@ public static class CorpusReader
     /// <summary>True when the line holds only spaces, tabs, carriage returns or form/vertical feeds.</summary>
     internal static bool IsBlank(ReadOnlySpan<byte> line) => CorpusLineParser.IsBlank(line);
 
+    /// <summary>Lines the view reads at a time.</summary>
+    private const int ChunkLines = 1024;
+
     private static IEnumerable<SourceDocument> ReadLines(string path, CorpusFormat format)
     {
-        using var lines = new Utf8LineReader(InputStreams.Open(path));
-        while (true)
+        using var reader = CorpusChunkReader.Open(path, format);
+        while (!reader.EndOfInput)
         {
-            SourceDocument? document = ReadNext(lines, path, format);
-            if (document is null)
-            {
-                yield break;
-            }
-
-            yield return document;
-        }
-    }
-
-    private static SourceDocument? ReadNext(Utf8LineReader lines, string path, CorpusFormat format)
-    {
-        ReadOnlySpan<byte> line;
-        while (true)
-        {
+            CorpusChunk chunk;
             try
             {
-                if (!lines.TryReadLine(out line))
-                {
-                    return null;
-                }
+                chunk = reader.ReadChunk(ChunkLines);
             }
             catch (InvalidDataException ex)
             {
-                throw new CorpusFormatException(path, lines.LineNumber + 1, $"unreadable input ({ex.Message})", ex);
+                // The line after the last one read cannot be read; the inner exception says why.
+                throw new CorpusFormatException(path, reader.LinesDone + 1, $"unreadable input ({ex.InnerException?.Message ?? ex.Message})", ex);
+            }
+            long stopAt = chunk.Malformed.Count > 0 ? chunk.Malformed[0].Line : long.MaxValue;
+            foreach (var document in chunk.Documents)
+            {
+                if (document.Line > stopAt)
+                {
+                    break;
+                }
+
+                yield return document.Document;
             }
 
-            if (!IsBlank(line))
+            if (chunk.Malformed.Count > 0)
             {
-                break;
+                throw new CorpusFormatException(path, stopAt, chunk.Malformed[0].Reason);
             }
         }
-
-        // The per-line rules live in CorpusLineParser (shared with the chunked job reader).
-        return CorpusLineParser.TryParse(line, format, out string? reason)
-            ?? throw new CorpusFormatException(path, lines.LineNumber, reason!);
     }
 }

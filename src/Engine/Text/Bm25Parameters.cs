@@ -10,8 +10,14 @@ namespace Shoal.Engine.Text;
 /// When true, document lengths are rounded through Lucene's SmallFloat byte encoding before
 /// scoring (as Lucene/Anserini do); when false the exact length is used.
 /// </param>
-public sealed record Bm25Parameters(double K1 = 0.9, double B = 0.4, bool LuceneLengthNorm = true)
+public sealed record Bm25Parameters(double K1 = Bm25Parameters.DefaultK1, double B = Bm25Parameters.DefaultB, bool LuceneLengthNorm = true)
 {
+    /// <summary>The default k1.</summary>
+    public const double DefaultK1 = 0.9;
+
+    /// <summary>The default b.</summary>
+    public const double DefaultB = 0.4;
+
     /// <summary>Anserini's defaults for BEIR.</summary>
     public static Bm25Parameters Default { get; } = new();
 

@@ -1,4 +1,5 @@
 using Orleans;
+using Shoal.Engine.Indexing;
 
 namespace Shoal.Grains.Contracts;
 
@@ -29,13 +30,13 @@ public sealed record IngestRequest
     /// <summary>"beir", "tsv" or "msmarco-v2"; null detects from the file name.</summary>
     [Id(1)] public string? Format { get; init; }
     /// <summary>Number of shards (1..1024).</summary>
-    [Id(2)] public int Shards { get; init; } = 1;
+    [Id(2)] public int Shards { get; init; } = IndexSpecification.DefaultShards;
     /// <summary>BM25 k1.</summary>
-    [Id(3)] public double K1 { get; init; } = 0.9;
+    [Id(3)] public double K1 { get; init; } = IndexSpecification.DefaultK1;
     /// <summary>BM25 b.</summary>
-    [Id(4)] public double B { get; init; } = 0.4;
+    [Id(4)] public double B { get; init; } = IndexSpecification.DefaultB;
     /// <summary>Copies of each shard served from different silos (1..8).</summary>
-    [Id(5)] public int Replicas { get; init; } = 1;
+    [Id(5)] public int Replicas { get; init; } = IndexSpecification.DefaultReplicas;
     /// <summary>Build the BM25 channel from the corpus (default: yes when a corpus is given).</summary>
     [Id(6)] public bool? Bm25 { get; init; }
     /// <summary>Learned-sparse document vectors: Anserini JSON vector lines <c>{"id", "contents", "vector": {token: weight}}</c>, gzip accepted.</summary>
@@ -49,15 +50,15 @@ public sealed record IngestRequest
     /// <summary>Dense dimensions; null takes them from the first vector (or the encoder).</summary>
     [Id(11)] public int? DenseDims { get; init; }
     /// <summary>"dot" or "cosine".</summary>
-    [Id(12)] public string DenseMetric { get; init; } = "dot";
+    [Id(12)] public string DenseMetric { get; init; } = IndexSpecification.DefaultDenseMetric;
     /// <summary>"fp32", "fp16" or "int8".</summary>
-    [Id(13)] public string DenseStorage { get; init; } = "fp32";
+    [Id(13)] public string DenseStorage { get; init; } = IndexSpecification.DefaultDenseStorage;
     /// <summary>"hnsw" (approximate by default, exact on request) or "flat" (exact scans only).</summary>
-    [Id(14)] public string DenseIndex { get; init; } = "hnsw";
+    [Id(14)] public string DenseIndex { get; init; } = IndexSpecification.DefaultDenseIndex;
     /// <summary>HNSW links per node.</summary>
-    [Id(15)] public int HnswM { get; init; } = 16;
+    [Id(15)] public int HnswM { get; init; } = IndexSpecification.DefaultHnswM;
     /// <summary>HNSW build beam width.</summary>
-    [Id(16)] public int HnswEfConstruction { get; init; } = 200;
+    [Id(16)] public int HnswEfConstruction { get; init; } = IndexSpecification.DefaultHnswEfConstruction;
     /// <summary>Encoder (by name) that turns text into dense vectors.</summary>
     [Id(17)] public string? DenseEncoder { get; init; }
     /// <summary>Seismic static pruning: postings kept per term in the approximate index; null uses the default.</summary>

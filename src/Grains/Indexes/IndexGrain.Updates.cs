@@ -403,25 +403,8 @@ public sealed partial class IndexGrain
     /// <summary>The build plan that reproduces a published schema.</summary>
     private static IndexBuildPlan PlanFor(IndexSchema schema, int shards, SparseVocabulary? vocabulary)
     {
-        DenseBuildOptions? dense = null;
-        if (schema.Dense is { } d)
-        {
-            dense = new DenseBuildOptions(
-                d.Dims,
-                d.Metric == "cosine" ? DenseMetric.Cosine : DenseMetric.Dot,
-                d.Storage switch { "fp16" => DenseStorage.Float16, "int8" => DenseStorage.Int8, _ => DenseStorage.Float32 },
-                new HnswParameters(d.M, d.EfConstruction))
-            {
-                BuildAnnIndex = d.Index == "hnsw",
-            };
-        }
-        var plan = new IndexBuildPlan
-        {
-            Shards = shards,
-            Text = schema.Text is { } t ? new Bm25Parameters(t.K1, t.B, t.LuceneLengthNorm) : null,
-            SparseVocabulary = schema.Sparse is null ? null : vocabulary ?? throw new InvalidDataException("The sparse channel's vocabulary is missing."),
-            Dense = dense,
-        };
+        if (schema.Sparse is not null && vocabulary is null) throw new InvalidDataException("The sparse channel's vocabulary is missing.");
+        var plan = IndexSpecification.Of(schema, shards).Plan(vocabulary);
         plan.Validate();
         return plan;
     }

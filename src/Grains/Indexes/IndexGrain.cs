@@ -245,25 +245,15 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         if (corpus is null && sparseVectors is null && denseVectors is null)
             throw new ArgumentException("Nothing to index: give a corpus (text), sparse vectors or dense vectors.");
         var format = corpus is null ? CorpusFormat.BeirJsonl : request.Format is null ? CorpusFormats.Detect(corpus) : CorpusFormats.Parse(request.Format);
-        if (request.Shards < 1 || request.Shards > _options.MaxShards)
-            throw new ArgumentException($"shards must be between 1 and {_options.MaxShards} (got {request.Shards}).");
-        if (request.Replicas < 1 || request.Replicas > 8)
-            throw new ArgumentException($"replicas must be between 1 and 8 (got {request.Replicas}).");
-
-        bool bm25 = request.Bm25 ?? corpus is not null;
-        if (bm25 && corpus is null) throw new ArgumentException("The bm25 channel needs a text corpus.");
-        Bm25Parameters? text = null;
-        if (bm25)
-        {
-            text = new Bm25Parameters(request.K1, request.B);
-            text.Validate();
-        }
+        var spec = request.Specification(corpus is not null);
+        if (spec.Text && corpus is null) throw new ArgumentException("The bm25 channel needs a text corpus.");
+        spec.Validate(_options.MaxShards);
 
         // Sparse channel: precomputed vectors, or the corpus encoded by a named encoder.
         SparseVocabulary? vocabulary = null;
         string? vocabularyPath = null;
-        string? sparseEncoder = request.SparseEncoder;
-        if (sparseVectors is not null || sparseEncoder is not null)
+        string? sparseEncoder = spec.SparseEncoder;
+        if (spec.Sparse)
         {
             if (sparseVectors is null && corpus is null) throw new ArgumentException($"Sparse encoder '{sparseEncoder}' needs a text corpus to encode.");
             vocabularyPath = request.SparseVocabularyPath is not null
@@ -279,33 +269,13 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
                     throw new ArgumentException($"Encoder '{sparseEncoder}' has a vocabulary of {described.Dims} tokens but the index vocabulary has {vocabulary.Count}.");
             }
         }
-        if (request.SparsePostingsPerTerm is < 1) throw new ArgumentException($"sparsePostingsPerTerm must be at least 1 (got {request.SparsePostingsPerTerm}).");
 
-        // Dense channel.
-        DenseBuildOptions? dense = null;
-        DenseChannelSchema? denseSchema = null;
-        string? denseEncoder = request.DenseEncoder;
-        if (denseVectors is not null || denseEncoder is not null)
+        // Dense channel: its dimensions from the request, the encoder or the first vector.
+        string? denseEncoder = spec.DenseEncoder;
+        if (spec.Dense)
         {
             if (denseVectors is null && corpus is null) throw new ArgumentException($"Dense encoder '{denseEncoder}' needs a text corpus to encode.");
-            var metric = request.DenseMetric switch
-            {
-                "dot" => DenseMetric.Dot,
-                "cosine" => DenseMetric.Cosine,
-                _ => throw new ArgumentException($"denseMetric must be 'dot' or 'cosine' (got '{request.DenseMetric}')."),
-            };
-            var storage = request.DenseStorage switch
-            {
-                "fp32" => DenseStorage.Float32,
-                "fp16" => DenseStorage.Float16,
-                "int8" => DenseStorage.Int8,
-                _ => throw new ArgumentException($"denseStorage must be 'fp32', 'fp16' or 'int8' (got '{request.DenseStorage}')."),
-            };
-            if (request.DenseIndex is not ("hnsw" or "flat")) throw new ArgumentException($"denseIndex must be 'hnsw' or 'flat' (got '{request.DenseIndex}').");
-            if (request.HnswM < 2 || request.HnswM > 128) throw new ArgumentException($"hnswM must be between 2 and 128 (got {request.HnswM}).");
-            if (request.HnswEfConstruction < 8 || request.HnswEfConstruction > 4096) throw new ArgumentException($"hnswEfConstruction must be between 8 and 4096 (got {request.HnswEfConstruction}).");
-            int? dims = request.DenseDims;
-            if (dims is < 1 or > 65536) throw new ArgumentException($"denseDims must be between 1 and 65536 (got {dims}).");
+            int? dims = spec.DenseDims;
             if (denseEncoder is not null)
             {
                 var described = await _encoders.DescribeAsync(denseEncoder, CancellationToken.None);
@@ -325,23 +295,12 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
                 }
                 if (dims is null or 0) throw new ArgumentException($"Dense vectors file '{denseVectors}' holds no vectors.");
             }
-            dense = new DenseBuildOptions(dims.Value, metric, storage, new HnswParameters(request.HnswM, request.HnswEfConstruction))
-            {
-                BuildAnnIndex = request.DenseIndex == "hnsw",
-            };
-            denseSchema = new DenseChannelSchema(dims.Value, request.DenseMetric, request.DenseStorage, request.DenseIndex, request.HnswM, request.HnswEfConstruction, denseEncoder);
+            spec = spec with { DenseDims = dims };
         }
 
-        var plan = new IndexBuildPlan
-        {
-            Shards = request.Shards,
-            Text = text,
-            SparseVocabulary = vocabulary,
-            SparseOptions = request.SparsePostingsPerTerm is { } ppt ? new SparseBuildOptions(1f) { PostingsPerTerm = ppt } : new SparseBuildOptions(1f),
-            Dense = dense,
-        };
+        var plan = spec.Plan(vocabulary);
         plan.Validate();
-        return new IngestJob(plan, corpus, format, sparseVectors, vocabularyPath, sparseEncoder, denseVectors, denseEncoder, denseSchema);
+        return new IngestJob(plan, corpus, format, sparseVectors, vocabularyPath, sparseEncoder, denseVectors, denseEncoder, spec.Dense ? spec.DenseSchema(spec.DenseDims!.Value) : null);
     }
 
     private async Task RunIngestAsync(IndexVersionBuilder builder, IngestJob job, int replicas)

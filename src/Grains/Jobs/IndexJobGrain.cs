@@ -1,18 +1,11 @@
-using System.Diagnostics;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Runtime;
 using Orleans.Storage;
-using Shoal.Engine.Analysis;
-using Shoal.Engine.Dense;
-using Shoal.Engine.Indexing;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Security;
 using Shoal.Engine.Snapshots;
-using Shoal.Engine.Sparse;
-using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Placement;
 using Shoal.Grains.Hosting;
@@ -38,6 +31,10 @@ namespace Shoal.Grains.Jobs;
 /// manifest (with every channel's schema) is written (atomic publish); <b>activating</b>: the index
 /// grain adopts the version and its shards load it; the spills are deleted.</description></item>
 /// </list>
+/// The grain owns the job's claim, its persisted record (written after every step), the worker
+/// loop, the keep-alive timer, status and the end of the job; the phases are plain classes:
+/// <see cref="JobReading"/>, <see cref="JobBuild"/> and <see cref="JobPublication"/> (with
+/// <c>JobRequestChecks</c> for submission and <c>JobFiles</c> for sources).
 /// A new activation (after its silo died) claims the job by persisting it with a new attempt
 /// number — a stale activation then fails its next checkpoint on the ETag and stops — and resumes
 /// from the checkpoint: nothing checkpointed is read twice and nothing read is lost.
@@ -56,10 +53,8 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
     private Task? _worker;
     private CancellationTokenSource? _stop;
     private IGrainTimer? _keepAlive;
-    private IChunkSourceReader? _reader;
-    private int _readerSource = -1;
-    private readonly Dictionary<string, string> _localSources = new(StringComparer.Ordinal);
-    private SparseVocabulary? _vocabulary;
+    private JobFiles? _files;
+    private JobReading? _reading;
     private bool _superseded;
 
     /// <summary>Created by Orleans.</summary>
@@ -85,9 +80,13 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
 
     private bool Finished => S.State is IndexJobState.Succeeded or IndexJobState.Failed or IndexJobState.Cancelled;
 
-    private string SpillPrefix => $"jobs/spill/{Id}";
-
     private string ScratchDirectory => Path.Combine(_options.BuildDirectory, "jobs", Id, _scratch);
+
+    /// <summary>The job's files in this activation.</summary>
+    private JobFiles Files => _files ??= new JobFiles(_catalog, _roots, _options, Id, ScratchDirectory, RuntimeIdentity);
+
+    /// <summary>The reading phase, with the reader it keeps open between chunks.</summary>
+    private JobReading Reading => _reading ??= new JobReading(Files, _jobOptions);
 
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -143,20 +142,20 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             if (S.Request == request) return Status();
             throw new InvalidOperationException($"Job '{Id}' already exists with a different request.");
         }
-        var (format, sources) = await ValidateAsync(request);
+        var (format, sources) = await JobRequestChecks.ValidateAsync(request, Files, _options.MaxShards);
         string? placement = await ReplicaPlacementCheck.CheckAsync(GrainFactory, request.Replicas, request.StrictPlacement);
         var now = DateTimeOffset.UtcNow;
         var s = S;
         s.Warnings = placement is null ? [] : [placement];
         if (placement is not null) LogPlacementWarning(_logger, Id, placement);
-        if (request.SparseVectors is not null) await StoreVocabularyAsync(request);
+        if (request.SparseVectors is not null) await Files.StoreVocabularyAsync(s, request);
         s.Request = request;
         s.State = IndexJobState.Running;
         s.Phase = "reading";
         s.Format = format is { } f ? CorpusFormats.Name(f) : "";
         s.Sources = sources;
         s.DenseDims = request.DenseDims ?? 0;
-        Recount();
+        s.Recount();
         s.CreatedUtc = now;
         s.UpdatedUtc = now;
         s.Silo = RuntimeIdentity;
@@ -272,8 +271,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         finally
         {
             Diagnostics.ShoalTelemetry.SetJob(Id, "", null, 0);
-            _reader?.Dispose();
-            _reader = null;
+            _reading?.Close();
             if (Finished) { _keepAlive?.Dispose(); _keepAlive = null; }
             try { if (Directory.Exists(ScratchDirectory)) Directory.Delete(ScratchDirectory, recursive: true); }
             catch (IOException) { }
@@ -282,181 +280,25 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
 
     private IndexJobRequest Request => S.Request!;
 
-    private void CloseReader()
-    {
-        _reader?.Dispose();
-        _reader = null;
-        _readerSource = -1;
-    }
-
-    /// <summary>Sets the record's counters to the sums over its sources.</summary>
-    private void Recount()
-    {
-        var s = S;
-        s.LinesDone = s.Sources.Sum(x => x.LinesDone);
-        s.ChunksDone = s.Sources.Sum(x => x.ChunksDone);
-        s.DocumentsRead = s.Sources.Sum(x => x.DocumentsRead);
-        s.Malformed = s.Sources.Sum(x => x.Malformed);
-        s.BytesRead = s.Sources.Sum(x => x.BytesRead);
-        s.TotalBytes = s.Sources.Sum(x => x.TotalBytes);
-    }
-
-    private static string ChannelOf(string kind) => kind switch
-    {
-        IndexJobSources.Text => IndexChannels.Text,
-        IndexJobSources.Sparse => IndexChannels.Sparse,
-        IndexJobSources.Dense => IndexChannels.Dense,
-        _ => throw new InvalidOperationException($"Unknown source kind '{kind}'."),
-    };
-
-    /// <summary>What one chunk of a source gave.</summary>
-    private sealed record ChunkOutcome(long Lines, int Documents, IReadOnlyList<MalformedLine> Malformed, MalformedLine? StopAt, bool EndOfInput,
-        string Format, SparseMaxWeightTracker? SparseMax, int DenseDims);
-
+    /// <summary>Reads, spills and records one chunk (<see cref="JobReading"/>), then persists the checkpoint.</summary>
     private async Task ReadChunkAsync(CancellationToken cancellationToken)
     {
-        var request = Request;
-        int index = S.Sources.FindIndex(x => !x.Done);
-        if (index < 0)
+        var step = await Reading.ReadChunkAsync(S, cancellationToken);
+        if (step is null)
         {
             await EndReadingAsync();
             return;
         }
-        var source = S.Sources[index];
-        if (_readerSource != index) CloseReader();
-        int chunkLines = request.ChunkLines > 0 ? request.ChunkLines : _jobOptions.ChunkLines;
-        bool stop = request.OnMalformed == "stop";
-        long chunkNo = source.ChunksDone;
-        string kind = source.Kind;
-        string local = await LocalFileAsync(source.Source, kind, cancellationToken);
-        var vocabulary = kind == IndexJobSources.Sparse ? await VocabularyAsync(cancellationToken) : null;
-        var textFormat = kind == IndexJobSources.Text ? CorpusFormats.Parse(S.Format) : default;
-        var sparseMax = new SparseMaxWeightTracker(S.SparseMaxWeight, S.SparseMaxHolder, S.SparseMaxStale);
-        int denseDims = S.DenseDims;
-        var clock = Stopwatch.StartNew();
-        var store = _catalog.Store;
-        string scratch = ScratchDirectory;
-        string prefix = SpillPrefix;
-        string channel = ChannelOf(kind);
-        long linesDone = source.LinesDone;
-        int shards = request.Shards;
-        var reader = _reader;
-
-        async Task SpillAsync<T>(List<T>[] byShard, Action<string, IEnumerable<T>> write, CancellationToken ct)
+        if (step.Failure is { } failure)
         {
-            await Parallel.ForEachAsync(Enumerable.Range(0, shards).Where(s => byShard[s].Count > 0),
-                new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (s, token) =>
-                {
-                    string key = IndexSpill.ChunkKey(prefix, channel, s, chunkNo);
-                    string path = Path.Combine(scratch, "spill", key.Replace('/', Path.DirectorySeparatorChar));
-                    write(path, byShard[s]);
-                    await store.PutFileAsync(key, path, token);
-                    File.Delete(path);
-                });
-        }
-
-        // Keeps the records before the first malformed line under the "stop" policy (the job fails at it).
-        static (List<T> Kept, MalformedLine? StopAt) Cut<T>(IReadOnlyList<T> records, IReadOnlyList<MalformedLine> malformed, bool stop, Func<T, long> lineOf)
-        {
-            if (!stop || malformed.Count == 0) return (records as List<T> ?? [.. records], null);
-            var at = malformed[0];
-            return ([.. records.Where(r => lineOf(r) < at.Line)], at);
-        }
-
-        var outcome = await Task.Run(async () =>
-        {
-            switch (kind)
-            {
-                case IndexJobSources.Text:
-                    {
-                        var r = (CorpusChunkReader)(reader ??= CorpusChunkReader.Open(local, textFormat, linesDone));
-                        var c = r.ReadChunk(chunkLines, cancellationToken);
-                        var (docs, at) = Cut(c.Documents, c.Malformed, stop, d => d.Line);
-                        if (at is null) await SpillAsync(IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
-                        return new ChunkOutcome(c.Lines, docs.Count, c.Malformed, at, c.EndOfInput, CorpusFormats.Name(textFormat), null, denseDims);
-                    }
-                case IndexJobSources.Sparse:
-                    {
-                        var r = (SparseChunkReader)(reader ??= SparseChunkReader.Open(local, vocabulary!, linesDone));
-                        var c = r.ReadChunk(chunkLines, cancellationToken);
-                        var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
-                        if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
-                        return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, "anserini", sparseMax.Observe(records), denseDims);
-                    }
-                default:
-                    {
-                        var r = (DenseChunkReader)(reader ??= DenseChunkReader.Open(local, denseDims, linesDone));
-                        var c = r.ReadChunk(chunkLines, cancellationToken);
-                        var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
-                        if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
-                        return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, r.Binary ? "shoalvec" : "jsonl", null, r.Dims);
-                    }
-            }
-        }, cancellationToken);
-        _reader = reader;
-        _readerSource = index;
-
-        var st = S;
-        st.ReadingSeconds += clock.Elapsed.TotalSeconds;
-        source.Format = outcome.Format;
-        source.BytesRead = reader!.BytesRead;
-        source.DocumentsRead += outcome.Documents;
-        Diagnostics.ShoalTelemetry.JobDocuments.Add(outcome.Documents, new KeyValuePair<string, object?>("index", Request.Index));
-        var malformed = outcome.StopAt is { } first ? [first] : outcome.Malformed;
-        source.Malformed += malformed.Count;
-        foreach (var m in malformed.Take(Math.Max(0, _jobOptions.MaxMalformedReported - st.MalformedLines.Count)))
-            st.MalformedLines.Add(new MalformedLineInfo { Line = m.Line, Reason = m.Reason, Source = kind });
-        if (outcome.StopAt is { } at)
-        {
-            source.LinesDone = at.Line - 1;
-            Recount();
-            string unit = reader is DenseChunkReader { Binary: true } ? "record" : "line";
-            string what = kind switch
-            {
-                IndexJobSources.Sparse => "sparse vectors ",
-                IndexJobSources.Dense => "dense vectors ",
-                _ => "",
-            };
-            await EndAsync(IndexJobState.Failed, "failed", $"Malformed {unit} {at.Line} of {what}'{source.Source}': {at.Reason} (onMalformed is 'stop').");
+            await EndAsync(IndexJobState.Failed, "failed", failure);
             return;
         }
-        source.LinesDone += outcome.Lines;
-        source.ChunksDone = chunkNo + 1;
-        if (outcome.SparseMax is { } max)
-        {
-            st.SparseMaxWeight = max.MaxWeight;
-            st.SparseMaxHolder = max.HolderId;
-            st.SparseMaxStale = max.Stale;
-        }
-        if (kind == IndexJobSources.Dense) st.DenseDims = outcome.DenseDims;
-        if (outcome.EndOfInput)
-        {
-            source.Done = true;
-            CloseReader();
-            if (source.DocumentsRead == 0)
-            {
-                // Publishing an empty index would look like success; say what was wrong instead.
-                Recount();
-                var firstBad = st.MalformedLines.FirstOrDefault(m => m.Source == kind);
-                await EndAsync(IndexJobState.Failed, "failed", source.Malformed == 0
-                    ? $"'{source.Source}' ({kind}) holds no documents."
-                    : $"'{source.Source}' ({kind}) holds no well-formed document: all {source.Malformed} lines were malformed" +
-                      (firstBad is null ? "." : $" (the first, line {firstBad.Line}: {firstBad.Reason})."));
-                return;
-            }
-            if (kind == IndexJobSources.Dense && st.DenseDims == 0)
-            {
-                Recount();
-                await EndAsync(IndexJobState.Failed, "failed", $"Dense vectors '{source.Source}' hold no well-formed vector, so their dimensions are unknown.");
-                return;
-            }
-        }
-        Recount();
-        if (st.Sources.All(x => x.Done)) st.Phase = "building";
-        st.UpdatedUtc = DateTimeOffset.UtcNow;
+        S.UpdatedUtc = DateTimeOffset.UtcNow;
         // A checkpoint records work already done: it is written whole even when the job is stopping (the stop token is not forwarded).
         await _state.WriteStateAsync(CancellationToken.None);
-        LogChunk(_logger, Id, kind, chunkNo, source.LinesDone, st.DocumentsRead, st.Malformed);
+        var source = S.Sources.First(x => x.Kind == step.Kind);
+        LogChunk(_logger, Id, step.Kind, step.Chunk, source.LinesDone, S.DocumentsRead, S.Malformed);
     }
 
     /// <summary>Every source is read (a record whose sources were all done before it moved on).</summary>
@@ -467,6 +309,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         await _state.WriteStateAsync();
     }
 
+    /// <summary>Claims the version number, then builds and uploads shard by shard (<see cref="JobBuild"/>), persisting after each step.</summary>
     private async Task BuildAsync(CancellationToken cancellationToken)
     {
         var request = Request;
@@ -479,17 +322,9 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             await _state.WriteStateAsync(CancellationToken.None);
         }
         long version = S.Version.Value;
-        var vocabulary = request.SparseVectors is null ? null : await VocabularyAsync(cancellationToken);
-        var plan = Plan(request, vocabulary, S.DenseDims);
-        var spills = await MaterializeSpillsAsync(request.Shards, cancellationToken);
-        var builder = new SpillIndexBuilder(plan);
-        float? knownMax = S.SparseMaxStale ? null : S.SparseMaxWeight;
-        var stats = await Task.Run(() => builder.ComputeStatistics(s => spills[s], knownMax, cancellationToken), cancellationToken);
-        if (vocabulary is not null && S.SparseMaxStale)
+        var build = await JobBuild.PrepareAsync(Files, S, cancellationToken);
+        if (build.ScaleRecomputed)
         {
-            // The scale gathered while reading belonged to a replaced record: keep the recomputed one.
-            S.SparseMaxWeight = stats.SparseMaxWeight;
-            S.SparseMaxStale = false;
             S.UpdatedUtc = DateTimeOffset.UtcNow;
             await _state.WriteStateAsync(CancellationToken.None);
         }
@@ -497,70 +332,25 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         {
             if (S.Shards.Any(x => x.Shard == shard)) continue;
             if (S.CancelRequested) return;
-            var clock = Stopwatch.StartNew();
-            string dir = Path.Combine(ScratchDirectory, "build", $"shard-{shard:D4}");
-            int s = shard;
-            var built = await Task.Run(() => builder.BuildShard(s, spills[s], stats, dir, cancellationToken), cancellationToken);
-            var segments = new List<JobSegment>();
-            foreach (var seg in built.Segments)
-            {
-                long started = Stopwatch.GetTimestamp();
-                var uploaded = await _catalog.UploadSegmentAsync(request.Index, version, shard, seg.Path, cancellationToken);
-                Diagnostics.TransferMetrics.Uploaded(request.Index, uploaded.Bytes, Stopwatch.GetElapsedTime(started));
-                segments.Add(new JobSegment { Key = uploaded.Key, Bytes = uploaded.Bytes, Xxh3 = uploaded.Xxh3, Channel = seg.Channel });
-            }
-            Directory.Delete(dir, recursive: true);
-            S.Shards.Add(new JobShard { Shard = shard, DocCount = built.DocCount, Segments = segments });
-            S.BuildingSeconds += clock.Elapsed.TotalSeconds;
+            await build.BuildShardAsync(shard, version, cancellationToken);
             S.UpdatedUtc = DateTimeOffset.UtcNow;
             await _state.WriteStateAsync(CancellationToken.None);
         }
-        S.TotalLength = stats.TotalLength;
+        S.TotalLength = build.Statistics.TotalLength;
         S.DocumentsIndexed = S.Shards.Sum(x => x.DocCount);
         S.Phase = "publishing";
         S.UpdatedUtc = DateTimeOffset.UtcNow;
         await _state.WriteStateAsync(CancellationToken.None);
     }
 
+    /// <summary>Publishes the manifest (<see cref="JobPublication"/>) and moves on to activating.</summary>
     private async Task PublishAsync()
     {
-        var request = Request;
-        long version = S.Version!.Value;
-        SparseChannelSchema? sparse = null;
-        if (request.SparseVectors is not null)
-        {
-            // The vocabulary is stored with the version, as the in-memory ingest does, so any silo can map query tokens.
-            string key = SnapshotCatalog.VocabularyKey(request.Index, version);
-            string local = await LocalFileAsync(StorePrefix + S.VocabularyKey, "vocabulary", CancellationToken.None);
-            await _catalog.Store.PutFileAsync(key, local);
-            sparse = new SparseChannelSchema(key, S.VocabularyXxh3!, S.VocabularySize, S.SparseMaxWeight);
-        }
-        DenseChannelSchema? dense = request.DenseVectors is null ? null
-            : new DenseChannelSchema(S.DenseDims, request.DenseMetric, request.DenseStorage, request.DenseIndex, request.HnswM, request.HnswEfConstruction);
-        var manifest = new IndexManifest
-        {
-            Index = request.Index,
-            Version = version,
-            CreatedUtc = DateTimeOffset.UtcNow,
-            ShardCount = request.Shards,
-            Replicas = request.Replicas,
-            Schema = new IndexSchema(
-                string.IsNullOrWhiteSpace(request.Source) ? null : new TextChannelSchema(EnglishAnalyzer.Instance.Name, request.K1, request.B, true),
-                sparse,
-                dense),
-            DocCount = S.DocumentsIndexed,
-            TotalLength = S.TotalLength,
-            Shards = [.. S.Shards.OrderBy(x => x.Shard).Select(x => new ShardManifest(x.Shard, x.DocCount,
-                [.. x.Segments.Select(g => new SegmentManifest(g.Key, g.Bytes, g.Xxh3, g.Channel))]))],
-        };
-        var existing = await _catalog.GetManifestAsync(request.Index, version);
-        if (existing is null) await _catalog.PublishAsync(manifest);
-        else if (!existing.Shards.SelectMany(x => x.Segments).Select(g => g.Xxh3).SequenceEqual(manifest.Shards.SelectMany(x => x.Segments).Select(g => g.Xxh3)))
-            throw new InvalidOperationException($"Version {version} of index '{request.Index}' was published by another build while this job ran; submit the job again.");
+        await JobPublication.PublishAsync(Files, S);
         S.Phase = "activating";
         S.UpdatedUtc = DateTimeOffset.UtcNow;
         await _state.WriteStateAsync();
-        LogPublished(_logger, Id, request.Index, version, S.DocumentsIndexed);
+        LogPublished(_logger, Id, Request.Index, S.Version!.Value, S.DocumentsIndexed);
     }
 
     private async Task ActivateAsync()
@@ -579,7 +369,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
     {
         S.UpdatedUtc = DateTimeOffset.UtcNow;
         await _state.WriteStateAsync();
-        try { await _catalog.Store.DeletePrefixAsync(SpillPrefix + "/"); }
+        try { await _catalog.Store.DeletePrefixAsync(Files.SpillPrefix + "/"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { LogCleanupFailed(_logger, e, Id); }
         var s = S;
         s.State = state;
@@ -597,241 +387,12 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
 #pragma warning restore CA1031
     }
 
-    /// <summary>The build plan of a request: bm25 with a text source, sparse with a vocabulary, dense with known dimensions.</summary>
-    private static IndexBuildPlan Plan(IndexJobRequest request, SparseVocabulary? vocabulary, int denseDims) => new()
-    {
-        Shards = request.Shards,
-        Text = string.IsNullOrWhiteSpace(request.Source) ? null : new Bm25Parameters(request.K1, request.B),
-        Analyzer = EnglishAnalyzer.Instance,
-        SparseVocabulary = vocabulary,
-        SparseOptions = request.SparsePostingsPerTerm is { } ppt ? new SparseBuildOptions(1f) { PostingsPerTerm = ppt } : new SparseBuildOptions(1f),
-        Dense = request.DenseVectors is null ? null : new DenseBuildOptions(denseDims,
-            request.DenseMetric == "cosine" ? DenseMetric.Cosine : DenseMetric.Dot,
-            request.DenseStorage switch { "fp16" => DenseStorage.Float16, "int8" => DenseStorage.Int8, _ => DenseStorage.Float32 },
-            new HnswParameters(request.HnswM, request.HnswEfConstruction))
-        {
-            BuildAnnIndex = request.DenseIndex == "hnsw",
-        },
-    };
-
-    /// <summary>Local files of every shard's spills of checkpointed chunks, per channel in chunk order (downloaded when the store is remote).</summary>
-    private async Task<ShardSpills[]> MaterializeSpillsAsync(int shards, CancellationToken cancellationToken)
-    {
-        var store = _catalog.Store;
-        var result = new ShardSpills[shards];
-        async Task<List<string>> ChannelAsync(string kind, int shard)
-        {
-            var source = S.Sources.FirstOrDefault(x => x.Kind == kind);
-            if (source is null) return [];
-            long chunks = source.ChunksDone;
-            var keys = (await store.ListAsync(IndexSpill.ShardPrefix(SpillPrefix, ChannelOf(kind), shard), cancellationToken))
-                .Select(k => (Key: k, Chunk: IndexSpill.ChunkOf(k)))
-                .Where(k => k.Chunk >= 0 && k.Chunk < chunks)
-                .OrderBy(k => k.Chunk)
-                .ToList();
-            var paths = new List<string>(keys.Count);
-            foreach (var (key, _) in keys)
-            {
-                string? local = store.TryGetLocalPath(key);
-                if (local is null)
-                {
-                    local = Path.Combine(ScratchDirectory, "spill", key.Replace('/', Path.DirectorySeparatorChar));
-                    await store.GetFileAsync(key, local, cancellationToken);
-                }
-                paths.Add(local);
-            }
-            return paths;
-        }
-        for (int s = 0; s < shards; s++)
-        {
-            result[s] = new ShardSpills(
-                await ChannelAsync(IndexJobSources.Text, s),
-                await ChannelAsync(IndexJobSources.Sparse, s),
-                await ChannelAsync(IndexJobSources.Dense, s));
-        }
-        return result;
-    }
-
-    /// <summary>A source as a local file: the path itself, or a <c>store:</c> object (in place when the store is local, else downloaded once per activation).</summary>
-    private async Task<string> LocalFileAsync(string source, string kind, CancellationToken cancellationToken)
-    {
-        if (_localSources.TryGetValue(source, out string? cached)) return cached;
-        if (!source.StartsWith(StorePrefix, StringComparison.Ordinal)) return _localSources[source] = Confine(source, kind);
-        string key = source[StorePrefix.Length..];
-        if (StoreKeys.Validate(key) is { } keyError) throw new ArgumentException(keyError);
-        string? local = _catalog.Store.TryGetLocalPath(key);
-        if (local is null)
-        {
-            local = Path.Combine(ScratchDirectory, "source", kind, Path.GetFileName(key));
-            await _catalog.Store.GetFileAsync(key, local, cancellationToken);
-        }
-        return _localSources[source] = local;
-    }
-
-    /// <summary>The job's sparse vocabulary (its copy in the store), loaded once per activation.</summary>
-    private async Task<SparseVocabulary> VocabularyAsync(CancellationToken cancellationToken)
-    {
-        if (_vocabulary is not null) return _vocabulary;
-        string local = await LocalFileAsync(StorePrefix + S.VocabularyKey, "vocabulary", cancellationToken);
-        return _vocabulary = await Task.Run(() => SparseVocabulary.Load(local), cancellationToken);
-    }
-
-    /// <summary>
-    /// Resolves the sparse vocabulary (the request's, the cluster's configured one, or
-    /// bert-base-uncased from the shared data), checks it and copies it into the job's store prefix,
-    /// so every silo that later runs the job reads the same one.
-    /// </summary>
-    private async Task StoreVocabularyAsync(IndexJobRequest r)
-    {
-        string? given = r.SparseVocabulary ?? _options.SparseVocabularyPath ?? SharedData.Find(SharedData.BertVocabulary)
-            ?? throw new ArgumentException("The sparse vectors need a vocabulary: give sparseVocabulary (a vocab.txt path or store:key) or configure Shoal:SparseVocabularyPath.");
-        if (string.IsNullOrWhiteSpace(given)) throw new ArgumentException("sparseVocabulary is empty.");
-        string local;
-        if (given.StartsWith(StorePrefix, StringComparison.Ordinal))
-        {
-            string key = given[StorePrefix.Length..];
-            if (StoreKeys.Validate(key) is { } keyError) throw new ArgumentException($"sparseVocabulary: {keyError}");
-            var found = await _catalog.Store.ListAsync(key);
-            if (!found.Contains(key)) throw new ArgumentException($"Vocabulary object '{key}' does not exist in {_catalog.Store.Description}.");
-            local = await LocalFileAsync(given, "vocabulary", CancellationToken.None);
-        }
-        else if (r.SparseVocabulary is not null)
-        {
-            local = Confine(given, "Vocabulary");
-        }
-        else
-        {
-            // The cluster's configured vocabulary: operator configuration, not confined to the data roots.
-            local = Path.GetFullPath(given);
-            if (!File.Exists(local)) throw new ArgumentException($"Vocabulary file '{local}' does not exist on silo {RuntimeIdentity}.");
-        }
-        SparseVocabulary vocabulary;
-        try
-        {
-            vocabulary = SparseVocabulary.Load(local);
-        }
-        catch (Exception e) when (e is FormatException or DecoderFallbackException or IOException)
-        {
-            throw new ArgumentException($"Vocabulary '{given}' cannot be read: {e.Message}", e);
-        }
-        Plan(r, vocabulary, r.DenseDims ?? 1).Validate();
-        string jobKey = $"{SpillPrefix}/sparse-vocab.txt";
-        await _catalog.Store.PutFileAsync(jobKey, local);
-        S.VocabularyKey = jobKey;
-        S.VocabularyXxh3 = await SnapshotCatalog.ChecksumAsync(local);
-        S.VocabularySize = vocabulary.Count;
-        _vocabulary = vocabulary;
-    }
-
-    /// <summary>Prefix of sources that name an object of the snapshot store.</summary>
-    public const string StorePrefix = "store:";
-
-    /// <summary>Checks a request; returns the text format (null without a text source) and the sources to read, in order.</summary>
-    private async Task<(CorpusFormat? Format, List<JobSource> Sources)> ValidateAsync(IndexJobRequest r)
-    {
-        if (SnapshotCatalog.ValidateIndexName(r.Index) is { } nameError) throw new ArgumentException(nameError);
-        bool text = !string.IsNullOrWhiteSpace(r.Source);
-        if (!text && r.SparseVectors is null && r.DenseVectors is null)
-            throw new ArgumentException("'source' is required: a corpus path readable by the silos, or store:<key> of an object in the snapshot store (or give sparseVectors and/or denseVectors).");
-        if (!text && r.Source is { Length: > 0 }) throw new ArgumentException("'source' is blank: give a corpus path or store:<key>, or leave it out for a job of vector sources only.");
-        if (r.Shards < 1 || r.Shards > _options.MaxShards) throw new ArgumentException($"shards must be between 1 and {_options.MaxShards} (got {r.Shards}).");
-        if (r.Replicas < 1 || r.Replicas > 8) throw new ArgumentException($"replicas must be between 1 and 8 (got {r.Replicas}).");
-        if (text) new Bm25Parameters(r.K1, r.B).Validate();
-        if (r.OnMalformed is not ("skip" or "stop")) throw new ArgumentException($"onMalformed must be 'skip' or 'stop' (got '{r.OnMalformed}').");
-        if (r.ChunkLines < 0 || r.ChunkLines > 10_000_000) throw new ArgumentException($"chunkLines must be between 1 and 10000000, or 0 for the default (got {r.ChunkLines}).");
-        if (r.SparsePostingsPerTerm is < 1) throw new ArgumentException($"sparsePostingsPerTerm must be at least 1 (got {r.SparsePostingsPerTerm}).");
-        if (r.DenseVectors is not null)
-        {
-            if (r.DenseMetric is not ("dot" or "cosine")) throw new ArgumentException($"denseMetric must be 'dot' or 'cosine' (got '{r.DenseMetric}').");
-            if (r.DenseStorage is not ("fp32" or "fp16" or "int8")) throw new ArgumentException($"denseStorage must be 'fp32', 'fp16' or 'int8' (got '{r.DenseStorage}').");
-            if (r.DenseIndex is not ("hnsw" or "flat")) throw new ArgumentException($"denseIndex must be 'hnsw' or 'flat' (got '{r.DenseIndex}').");
-            if (r.HnswM < 2 || r.HnswM > 128) throw new ArgumentException($"hnswM must be between 2 and 128 (got {r.HnswM}).");
-            if (r.HnswEfConstruction < 8 || r.HnswEfConstruction > 4096) throw new ArgumentException($"hnswEfConstruction must be between 8 and 4096 (got {r.HnswEfConstruction}).");
-            if (r.DenseDims is < 1 or > 65536) throw new ArgumentException($"denseDims must be between 1 and 65536 (got {r.DenseDims}).");
-        }
-
-        var sources = new List<JobSource>(3);
-        CorpusFormat? format = null;
-        if (text)
-        {
-            var (local, bytes) = await ResolveAsync(r.Source, "Source");
-            if (local is null && r.Format is null)
-            {
-                string key = r.Source[StorePrefix.Length..];
-                string ext = Path.GetExtension(key.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? key[..^3] : key).ToLowerInvariant();
-                format = ext switch
-                {
-                    ".tsv" or ".txt" => CorpusFormat.Tsv,
-                    ".jsonl" or ".json" => CorpusFormat.BeirJsonl,
-                    _ => throw new ArgumentException($"Cannot detect the format of '{key}' from its name: give 'format' ({string.Join(", ", CorpusFormats.Names)})."),
-                };
-            }
-            else format = r.Format is null ? CorpusFormats.Detect(local!) : CorpusFormats.Parse(r.Format);
-            sources.Add(new JobSource { Kind = IndexJobSources.Text, Source = r.Source, Format = CorpusFormats.Name(format.Value), TotalBytes = bytes });
-        }
-        if (r.SparseVectors is not null)
-        {
-            var (_, bytes) = await ResolveAsync(r.SparseVectors, "Sparse vectors");
-            sources.Add(new JobSource { Kind = IndexJobSources.Sparse, Source = r.SparseVectors, Format = "anserini", TotalBytes = bytes });
-        }
-        if (r.DenseVectors is not null)
-        {
-            var (local, bytes) = await ResolveAsync(r.DenseVectors, "Dense vectors");
-            string denseFormat = "";
-            if (local is not null)
-            {
-                try
-                {
-                    denseFormat = DenseChunkReader.IsBinary(local, out _) ? "shoalvec" : "jsonl";
-                }
-                catch (DenseVectorException e)
-                {
-                    throw new ArgumentException(e.Message, e);
-                }
-            }
-            sources.Add(new JobSource { Kind = IndexJobSources.Dense, Source = r.DenseVectors, Format = denseFormat, TotalBytes = bytes });
-        }
-        if (r.SparseVectors is null) Plan(r, null, r.DenseDims ?? 1).Validate();
-        return (format, sources);
-    }
-
-    /// <summary>Checks that a source exists; returns its local path (null for an object of a remote store) and size (0 when unknown).</summary>
-    private async Task<(string? Local, long Bytes)> ResolveAsync(string source, string what)
-    {
-        if (string.IsNullOrWhiteSpace(source)) throw new ArgumentException($"{what}: the path is empty.");
-        if (source.StartsWith(StorePrefix, StringComparison.Ordinal))
-        {
-            string key = source[StorePrefix.Length..];
-            if (StoreKeys.Validate(key) is { } keyError) throw new ArgumentException($"{what}: {keyError}");
-            var found = await _catalog.Store.ListAsync(key);
-            if (!found.Contains(key)) throw new ArgumentException($"{what} object '{key}' does not exist in {_catalog.Store.Description}.");
-            string? inPlace = _catalog.Store.TryGetLocalPath(key);
-            return (inPlace, inPlace is null ? 0 : new FileInfo(inPlace).Length);
-        }
-        string local = Confine(source, what);
-        return (local, new FileInfo(local).Length);
-    }
-
-    /// <summary>A local source path resolved inside the data roots (README "Security model"); anything else is an <see cref="ArgumentException"/> that reveals nothing outside them.</summary>
-    private string Confine(string path, string what)
-    {
-        try
-        {
-            return _roots.Resolve(path, what);
-        }
-        catch (ConfinedPathException e)
-        {
-            throw new ArgumentException(e.Message);
-        }
-    }
-
     private IndexJobStatus Status()
     {
         var s = S;
         bool reading = s.Phase == "reading" && !Finished;
-        var reader = _reader;
-        int readerSource = _readerSource;
-        long LiveBytes(int i) => reading && reader is not null && readerSource == i ? Math.Max(s.Sources[i].BytesRead, reader.BytesRead) : s.Sources[i].BytesRead;
+        var readingPhase = _reading;
+        long LiveBytes(int i) => reading && readingPhase is not null ? readingPhase.LiveBytes(i, s.Sources[i].BytesRead) : s.Sources[i].BytesRead;
         var sources = s.Sources.Select((x, i) => new IndexJobSourceStatus
         {
             Kind = x.Kind,

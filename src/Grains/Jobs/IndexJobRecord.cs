@@ -78,6 +78,17 @@ public sealed class IndexJobRecord
     [Id(31)] public int VocabularySize { get; set; }
     /// <summary>Warnings given at submission (e.g. replicas sharing a silo).</summary>
     [Id(32)] public List<string> Warnings { get; set; } = [];
+
+    /// <summary>Sets the counters to the sums over the sources.</summary>
+    public void Recount()
+    {
+        LinesDone = Sources.Sum(x => x.LinesDone);
+        ChunksDone = Sources.Sum(x => x.ChunksDone);
+        DocumentsRead = Sources.Sum(x => x.DocumentsRead);
+        Malformed = Sources.Sum(x => x.Malformed);
+        BytesRead = Sources.Sum(x => x.BytesRead);
+        TotalBytes = Sources.Sum(x => x.TotalBytes);
+    }
 }
 
 /// <summary>One source of a job and its checkpoint.</summary>

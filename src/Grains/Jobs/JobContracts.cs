@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Orleans;
+using Shoal.Engine.Indexing;
 using Orleans.Concurrency;
 
 namespace Shoal.Grains.Jobs;
@@ -85,13 +86,13 @@ public sealed record IndexJobRequest
     /// <summary>"beir", "tsv" or "msmarco-v2"; null detects from the file name (and first record).</summary>
     [Id(2)] public string? Format { get; init; }
     /// <summary>Number of shards (1..1024).</summary>
-    [Id(3)] public int Shards { get; init; } = 1;
+    [Id(3)] public int Shards { get; init; } = IndexSpecification.DefaultShards;
     /// <summary>Copies of each shard served from different silos (1..8).</summary>
-    [Id(4)] public int Replicas { get; init; } = 1;
+    [Id(4)] public int Replicas { get; init; } = IndexSpecification.DefaultReplicas;
     /// <summary>BM25 k1.</summary>
-    [Id(5)] public double K1 { get; init; } = 0.9;
+    [Id(5)] public double K1 { get; init; } = IndexSpecification.DefaultK1;
     /// <summary>BM25 b.</summary>
-    [Id(6)] public double B { get; init; } = 0.4;
+    [Id(6)] public double B { get; init; } = IndexSpecification.DefaultB;
     /// <summary>What a malformed line does: "skip" (count it, report its line number, go on) or "stop" (fail the job at it).</summary>
     [Id(7)] public string OnMalformed { get; init; } = "skip";
     /// <summary>Lines (or, for a SHOALVEC file, records) per chunk: the checkpoint interval; 0 uses the cluster default.</summary>
@@ -107,15 +108,15 @@ public sealed record IndexJobRequest
     /// <summary>Dense dimensions; null takes them from the first well-formed vector (or the SHOALVEC header).</summary>
     [Id(13)] public int? DenseDims { get; init; }
     /// <summary>"dot" or "cosine".</summary>
-    [Id(14)] public string DenseMetric { get; init; } = "dot";
+    [Id(14)] public string DenseMetric { get; init; } = IndexSpecification.DefaultDenseMetric;
     /// <summary>"fp32", "fp16" or "int8".</summary>
-    [Id(15)] public string DenseStorage { get; init; } = "fp32";
+    [Id(15)] public string DenseStorage { get; init; } = IndexSpecification.DefaultDenseStorage;
     /// <summary>"hnsw" (approximate by default, exact on request) or "flat" (exact scans only).</summary>
-    [Id(16)] public string DenseIndex { get; init; } = "hnsw";
+    [Id(16)] public string DenseIndex { get; init; } = IndexSpecification.DefaultDenseIndex;
     /// <summary>HNSW links per node.</summary>
-    [Id(17)] public int HnswM { get; init; } = 16;
+    [Id(17)] public int HnswM { get; init; } = IndexSpecification.DefaultHnswM;
     /// <summary>HNSW build beam width.</summary>
-    [Id(18)] public int HnswEfConstruction { get; init; } = 200;
+    [Id(18)] public int HnswEfConstruction { get; init; } = IndexSpecification.DefaultHnswEfConstruction;
     /// <summary>Refuse the job when the replicas cannot be placed on distinct silos (otherwise it is a warning).</summary>
     [Id(19)] public bool StrictPlacement { get; init; }
 }

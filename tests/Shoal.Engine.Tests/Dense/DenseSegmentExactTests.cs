@@ -1,4 +1,5 @@
 using Shoal.Engine.Dense;
+using Shoal.Engine.Ingest;
 
 namespace Shoal.Engine.Tests.Dense;
 

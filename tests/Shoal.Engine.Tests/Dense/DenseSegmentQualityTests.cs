@@ -1,5 +1,6 @@
 using Shoal.Engine.Dense;
 using Xunit.Abstractions;
+using Shoal.Engine.Ingest;
 
 namespace Shoal.Engine.Tests.Dense;
 

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using Shoal.Engine.Dense;
+using Shoal.Engine.Ingest;
 
 namespace Shoal.Engine.Tests.Dense;
 

@@ -1,3 +1,4 @@
+using Shoal.Engine.Ingest;
 using Shoal.Engine.Search;
 using Shoal.Engine.Segments;
 using Shoal.Engine.Sparse;

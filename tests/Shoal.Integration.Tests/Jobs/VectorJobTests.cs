@@ -1,3 +1,4 @@
+using Shoal.Engine.Ingest;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Sparse;
 using Shoal.Grains.Contracts;

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Runtime.InteropServices;
 using Shoal.Engine.Dense;
 using Shoal.Engine.Evaluation;
+using Shoal.Engine.Ingest;
 using Shoal.Engine.Sparse;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Hosting;

@@ -1,8 +1,7 @@
 using System.Text;
-using Shoal.Engine.Indexing;
-using Shoal.Engine.Ingest;
+using Shoal.Engine.Sparse;
 
-namespace Shoal.Engine.Sparse;
+namespace Shoal.Engine.Ingest;
 
 /// <summary>
 /// Reads learned-sparse corpora and query files. Files are streamed line by line; gzip input is
@@ -17,8 +16,9 @@ namespace Shoal.Engine.Sparse;
 /// ignored. Tokens are mapped through a <see cref="SparseVocabulary"/>; zero weights are dropped;
 /// an unknown token, a negative, NaN or infinite weight, a repeated token, or content after the
 /// object is an error. The line rules are <see cref="CorpusLineParser.TryParseSparse"/>'s (and
-/// <see cref="CorpusLineParser.TryParseSparseQuery"/>'s for JSON query lines), the ones indexing jobs
-/// apply: a line either path rejects, the other rejects with the same reason.
+/// <see cref="CorpusLineParser.TryParseSparseQuery"/>'s for JSON query lines). <see cref="Read"/> is the
+/// whole-file view of the one sparse corpus reader, <see cref="SparseChunkReader"/> (which indexing
+/// jobs read in checkpointed chunks): the first malformed line it reports is thrown here.
 /// </remarks>
 public static class SparseCorpusReader
 {
@@ -36,11 +36,32 @@ public static class SparseCorpusReader
         return ReadDocuments(path, vocab);
     }
 
+    /// <summary>Lines the view reads at a time.</summary>
+    private const int ChunkLines = 1024;
+
     private static IEnumerable<SparseDocument> ReadDocuments(string path, SparseVocabulary vocab)
     {
-        using var lines = new Utf8LineReader(InputStreams.Open(path));
-        while (NextLine(lines, path, out var line))
-            yield return ParseDocument(line, path, lines.LineNumber, vocab);
+        using var reader = SparseChunkReader.Open(path, vocab);
+        while (!reader.EndOfInput)
+        {
+            VectorChunk<SparseSpillRecord> chunk;
+            try
+            {
+                chunk = reader.ReadChunk(ChunkLines);
+            }
+            catch (InvalidDataException ex)
+            {
+                // The line after the last one read cannot be read; the inner exception says why.
+                throw new CorpusFormatException(path, reader.LinesDone + 1, $"unreadable input ({ex.InnerException?.Message ?? ex.Message})", ex);
+            }
+            long stopAt = chunk.Malformed.Count > 0 ? chunk.Malformed[0].Line : long.MaxValue;
+            foreach (var r in chunk.Records)
+            {
+                if (r.Line > stopAt) break;
+                yield return new SparseDocument(r.Id, r.Text, new SparseVector(r.Terms, r.Weights));
+            }
+            if (chunk.Malformed.Count > 0) throw new CorpusFormatException(path, stopAt, chunk.Malformed[0].Reason);
+        }
     }
 
     /// <summary>
@@ -84,10 +105,6 @@ public static class SparseCorpusReader
             if (!CorpusLineParser.IsBlank(line)) return true;
         }
     }
-
-    /// <summary>A corpus line, by <see cref="CorpusLineParser.TryParseSparse"/> (the rules indexing jobs apply too).</summary>
-    private static SparseDocument ParseDocument(ReadOnlySpan<byte> line, string path, long lineNumber, SparseVocabulary vocab) =>
-        CorpusLineParser.TryParseSparse(line, vocab, out string? reason) ?? throw new CorpusFormatException(path, lineNumber, reason!);
 
     /// <summary>A JSON query line, by <see cref="CorpusLineParser.TryParseSparseQuery"/>.</summary>
     private static (string, SparseVector) ParseJsonQuery(ReadOnlySpan<byte> line, string path, long lineNumber, SparseVocabulary vocab) =>

@@ -1,7 +1,6 @@
 using System.IO.Compression;
-using Shoal.Engine.Ingest;
 
-namespace Shoal.Engine.Indexing;
+namespace Shoal.Engine.Ingest;
 
 /// <summary>
 /// The streaming core of the chunk readers: a file opened for sequential reading (gzip detected by
@@ -70,7 +69,7 @@ internal sealed class ChunkedLineSource : IDisposable
     /// Reads up to <paramref name="maxLines"/> lines, handing each non-blank one with its 1-based
     /// number to <paramref name="onLine"/>; returns the number of lines consumed (blank ones included).
     /// </summary>
-    /// <exception cref="InvalidDataException">Corrupt input or an overlong line; the message names the line.</exception>
+    /// <exception cref="InvalidDataException">Corrupt input or an overlong line; the message names the line, the inner exception says what is wrong with it.</exception>
     public long Read(int maxLines, LineHandler onLine, string what, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLines, 1);

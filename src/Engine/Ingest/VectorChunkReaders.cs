@@ -5,7 +5,13 @@ using System.Text;
 using Shoal.Engine.Dense;
 using Shoal.Engine.Sparse;
 
-namespace Shoal.Engine.Indexing;
+namespace Shoal.Engine.Ingest;
+
+/// <summary>A learned-sparse document read from a source line (term ids of the index vocabulary, ascending), as jobs spill it.</summary>
+public sealed record SparseSpillRecord(long Line, string Id, string? Text, int[] Terms, float[] Weights);
+
+/// <summary>A dense vector read from a source line (or record), as jobs spill it.</summary>
+public sealed record DenseSpillRecord(long Line, string Id, float[] Vector);
 
 /// <summary>What a vector chunk reader read: the well-formed records and the malformed lines (or records) of a run of the source.</summary>
 /// <typeparam name="T">The record type (<see cref="SparseSpillRecord"/> or <see cref="DenseSpillRecord"/>, numbered by their line or record).</typeparam>
@@ -105,7 +111,7 @@ public sealed class SparseChunkReader : IChunkSourceReader
 }
 
 /// <summary>
-/// Reads dense vectors in chunks, streaming, from either format of <see cref="DenseVectorReader"/>
+/// Reads dense vectors in chunks, streaming (the one dense source reader; <see cref="DenseVectorReader"/> is its whole-file view), from either format
 /// (detected from the content, plain or gzip): JSON lines <c>{"id", "vector": [...]}</c>, chunked by
 /// lines, with the line rules of <see cref="CorpusLineParser.TryParseDense"/> (a malformed line is
 /// returned with its number, not thrown), or the SHOALVEC binary format, chunked by records (a
@@ -243,6 +249,7 @@ public abstract class DenseChunkReader : IChunkSourceReader
         private readonly Stream _ids;
         private readonly Stream _rows;
         private readonly DenseVectorFile.Header _header;
+        private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
         private readonly byte[] _idBuffer = new byte[256];
         private long _done;
         private long _idsRead;
@@ -260,6 +267,8 @@ public abstract class DenseChunkReader : IChunkSourceReader
                 _header = DenseVectorFile.ParseHeader(path, header, gzip ? -1 : _idsFile.Length);
                 if (dims > 0 && dims != _header.Dims)
                     throw new DenseVectorException(path, 0, $"vectors have {_header.Dims} dimensions, expected {dims}");
+                if (_header.IdsLength > Array.MaxLength || _header.IdsLength < 5L * _header.Count)
+                    throw new DenseVectorException(path, 0, $"the ids block of {_header.IdsLength} bytes cannot hold {_header.Count} ids");
                 if (done > _header.Count)
                     throw new InvalidDataException($"Dense vectors '{path}' have only {_header.Count} records; the checkpoint is at record {done}. Was the file changed?");
                 Skip(_ids, _header.IdsOffset - DenseVectorFile.HeaderSize, 0);
@@ -294,12 +303,13 @@ public abstract class DenseChunkReader : IChunkSourceReader
             {
                 if ((consumed & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
                 long record = _done + 1;
-                string id = ReadId(record);
+                string? id = ReadId(record);
                 var vector = new float[_header.Dims];
                 ReadExactly(_rows, MemoryMarshal.AsBytes(vector.AsSpan()), record);
                 _done++;
                 consumed++;
-                if (!DenseKernels.AllFinite(vector, out int bad)) malformed.Add(new MalformedLine(record, $"component {bad} is NaN or infinite"));
+                if (id is null) malformed.Add(new MalformedLine(record, "id is not valid UTF-8"));
+                else if (!DenseKernels.AllFinite(vector, out int bad)) malformed.Add(new MalformedLine(record, $"component {bad} is NaN or infinite"));
                 else records.Add(new DenseSpillRecord(record, id, vector));
             }
             if (EndOfInput && _rows.ReadByte() >= 0)
@@ -307,7 +317,8 @@ public abstract class DenseChunkReader : IChunkSourceReader
             return new VectorChunk<DenseSpillRecord>(first, consumed, records, malformed, EndOfInput);
         }
 
-        private string ReadId(long record)
+        /// <summary>The next id; null when its bytes are not valid UTF-8 (the record is malformed, the ids stay in step).</summary>
+        private string? ReadId(long record)
         {
             Span<byte> len = stackalloc byte[4];
             if (_idsRead + 4 > _header.IdsLength) throw new DenseVectorException(Path, record, "ids block ends early", unit: "record");
@@ -318,7 +329,14 @@ public abstract class DenseChunkReader : IChunkSourceReader
             var buffer = n <= _idBuffer.Length ? _idBuffer : new byte[n];
             ReadExactly(_ids, buffer.AsSpan(0, n), record);
             _idsRead += n;
-            return Encoding.UTF8.GetString(buffer, 0, n);
+            try
+            {
+                return StrictUtf8.GetString(buffer, 0, n);
+            }
+            catch (DecoderFallbackException)
+            {
+                return null;
+            }
         }
 
         private void ReadExactly(Stream stream, Span<byte> buffer, long record)

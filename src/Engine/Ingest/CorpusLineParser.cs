@@ -1,10 +1,9 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using Shoal.Engine.Ingest;
 using Shoal.Engine.Sparse;
 
-namespace Shoal.Engine.Indexing;
+namespace Shoal.Engine.Ingest;
 
 /// <summary>
 /// The per-line rules of every line-oriented source, in one place, without throwing: a malformed

@@ -1,19 +1,18 @@
 using System.Text;
 using Shoal.Engine.Dense;
-using Shoal.Engine.Indexing;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Sparse;
 
-namespace Shoal.Engine.Tests.Indexing;
+namespace Shoal.Engine.Tests.Ingest;
 
 /// <summary>
-/// One set of line rules for vector files: the ingest readers (<see cref="SparseCorpusReader"/>,
-/// <see cref="DenseVectorReader"/>) and the indexing jobs' chunk readers (<see cref="SparseChunkReader"/>,
-/// <see cref="DenseChunkReader"/>) both go through <see cref="CorpusLineParser"/>, so a malformed line
-/// is rejected by both, at the same line number, with the same reason; the readers throw, the jobs
-/// count it.
+/// The line rules of vector files (<see cref="CorpusLineParser"/>) as their one reader per format
+/// applies them: the chunk readers (<see cref="SparseChunkReader"/>, <see cref="DenseChunkReader"/>)
+/// report a malformed line with its number and reason and read on; their whole-file views
+/// (<see cref="SparseCorpusReader"/>, <see cref="DenseVectorReader"/>) yield what precedes it and
+/// throw at it with the same number and reason.
 /// </summary>
-public sealed class VectorLineRulesParityTests : IDisposable
+public sealed class VectorLineRulesTests : IDisposable
 {
     private readonly TempFiles _files = new();
 
@@ -44,7 +43,7 @@ public sealed class VectorLineRulesParityTests : IDisposable
 
     [Theory]
     [MemberData(nameof(MalformedSparseLines))]
-    public void A_malformed_sparse_line_is_rejected_by_the_reader_and_the_job_reader_with_the_same_line_and_reason(string bad, string expected)
+    public void A_malformed_sparse_line_is_reported_by_the_reader_and_stops_its_whole_file_view_at_the_same_line_and_reason(string bad, string expected)
     {
         // Line 1 good, line 2 blank (skipped, still counted), line 3 bad, line 4 good.
         string path = _files.Write("sparse.jsonl", string.Join('\n',
@@ -68,7 +67,7 @@ public sealed class VectorLineRulesParityTests : IDisposable
     }
 
     [Fact]
-    public void Sparse_reader_and_job_reader_read_the_same_documents_from_the_same_well_formed_lines()
+    public void Sparse_whole_file_view_reads_the_documents_of_the_chunk_reader_from_well_formed_lines()
     {
         string path = _files.Write("sparse-ok.jsonl", string.Join('\n',
             """{"id": "a", "contents": "alpha", "vector": {"apple": 1.5, "pie": 0}}""",
@@ -143,7 +142,7 @@ public sealed class VectorLineRulesParityTests : IDisposable
 
     [Theory]
     [MemberData(nameof(MalformedDenseLines))]
-    public void A_malformed_dense_line_is_rejected_by_the_reader_and_the_job_reader_with_the_same_line_and_reason(string bad, string expected)
+    public void A_malformed_dense_line_is_reported_by_the_reader_and_stops_its_whole_file_view_at_the_same_line_and_reason(string bad, string expected)
     {
         string path = _files.Write("dense.jsonl", string.Join('\n',
             """{"id": "g1", "vector": [1, 0, 0]}""", "", bad, """{"id": "g4", "vector": [0, 0, 1]}""") + "\n");
@@ -168,7 +167,7 @@ public sealed class VectorLineRulesParityTests : IDisposable
     }
 
     [Fact]
-    public void Dense_reader_and_job_reader_read_the_same_vectors_and_the_first_vector_fixes_the_dimension()
+    public void Dense_whole_file_view_reads_the_vectors_of_the_chunk_reader_and_the_first_vector_fixes_the_dimension()
     {
         string path = _files.Write("dense-ok.jsonl", string.Join('\n',
             """{"id": "a", "contents": "ignored", "vector": [1, 2.5, -3]}""",

@@ -1,6 +1,5 @@
-using Shoal.Engine.Ingest;
 
-namespace Shoal.Engine.Indexing;
+namespace Shoal.Engine.Ingest;
 
 /// <summary>A corpus line that could not be read as a document: its 1-based line number and why.</summary>
 /// <param name="Line">1-based line number in the (decompressed) source.</param>

@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using Shoal.Engine.Analysis;
+using Shoal.Engine.Indexing;
+using Shoal.Engine.Ingest;
+using Shoal.Engine.Snapshots;
+
+namespace Shoal.Grains.Jobs;
+
+/// <summary>What reading one chunk did: the source kind and chunk number it read, or why the job fails there.</summary>
+/// <param name="Kind">The source's kind ("text", "sparse" or "dense").</param>
+/// <param name="Chunk">The chunk's number in its source.</param>
+/// <param name="Failure">Why the job fails at this chunk (a malformed line under "stop", a source without documents); null when it goes on.</param>
+internal sealed record JobChunkStep(string Kind, long Chunk, string? Failure);
+
+/// <summary>
+/// The reading phase of a job: cuts the first unfinished source into chunks of a fixed number of
+/// lines (records for a SHOALVEC file), parses each chunk (text analysed), routes its records by id
+/// hash to shards and spills them per shard to the snapshot store
+/// (<c>jobs/spill/{id}/{channel}/shard-NNNN/chunk-NNNNNNNN.spill</c>, named by chunk number so a chunk
+/// run twice overwrites itself); then records the chunk in the job record (the checkpoint the grain
+/// persists). Keeps the open reader between chunks of a source.
+/// </summary>
+internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : IDisposable
+{
+    private IChunkSourceReader? _reader;
+    private int _readerSource = -1;
+
+    /// <summary>Bytes read of source <paramref name="source"/>: the checkpointed count, or the open reader's when it is further.</summary>
+    public long LiveBytes(int source, long checkpointed) =>
+        _reader is { } r && _readerSource == source ? Math.Max(checkpointed, r.BytesRead) : checkpointed;
+
+    /// <summary>The channel a source kind feeds.</summary>
+    public static string ChannelOf(string kind) => kind switch
+    {
+        IndexJobSources.Text => IndexChannels.Text,
+        IndexJobSources.Sparse => IndexChannels.Sparse,
+        IndexJobSources.Dense => IndexChannels.Dense,
+        _ => throw new InvalidOperationException($"Unknown source kind '{kind}'."),
+    };
+
+    /// <summary>Closes the open reader.</summary>
+    public void Close()
+    {
+        _reader?.Dispose();
+        _reader = null;
+        _readerSource = -1;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Close();
+
+    /// <summary>What one chunk of a source gave.</summary>
+    private sealed record ChunkOutcome(long Lines, int Documents, IReadOnlyList<MalformedLine> Malformed, MalformedLine? StopAt, bool EndOfInput,
+        string Format, SparseMaxWeightTracker? SparseMax, int DenseDims);
+
+    /// <summary>
+    /// Reads, spills and records the next chunk of the first unfinished source of <paramref name="s"/>;
+    /// null when every source is read.
+    /// </summary>
+    public async Task<JobChunkStep?> ReadChunkAsync(IndexJobRecord s, CancellationToken cancellationToken)
+    {
+        var request = s.Request!;
+        int index = s.Sources.FindIndex(x => !x.Done);
+        if (index < 0) return null;
+        var source = s.Sources[index];
+        if (_readerSource != index) Close();
+        int chunkLines = request.ChunkLines > 0 ? request.ChunkLines : jobOptions.ChunkLines;
+        bool stop = request.OnMalformed == "stop";
+        long chunkNo = source.ChunksDone;
+        string kind = source.Kind;
+        string local = await files.LocalFileAsync(source.Source, kind, cancellationToken);
+        var vocabulary = kind == IndexJobSources.Sparse ? await files.VocabularyAsync(s, cancellationToken) : null;
+        var textFormat = kind == IndexJobSources.Text ? CorpusFormats.Parse(s.Format) : default;
+        var sparseMax = new SparseMaxWeightTracker(s.SparseMaxWeight, s.SparseMaxHolder, s.SparseMaxStale);
+        int denseDims = s.DenseDims;
+        var clock = Stopwatch.StartNew();
+        var store = files.Catalog.Store;
+        string scratch = files.ScratchDirectory;
+        string prefix = files.SpillPrefix;
+        string channel = ChannelOf(kind);
+        long linesDone = source.LinesDone;
+        int shards = request.Shards;
+        var reader = _reader;
+
+        async Task SpillAsync<T>(List<T>[] byShard, Action<string, IEnumerable<T>> write, CancellationToken ct)
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, shards).Where(s => byShard[s].Count > 0),
+                new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (s, token) =>
+                {
+                    string key = IndexSpill.ChunkKey(prefix, channel, s, chunkNo);
+                    string path = Path.Combine(scratch, "spill", key.Replace('/', Path.DirectorySeparatorChar));
+                    write(path, byShard[s]);
+                    await store.PutFileAsync(key, path, token);
+                    File.Delete(path);
+                });
+        }
+
+        // Keeps the records before the first malformed line under the "stop" policy (the job fails at it).
+        static (List<T> Kept, MalformedLine? StopAt) Cut<T>(IReadOnlyList<T> records, IReadOnlyList<MalformedLine> malformed, bool stop, Func<T, long> lineOf)
+        {
+            if (!stop || malformed.Count == 0) return (records as List<T> ?? [.. records], null);
+            var at = malformed[0];
+            return ([.. records.Where(r => lineOf(r) < at.Line)], at);
+        }
+
+        var outcome = await Task.Run(async () =>
+        {
+            switch (kind)
+            {
+                case IndexJobSources.Text:
+                    {
+                        var r = (CorpusChunkReader)(reader ??= CorpusChunkReader.Open(local, textFormat, linesDone));
+                        var c = r.ReadChunk(chunkLines, cancellationToken);
+                        var (docs, at) = Cut(c.Documents, c.Malformed, stop, d => d.Line);
+                        if (at is null) await SpillAsync(IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
+                        return new ChunkOutcome(c.Lines, docs.Count, c.Malformed, at, c.EndOfInput, CorpusFormats.Name(textFormat), null, denseDims);
+                    }
+                case IndexJobSources.Sparse:
+                    {
+                        var r = (SparseChunkReader)(reader ??= SparseChunkReader.Open(local, vocabulary!, linesDone));
+                        var c = r.ReadChunk(chunkLines, cancellationToken);
+                        var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
+                        if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
+                        return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, "anserini", sparseMax.Observe(records), denseDims);
+                    }
+                default:
+                    {
+                        var r = (DenseChunkReader)(reader ??= DenseChunkReader.Open(local, denseDims, linesDone));
+                        var c = r.ReadChunk(chunkLines, cancellationToken);
+                        var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
+                        if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
+                        return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, r.Binary ? "shoalvec" : "jsonl", null, r.Dims);
+                    }
+            }
+        }, cancellationToken);
+        _reader = reader;
+        _readerSource = index;
+
+        s.ReadingSeconds += clock.Elapsed.TotalSeconds;
+        source.Format = outcome.Format;
+        source.BytesRead = reader!.BytesRead;
+        source.DocumentsRead += outcome.Documents;
+        Diagnostics.ShoalTelemetry.JobDocuments.Add(outcome.Documents, new KeyValuePair<string, object?>("index", request.Index));
+        var malformed = outcome.StopAt is { } first ? [first] : outcome.Malformed;
+        source.Malformed += malformed.Count;
+        foreach (var m in malformed.Take(Math.Max(0, jobOptions.MaxMalformedReported - s.MalformedLines.Count)))
+            s.MalformedLines.Add(new MalformedLineInfo { Line = m.Line, Reason = m.Reason, Source = kind });
+        if (outcome.StopAt is { } at)
+        {
+            source.LinesDone = at.Line - 1;
+            s.Recount();
+            string unit = reader is DenseChunkReader { Binary: true } ? "record" : "line";
+            string what = kind switch
+            {
+                IndexJobSources.Sparse => "sparse vectors ",
+                IndexJobSources.Dense => "dense vectors ",
+                _ => "",
+            };
+            return new JobChunkStep(kind, chunkNo, $"Malformed {unit} {at.Line} of {what}'{source.Source}': {at.Reason} (onMalformed is 'stop').");
+        }
+        source.LinesDone += outcome.Lines;
+        source.ChunksDone = chunkNo + 1;
+        if (outcome.SparseMax is { } max)
+        {
+            s.SparseMaxWeight = max.MaxWeight;
+            s.SparseMaxHolder = max.HolderId;
+            s.SparseMaxStale = max.Stale;
+        }
+        if (kind == IndexJobSources.Dense) s.DenseDims = outcome.DenseDims;
+        if (outcome.EndOfInput)
+        {
+            source.Done = true;
+            Close();
+            if (source.DocumentsRead == 0)
+            {
+                // Publishing an empty index would look like success; say what was wrong instead.
+                s.Recount();
+                var firstBad = s.MalformedLines.FirstOrDefault(m => m.Source == kind);
+                return new JobChunkStep(kind, chunkNo, source.Malformed == 0
+                    ? $"'{source.Source}' ({kind}) holds no documents."
+                    : $"'{source.Source}' ({kind}) holds no well-formed document: all {source.Malformed} lines were malformed" +
+                      (firstBad is null ? "." : $" (the first, line {firstBad.Line}: {firstBad.Reason})."));
+            }
+            if (kind == IndexJobSources.Dense && s.DenseDims == 0)
+            {
+                s.Recount();
+                return new JobChunkStep(kind, chunkNo, $"Dense vectors '{source.Source}' hold no well-formed vector, so their dimensions are unknown.");
+            }
+        }
+        s.Recount();
+        if (s.Sources.All(x => x.Done)) s.Phase = "building";
+        return new JobChunkStep(kind, chunkNo, null);
+    }
+}
