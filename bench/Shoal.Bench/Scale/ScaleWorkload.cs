@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Logging;
 using Orleans;
@@ -104,7 +105,12 @@ public sealed class ScaleWorkload : IWorkload
             await using (azurite)
             {
                 var runs = new List<SizeRun>();
-                foreach (var d in data) runs.Add(await RunSizeAsync(o, d, connectionString, work, cancellationToken));
+                foreach (var d in data)
+                {
+                    runs.Add(await RunSizeAsync(o, d, connectionString, work, cancellationToken));
+                    // Each size's figures as soon as they are known (a long run stopped later keeps them).
+                    Log("SIZE " + JsonSerializer.Serialize(RunFigures(runs[^1])));
+                }
                 return Print(o, runs);
             }
         }
@@ -475,31 +481,33 @@ public sealed class ScaleWorkload : IWorkload
         report.Result("text_build_rate_ratio", textRate);
         report.Result("restore_vs_plain", RestoreVsPlain(last));
         report.Result("recall_target", o.Recall);
-        report.Result("runs", runs.Select(r => new Dictionary<string, object?>
-        {
-            ["docs"] = r.Docs,
-            ["shards"] = r.Sparse?.Shards ?? r.Text?.Shards,
-            ["peak_rss_index_mb"] = Math.Round(r.PeakIndexMb),
-            ["peak_rss_serve_mb"] = Math.Round(r.PeakServeMb),
-            ["restore_s"] = Math.Round(r.RestoreSeconds, 2),
-            ["restore_mb"] = Math.Round(r.RestoreBytes / MiB),
-            ["plain_download_s"] = Math.Round(r.PlainDownloadSeconds, 2),
-            ["plain_download_concurrent_s"] = Math.Round(r.PlainDownloadConcurrentSeconds, 2),
-            ["restore_vs_plain"] = Math.Round(RestoreVsPlain(r), 3),
-            ["text"] = Channel(r.Text),
-            ["sparse"] = Channel(r.Sparse),
-            ["bm25"] = Lat(r.Bm25),
-            ["sparse_exact"] = Lat(r.Exact),
-            ["sparse_approx"] = r.Approx is { } x ? new Dictionary<string, object?>
-            {
-                ["cut"] = x.Cut, ["heap_factor"] = x.HeapFactor, ["recall_at_10"] = Math.Round(x.Recall, 4), ["reached"] = x.Reached,
-                ["p50_ms"] = Math.Round(x.Latency.P50, 3), ["p99_ms"] = Math.Round(x.Latency.P99, 3), ["qps"] = Math.Round(x.Latency.Qps, 1),
-            } : null,
-            ["scipy_top10_agreement"] = r.ScipyAgreement,
-        }).ToArray());
+        report.Result("runs", runs.Select(RunFigures).ToArray());
         report.Print(Console.Out);
         return 0;
     }
+
+    private static Dictionary<string, object?> RunFigures(SizeRun r) => new()
+    {
+        ["docs"] = r.Docs,
+        ["shards"] = r.Sparse?.Shards ?? r.Text?.Shards,
+        ["peak_rss_index_mb"] = Math.Round(r.PeakIndexMb),
+        ["peak_rss_serve_mb"] = Math.Round(r.PeakServeMb),
+        ["restore_s"] = Math.Round(r.RestoreSeconds, 2),
+        ["restore_mb"] = Math.Round(r.RestoreBytes / MiB),
+        ["plain_download_s"] = Math.Round(r.PlainDownloadSeconds, 2),
+        ["plain_download_concurrent_s"] = Math.Round(r.PlainDownloadConcurrentSeconds, 2),
+        ["restore_vs_plain"] = Math.Round(RestoreVsPlain(r), 3),
+        ["text"] = Channel(r.Text),
+        ["sparse"] = Channel(r.Sparse),
+        ["bm25"] = Lat(r.Bm25),
+        ["sparse_exact"] = Lat(r.Exact),
+        ["sparse_approx"] = r.Approx is { } x ? new Dictionary<string, object?>
+        {
+            ["cut"] = x.Cut, ["heap_factor"] = x.HeapFactor, ["recall_at_10"] = Math.Round(x.Recall, 4), ["reached"] = x.Reached,
+            ["p50_ms"] = Math.Round(x.Latency.P50, 3), ["p99_ms"] = Math.Round(x.Latency.P99, 3), ["qps"] = Math.Round(x.Latency.Qps, 1),
+        } : null,
+        ["scipy_top10_agreement"] = r.ScipyAgreement,
+    };
 
     // Restore rate over the faster of the two plain downloads (file after file, all at once): the stricter comparison.
     private static double RestoreVsPlain(SizeRun r) => Math.Min(r.PlainDownloadSeconds, r.PlainDownloadConcurrentSeconds) / r.RestoreSeconds;

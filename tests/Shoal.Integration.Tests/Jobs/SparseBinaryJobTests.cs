@@ -29,7 +29,9 @@ public sealed partial class JobTests
         var json = new StringBuilder();
         foreach (var d in docs)
         {
-            json.Append(CultureInfo.InvariantCulture, $"{{\"id\": \"{d.Id}\", \"vector\": {{");
+            json.Append(CultureInfo.InvariantCulture, $"{{\"id\": \"{d.Id}\", ");
+            if (d.Text is not null) json.Append(CultureInfo.InvariantCulture, $"\"contents\": {System.Text.Json.JsonSerializer.Serialize(d.Text)}, ");
+            json.Append("\"vector\": {");
             json.AppendJoin(", ", d.Vector.Terms.Select((t, k) => string.Create(CultureInfo.InvariantCulture, $"{System.Text.Json.JsonSerializer.Serialize(vocabulary.TokenOf(t))}: {d.Vector.Weights[k]:R}")));
             json.Append("}}\n");
         }
