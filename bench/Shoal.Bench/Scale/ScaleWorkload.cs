@@ -473,13 +473,13 @@ public sealed class ScaleWorkload : IWorkload
         report.Result("sizes", runs.Select(r => r.Docs).ToArray());
         report.Result("shard_docs", o.ShardDocs);
         report.Result("cores", Environment.ProcessorCount);
-        report.Result("corpus_ratio", corpus);
-        report.Result("rss_index_ratio", rssIndex);
-        report.Result("approx_p50_ratio", approxP50);
-        report.Result("build_rate_ratio", buildRate);
-        report.Result("sparse_build_rate_ratio", sparseRate);
-        report.Result("text_build_rate_ratio", textRate);
-        report.Result("restore_vs_plain", RestoreVsPlain(last));
+        report.Result("corpus_ratio", Finite(corpus));
+        report.Result("rss_index_ratio", Finite(rssIndex));
+        report.Result("approx_p50_ratio", Finite(approxP50));
+        report.Result("build_rate_ratio", Finite(buildRate));
+        report.Result("sparse_build_rate_ratio", Finite(sparseRate));
+        report.Result("text_build_rate_ratio", Finite(textRate));
+        report.Result("restore_vs_plain", Finite(RestoreVsPlain(last)));
         report.Result("recall_target", o.Recall);
         report.Result("runs", runs.Select(RunFigures).ToArray());
         report.Print(Console.Out);
@@ -508,6 +508,9 @@ public sealed class ScaleWorkload : IWorkload
         } : null,
         ["scipy_top10_agreement"] = r.ScipyAgreement,
     };
+
+    // A ratio that cannot be formed (one size, or a channel not run) is null in the RESULT json.
+    private static object Finite(double x) => double.IsFinite(x) ? x : JsonSerializer.SerializeToElement<object?>(null);
 
     // Restore rate over the faster of the two plain downloads (file after file, all at once): the stricter comparison.
     private static double RestoreVsPlain(SizeRun r) => Math.Min(r.PlainDownloadSeconds, r.PlainDownloadConcurrentSeconds) / r.RestoreSeconds;
