@@ -237,9 +237,11 @@ public sealed class ScaleWorkload : IWorkload
                 approx = await TuneApproximateAsync(coordinator, data, truth, o, ct);
                 Log($"  sparse approximate (cut {approx.Cut}, heap factor {approx.HeapFactor}): recall@10 {approx.Recall:F4}{(approx.Reached ? "" : " (target NOT reached)")}, "
                     + $"p50 {approx.Latency.P50:F2} ms, p99 {approx.Latency.P99:F2} ms, {approx.Latency.Qps:F0} q/s");
+                // Serving's peak is read before the check, which generates the documents in this process.
+                peakServe = ProcessMemory.PeakMb();
                 if (data.Docs == o.ScipyAt) scipy = await ScipyCheckAsync(o, data, truth, ct);
             }
-            peakServe = ProcessMemory.PeakMb();
+            else peakServe = ProcessMemory.PeakMb();
         }
 
         // 3. A plain download of the same bytes, file after file and all at once.
