@@ -38,7 +38,9 @@ internal sealed class BlobCluster : IAsyncDisposable
     public string CacheDirectory => Path.Combine(DataDirectory, "cache");
 
     /// <summary>Starts a silo whose snapshots live in <paramref name="container"/> of the blob account of <paramref name="connectionString"/>.</summary>
-    public static async Task<BlobCluster> StartAsync(string connectionString, string container, string dataDirectory, LogLevel logLevel, CancellationToken cancellationToken)
+    /// <remarks>Jobs may read sources inside <paramref name="sourceRoots"/> (the benchmark's data directory) besides the silo's defaults.</remarks>
+    public static async Task<BlobCluster> StartAsync(string connectionString, string container, string dataDirectory, LogLevel logLevel, CancellationToken cancellationToken,
+        IReadOnlyList<string>? sourceRoots = null)
     {
         string data = Path.GetFullPath(dataDirectory);
         Directory.CreateDirectory(data);
@@ -61,6 +63,7 @@ internal sealed class BlobCluster : IAsyncDisposable
                 o.SnapshotDirectory = Path.Combine(data, "snapshots");
                 o.CacheDirectory = Path.Combine(data, "cache");
                 o.BuildDirectory = Path.Combine(data, "build");
+                if (sourceRoots is not null) o.AdditionalDataRoots = [.. sourceRoots.Select(Path.GetFullPath)];
             });
             silo.AddShoalJobs();
         });

@@ -30,11 +30,13 @@ internal static class GeneratedFile
 
     /// <summary>
     /// Writes rows in chunks generated in parallel (at most <paramref name="threads"/> at a time, a few
-    /// chunks buffered) and appended in order, so the output does not depend on the thread count.
+    /// chunks buffered) and appended in order, after <paramref name="header"/> when given, so the
+    /// output does not depend on the thread count.
     /// </summary>
-    public static void WriteChunks(string path, int chunks, int threads, Func<int, byte[]> chunk)
+    public static void WriteChunks(string path, int chunks, int threads, Func<int, byte[]> chunk, byte[]? header = null)
     {
         using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        if (header is not null) file.Write(header);
         int batch = Math.Max(1, threads) * 2;
         var buffers = new byte[batch][];
         for (int from = 0; from < chunks; from += batch)

@@ -164,7 +164,7 @@ public sealed class IndexWorkload : IWorkload
         Answers before;
         var plainAtSnapshot = new List<(long Bytes, PlainTransfers.Timings Times)>();
         string siloA = Path.Combine(work, "silo-a");
-        await using (var cluster = await BlobCluster.StartAsync(connectionString, Container, siloA, o.LogLevel, ct))
+        await using (var cluster = await BlobCluster.StartAsync(connectionString, Container, siloA, o.LogLevel, ct, [o.Dir]))
         {
             await WarmUpAsync(cluster.Store.Inner, plainContainer, work, ct);
             text = await IndexTextAsync(cluster, o, data, ct);
@@ -191,7 +191,7 @@ public sealed class IndexWorkload : IWorkload
             if (resettable) ProcessMemory.ResetPeak();
             double baseline = ProcessMemory.CurrentMb();
             var startClock = Stopwatch.StartNew();
-            await using (var cluster = await BlobCluster.StartAsync(connectionString, Container, silo, o.LogLevel, ct))
+            await using (var cluster = await BlobCluster.StartAsync(connectionString, Container, silo, o.LogLevel, ct, [o.Dir]))
             {
                 Log($"restore round {r}: new silo started in {startClock.Elapsed.TotalSeconds:F1} s (RSS {baseline:F0} MB before it)");
                 restores.Add(await RestoreAsync(cluster, [text, sparse]));
@@ -275,9 +275,12 @@ public sealed class IndexWorkload : IWorkload
     }
 
     /// <summary>What indexing one corpus gave: documents, times and the snapshot's bytes and upload time.</summary>
-    private sealed record IndexRun(string Index, long Version, int Shards, long Documents, TimeSpan ToPublished, TimeSpan ToServing, long SnapshotBytes, TimeSpan SnapshotTime)
+    internal sealed record IndexRun(string Index, long Version, int Shards, long Documents, TimeSpan ToPublished, TimeSpan ToServing, long SnapshotBytes, TimeSpan SnapshotTime)
     {
         public double DocsPerSecond => Documents / ToPublished.TotalSeconds;
+
+        /// <summary>The job's reading rate (documents over the time spent reading and spilling chunks).</summary>
+        public double ReadDocsPerSecond { get; init; }
     }
 
     private static Task<IndexRun> IndexTextAsync(BlobCluster cluster, Options o, BenchData data, CancellationToken ct) =>
@@ -300,7 +303,7 @@ public sealed class IndexWorkload : IWorkload
     /// Submits an indexing job, follows its phases until it ends, checks that every shard serves the
     /// published version with all documents, and measures publish time and the snapshot's uploads.
     /// </summary>
-    private static async Task<IndexRun> IndexByJobAsync(BlobCluster cluster, string what, IndexJobRequest request, CancellationToken ct)
+    internal static async Task<IndexRun> IndexByJobAsync(BlobCluster cluster, string what, IndexJobRequest request, CancellationToken ct)
     {
         string jobId = IndexJobIds.New();
         var job = cluster.Grains.GetGrain<IIndexJobGrain>(jobId);
@@ -324,7 +327,7 @@ public sealed class IndexWorkload : IWorkload
         // Serving means every shard loaded: ask them all.
         await ServeAsync(cluster.Grains, request.Index, status.Version!.Value, request.Shards, status.DocumentsIndexed);
         var serving = Stopwatch.GetElapsedTime(start);
-        var run = Measure(cluster, request.Index, status.Version!.Value, request.Shards, status.DocumentsIndexed, start, serving);
+        var run = Measure(cluster, request.Index, status.Version!.Value, request.Shards, status.DocumentsIndexed, start, serving) with { ReadDocsPerSecond = status.DocsPerSecond };
         var spills = cluster.Store.Transfers.Where(t => t.Key.StartsWith($"jobs/spill/{jobId}/", StringComparison.Ordinal)).ToList();
         var uploads = cluster.Store.Transfers.Where(t => t.Upload && t.Key.StartsWith(SnapshotCatalog.VersionPrefix(request.Index, run.Version), StringComparison.Ordinal)).ToList();
         Log($"  {what}: {run.Documents:N0} docs published in {run.ToPublished.TotalSeconds:F1} s ({run.DocsPerSecond:F0} docs/s; reading {status.DocsPerSecond:F0} docs/s), serving at {serving.TotalSeconds:F1} s; "
@@ -334,7 +337,7 @@ public sealed class IndexWorkload : IWorkload
     }
 
     /// <summary>Activates (or asks) every shard of an index and checks that together they serve <paramref name="version"/> with all documents.</summary>
-    private static async Task<ShardInfo[]> ServeAsync(IGrainFactory grains, string index, long version, int shards, long documents)
+    internal static async Task<ShardInfo[]> ServeAsync(IGrainFactory grains, string index, long version, int shards, long documents)
     {
         var infos = await Task.WhenAll(Enumerable.Range(0, shards).Select(s => grains.GetGrain<IShardGrain>(ShardGrain.KeyOf(index, s)).GetInfoAsync()));
         if (infos.FirstOrDefault(i => i.Version != version) is { } stale) throw new InvalidOperationException($"index {index}: shard {stale.Shard} serves version {stale.Version}, not {version}");

@@ -159,35 +159,57 @@ internal static class SparseBenchData
 
     // ------------------------------------------------------------------ generation
 
-    private static Csr GenerateDocuments(int rows, long seed, int threads)
+    /// <summary>Rows per generation chunk (each chunk has its own random stream).</summary>
+    public const int ChunkRows = Chunk;
+
+    /// <summary>The term popularity of a seed: Zipf alias table over ranks and the rank to term id permutation.</summary>
+    public sealed record PopularityTable(double[] Prob, int[] Alias, int[] Permutation);
+
+    /// <summary>The popularity documents and queries of <paramref name="seed"/> draw from.</summary>
+    public static PopularityTable PopularityOf(long seed)
     {
         var (prob, alias, permutation) = Popularity(seed);
+        return new PopularityTable(prob, alias, permutation);
+    }
+
+    /// <summary>
+    /// Chunk <paramref name="c"/> of the documents (rows <c>c * ChunkRows</c> on), exactly the rows
+    /// <see cref="LoadOrCreate"/> generates there, so a corpus can be written chunk by chunk without
+    /// holding the whole matrix. <paramref name="stamps"/> is scratch of <see cref="Vocabulary"/> ints,
+    /// reusable across chunks of one thread.
+    /// </summary>
+    public static (int[] Lengths, int[] Terms, float[] Weights) GenerateDocumentChunk(int c, int rows, long seed, PopularityTable popularity, int[] stamps)
+    {
+        var rng = new SplitMix(seed, 1 + c);
+        int from = c * Chunk, to = Math.Min(rows, from + Chunk);
+        var lengths = new int[to - from];
+        for (int r = 0; r < lengths.Length; r++)
+            lengths[r] = Math.Clamp((int)Math.Round(DocLengthMedian * Math.Exp(DocLengthSigma * rng.Normal())), DocLengthMin, DocLengthMax);
+        long total = lengths.Sum(l => (long)l);
+        var terms = new int[total];
+        var weights = new float[total];
+        int at = 0;
+        for (int r = 0; r < lengths.Length; r++)
+        {
+            int stamp = from + r + 1;
+            Draw(ref rng, popularity.Prob, popularity.Alias, popularity.Permutation, stamps, stamp, terms.AsSpan(at, lengths[r]));
+            Array.Sort(terms, at, lengths[r]);
+            for (int i = 0; i < lengths[r]; i++) weights[at + i] = (float)Math.Exp(WeightSigma * rng.Normal());
+            at += lengths[r];
+        }
+        return (lengths, terms, weights);
+    }
+
+    private static Csr GenerateDocuments(int rows, long seed, int threads)
+    {
+        var popularity = PopularityOf(seed);
         int chunks = (rows + Chunk - 1) / Chunk;
         var chunkTerms = new int[chunks][];
         var chunkWeights = new float[chunks][];
         var chunkLengths = new int[chunks][];
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, () => new int[Vocabulary], (c, _, stamps) =>
         {
-            var rng = new SplitMix(seed, 1 + c);
-            int from = c * Chunk, to = Math.Min(rows, from + Chunk);
-            var lengths = new int[to - from];
-            for (int r = 0; r < lengths.Length; r++)
-                lengths[r] = Math.Clamp((int)Math.Round(DocLengthMedian * Math.Exp(DocLengthSigma * rng.Normal())), DocLengthMin, DocLengthMax);
-            long total = lengths.Sum(l => (long)l);
-            var terms = new int[total];
-            var weights = new float[total];
-            int at = 0;
-            for (int r = 0; r < lengths.Length; r++)
-            {
-                int stamp = from + r + 1;
-                Draw(ref rng, prob, alias, permutation, stamps, stamp, terms.AsSpan(at, lengths[r]));
-                Array.Sort(terms, at, lengths[r]);
-                for (int i = 0; i < lengths[r]; i++) weights[at + i] = (float)Math.Exp(WeightSigma * rng.Normal());
-                at += lengths[r];
-            }
-            chunkTerms[c] = terms;
-            chunkWeights[c] = weights;
-            chunkLengths[c] = lengths;
+            (chunkLengths[c], chunkTerms[c], chunkWeights[c]) = GenerateDocumentChunk(c, rows, seed, popularity, stamps);
             return stamps;
         }, _ => { });
         return Assemble(rows, chunkTerms, chunkWeights, chunkLengths);

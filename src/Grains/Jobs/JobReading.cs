@@ -115,6 +115,14 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : I
                         if (at is null) await SpillAsync(IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
                         return new ChunkOutcome(c.Lines, docs.Count, c.Malformed, at, c.EndOfInput, CorpusFormats.Name(textFormat), null, denseDims);
                     }
+                case IndexJobSources.Sparse when reader is SparseBinaryChunkReader || (reader is null && SparseBinaryFormat.IsBinary(local)):
+                    {
+                        var r = (SparseBinaryChunkReader)(reader ??= SparseBinaryChunkReader.Open(local, vocabulary!, linesDone));
+                        var c = r.ReadChunk(chunkLines, cancellationToken);
+                        var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
+                        if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
+                        return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, SparseBinaryFormat.FormatName, sparseMax.Observe(records), denseDims);
+                    }
                 case IndexJobSources.Sparse:
                     {
                         var r = (SparseChunkReader)(reader ??= SparseChunkReader.Open(local, vocabulary!, linesDone));
@@ -149,7 +157,7 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : I
         {
             source.LinesDone = at.Line - 1;
             s.Recount();
-            string unit = reader is DenseChunkReader { Binary: true } ? "record" : "line";
+            string unit = reader is DenseChunkReader { Binary: true } or SparseBinaryChunkReader ? "record" : "line";
             string what = kind switch
             {
                 IndexJobSources.Sparse => "sparse vectors ",
