@@ -3,6 +3,7 @@ using Orleans.Hosting;
 using Shoal.Gateway.Auth;
 using Shoal.Gateway.Limits;
 using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 
 namespace Shoal.Gateway;
 

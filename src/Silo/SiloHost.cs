@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 
 namespace Shoal.Silo;
 

@@ -1,12 +1,12 @@
 using System.CommandLine;
 using System.Reflection;
-using k8s.Models;
 using Microsoft.Extensions.Configuration;
 using Orleans.Hosting.Kubernetes;
 using Shoal.Cli.Commands;
 using Shoal.Gateway;
-using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 using Shoal.Silo;
+using k8s.Models;
 
 namespace Shoal.Deploy.Tests;
 

@@ -2,7 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Shoal.Engine.Snapshots;
-using Shoal.Grains.Hosting;
+using Shoal.Hosting;
+using Shoal.Storage.AzureBlob;
 
 namespace Shoal.Integration.Tests;
 

@@ -1,10 +1,10 @@
-using Orleans.TestingHost;
-using Shoal.Engine.Evaluation;
-using Shoal.Grains.Contracts;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
 using Shoal.Engine.Routing;
-using Shoal.Grains.Hosting;
+using Shoal.Evaluation;
+using Shoal.Grains.Contracts;
 using Shoal.Grains.Shards;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests;
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Shoal.Engine.Snapshots;
 using Shoal.Grains.Contracts;
-using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests;
 

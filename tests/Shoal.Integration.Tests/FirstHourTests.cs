@@ -4,7 +4,6 @@ using System.Text;
 using Shoal.Cli.Commands;
 using Shoal.Gateway;
 using Shoal.Grains.Contracts;
-using Shoal.Grains.Hosting;
 using Shoal.Grains.Jobs;
 using Shoal.Integration.Tests.Jobs;
 

@@ -80,7 +80,7 @@ public sealed class GatewayRobustnessTests(GatewayFixture fixture) : IClassFixtu
     [Fact]
     public async Task Loadtest_timeline_has_one_line_per_measured_query_with_its_time_latency_and_outcome()
     {
-        var topics = new[] { "wind power", "tides", "coffee" }.Select((t, i) => new Shoal.Engine.Evaluation.Topic($"q{i}", t)).ToList();
+        var topics = new[] { "wind power", "tides", "coffee" }.Select((t, i) => new Shoal.Evaluation.Topic($"q{i}", t)).ToList();
         using var client = new ShoalClient(fixture.Http, maxRetries: 0);
         string path = Path.Combine(Path.GetTempPath(), $"shoal-timeline-{Guid.NewGuid():N}.jsonl");
         try

@@ -177,7 +177,7 @@ public sealed class GatewayTests(GatewayFixture fixture) : IClassFixture<Gateway
     public async Task Loadtest_reports_throughput_and_percentiles_in_both_loops()
     {
         var topics = new[] { "coffee roasting", "how do vaccines work", "wind power", "black holes and light", "sharding a search index" }
-            .Select((t, i) => new Shoal.Engine.Evaluation.Topic($"q{i}", t)).ToList();
+            .Select((t, i) => new Shoal.Evaluation.Topic($"q{i}", t)).ToList();
         using var client = new ShoalClient(fixture.Http, maxRetries: 0);
 
         var closed = await Shoal.Cli.Commands.LoadTestCommand.RunAsync(client,

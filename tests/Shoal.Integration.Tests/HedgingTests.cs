@@ -1,8 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Shoal.Grains.Contracts;
-using Shoal.Grains.Hosting;
 using Shoal.Grains.Shards;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests;
 

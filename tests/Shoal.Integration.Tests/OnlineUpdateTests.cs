@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Orleans.TestingHost;
 using Shoal.Grains.Contracts;
-using Shoal.Grains.Hosting;
 using Shoal.Grains.Shards;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests;
 

@@ -1,8 +1,8 @@
 using Orleans.TestingHost;
-using Shoal.Engine.Evaluation;
+using Shoal.Evaluation;
 using Shoal.Grains.Contracts;
-using Shoal.Grains.Hosting;
 using Shoal.Grains.Shards;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests;
 

@@ -1,10 +1,10 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
-using Shoal.Engine.Evaluation;
+using Shoal.Evaluation;
 using Shoal.Grains.Contracts;
-using Shoal.Grains.Hosting;
 using Shoal.Grains.Placement;
 using Shoal.Grains.Shards;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests;
 

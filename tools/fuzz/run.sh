@@ -4,7 +4,7 @@
 #   bash tools/fuzz/run.sh all [seconds-per-target=120]
 # Targets: update-batch manifest corpus-line sparse-line dense-line shoalvec qrels run topics corpus-file text-segment
 # Installs afl++ (apt) and the SharpFuzz instrumenter (dotnet tool SharpFuzz.CommandLine 2.3.0) when
-# absent, publishes tools/fuzz/Shoal.Fuzz, instruments Shoal.Engine.dll, writes seed inputs and runs
+# absent, publishes tools/fuzz/Shoal.Fuzz, instruments Shoal.Engine.dll and Shoal.Evaluation.dll, writes seed inputs and runs
 # afl-fuzz. Findings go to tools/fuzz/findings/<target>/ (crashes/ and hangs/ hold the inputs;
 # reproduce one with: dotnet tools/fuzz/bin/Shoal.Fuzz.dll <target> --replay FILE). Exit code 1
 # when any crash or hang was found.
@@ -27,6 +27,7 @@ fi
 rm -rf bin
 dotnet publish Shoal.Fuzz -c Release -o bin -nologo -clp:ErrorsOnly >/dev/null
 sharpfuzz bin/Shoal.Engine.dll
+sharpfuzz bin/Shoal.Evaluation.dll   # qrels, run and topics readers
 rm -rf seeds && dotnet bin/Shoal.Fuzz.dll --write-seeds seeds
 
 # afl-fuzz settings for a managed target: no binary check (the target is `dotnet`), no memory

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Shoal.Bench.Harness;
 using Shoal.Engine.Analysis;
-using Shoal.Engine.Evaluation;
+using Shoal.Evaluation;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Text;
 

@@ -15,6 +15,7 @@ using Shoal.Engine.Text;
 using Shoal.Gateway;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 
 namespace Shoal.Bench.Cluster;
 

@@ -5,6 +5,8 @@ using Orleans;
 using Orleans.Hosting;
 using Shoal.Engine.Snapshots;
 using Shoal.Grains.Hosting;
+using Shoal.Hosting;
+using Shoal.Storage.AzureBlob;
 
 namespace Shoal.Bench.Index;
 

@@ -87,6 +87,10 @@ internal sealed class MeasuringSnapshotStore(ISnapshotStore inner) : ISnapshotSt
     public Task DeleteAsync(string key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
 
     /// <inheritdoc />
+    public Task<bool> CompareAndSwapAsync(string key, Func<byte[]?, bool> expected, ReadOnlyMemory<byte>? replacement, CancellationToken cancellationToken = default) =>
+        inner.CompareAndSwapAsync(key, expected, replacement, cancellationToken);
+
+    /// <inheritdoc />
     public string? TryGetLocalPath(string key) => inner.TryGetLocalPath(key);
 
     private void Record(string key, bool upload, long bytes, string? localPath, long start) =>

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Logging;
 using Orleans;
+using Shoal.Engine.Ingest;
 using Shoal.Bench.Harness;
 using Shoal.Bench.Index;
 using Shoal.Bench.Snapshot;

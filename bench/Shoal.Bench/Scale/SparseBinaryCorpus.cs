@@ -3,6 +3,7 @@ using System.Globalization;
 using Shoal.Bench.Index;
 using Shoal.Bench.Sparse;
 using Shoal.Engine.Indexing;
+using Shoal.Engine.Ingest;
 
 namespace Shoal.Bench.Scale;
 

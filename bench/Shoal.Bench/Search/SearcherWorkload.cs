@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Shoal.Bench.Harness;
 using Shoal.Engine.Analysis;
 using Shoal.Engine.Dense;
-using Shoal.Engine.Evaluation;
+using Shoal.Evaluation;
 using Shoal.Engine.Indexing;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Search;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Azure.Storage.Blobs;
 using Shoal.Bench.Harness;
 using Shoal.Engine.Snapshots;
+using Shoal.Storage.AzureBlob;
 
 namespace Shoal.Bench.Snapshot;
 

@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Shoal.Bench.Harness;
-using Shoal.Engine.Evaluation;
 using Shoal.Engine.Ingest;
+using Shoal.Evaluation;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 
 namespace Shoal.Bench.Updates;
 

@@ -8,7 +8,7 @@ namespace Shoal.Engine.Ingest;
 /// <c>1f 8b</c>), never from its name, so a gzip file without a <c>.gz</c> suffix and a plain file
 /// with one are both read correctly.
 /// </summary>
-internal static class InputStreams
+public static class InputStreams
 {
     private const int FileBufferSize = 1 << 16;
 

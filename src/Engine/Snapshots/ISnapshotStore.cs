@@ -2,8 +2,10 @@ namespace Shoal.Engine.Snapshots;
 
 /// <summary>
 /// Where index versions live durably: segment files and manifests under '/'-separated keys.
-/// Implementations: a local directory (the embedded default) and blob storage.
-/// Every write of a single key is atomic: readers see the old object or the whole new one.
+/// Every write of a single key is atomic: readers see the old object or the whole new one, and
+/// <see cref="CompareAndSwapAsync"/> is an atomic conditional write in every store.
+/// Implementations: a local directory (<see cref="LocalDirectorySnapshotStore"/>, the embedded
+/// default) and Azure Blob Storage (<c>Shoal.Storage.AzureBlob</c>).
 /// </summary>
 public interface ISnapshotStore
 {
@@ -84,21 +86,24 @@ public interface ISnapshotStore
     }
 
     /// <summary>
-    /// Replaces <paramref name="key"/> with <paramref name="replacement"/> (or deletes it, when
-    /// null) only if its current content (null when absent) satisfies <paramref name="expected"/>;
-    /// returns false, changing nothing, when it does not or when another writer changed the object
-    /// between the read and the write. Stores that can make the write conditional on what was read
-    /// (blob ETags) are atomic between processes; the default implementation reads, checks and
-    /// writes, which is atomic only against writers that serialise on something else.
+    /// Atomic compare-and-swap of a small object: replaces <paramref name="key"/> with
+    /// <paramref name="replacement"/> (or deletes it, when null) only if its current content (null
+    /// when absent) satisfies <paramref name="expected"/>, and says whether it did.
     /// </summary>
-    async Task<bool> CompareAndSwapAsync(string key, Func<byte[]?, bool> expected, ReadOnlyMemory<byte>? replacement, CancellationToken cancellationToken = default)
-    {
-        var current = await GetBytesAsync(key, cancellationToken).ConfigureAwait(false);
-        if (!expected(current)) return false;
-        if (replacement is { } data) await PutBytesAsync(key, data, cancellationToken).ConfigureAwait(false);
-        else await DeleteAsync(key, cancellationToken).ConfigureAwait(false);
-        return true;
-    }
+    /// <remarks>
+    /// Every store implements this atomically; it is how writers in different processes that share
+    /// a store (grain state of a stale activation and of the live one) exclude each other:
+    /// <list type="bullet">
+    /// <item>of swaps of the same key that checked the same content, concurrently in one process or
+    /// in several, at most one succeeds; the others return false and change nothing;</item>
+    /// <item>a write of the key by any other means (<see cref="PutBytesAsync"/>, another swap) that
+    /// lands while <paramref name="expected"/> runs makes the swap return false, changing nothing;</item>
+    /// <item>a failed check returns false and changes nothing; a swap that deletes an absent key succeeds.</item>
+    /// </list>
+    /// <paramref name="expected"/> runs once per call, on the content read, and must not call the store
+    /// (a store may hold a lock on the key while it runs).
+    /// </remarks>
+    Task<bool> CompareAndSwapAsync(string key, Func<byte[]?, bool> expected, ReadOnlyMemory<byte>? replacement, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// A local file that holds <paramref name="key"/>, when the store is a local directory, so a

@@ -1,12 +1,23 @@
+using System.Collections.Concurrent;
+
 namespace Shoal.Engine.Snapshots;
 
 /// <summary>
 /// A snapshot store in a local directory: the embedded single-machine default. Writes go to a
 /// temporary file first and are renamed into place, so a crash never leaves half an object.
 /// Copies hash the bytes as they pass, so uploads and verified downloads read a file once.
+/// Compare-and-swap holds an exclusive lock file beside the object, so it is atomic between
+/// processes that share the directory.
 /// </summary>
 public sealed class LocalDirectorySnapshotStore : ISnapshotStore
 {
+    /// <summary>Suffix of the lock file a compare-and-swap holds beside its object.</summary>
+    public const string LockSuffix = ".lock";
+
+    // One gate per object path for every store instance of this process: the lock file excludes
+    // other processes, the gate makes this process's writers wait their turn without polling it.
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> SwapGates = new(StringComparer.Ordinal);
+
     private readonly string _root;
 
     /// <summary>Uses (and creates) <paramref name="root"/>.</summary>
@@ -161,6 +172,54 @@ public sealed class LocalDirectorySnapshotStore : ISnapshotStore
     {
         File.Delete(PathOf(key));
         return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Swaps of one key take an in-process gate, then an exclusive lock file beside the object
+    /// (<c>{key}.lock</c>, left in place: deleting it would let two writers each lock a different
+    /// file), so they are atomic between threads and between processes sharing the directory.
+    /// Under the lock the object is read and checked, read again just before the write (a plain
+    /// write that landed while the check ran makes the swap fail) and replaced by a rename.
+    /// </remarks>
+    public async Task<bool> CompareAndSwapAsync(string key, Func<byte[]?, bool> expected, ReadOnlyMemory<byte>? replacement, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        string path = PathOf(key);
+        var gate = SwapGates.GetOrAdd(path, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            using var fileLock = await AcquireLockFileAsync(path + LockSuffix, cancellationToken).ConfigureAwait(false);
+            var current = await GetBytesAsync(key, cancellationToken).ConfigureAwait(false);
+            if (!expected(current)) return false;
+            var now = await GetBytesAsync(key, cancellationToken).ConfigureAwait(false);
+            if (current is null ? now is not null : now is null || !current.AsSpan().SequenceEqual(now)) return false;
+            if (replacement is { } data) await PutBytesAsync(key, data, cancellationToken).ConfigureAwait(false);
+            else File.Delete(path);
+            return true;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Opens <paramref name="path"/> exclusively, waiting (up to about 5 s) while another process holds it.</summary>
+    private static async Task<FileStream> AcquireLockFileAsync(string path, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (attempt < 200)
+            {
+                await Task.Delay(25, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <inheritdoc />

@@ -3,8 +3,11 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Shoal.Engine.Snapshots;
 
-/// <summary>Local file helpers for snapshot stores: one-pass hashing reads and hashing copies.</summary>
-internal static class SnapshotFiles
+/// <summary>
+/// Local file helpers for snapshot stores (the local directory store here, the blob store in its
+/// own assembly): temporary names beside a destination, one-pass hashing reads and hashing copies.
+/// </summary>
+public static class SnapshotFiles
 {
     private const int BufferBytes = 1 << 20;
 

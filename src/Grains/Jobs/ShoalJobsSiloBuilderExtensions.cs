@@ -10,7 +10,7 @@ using Shoal.Grains.Jobs;
 
 namespace Shoal.Grains.Hosting;
 
-/// <summary>Adds indexing jobs to a silo (beside <see cref="ShoalSiloBuilderExtensions.AddShoal"/>).</summary>
+/// <summary>Adds indexing jobs to a silo (beside <see cref="ShoalGrainsSiloBuilderExtensions.AddShoalGrains"/>, which hosts call through <c>AddShoal</c>).</summary>
 public static class ShoalJobsSiloBuilderExtensions
 {
     /// <summary>Name of the grain storage provider that holds job state.</summary>
@@ -19,7 +19,7 @@ public static class ShoalJobsSiloBuilderExtensions
     /// <summary>
     /// Registers indexing jobs: the job grains' durable storage (<see cref="SnapshotGrainStorage"/>
     /// over the silo's <see cref="ISnapshotStore"/>, under <c>jobs/state/</c>) and the per-silo
-    /// <see cref="JobSupervisor"/> that restarts unfinished jobs. Needs <c>AddShoal</c> (the store).
+    /// <see cref="JobSupervisor"/> that restarts unfinished jobs. Needs <c>AddShoal</c> or <c>AddShoalGrains</c> (the store).
     /// Another durable provider (e.g. Redis grain storage) registered afterwards under
     /// <see cref="StorageName"/> replaces the snapshot-store one.
     /// </summary>

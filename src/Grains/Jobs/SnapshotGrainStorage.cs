@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Hashing;
 using System.Text;
@@ -19,14 +18,12 @@ namespace Shoal.Grains.Jobs;
 /// silo was declared dead while it still ran) cannot overwrite the state of the live one.
 /// </summary>
 /// <remarks>
-/// The compare and the write are atomic: on blob storage the write is conditional on the blob's
-/// ETag as read (<see cref="ISnapshotStore.CompareAndSwapAsync"/>), which holds between processes;
-/// on a local-directory store an exclusive lock file beside the object serialises writers (also
-/// between processes on one machine); and an in-process lock always does.
+/// The compare and the write are one <see cref="ISnapshotStore.CompareAndSwapAsync"/>, which every
+/// store makes atomic, also between processes (a conditional write on blob storage, a lock file
+/// beside the object in a local directory).
 /// </remarks>
 public sealed class SnapshotGrainStorage : IGrainStorage
 {
-    private static readonly ConcurrentDictionary<string, SemaphoreSlim> Locks = new(StringComparer.Ordinal);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
@@ -70,7 +67,7 @@ public sealed class SnapshotGrainStorage : IGrainStorage
     {
         string key = KeyOf(stateName, grainId);
         byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(grainState.State, Json);
-        await WithLockAsync(key, () => SwapAsync(key, grainState.ETag, bytes)).ConfigureAwait(false);
+        await SwapAsync(key, grainState.ETag, bytes).ConfigureAwait(false);
         grainState.ETag = ETagOf(bytes);
         grainState.RecordExists = true;
     }
@@ -79,7 +76,7 @@ public sealed class SnapshotGrainStorage : IGrainStorage
     public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         string key = KeyOf(stateName, grainId);
-        await WithLockAsync(key, () => SwapAsync(key, grainState.ETag, null)).ConfigureAwait(false);
+        await SwapAsync(key, grainState.ETag, null).ConfigureAwait(false);
         grainState.State = Activator.CreateInstance<T>();
         grainState.ETag = null;
         grainState.RecordExists = false;
@@ -96,45 +93,6 @@ public sealed class SnapshotGrainStorage : IGrainStorage
         }, bytes is null ? (ReadOnlyMemory<byte>?)null : bytes).ConfigureAwait(false); // a bare null would convert through byte[] to empty memory
         if (!swapped)
             throw new InconsistentStateException($"Grain state '{key}' in {_store.Description} changed under this activation (stored ETag {stored ?? "none"}, expected {expected ?? "none"}).", stored ?? "", expected ?? "");
-    }
-
-    private async Task WithLockAsync(string key, Func<Task> action)
-    {
-        var gate = Locks.GetOrAdd(_store.Description + "|" + key, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (_store is LocalDirectorySnapshotStore local)
-            {
-                string lockPath = Path.Combine(local.Root, key.Replace('/', Path.DirectorySeparatorChar)) + ".lock";
-                Directory.CreateDirectory(Path.GetDirectoryName(lockPath)!);
-                using var fileLock = await AcquireFileLockAsync(lockPath).ConfigureAwait(false);
-                await action().ConfigureAwait(false);
-            }
-            else
-            {
-                await action().ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            gate.Release();
-        }
-    }
-
-    private static async Task<FileStream> AcquireFileLockAsync(string path)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (attempt < 200)
-            {
-                await Task.Delay(25).ConfigureAwait(false);
-            }
-        }
     }
 
     /// <summary>The ETag of stored bytes: their XXH3-64 in hex.</summary>

@@ -1,4 +1,4 @@
-using Shoal.Engine.Evaluation;
+using Shoal.Evaluation;
 using Xunit;
 
 using Shoal.Engine.Tests;

@@ -1,4 +1,4 @@
-using Shoal.Engine.Evaluation;
+using Shoal.Evaluation;
 using Xunit;
 
 namespace Shoal.Engine.Tests.Evaluation;

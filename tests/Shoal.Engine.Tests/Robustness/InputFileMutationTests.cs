@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using FsCheck.Xunit;
 using Shoal.Engine.Dense;
-using Shoal.Engine.Evaluation;
+using Shoal.Evaluation;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Sparse;
 

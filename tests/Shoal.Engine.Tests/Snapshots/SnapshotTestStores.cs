@@ -27,10 +27,14 @@ internal sealed class RemoteLikeStore(LocalDirectorySnapshotStore inner) : ISnap
     public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
     public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken = default) => inner.DeletePrefixAsync(prefix, cancellationToken);
     public Task DeleteAsync(string key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
+    public Task<bool> CompareAndSwapAsync(string key, Func<byte[]?, bool> expected, ReadOnlyMemory<byte>? replacement, CancellationToken cancellationToken = default) => inner.CompareAndSwapAsync(key, expected, replacement, cancellationToken);
     public string? TryGetLocalPath(string key) => null;
 }
 
-/// <summary>A store written against the original interface only: the newer members use their defaults.</summary>
+/// <summary>
+/// A store written against the original interface only (plus compare-and-swap, which every store
+/// must implement): the newer members with defaults use them.
+/// </summary>
 internal sealed class LegacyStore(LocalDirectorySnapshotStore inner) : ISnapshotStore
 {
     public string Description => "legacy " + inner.Description;
@@ -40,5 +44,6 @@ internal sealed class LegacyStore(LocalDirectorySnapshotStore inner) : ISnapshot
     public Task<byte[]?> GetBytesAsync(string key, CancellationToken cancellationToken = default) => inner.GetBytesAsync(key, cancellationToken);
     public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
     public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken = default) => inner.DeletePrefixAsync(prefix, cancellationToken);
+    public Task<bool> CompareAndSwapAsync(string key, Func<byte[]?, bool> expected, ReadOnlyMemory<byte>? replacement, CancellationToken cancellationToken = default) => inner.CompareAndSwapAsync(key, expected, replacement, cancellationToken);
     public string? TryGetLocalPath(string key) => null;
 }

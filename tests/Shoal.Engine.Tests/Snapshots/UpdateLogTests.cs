@@ -94,7 +94,7 @@ public sealed class LocalCompareAndSwapTests : IDisposable
     public void Dispose() => _tmp.Dispose();
 
     [Fact]
-    public async Task Default_compare_and_swap_writes_refuses_and_deletes()
+    public async Task Local_compare_and_swap_writes_refuses_and_deletes()
     {
         ISnapshotStore store = new LocalDirectorySnapshotStore(_tmp.PathOf("store"));
         Assert.True(await store.CompareAndSwapAsync("a/k", c => c is null, new byte[] { 1 }));

@@ -5,7 +5,7 @@ using Orleans.Runtime;
 using Orleans.TestingHost;
 using Shoal.Encoders;
 using Shoal.Grains.Encoders;
-using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests.Encoders;
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Orleans.TestingHost;
 using Shoal.Encoders;
 using Shoal.Grains.Encoders;
-using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests.Encoders;
 

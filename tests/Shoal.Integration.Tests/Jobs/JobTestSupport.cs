@@ -3,6 +3,7 @@ using Orleans.TestingHost;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Hosting;
 using Shoal.Grains.Jobs;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests.Jobs;
 

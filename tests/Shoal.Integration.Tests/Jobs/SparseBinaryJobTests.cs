@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Shoal.Engine.Indexing;
+using Shoal.Engine.Ingest;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Sparse;
 using Shoal.Grains.Contracts;

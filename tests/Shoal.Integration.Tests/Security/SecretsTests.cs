@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Shoal.Gateway.Auth;
-using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests.Security;
 

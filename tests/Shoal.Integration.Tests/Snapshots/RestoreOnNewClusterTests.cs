@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Orleans.TestingHost;
 using Shoal.Grains.Contracts;
-using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests.Snapshots;
 

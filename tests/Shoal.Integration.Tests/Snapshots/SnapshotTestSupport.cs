@@ -3,6 +3,7 @@ using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Storage.Blobs;
 using Shoal.Engine.Snapshots;
+using Shoal.Storage.AzureBlob;
 
 namespace Shoal.Integration.Tests.Snapshots;
 

@@ -12,6 +12,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Hosting;
 using Shoal.Gateway;
 using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 using Shoal.Integration.Tests.Encoders;
 
 namespace Shoal.Integration.Tests.WebConsole;

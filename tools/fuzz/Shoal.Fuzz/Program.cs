@@ -1,6 +1,6 @@
 using System.Text;
 using Shoal.Engine.Dense;
-using Shoal.Engine.Evaluation;
+using Shoal.Evaluation;
 using Shoal.Engine.Indexing;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Segments;

@@ -1,14 +1,15 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using System.Runtime.InteropServices;
+using System.Text.Json;
 using Shoal.Engine.Dense;
-using Shoal.Engine.Evaluation;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Sparse;
+using Shoal.Evaluation;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Hosting;
+using Shoal.Hosting;
 
 namespace Shoal.Cli.Commands;
 

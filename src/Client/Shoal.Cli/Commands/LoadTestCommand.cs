@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Shoal.Client;
-using Shoal.Engine.Evaluation;
+using Shoal.Evaluation;
 
 namespace Shoal.Cli.Commands;
 

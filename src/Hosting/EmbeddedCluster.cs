@@ -6,8 +6,10 @@ using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Hosting;
 using Shoal.Grains.Contracts;
+using Shoal.Grains.Encoders;
+using Shoal.Grains.Hosting;
 
-namespace Shoal.Grains.Hosting;
+namespace Shoal.Hosting;
 
 /// <summary>
 /// A one-silo Shoal cluster inside the current process (localhost clustering on free ports,
@@ -38,7 +40,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     /// deleted on dispose.
     /// </summary>
     public static async Task<EmbeddedCluster> StartAsync(string? dataDirectory = null, LogLevel logLevel = LogLevel.Warning, Action<ShoalOptions>? configure = null,
-        Action<Encoders.EncoderPoolsOptions>? encoders = null, CancellationToken cancellationToken = default)
+        Action<EncoderPoolsOptions>? encoders = null, CancellationToken cancellationToken = default)
     {
         string? owned = null;
         if (dataDirectory is null)
@@ -63,7 +65,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                 configure?.Invoke(o);
             });
             silo.AddShoalJobs();
-            if (encoders is not null) Encoders.EncoderPoolsHostingExtensions.AddShoalEncoderPools(silo, encoders);
+            if (encoders is not null) EncoderPoolsHostingExtensions.AddShoalEncoderPools(silo, encoders);
         });
         var host = builder.Build();
         await host.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,4 @@
-namespace Shoal.Engine.Evaluation;
+namespace Shoal.Evaluation;
 
 /// <summary>
 /// Per-query effectiveness measures with trec_eval's definitions. Each function takes one query's

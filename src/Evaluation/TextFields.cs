@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Shoal.Engine.Ingest;
 
-namespace Shoal.Engine.Evaluation;
+namespace Shoal.Evaluation;
 
 /// <summary>Shared line-splitting, number parsing and error helpers for the evaluation file readers.</summary>
 internal static class TextFields

@@ -9,25 +9,22 @@ using Shoal.Grains.Encoders;
 
 namespace Shoal.Grains.Hosting;
 
-/// <summary>Adds Shoal's grains and services to a silo.</summary>
-public static class ShoalSiloBuilderExtensions
+/// <summary>Adds Shoal's grains and the services they need to a silo.</summary>
+public static class ShoalGrainsSiloBuilderExtensions
 {
     /// <summary>
-    /// Registers Shoal: options, the snapshot store (a local directory, or blob storage when a connection string is set, unless another
-    /// <see cref="ISnapshotStore"/> is registered first) and the snapshot catalog.
+    /// Registers Shoal's grains: options (configuration section <c>Shoal</c>, then
+    /// <paramref name="configure"/>), placement, the snapshot catalog over the registered
+    /// <see cref="ISnapshotStore"/> (a <see cref="LocalDirectorySnapshotStore"/> in
+    /// <see cref="ShoalOptions.SnapshotDirectory"/> when none is registered first) and encoder
+    /// pools. Hosts call <c>AddShoal</c> (Shoal.Hosting), which also picks blob storage from the settings.
     /// </summary>
-    public static ISiloBuilder AddShoal(this ISiloBuilder builder, Action<ShoalOptions>? configure = null)
+    public static ISiloBuilder AddShoalGrains(this ISiloBuilder builder, Action<ShoalOptions>? configure = null)
     {
         // Settings from configuration ("Shoal:MergeThresholdOperations", "Shoal:KeepVersions", ...), then the host's code.
         var options = builder.Services.AddOptions<ShoalOptions>().BindConfiguration("Shoal");
         if (configure is not null) options.Configure(configure);
-        builder.Services.TryAddSingleton<ISnapshotStore>(sp =>
-        {
-            var o = sp.GetRequiredService<IOptions<ShoalOptions>>().Value;
-            return string.IsNullOrEmpty(o.BlobConnectionString)
-                ? new LocalDirectorySnapshotStore(o.SnapshotDirectory)
-                : AzureBlobSnapshotStore.Create(o.BlobConnectionString, o.BlobContainer);
-        });
+        builder.Services.TryAddSingleton<ISnapshotStore>(sp => new LocalDirectorySnapshotStore(sp.GetRequiredService<IOptions<ShoalOptions>>().Value.SnapshotDirectory));
         // Trace context flows through grain calls, so one search is one trace across silos.
         builder.AddActivityPropagation();
         builder.Services.AddPlacementDirector<Placement.ShardPlacement, Placement.ShardPlacementDirector>();

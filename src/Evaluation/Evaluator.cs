@@ -1,4 +1,4 @@
-namespace Shoal.Engine.Evaluation;
+namespace Shoal.Evaluation;
 
 /// <summary>
 /// Evaluates a run against qrels with trec_eval's definitions: nDCG@10 (<c>ndcg_cut_10</c>), MRR@10

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 
-namespace Shoal.Engine.Evaluation;
+namespace Shoal.Evaluation;
 
 /// <summary>
 /// An in-memory retrieval run: for each query id, the retrieved documents with their scores.

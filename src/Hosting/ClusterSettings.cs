@@ -4,7 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Hosting;
 
-namespace Shoal.Grains.Hosting;
+namespace Shoal.Hosting;
 
 /// <summary>
 /// How a process joins a Shoal cluster: localhost clustering (one silo, the embedded default)

@@ -1,4 +1,4 @@
-namespace Shoal.Engine.Evaluation;
+namespace Shoal.Evaluation;
 
 /// <summary>One evaluation query (a "topic" in TREC terms).</summary>
 /// <param name="Id">The query id, as used in qrels and run files.</param>

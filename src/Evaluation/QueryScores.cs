@@ -1,4 +1,4 @@
-namespace Shoal.Engine.Evaluation;
+namespace Shoal.Evaluation;
 
 /// <summary>The measures of one evaluated query (see <see cref="Evaluator"/>).</summary>
 /// <param name="NdcgAt10">nDCG@10 (trec_eval <c>ndcg_cut_10</c>).</param>

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Shoal.Engine.Evaluation;
+namespace Shoal.Evaluation;
 
 /// <summary>
 /// Reads evaluation topics (queries). The format is detected from content: if the first non-blank

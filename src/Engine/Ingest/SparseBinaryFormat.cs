@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Shoal.Engine.Sparse;
 
-namespace Shoal.Engine.Indexing;
+namespace Shoal.Engine.Ingest;
 
 /// <summary>
 /// SHOALSPV: a compact binary learned-sparse document source, the binary counterpart of Anserini

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Shoal.Grains.Hosting;
+namespace Shoal.Hosting;
 
 /// <summary>Logging rules every Shoal process (gateway, silo, CLI eval cluster) applies.</summary>
 public static class ShoalLogging

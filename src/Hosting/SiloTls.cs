@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Orleans.Connections.Security;
 using Orleans.Hosting;
 
-namespace Shoal.Grains.Hosting;
+namespace Shoal.Hosting;
 
 /// <summary>
 /// Mutual TLS for Orleans connections (silo to silo, and gateway to silo), configured by

@@ -1,4 +1,4 @@
-namespace Shoal.Engine.Snapshots;
+namespace Shoal.Storage.AzureBlob;
 
 /// <summary>
 /// How <see cref="AzureBlobSnapshotStore"/> moves files: objects larger than

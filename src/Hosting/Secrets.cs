@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Shoal.Grains.Hosting;
+namespace Shoal.Hosting;
 
 /// <summary>
 /// Redaction of secrets in connection strings before anything about them is logged or put in a

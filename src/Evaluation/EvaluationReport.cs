@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Shoal.Engine.Evaluation;
+namespace Shoal.Evaluation;
 
 /// <summary>
 /// The result of <see cref="Evaluator.Evaluate"/>: per-query measures and their arithmetic means over

@@ -1,4 +1,4 @@
-namespace Shoal.Engine.Evaluation;
+namespace Shoal.Evaluation;
 
 /// <summary>
 /// A read-only pass-through over an input file's stream that reports damaged compressed data
