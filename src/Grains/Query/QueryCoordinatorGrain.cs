@@ -117,8 +117,8 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         for (int s = 0; s < calls.Length; s++)
         {
             int shard = s;
-            calls[s] = CallShardAsync(request.Index, replicas, (attempt, ct) =>
-                GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(request.Index, shard, (first + attempt) % replicas)).SearchAsync(shardQuery, ct), cts.Token);
+            calls[s] = CallShardAsync(request.Index, replicas, (attempt, ct) => RetryTransientAsync(
+                () => GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(request.Index, shard, (first + attempt) % replicas)).SearchAsync(shardQuery, ct), ct), cts.Token);
         }
 
         try
@@ -239,6 +239,31 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
 
     private static SearchResponse Invalid(SearchRequest request, string error) =>
         new() { Status = SearchStatus.Invalid, Error = error, Index = request.Index };
+
+    /// <summary>
+    /// Calls a replica, and once more after a short pause when the call failed in transport: the
+    /// message was rejected or the connection lost because the replica's silo is stopping or
+    /// moving the activation (a graceful leave, a rebalance). The second call reaches the
+    /// activation wherever the directory now places it. Errors from the shard itself are not retried.
+    /// </summary>
+    private static async Task<ShardSearchResult> RetryTransientAsync(Func<Task<ShardSearchResult>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (IsTransportFailure(e) && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(TransientRetryPause, cancellationToken);
+            return await call();
+        }
+    }
+
+    private static readonly TimeSpan TransientRetryPause = TimeSpan.FromMilliseconds(25);
+
+    /// <summary>Failures of delivery (not of the shard's own work) that a second call can get past.</summary>
+    internal static bool IsTransportFailure(Exception e) =>
+        e is Orleans.Runtime.OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException or Orleans.Networking.Shared.SocketConnectionException;
 
     /// <summary>
     /// Calls one shard: the first replica, then the next replica when the first has not answered
