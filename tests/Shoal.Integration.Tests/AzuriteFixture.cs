@@ -79,7 +79,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
         process?.WaitForExit(5000);
 #pragma warning restore CA1849
         process?.Dispose();
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+        try { TempDirectory.Delete(_dir); } catch (IOException) { }
         return Task.CompletedTask;
     }
 }

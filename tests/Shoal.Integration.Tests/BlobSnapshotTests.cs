@@ -7,7 +7,7 @@ public sealed class BlobSnapshotTests(AzuriteFixture azurite) : IClassFixture<Az
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("shoal-blob-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => TempDirectory.Delete(_dir);
 
     [Fact]
     public async Task Files_round_trip_through_parallel_chunked_transfers()

@@ -17,7 +17,7 @@ public sealed class ChannelTests(TwoSiloCluster fixture) : IClassFixture<TwoSilo
 {
     private readonly string _temp = Directory.CreateTempSubdirectory("shoal-channels-").FullName;
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => TempDirectory.Delete(_temp);
 
     private IQueryCoordinatorGrain Coordinator => fixture.Cluster.Client.GetGrain<IQueryCoordinatorGrain>(0);
 

@@ -35,7 +35,7 @@ public sealed class TwoSiloCluster : IAsyncLifetime
     {
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
-        Directory.Delete(Data, recursive: true);
+        TempDirectory.Delete(Data);
     }
 
     public Task<IndexInfo> IngestAsync(string index, string corpus, int shards) =>

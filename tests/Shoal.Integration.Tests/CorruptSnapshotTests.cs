@@ -11,7 +11,7 @@ public sealed class CorruptSnapshotTests : IDisposable
 {
     private readonly string _data = Directory.CreateTempSubdirectory("shoal-corrupt-").FullName;
 
-    public void Dispose() => Directory.Delete(_data, recursive: true);
+    public void Dispose() => TempDirectory.Delete(_data);
 
     private async Task<InProcessTestCluster> StartAsync()
     {

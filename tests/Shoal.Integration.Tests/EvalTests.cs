@@ -67,7 +67,7 @@ public class EvalTests
         }
         finally
         {
-            Directory.Delete(tmp, recursive: true);
+            TempDirectory.Delete(tmp);
         }
     }
 

@@ -56,7 +56,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         Http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
-        Directory.Delete(_data, recursive: true);
+        TempDirectory.Delete(_data);
     }
 }
 
@@ -275,7 +275,7 @@ public sealed class GatewayTests(GatewayFixture fixture) : IClassFixture<Gateway
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 

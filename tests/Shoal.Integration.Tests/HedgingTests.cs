@@ -42,7 +42,7 @@ public sealed class HedgingTests : IAsyncLifetime
     {
         await _cluster.StopAllSilosAsync();
         await _cluster.DisposeAsync();
-        Directory.Delete(_data, recursive: true);
+        TempDirectory.Delete(_data);
     }
 
     [Fact]

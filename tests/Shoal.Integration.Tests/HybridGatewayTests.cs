@@ -18,7 +18,7 @@ public sealed class HybridGatewayTests : IDisposable
 {
     private readonly string _data = Directory.CreateTempSubdirectory("shoal-hybrid-").FullName;
 
-    public void Dispose() => Directory.Delete(_data, recursive: true);
+    public void Dispose() => TempDirectory.Delete(_data);
 
     [Fact]
     public async Task Embedded_default_becomes_hybrid_in_the_background_and_restores_it_on_restart()

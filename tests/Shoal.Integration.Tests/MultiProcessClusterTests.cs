@@ -107,7 +107,7 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
             catch (InvalidOperationException) { }
             p.Dispose();
         }
-        try { Directory.Delete(_data, recursive: true); } catch (IOException) { }
+        try { TempDirectory.Delete(_data); } catch (IOException) { }
         return Task.CompletedTask;
     }
 

@@ -26,7 +26,7 @@ public sealed class OnlineUpdateTests : IAsyncLifetime
     {
         await _cluster.StopAllSilosAsync();
         await _cluster.DisposeAsync();
-        Directory.Delete(_root, recursive: true);
+        TempDirectory.Delete(_root);
     }
 
     private async Task<InProcessTestCluster> StartAsync(string cache, long mergeInMemoryMaxDocuments = 1_000_000)

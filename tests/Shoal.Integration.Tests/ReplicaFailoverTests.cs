@@ -32,7 +32,7 @@ public sealed class ReplicaFailoverTests : IAsyncLifetime
     {
         await _cluster.StopAllSilosAsync();
         await _cluster.DisposeAsync();
-        Directory.Delete(_data, recursive: true);
+        TempDirectory.Delete(_data);
     }
 
     [Fact]

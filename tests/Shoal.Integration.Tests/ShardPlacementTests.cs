@@ -28,7 +28,7 @@ public sealed class ShardPlacementTests : IAsyncLifetime
             await _cluster.StopAllSilosAsync();
             await _cluster.DisposeAsync();
         }
-        Directory.Delete(_data, recursive: true);
+        TempDirectory.Delete(_data);
     }
 
     private async Task<InProcessTestCluster> StartAsync(int silos)

@@ -367,7 +367,7 @@ public sealed class UpdateSdkAndCliTests
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 
@@ -411,7 +411,7 @@ public sealed class UpdateSdkAndCliTests
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 

@@ -102,7 +102,7 @@ public sealed class EncoderCluster : IAsyncLifetime
     {
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
-        Directory.Delete(Data, recursive: true);
+        TempDirectory.Delete(Data);
     }
 
     /// <summary>The encoder client of a silo (grains on that silo get the same singleton).</summary>

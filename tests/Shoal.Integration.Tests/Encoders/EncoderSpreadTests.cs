@@ -47,7 +47,7 @@ public sealed class EncoderSpreadTests : IAsyncLifetime
     {
         await _cluster.StopAllSilosAsync();
         await _cluster.DisposeAsync();
-        Directory.Delete(_data, recursive: true);
+        TempDirectory.Delete(_data);
     }
 
     [Fact]

@@ -120,7 +120,7 @@ public sealed class EncoderStartupTests
         }
         finally
         {
-            Directory.Delete(data, recursive: true);
+            TempDirectory.Delete(data);
         }
     }
 }

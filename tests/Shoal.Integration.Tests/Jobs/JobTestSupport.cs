@@ -182,7 +182,7 @@ public class JobCluster : IAsyncLifetime
     {
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
-        try { Directory.Delete(Data, recursive: true); }
+        try { TempDirectory.Delete(Data); }
         catch (IOException) { }
     }
 }

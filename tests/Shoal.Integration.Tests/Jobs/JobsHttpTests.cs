@@ -79,7 +79,7 @@ public sealed class JobsHttpTests(GatewayFixture fixture) : IClassFixture<Gatewa
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 
@@ -168,7 +168,7 @@ public sealed class JobsHttpTests(GatewayFixture fixture) : IClassFixture<Gatewa
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 

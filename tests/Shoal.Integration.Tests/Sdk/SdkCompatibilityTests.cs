@@ -191,7 +191,7 @@ public sealed class SdkCompatibilityTests(GatewayFixture fixture) : IClassFixtur
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 
@@ -253,7 +253,7 @@ public sealed class SdkCompatibilityTests(GatewayFixture fixture) : IClassFixtur
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            TempDirectory.Delete(dir);
         }
     }
 

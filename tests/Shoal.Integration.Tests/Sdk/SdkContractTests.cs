@@ -144,7 +144,7 @@ public sealed class SdkContractTests
         finally
         {
             await app.DisposeAsync();
-            Directory.Delete(data, recursive: true);
+            TempDirectory.Delete(data);
         }
         Assert.True(routes.Count >= 14, $"only {routes.Count} routes found");
 

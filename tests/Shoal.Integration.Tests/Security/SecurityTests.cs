@@ -80,9 +80,9 @@ public sealed class SecuredGatewayFixture : IAsyncLifetime
         Http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
-        Directory.Delete(_data, recursive: true);
-        Directory.Delete(Root, recursive: true);
-        Directory.Delete(Outside, recursive: true);
+        TempDirectory.Delete(_data);
+        TempDirectory.Delete(Root);
+        TempDirectory.Delete(Outside);
     }
 
     public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? key, string? json = null, Action<HttpRequestMessage>? adjust = null)
@@ -376,7 +376,7 @@ public sealed class LimitTests
         {
             await app.StopAsync();
             await app.DisposeAsync();
-            Directory.Delete(data, recursive: true);
+            TempDirectory.Delete(data);
         }
     }
 }

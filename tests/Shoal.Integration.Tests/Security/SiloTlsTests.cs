@@ -11,7 +11,7 @@ public sealed class SiloTlsTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("shoal-tls-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => TempDirectory.Delete(_dir);
 
     /// <summary>A self-signed certificate with its key as PEM files, as a Kubernetes TLS Secret mounts them (tls.crt, tls.key).</summary>
     private (string Cert, string Key) SelfSigned(string name)

@@ -9,7 +9,7 @@ public sealed class BlobCorruptionTests(AzuriteFixture azurite) : IClassFixture<
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("shoal-blobcorrupt-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => TempDirectory.Delete(_dir);
 
     private string Cache => Path.Combine(_dir, "cache");
 

@@ -7,7 +7,7 @@ public sealed class BlobRetentionTests(AzuriteFixture azurite) : IClassFixture<A
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("shoal-blobretain-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => TempDirectory.Delete(_dir);
 
     [Fact]
     public async Task Older_versions_are_kept_until_pruned_to_the_newest_n()

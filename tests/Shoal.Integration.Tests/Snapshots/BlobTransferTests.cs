@@ -13,7 +13,7 @@ public sealed class BlobTransferTests(AzuriteFixture azurite) : IClassFixture<Az
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("shoal-blobxfer-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => TempDirectory.Delete(_dir);
 
     [Theory]
     [InlineData(0, 0)]

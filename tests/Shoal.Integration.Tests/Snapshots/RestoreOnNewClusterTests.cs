@@ -14,7 +14,7 @@ public sealed class RestoreOnNewClusterTests(AzuriteFixture azurite) : IClassFix
 {
     private readonly string _root = Directory.CreateTempSubdirectory("shoal-restore-").FullName;
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => TempDirectory.Delete(_root);
 
     private async Task<InProcessTestCluster> StartAsync(string local)
     {
@@ -85,7 +85,7 @@ public sealed class RestoreOnNewClusterTests(AzuriteFixture azurite) : IClassFix
             await first.StopAllSilosAsync();
             await first.DisposeAsync();
         }
-        Directory.Delete(firstLocal, recursive: true); // every local byte is gone: only the blobs remain
+        TempDirectory.Delete(firstLocal); // every local byte is gone: only the blobs remain
 
         string secondLocal = Path.Combine(_root, "second");
         var second = await StartAsync(secondLocal);

@@ -132,7 +132,7 @@ public sealed class ConsoleCluster : IAsyncLifetime
             await _gateway.StopAsync();
             await _gateway.DisposeAsync();
         }
-        try { Directory.Delete(_data, recursive: true); }
+        try { TempDirectory.Delete(_data); }
         catch (IOException) { }
     }
 }
