@@ -9,7 +9,8 @@ namespace Shoal.Gateway;
 /// became unavailable: a silo killed or stopping (a pod deleted, a node lost) fails the calls in
 /// flight through it until the Orleans client routes around it. The request itself was fine, so
 /// the client should retry; the SDK retries 503 on its own. Found by the deployment test
-/// (.ci/k8s.sh), where the first search after killing a silo container answered 500.
+/// (.ci/k8s.sh), where the first search after killing a silo container answered 500. A call that
+/// went unanswered (Orleans' response timeout, or the gateway's own repeat limit) is the same case.
 /// </summary>
 internal sealed partial class ClusterUnavailableExceptionHandler(IProblemDetailsService problems, ILogger<ClusterUnavailableExceptionHandler> logger) : IExceptionHandler
 {
@@ -37,7 +38,7 @@ internal sealed partial class ClusterUnavailableExceptionHandler(IProblemDetails
     {
         for (Exception? e = exception; e is not null; e = e.InnerException)
         {
-            if (e is SiloUnavailableException or ConnectionFailedException or OrleansMessageRejectionException or GatewayTooBusyException)
+            if (e is SiloUnavailableException or ConnectionFailedException or OrleansMessageRejectionException or GatewayTooBusyException or TimeoutException)
                 return true;
         }
         return false;

@@ -16,18 +16,38 @@ internal static class SearchFailover
     /// <summary>Sends beyond the first.</summary>
     internal const int MaxRepeats = 2;
 
-    /// <summary>Runs the search, repeating it after a silo failure.</summary>
+    /// <summary>
+    /// How long one send may take beyond the search's own deadline before it is given up and sent
+    /// again: the coordinator may wait up to 5 s for an unreachable index grain before it falls back
+    /// to the snapshot store, then searches within the deadline. A message carried by a silo that was
+    /// killed under it is otherwise answered only by the Orleans response timeout (30 s).
+    /// </summary>
+    internal static readonly TimeSpan AttemptSlack = TimeSpan.FromSeconds(10);
+
+    /// <summary>The search deadline the coordinator applies when the request gives none (ShoalOptions.DefaultDeadline).</summary>
+    internal static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(5);
+
+    /// <summary>Runs the search, repeating it after a silo failure or a send that went unanswered.</summary>
     public static async Task<SearchResponse> SearchAsync(IGrainFactory grains, SearchRequest request, CancellationToken cancellationToken)
     {
+        var limit = (request.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : DefaultDeadline) + AttemptSlack;
         for (int attempt = 0; ; attempt++)
         {
+            using var attemptToken = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attemptToken.CancelAfter(limit);
             try
             {
-                return await grains.GetGrain<IQueryCoordinatorGrain>(0).SearchAsync(request, cancellationToken);
+                return await grains.GetGrain<IQueryCoordinatorGrain>(0).SearchAsync(request, attemptToken.Token);
             }
-            catch (Exception e) when (attempt < MaxRepeats && IsSiloFailure(e) && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (attempt < MaxRepeats && !cancellationToken.IsCancellationRequested && (IsSiloFailure(e) || attemptToken.IsCancellationRequested))
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(50 * (attempt + 1)), cancellationToken);
+                // A silo failed or never answered: the repeat goes through another silo.
+                if (!attemptToken.IsCancellationRequested)
+                    await Task.Delay(TimeSpan.FromMilliseconds(50 * (attempt + 1)), cancellationToken);
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The cluster did not answer the search within {limit.TotalSeconds:0.#} s, {MaxRepeats + 1} times.", e);
             }
         }
     }
