@@ -15,7 +15,9 @@ namespace Shoal.Bench.Cluster;
 /// separate silo process clustered through redis. At 1 client: latency p50/p99; at saturation:
 /// queries/s with 2, 8 and 32 clients in closed loops. Prints where a search's time goes (the
 /// coordinator's stage histograms and the shards' channel time, heard in this process).
-/// <c>dotnet run -c Release --project bench/Shoal.Bench -- cluster [--queries 300] [--duration 3] [--repeat 3] [--warmup 3] [--modes engine,grain,http,client] [--clients 2,8,32] [--shards 1]</c>
+/// The HTTP paths are driven from a separate process (the client never shares the server's thread
+/// pool, as no real caller does); <c>--client-process false</c> drives them from this process.
+/// <c>dotnet run -c Release --project bench/Shoal.Bench -- cluster [--queries 300] [--duration 3] [--repeat 3] [--warmup 3] [--modes engine,grain,http,client] [--clients 2,8,32] [--shards 1] [--client-process true]</c>
 /// </summary>
 public sealed class ClusterWorkload : IWorkload
 {
@@ -36,6 +38,8 @@ public sealed class ClusterWorkload : IWorkload
         int repeat = a.Int("repeat", 3);
         double warmup = a.Double("warmup", 3);
         int shards = a.Int("shards", 1);
+        // HTTP clients run in their own process unless --client-process false (then they share the gateway's thread pool).
+        bool clientProcess = !string.Equals(a.String("client-process", "true"), "false", StringComparison.OrdinalIgnoreCase);
         const int K = 10;
         var modes = a.String("modes", string.Join(',', KnownModes)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var m in modes)
@@ -78,7 +82,13 @@ public sealed class ClusterWorkload : IWorkload
                 ], DateTime.UtcNow.AddMinutes(1), cancellationToken);
                 if (modes.Contains("grain"))
                     measured["grain"] = await MeasureAsync("grain", new GrainPath(gateway.Grains, "scifact"), texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
-                if (modes.Contains("http"))
+                if (modes.Contains("http") && clientProcess)
+                {
+                    (measured["http"], double externalFloor) = await MeasureExternalAsync("http", gateway.Address, texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
+                    httpFloorP50 = externalFloor;
+                    Console.WriteLine($"http floor (GET /health/live) p50 {externalFloor:F3} ms");
+                }
+                else if (modes.Contains("http"))
                 {
                     using var http = new HttpPath(gateway.Address, "scifact");
                     measured["http"] = await MeasureAsync("http", http, texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
@@ -98,8 +108,15 @@ public sealed class ClusterWorkload : IWorkload
                         "--Corpus", corpus, "--Index", "scifact", "--Shards", shards.ToString(CultureInfo.InvariantCulture),
                         "--Logging:LogLevel:Default", "Warning",
                     ], DateTime.UtcNow.AddMinutes(2), cancellationToken);
-                    using var http = new HttpPath(gateway.Address, "scifact");
-                    measured["client"] = await MeasureAsync("client", http, texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
+                    if (clientProcess)
+                    {
+                        (measured["client"], _) = await MeasureExternalAsync("client", gateway.Address, texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
+                    }
+                    else
+                    {
+                        using var http = new HttpPath(gateway.Address, "scifact");
+                        measured["client"] = await MeasureAsync("client", http, texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
+                    }
                 }
                 catch (Exception e) when (e is TimeoutException or InvalidOperationException)
                 {
@@ -140,6 +157,47 @@ public sealed class ClusterWorkload : IWorkload
     private static async Task<ModeFigures> MeasureAsync(string mode, ISearchPath path, string[] texts, string[][] expected, int k, int repeat, double duration,
         double warmup, int[] clients, StageTimings timings, CancellationToken cancellationToken)
     {
+        var before = timings.Snapshot();
+        var (p50, p99, mean, agreement) = await LatencyAsync(path, texts, expected, k, repeat, warmup, cancellationToken, () => before = timings.Snapshot());
+        var stages = StageTimings.Between(before, timings.Snapshot());
+        var qps = new Dictionary<int, double>();
+        foreach (int c in clients) qps[c] = await SaturateAsync(path, texts, k, c, duration, cancellationToken);
+        return Reported(mode, new ModeFigures(p50, p99, mean, qps, agreement, stages));
+    }
+
+    /// <summary>
+    /// Measures an HTTP path with the client in a separate process (<see cref="ClusterClientWorkload"/>):
+    /// a first latency pass warms the server (JIT, connections) and is discarded, the second is
+    /// measured with the server's stage timings around it, then the saturation runs.
+    /// </summary>
+    private static async Task<(ModeFigures Figures, double FloorP50)> MeasureExternalAsync(string mode, Uri address, string[] texts, string[][] expected, int k, int repeat,
+        double duration, double warmup, int[] clients, StageTimings timings, CancellationToken cancellationToken)
+    {
+        var job = new ExternalClientJob(address.ToString(), "scifact", "latency", texts, expected, k, repeat, warmup, duration, clients);
+        await ExternalHttpClient.RunAsync(job, cancellationToken);
+        var before = timings.Snapshot();
+        var latency = await ExternalHttpClient.RunAsync(job with { Warmup = 0 }, cancellationToken);
+        var stages = StageTimings.Between(before, timings.Snapshot());
+        var saturation = await ExternalHttpClient.RunAsync(job with { Phase = "saturate" }, cancellationToken);
+        var qps = clients.ToDictionary(c => c, c => saturation["qps_" + c.ToString(CultureInfo.InvariantCulture)]);
+        return (Reported(mode, new ModeFigures(latency["p50"], latency["p99"], latency["mean"], qps, latency["agreement"], stages)), latency["floor_p50"]);
+    }
+
+    private static ModeFigures Reported(string mode, ModeFigures f)
+    {
+        Console.WriteLine($"{mode,-7} p50 {f.P50:F3} ms  p99 {f.P99:F3} ms  mean {f.Mean:F3} ms  top-10 same as engine {f.Agreement:P0}  " +
+                          string.Join("  ", f.Qps.Select(q => $"{q.Key} clients {q.Value:F0} q/s")));
+        return f;
+    }
+
+    /// <summary>
+    /// Warm-up (which also checks every answer against the engine's), then <paramref name="repeat"/>
+    /// sequential passes over the queries: p50, p99 and mean latency in ms, and the share of
+    /// answers equal to the engine's. <paramref name="measuring"/> is called when warm-up ends.
+    /// </summary>
+    internal static async Task<(double P50, double P99, double Mean, double Agreement)> LatencyAsync(ISearchPath path, string[] texts, string[][] expected, int k,
+        int repeat, double warmup, CancellationToken cancellationToken, Action? measuring = null)
+    {
         // Warm-up (JIT, caches, connections) that also checks every path returns the engine's answer.
         int same = 0;
         for (int i = 0; i < texts.Length; i++)
@@ -149,7 +207,7 @@ public sealed class ClusterWorkload : IWorkload
         var warm = Stopwatch.StartNew();
         for (int i = 0; warm.Elapsed.TotalSeconds < warmup; i = (i + 1) % texts.Length) await path.SearchAsync(texts[i], k, cancellationToken);
 
-        var before = timings.Snapshot();
+        measuring?.Invoke();
         var latencies = new List<double>(texts.Length * repeat);
         for (int r = 0; r < repeat; r++)
         {
@@ -160,20 +218,12 @@ public sealed class ClusterWorkload : IWorkload
                 latencies.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
             }
         }
-        var stages = StageTimings.Between(before, timings.Snapshot());
         latencies.Sort();
-        double p50 = latencies[latencies.Count / 2], p99 = latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * 0.99))];
-        double mean = latencies.Average();
-
-        var qps = new Dictionary<int, double>();
-        foreach (int c in clients) qps[c] = await SaturateAsync(path, texts, k, c, duration, cancellationToken);
-        Console.WriteLine($"{mode,-7} p50 {p50:F3} ms  p99 {p99:F3} ms  mean {mean:F3} ms  top-10 same as engine {agreement:P0}  " +
-                          string.Join("  ", qps.Select(q => $"{q.Key} clients {q.Value:F0} q/s")));
-        return new ModeFigures(p50, p99, mean, qps, agreement, stages);
+        return (latencies[latencies.Count / 2], latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * 0.99))], latencies.Average(), agreement);
     }
 
     /// <summary>p50 of <paramref name="count"/> sequential <c>GET /health/live</c>.</summary>
-    private static async Task<double> FloorAsync(HttpPath http, int count, CancellationToken cancellationToken)
+    internal static async Task<double> FloorAsync(HttpPath http, int count, CancellationToken cancellationToken)
     {
         var latencies = new List<double>(count);
         for (int i = 0; i < count; i++)
@@ -187,7 +237,7 @@ public sealed class ClusterWorkload : IWorkload
     }
 
     /// <summary>Closed loop: <paramref name="clients"/> callers each send the next query when the last one answered, for <paramref name="seconds"/>.</summary>
-    private static async Task<double> SaturateAsync(ISearchPath path, string[] texts, int k, int clients, double seconds, CancellationToken cancellationToken)
+    internal static async Task<double> SaturateAsync(ISearchPath path, string[] texts, int k, int clients, double seconds, CancellationToken cancellationToken)
     {
         long done = 0;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
