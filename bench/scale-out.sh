@@ -16,12 +16,14 @@
 # the load generator is one client holding many requests at once, and a 429 from the gateway's own
 # protection is not what this benchmark measures (stalls show up in p99 instead).
 # SILO_ENV="NAME=value ..." passes extra environment to the silo processes.
+# WARM_S=N: seconds of uncapped load that warm each throughput cluster before the cap (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-15}
 clients=${2:-32}
 silo_cpu=${3:-0.25}
 port_base=${4:-$((40000 + RANDOM % 20000))}
+warm_s=${WARM_S:-20} # seconds of uncapped load that warm each throughput cluster before its cap is applied
 corpus=$(realpath ../shared/data/scifact/corpus.jsonl)
 queries=../shared/data/scifact/queries.test.jsonl
 work=$(mktemp -d /tmp/shoal-scale-XXXX)
@@ -37,7 +39,14 @@ stop_all() {
   done
   for ((j=${#pids[@]}-1; j>=1; j--)); do kill -9 "${pids[j]}" 2>/dev/null || true; done
   [ ${#pids[@]} -gt 0 ] && kill "${pids[0]}" 2>/dev/null || true
-  wait 2>/dev/null || true; pids=()
+  wait 2>/dev/null || true; pids=(); silo_pids=(); silo_groups=()
+}
+# CPU seconds of each silo process, space-separated.
+silo_cpu_each() {
+  local p
+  for p in "${silo_pids[@]}"; do
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f ", ($14 + $15) / hz }' "/proc/$p/stat" 2>/dev/null || printf "0 "
+  done
 }
 cleanup() { stop_all; for g in "${cg_root:-/nonexistent}"/shoal-scale-$$-*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
@@ -75,19 +84,42 @@ cli=src/Client/Shoal.Cli/bin/Release/net10.0/shoal.dll
 
 redis_port=$port_base
 front=$(make_group front -1) # the gateway and the load generator: uncapped, same high weight
-start_silo() { # cluster id, silo number, data dir
-  local g; g=$(make_group "$1-$2")
+start_silo() { # cluster id, silo number, data dir [quota: default silo_cpu; -1 uncapped until cap_silos]
+  local g; g=$(make_group "$1-$2" "${4:-$quota}")
+  silo_groups+=("$g")
   local args=(--Redis 127.0.0.1:$redis_port --ClusterId "$1" --SiloPort $((port_base + 10 + $2)) --GatewayPort $((port_base + 20 + $2))
-    --DataDirectory "$3" --Shoal:RebalanceInterval 00:00:02 --Shoal:RebalanceSettleDelay 00:00:01)
+    --DataDirectory "$3" --Shoal:RebalanceInterval 00:00:02 --Shoal:RebalanceSettleDelay 00:00:01 --urls http://127.0.0.1:$((port_base + 30 + $2)))
   # SILO_ENV: extra environment for the silo processes (e.g. DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0).
   in_group "$g" env ${SILO_ENV:-} dotnet "$silo" "${args[@]}" > "$work/$1-silo$2.log" 2>&1 &
   pids+=($!)
+  silo_pids+=($!)
 }
-start_cluster() { # cluster id, silos
+# CPU seconds used so far by the silo processes (utime + stime from /proc, clock ticks).
+silo_cpu_s() {
+  local t=0 p
+  for p in "${silo_pids[@]}"; do
+    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+silo_pids=(); silo_groups=()
+cap_silos() { # applies the cap to every silo group (started uncapped to warm up)
+  local g
+  for g in "${silo_groups[@]}"; do
+    [ -z "$g" ] && continue
+    if [ "$cg_kind" = v1 ]; then echo "$quota" > "$g/cpu.cfs_quota_us"; else echo "$quota 100000" > "$g/cpu.max"; fi
+  done
+}
+start_cluster() { # cluster id, silos [quota]
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
   pids+=($!)
   sleep 0.5
-  for i in $(seq 1 "$2"); do start_silo "$1" "$i" "$work/$1"; done
+  for i in $(seq 1 "$2"); do start_silo "$1" "$i" "$work/$1" "${3:-$quota}"; done
+  # Every silo active before the gateway connects: a client routes each grain through one of the
+  # gateways it knows when it first calls that grain (see README, "Shard placement and scaling out").
+  for i in $(seq 1 "$2"); do
+    for _ in $(seq 1 240); do curl -sf http://127.0.0.1:$((port_base + 30 + i))/health/ready >/dev/null 2>&1 && break; sleep 0.5; done
+  done
   http=$((port_base + 1))
   in_group "$front" dotnet "$gateway" --Mode client --Redis 127.0.0.1:$redis_port --ClusterId "$1" --urls http://127.0.0.1:$http \
     --Corpus "$corpus" --Index scifact --Shards 6 --Shoal:Limits:ConcurrentRequestsPerKey 0 > "$work/$1-gateway.log" 2>&1 &
@@ -114,25 +146,44 @@ wait_balanced() { # silos, timeout_s -> prints seconds waited, or "timeout"
 }
 get() { echo "$1" | sed -E "s/.*\"$2\":([0-9.]+).*/\1/"; }
 
-printf "\n| silos | queries/s | p50 ms | p99 ms | errors | partial |\n|---|---|---|---|---|---|\n" > "$work/table"
+printf "\n| silos | queries/s | p50 ms | p99 ms | errors | partial | silo CPU idle (cores, all silos) | silo CPU ms per query |\n|---|---|---|---|---|---|---|---|\n" > "$work/table"
 declare -A qps
 # REBALANCE_RATE=N skips the throughput phase and runs only the rebalance phase at N queries/s.
 phases="1 2 3"; [ -n "${REBALANCE_RATE:-}" ] && phases="" && qps[1]=0 && qps[2]=0 && qps[3]=0
 for n in $phases; do
-  start_cluster "scale$n" "$n"
+  # Silos start uncapped and are warmed with load first: what is measured is a warmed silo's
+  # steady state (a silo capped from its start spends minutes compiling its hot paths, and that
+  # start-up cost would be counted as query cost).
+  start_cluster "scale$n" "$n" -1
   echo "== $n silo(s): balanced after $(wait_balanced "$n" 120) s"
+  (in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients 8 --duration "$warm_s" --warmup 1 >/dev/null 2>&1) || true # in_group execs: a subshell
+  cap_silos; sleep 2
+  # Idle cost: what the silos burn with no queries (membership probes, timers, the runtime), over 5 s.
+  c0=$(silo_cpu_s); t0=$(date +%s.%N); sleep 5; c1=$(silo_cpu_s); t1=$(date +%s.%N)
+  idle=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", (b - a) / (e - s) }')
+  e1=$(silo_cpu_each); t1=$(date +%s.%N)
   result=$(in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients "$clients" --duration "$duration" --warmup 3 2>/dev/null | tail -1)
+  c2=$(silo_cpu_s); e2=$(silo_cpu_each); t2=$(date +%s.%N)
+  # Each silo's share of the load: cores used during the run (the cap is silo_cpu).
+  each=$(awk -v a="$e1" -v b="$e2" -v s="$t1" -v e="$t2" 'BEGIN { n = split(a, x, " "); split(b, y, " "); for (i = 1; i <= n; i++) printf "%.3f ", (y[i] - x[i]) / (e - s) }')
   echo "$result"
   qps[$n]=$(get "$result" qps)
-  echo "| $n | ${qps[$n]} | $(get "$result" p50_ms) | $(get "$result" p99_ms) | $(get "$result" errors) | $(get "$result" partial) |" >> "$work/table"
+  # CPU per query over the whole run (3 s warm-up included, at about the same rate).
+  per_query=$(awk -v a="$c1" -v b="$c2" -v q="${qps[$n]}" -v d="$duration" 'BEGIN { n = q * (d + 3); printf "%.2f", (n > 0) ? (b - a) * 1000 / n : 0 }')
+  echo "silo CPU: idle $idle cores over all silos; $per_query ms per query under load; cores used by each silo under load: $each"
+  echo "| $n | ${qps[$n]} | $(get "$result" p50_ms) | $(get "$result" p99_ms) | $(get "$result" errors) | $(get "$result" partial) | $idle | $per_query |" >> "$work/table"
   stop_all
 done
 cat "$work/table"
 
 echo
 echo "== rebalance under load: 1 silo, two more join while an open-loop load runs"
-rate=${REBALANCE_RATE:-$(awk -v q="${qps[1]}" 'BEGIN { r = q * 0.6; if (r < 5) r = 5; printf "%d", r }')}
-start_cluster grow 1
+# Half the warmed single silo's saturation rate: the joining silos start cold (capped from their
+# start, they compile their hot paths while shards move onto them).
+rate=${REBALANCE_RATE:-$(awk -v q="${qps[1]}" 'BEGIN { r = q * 0.5; if (r < 5) r = 5; printf "%d", r }')}
+start_cluster grow 1 -1
+(in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients 8 --duration "$warm_s" --warmup 1 >/dev/null 2>&1) || true
+cap_silos; sleep 2
 run_s=$((duration + 45))
 in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --rate "$rate" --duration "$run_s" --warmup 2 --timeline "$work/grow-timeline.jsonl" > "$work/grow-load.txt" 2>/dev/null &
 load_pid=$!

@@ -40,4 +40,5 @@ if blas.startswith("blas/"):
     print("numpy_sgemm: numpy runs on the reference BLAS (" + blas + "), far below this machine's rate; "
           "install an optimised one (apt-get install libopenblas0-pthread) for a meaningful peer figure",
           file=sys.stderr)
-print("PEER " + json.dumps({"gflops": best, "n": args.n, "threads": os.environ.get("OPENBLAS_NUM_THREADS"), "blas": blas}))
+print("PEER " + json.dumps({"gflops": best, "n": args.n, "threads": os.environ.get("OPENBLAS_NUM_THREADS"), "blas": blas,
+                           "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "detected by OpenBLAS")}))

@@ -51,6 +51,41 @@ public sealed record DocumentBatching(int MaxBatchSize = 32, int MaxBatchTokens 
         return batches;
     }
 
+    /// <summary>
+    /// Cuts one micro-batch of queries into model runs of similar length, at the least modelled
+    /// cost: a run costs <paramref name="runOverheadTokens"/> (what a model run costs beyond its
+    /// tokens, in token-equivalents) plus its padded tokens (texts × longest). Short queries of
+    /// mixed lengths padded into one run waste up to half the work on padding; one run per query
+    /// pays the overhead each time; the optimum (found exactly over the length-sorted texts) is
+    /// usually two to four runs. Each run is a list of indices into <paramref name="lengths"/>;
+    /// together they hold every index exactly once.
+    /// </summary>
+    public static IReadOnlyList<int[]> PlanByCost(IReadOnlyList<int> lengths, int runOverheadTokens)
+    {
+        ArgumentNullException.ThrowIfNull(lengths);
+        ArgumentOutOfRangeException.ThrowIfNegative(runOverheadTokens);
+        int n = lengths.Count;
+        if (n <= 1) return n == 0 ? [] : [[0]];
+        int[] order = [.. Enumerable.Range(0, n).OrderBy(i => lengths[i])];
+        // best[j]: least cost of the first j sorted texts; cut[j]: where their last run starts.
+        var best = new long[n + 1];
+        var cut = new int[n + 1];
+        for (int j = 1; j <= n; j++)
+        {
+            best[j] = long.MaxValue;
+            long longest = lengths[order[j - 1]]; // sorted: the run's last text is its longest
+            for (int i = 0; i < j; i++)
+            {
+                long cost = best[i] + runOverheadTokens + (j - i) * longest;
+                if (cost < best[j]) { best[j] = cost; cut[j] = i; }
+            }
+        }
+        var runs = new List<int[]>();
+        for (int j = n; j > 0; j = cut[j]) runs.Add(order[cut[j]..j]);
+        runs.Reverse();
+        return runs;
+    }
+
     /// <summary>Padded tokens the <paramref name="plan"/> runs (texts × longest, summed over batches).</summary>
     public static long PaddedTokens(IReadOnlyList<int> lengths, IReadOnlyList<int[]> plan)
     {

@@ -24,6 +24,17 @@ internal static class SearchFailover
     /// </summary>
     internal static readonly TimeSpan AttemptSlack = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How many coordinator keys searches are spread over. An Orleans client sends every message for
+    /// one grain through the same silo gateway (grains map to buckets, buckets to gateway
+    /// connections), and a stateless worker activates on the silo that receives the call: with one
+    /// key every search was coordinated by one silo, which capped a cluster's throughput at what
+    /// that silo could plan, scatter and merge (found by bench/scale-out.sh: 3 silos did 1.4x the
+    /// queries of one). A random key per send spreads the coordination over every silo's gateway,
+    /// and a repeated send most likely goes through another one.
+    /// </summary>
+    internal const int CoordinatorKeys = 128;
+
     /// <summary>The search deadline the coordinator applies when the request gives none (ShoalOptions.DefaultDeadline).</summary>
     internal static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(5);
 
@@ -37,7 +48,7 @@ internal static class SearchFailover
             attemptToken.CancelAfter(limit);
             try
             {
-                return await grains.GetGrain<IQueryCoordinatorGrain>(0).SearchAsync(request, attemptToken.Token);
+                return await grains.GetGrain<IQueryCoordinatorGrain>(Random.Shared.Next(CoordinatorKeys)).SearchAsync(request, attemptToken.Token);
             }
             catch (Exception e) when (attempt < MaxRepeats && !cancellationToken.IsCancellationRequested && (IsSiloFailure(e) || attemptToken.IsCancellationRequested))
             {

@@ -32,6 +32,9 @@ public sealed record ClusterSettings
     /// <summary>Service id: stable across deployments of the same service.</summary>
     public string ServiceId { get; init; } = "shoal";
 
+    /// <summary>How often a client (a gateway in client mode) reads the list of silo gateways from the membership table.</summary>
+    public static readonly TimeSpan GatewayListRefreshPeriod = TimeSpan.FromSeconds(10);
+
     /// <summary>TLS between silos and between clients (gateways) and silos; null: plain TCP.</summary>
     public SiloTls? Tls { get; init; }
 
@@ -97,6 +100,10 @@ public sealed record ClusterSettings
         }
         client.UseRedisClustering(Redis);
         client.Configure<ClusterOptions>(o => { o.ClusterId = ClusterId; o.ServiceId = ServiceId; });
+        // A client sends each grain's messages through one silo gateway, chosen when that grain is
+        // first called among the gateways it knows then; Orleans' default refresh (1 minute) left
+        // silos that joined just after the gateway started out of the rotation for a minute.
+        client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = GatewayListRefreshPeriod);
         return client;
     }
 }
