@@ -160,6 +160,34 @@ public sealed class ShardPlacementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Shards_sharing_a_remote_silo_are_searched_with_one_message_and_answer_as_before()
+    {
+        var cluster = await StartAsync(3);
+        await IngestAsync(cluster, "batch", shards: 6, replicas: 1);
+        await WaitBalancedAsync(cluster, "batch", 6, 1, silos: 3, TimeSpan.FromSeconds(60));
+        long batches = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "shoal.query.silo_batches") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag is { Key: "index", Value: "batch" }) Interlocked.Add(ref batches, value);
+        });
+        listener.Start();
+
+        // The first searches learn where the shards answer from; later ones batch by silo.
+        var expected = await BaselineAsync(cluster, "batch");
+        var again = await BaselineAsync(cluster, "batch");
+        Assert.Equal(expected.Count, again.Count);
+        for (int i = 0; i < expected.Count; i++) Assert.Equal(expected[i].Ids, again[i].Ids);
+        // 6 shards over 3 silos, 2 on each: every search from a coordinator has two remote silos with two shards each.
+        Assert.True(Interlocked.Read(ref batches) >= again.Count, $"{batches} silo batches for {again.Count} searches");
+    }
+
+    [Fact]
     public async Task Replicas_of_a_shard_end_on_distinct_silos_once_there_are_enough()
     {
         var cluster = await StartAsync(1);

@@ -271,6 +271,10 @@ public sealed record ShardSearchResult
     [Id(2)] public Hit[]? Bm25 { get; init; }
     [Id(3)] public Hit[]? Sparse { get; init; }
     [Id(4)] public Hit[]? Dense { get; init; }
+    /// <summary>The silo that answered (the coordinator batches the next search's shards by silo).</summary>
+    [Id(5)] public Orleans.Runtime.SiloAddress? Silo { get; init; }
+    /// <summary>The replica that answered.</summary>
+    [Id(6)] public int Replica { get; init; }
 
     /// <summary>The hits of channel <paramref name="channel"/>.</summary>
     public Hit[]? Of(string channel) => channel switch

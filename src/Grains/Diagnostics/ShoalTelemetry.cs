@@ -50,6 +50,10 @@ public static class ShoalTelemetry
         "shoal.query.fanout", "{shard}", "Shards one search was scattered to",
         advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024] });
 
+    /// <summary>Messages that carried several shards of one search to the silo holding them (one message instead of one per shard).</summary>
+    public static readonly Counter<long> SiloBatches = Meter.CreateCounter<long>(
+        "shoal.query.silo_batches", "{message}", "Messages that carried several shards of one search to one silo, per index");
+
     /// <summary>Shards that did not answer a search in time (each partial answer adds its missing shards).</summary>
     public static readonly Counter<long> MissingShards = Meter.CreateCounter<long>(
         "shoal.query.missing_shards", "{shard}", "Shards that missed the deadline or failed, per index and reason");

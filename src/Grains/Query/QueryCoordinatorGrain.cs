@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
+using Orleans.Runtime;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Diagnostics;
 using Shoal.Grains.Hosting;
@@ -37,11 +38,13 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     private readonly ILogger<QueryCoordinatorGrain> _logger;
     private readonly IndexVersionCache _versions;
     private readonly QueryPlanner _planner;
+    private readonly ShardLocations _locations;
 
     /// <summary>Created by Orleans.</summary>
-    public QueryCoordinatorGrain(IOptions<ShoalOptions> options, IndexVersionCache versions, ITextEncoderClient encoder, ILogger<QueryCoordinatorGrain> logger)
+    public QueryCoordinatorGrain(IOptions<ShoalOptions> options, IndexVersionCache versions, ShardLocations locations, ITextEncoderClient encoder, ILogger<QueryCoordinatorGrain> logger)
     {
         _versions = versions;
+        _locations = locations;
         _options = options.Value;
         _planner = new QueryPlanner(_options, encoder);
         _logger = logger;
@@ -114,11 +117,14 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         var calls = new Task<ShardSearchResult>[info.ShardCount];
         int replicas = Math.Max(1, info.Replicas);
         int first = Random.Shared.Next(replicas); // spread load over replicas
+        var batched = BatchBySilo(request.Index, calls.Length, first, shardQuery, cts.Token);
         for (int s = 0; s < calls.Length; s++)
         {
             int shard = s;
-            calls[s] = CallShardAsync(request.Index, replicas, (attempt, ct) => RetryTransientAsync(
-                () => GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(request.Index, shard, (first + attempt) % replicas)).SearchAsync(shardQuery, ct), ct), cts.Token);
+            var batch = batched?[s];
+            calls[s] = CallShardAsync(request.Index, replicas, (attempt, ct) => RetryTransientAsync(retry => attempt == 0 && !retry && batch is { } b
+                ? FromBatchAsync(b.Outcomes, b.Position)
+                : GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(request.Index, shard, (first + attempt) % replicas)).SearchAsync(shardQuery, ct), ct), cts.Token);
         }
 
         try
@@ -144,6 +150,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             if (calls[s].IsCompletedSuccessfully)
             {
                 var result = await calls[s]; // completed (checked above): no wait
+                _locations.Remember(request.Index, result);
                 answeredVersion = Math.Min(answeredVersion, result.Version);
                 newestVersion = Math.Max(newestVersion, result.Version);
                 gather.Add(s, result);
@@ -155,9 +162,12 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
                 {
                     var cause = calls[s].Exception!.GetBaseException();
                     LogShardFailed(_logger, cause, request.Index, s);
-                    reasons.Add(cause is OperationCanceledException
-                        ? $"shard {s}: cancelled at the deadline ({deadline.TotalMilliseconds:0} ms)"
-                        : $"shard {s}: failed ({cause.GetType().Name}: {cause.Message})");
+                    reasons.Add(cause switch
+                    {
+                        OperationCanceledException => $"shard {s}: cancelled at the deadline ({deadline.TotalMilliseconds:0} ms)",
+                        ShardBatchFailureException => $"shard {s}: failed ({cause.Message})",
+                        _ => $"shard {s}: failed ({cause.GetType().Name}: {cause.Message})",
+                    });
                 }
                 else
                 {
@@ -172,6 +182,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             // A shard serves a version published after the description this silo remembered (its
             // shard count or channels may differ): search again with the index grain's description.
             _versions.Invalidate(request.Index);
+            _locations.Forget(request.Index);
             return await SearchCoreAsync(request, cancellationToken, refreshed: true);
         }
 
@@ -246,24 +257,69 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// moving the activation (a graceful leave, a rebalance). The second call reaches the
     /// activation wherever the directory now places it. Errors from the shard itself are not retried.
     /// </summary>
-    private static async Task<ShardSearchResult> RetryTransientAsync(Func<Task<ShardSearchResult>> call, CancellationToken cancellationToken)
+    private static async Task<ShardSearchResult> RetryTransientAsync(Func<bool, Task<ShardSearchResult>> call, CancellationToken cancellationToken)
     {
         try
         {
-            return await call();
+            return await call(false);
         }
         catch (Exception e) when (IsTransportFailure(e) && !cancellationToken.IsCancellationRequested)
         {
             await Task.Delay(TransientRetryPause, cancellationToken);
-            return await call();
+            return await call(true);
         }
+    }
+
+    /// <summary>
+    /// Groups the first replica of each shard by the silo it answered from last (<see cref="ShardLocations"/>):
+    /// every remote silo holding two or more of them gets one <see cref="ISiloShardSearchGrain"/>
+    /// message for all of them. Null entries (shards on this silo, of unknown place, or alone on
+    /// theirs) are called directly. Null when nothing is batched.
+    /// </summary>
+    private (Task<ShardOutcome[]> Outcomes, int Position)?[]? BatchBySilo(string index, int shards, int replica, ShardQuery query, CancellationToken cancellationToken)
+    {
+        if (shards < 3) return null;
+        var local = GrainContext.Address.SiloAddress;
+        Dictionary<SiloAddress, List<int>>? bySilo = null;
+        for (int s = 0; s < shards; s++)
+        {
+            if (_locations.Get(index, s, replica) is not { } silo || silo.Equals(local)) continue;
+            bySilo ??= [];
+            if (!bySilo.TryGetValue(silo, out var list)) bySilo[silo] = list = [];
+            list.Add(s);
+        }
+        if (bySilo is null) return null;
+        (Task<ShardOutcome[]>, int)?[]? batched = null;
+        foreach (var (silo, list) in bySilo)
+        {
+            if (list.Count < 2) continue;
+            int[] ids = [.. list];
+            var replicasOf = new int[ids.Length];
+            Array.Fill(replicasOf, replica);
+            var outcomes = GrainFactory.GetGrain<ISiloShardSearchGrain>(SiloShardSearchGrain.KeyOf(silo, Random.Shared.Next(SiloShardSearchGrain.Slots)))
+                .SearchAsync(index, ids, replicasOf, query, cancellationToken);
+            Diagnostics.ShoalTelemetry.SiloBatches.Add(1, new KeyValuePair<string, object?>("index", index));
+            batched ??= new (Task<ShardOutcome[]>, int)?[shards];
+            for (int i = 0; i < ids.Length; i++) batched[ids[i]] = (outcomes, i);
+        }
+        return batched;
+    }
+
+    /// <summary>Shard <paramref name="position"/>'s result from a silo batch; its failure rethrown.</summary>
+    private static async Task<ShardSearchResult> FromBatchAsync(Task<ShardOutcome[]> outcomes, int position)
+    {
+        var outcome = (await outcomes)[position];
+        if (outcome.Result is { } result) return result;
+        if (outcome.Cancelled) throw new OperationCanceledException(outcome.Failure);
+        throw new ShardBatchFailureException(outcome.Failure ?? "no result", outcome.Transport);
     }
 
     private static readonly TimeSpan TransientRetryPause = TimeSpan.FromMilliseconds(25);
 
     /// <summary>Failures of delivery (not of the shard's own work) that a second call can get past.</summary>
     internal static bool IsTransportFailure(Exception e) =>
-        e is Orleans.Runtime.OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException or Orleans.Networking.Shared.SocketConnectionException;
+        e is Orleans.Runtime.OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException or Orleans.Networking.Shared.SocketConnectionException
+            or ShardBatchFailureException { Transport: true };
 
     /// <summary>
     /// Calls one shard: the first replica, then the next replica when the first has not answered

@@ -349,6 +349,8 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     {
         Shard = _shard,
         Version = version,
+        Silo = GrainContext.Address.SiloAddress,
+        Replica = _replica,
         Bm25 = ToWire(top.Bm25),
         Sparse = ToWire(top.Sparse),
         Dense = ToWire(top.Dense),
