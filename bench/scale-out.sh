@@ -8,7 +8,7 @@
 #            partial queries and p99 over the run, and the seconds from the last join until the
 #            index description says the shard map is balanced.
 # Ends with RESULT {json}: qps_1, qps_2, qps_3, scaling_3, rebalance_failed, rebalance_partial,
-# rebalance_p99_ms, balanced_after_s, max_shard_skew, silo_cpu, capped.
+# rebalance_p99_ms, balanced_after_s, max_shard_skew, silo_cpu, replicas, capped.
 # usage: bash bench/scale-out.sh [duration_s=15] [clients=32] [silo_cpu=0.25] [port_base=random]
 # Needs root for the cgroup caps (cgroup v1 cpu controller or cgroup v2 cpu.max); without them it
 # runs uncapped and says so (then the figures do not measure scaling).
@@ -17,12 +17,16 @@
 # protection is not what this benchmark measures (stalls show up in p99 instead).
 # SILO_ENV="NAME=value ..." passes extra environment to the silo processes.
 # WARM_S=N: seconds of uncapped load that warm each throughput cluster before the cap (default 20).
+# REPLICAS=N: replicas per shard (default 1: shards partition the corpus, so a search fans out to
+# every silo; with as many replicas as silos every silo holds every shard and a search stays on the
+# silo that took it, the way replicas add query throughput).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-15}
 clients=${2:-32}
 silo_cpu=${3:-0.25}
 port_base=${4:-$((40000 + RANDOM % 20000))}
+replicas=${REPLICAS:-1}
 warm_s=${WARM_S:-20} # seconds of uncapped load that warm each throughput cluster before its cap is applied
 corpus=$(realpath ../shared/data/scifact/corpus.jsonl)
 queries=../shared/data/scifact/queries.test.jsonl
@@ -122,7 +126,7 @@ start_cluster() { # cluster id, silos [quota]
   done
   http=$((port_base + 1))
   in_group "$front" dotnet "$gateway" --Mode client --Redis 127.0.0.1:$redis_port --ClusterId "$1" --urls http://127.0.0.1:$http \
-    --Corpus "$corpus" --Index scifact --Shards 6 --Shoal:Limits:ConcurrentRequestsPerKey 0 > "$work/$1-gateway.log" 2>&1 &
+    --Corpus "$corpus" --Index scifact --Shards 6 --Replicas "$replicas" --Shoal:Limits:ConcurrentRequestsPerKey 0 > "$work/$1-gateway.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 480); do curl -sf http://127.0.0.1:$http/health/ready >/dev/null 2>&1 && break; sleep 0.5; done
   curl -sf http://127.0.0.1:$http/health/ready >/dev/null || { echo "cluster $1 did not become ready"; tail -20 "$work/$1-gateway.log"; exit 1; }
@@ -216,4 +220,4 @@ fi
 grep -h "Placement: moving\|Placement: shard replica\|Warmed shard" "$work"/grow-silo*.log | sed -E 's/^.*(Placement|Warmed)/\1/' | head -20
 scaling=$(awk -v a="${qps[3]}" -v b="${qps[1]}" 'BEGIN { printf "%.2f", a / b }')
 [ "$balanced_after" = timeout ] && balanced_after=-1
-echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"silo_cpu\":$silo_cpu,\"capped\":$capped}"
+echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"silo_cpu\":$silo_cpu,\"replicas\":$replicas,\"capped\":$capped}"

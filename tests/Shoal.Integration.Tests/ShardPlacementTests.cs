@@ -188,6 +188,33 @@ public sealed class ShardPlacementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_a_replica_of_every_shard_on_every_silo_a_search_stays_on_the_silo_that_took_it()
+    {
+        var cluster = await StartAsync(3);
+        await IngestAsync(cluster, "local", shards: 6, replicas: 3);
+        await WaitBalancedAsync(cluster, "local", 6, 3, silos: 3, TimeSpan.FromSeconds(60));
+        var expected = await BaselineAsync(cluster, "local"); // the searches learn where the replicas answer from
+        long batches = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "shoal.query.silo_batches") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag is { Key: "index", Value: "local" }) Interlocked.Add(ref batches, value);
+        });
+        listener.Start();
+
+        var again = await BaselineAsync(cluster, "local");
+        for (int i = 0; i < expected.Count; i++) Assert.Equal(expected[i].Ids, again[i].Ids);
+        // Every shard has a replica on the coordinator's silo: no shard call leaves it, so nothing is batched
+        // (a random replica per search would send about two thirds of the shard calls to the other silos).
+        Assert.Equal(0, Interlocked.Read(ref batches));
+    }
+
+    [Fact]
     public async Task Replicas_of_a_shard_end_on_distinct_silos_once_there_are_enough()
     {
         var cluster = await StartAsync(1);

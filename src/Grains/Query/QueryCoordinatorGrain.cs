@@ -116,11 +116,11 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         cts.CancelAfter(deadline);
         var calls = new Task<ShardSearchResult>[info.ShardCount];
         int replicas = Math.Max(1, info.Replicas);
-        int first = Random.Shared.Next(replicas); // spread load over replicas
-        var batched = BatchBySilo(request.Index, calls.Length, first, shardQuery, cts.Token);
+        var firsts = FirstReplicas(request.Index, calls.Length, replicas);
+        var batched = BatchBySilo(request.Index, firsts, shardQuery, cts.Token);
         for (int s = 0; s < calls.Length; s++)
         {
-            int shard = s;
+            int shard = s, first = firsts[s];
             var batch = batched?[s];
             calls[s] = CallShardAsync(request.Index, replicas, (attempt, ct) => RetryTransientAsync(retry => attempt == 0 && !retry && batch is { } b
                 ? FromBatchAsync(b.Outcomes, b.Position)
@@ -276,14 +276,15 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// message for all of them. Null entries (shards on this silo, of unknown place, or alone on
     /// theirs) are called directly. Null when nothing is batched.
     /// </summary>
-    private (Task<ShardOutcome[]> Outcomes, int Position)?[]? BatchBySilo(string index, int shards, int replica, ShardQuery query, CancellationToken cancellationToken)
+    private (Task<ShardOutcome[]> Outcomes, int Position)?[]? BatchBySilo(string index, int[] firsts, ShardQuery query, CancellationToken cancellationToken)
     {
+        int shards = firsts.Length;
         if (shards < 3) return null;
         var local = GrainContext.Address.SiloAddress;
         Dictionary<SiloAddress, List<int>>? bySilo = null;
         for (int s = 0; s < shards; s++)
         {
-            if (_locations.Get(index, s, replica) is not { } silo || silo.Equals(local)) continue;
+            if (_locations.Get(index, s, firsts[s]) is not { } silo || silo.Equals(local)) continue;
             bySilo ??= [];
             if (!bySilo.TryGetValue(silo, out var list)) bySilo[silo] = list = [];
             list.Add(s);
@@ -295,7 +296,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             if (list.Count < 2) continue;
             int[] ids = [.. list];
             var replicasOf = new int[ids.Length];
-            Array.Fill(replicasOf, replica);
+            for (int i = 0; i < ids.Length; i++) replicasOf[i] = firsts[ids[i]];
             var outcomes = GrainFactory.GetGrain<ISiloShardSearchGrain>(SiloShardSearchGrain.KeyOf(silo, Random.Shared.Next(SiloShardSearchGrain.Slots)))
                 .SearchAsync(index, ids, replicasOf, query, cancellationToken);
             Diagnostics.ShoalTelemetry.SiloBatches.Add(1, new KeyValuePair<string, object?>("index", index));
@@ -303,6 +304,34 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             for (int i = 0; i < ids.Length; i++) batched[ids[i]] = (outcomes, i);
         }
         return batched;
+    }
+
+    /// <summary>
+    /// The replica each shard's first attempt goes to: one that answered last from this silo when
+    /// there is one (a local call costs no network message: with as many replicas as silos a search
+    /// stays on the silo that took it, which is how replicas add query throughput), else one
+    /// chosen at random per search, which spreads the load over the replicas.
+    /// </summary>
+    private int[] FirstReplicas(string index, int shards, int replicas)
+    {
+        var firsts = new int[shards];
+        int first = Random.Shared.Next(replicas);
+        if (replicas == 1 || shards == 0) return firsts;
+        var local = GrainContext.Address.SiloAddress;
+        for (int s = 0; s < shards; s++)
+        {
+            firsts[s] = first;
+            for (int r = 0; r < replicas; r++)
+            {
+                int candidate = (first + r) % replicas;
+                if (_locations.Get(index, s, candidate) is { } silo && silo.Equals(local))
+                {
+                    firsts[s] = candidate;
+                    break;
+                }
+            }
+        }
+        return firsts;
     }
 
     /// <summary>Shard <paramref name="position"/>'s result from a silo batch; its failure rethrown.</summary>
