@@ -116,8 +116,8 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         cts.CancelAfter(deadline);
         var calls = new Task<ShardSearchResult>[info.ShardCount];
         int replicas = Math.Max(1, info.Replicas);
-        var firsts = FirstReplicas(request.Index, calls.Length, replicas);
-        var batched = BatchBySilo(request.Index, firsts, shardQuery, cts.Token);
+        var (firsts, silos) = FirstReplicas(request.Index, calls.Length, replicas);
+        var batched = BatchBySilo(request.Index, firsts, silos, shardQuery, cts.Token);
         for (int s = 0; s < calls.Length; s++)
         {
             int shard = s, first = firsts[s];
@@ -271,12 +271,12 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     }
 
     /// <summary>
-    /// Groups the first replica of each shard by the silo it answered from last (<see cref="ShardLocations"/>):
+    /// Groups the first replica of each shard by the silo it answered from last (<paramref name="silos"/>):
     /// every remote silo holding two or more of them gets one <see cref="ISiloShardSearchGrain"/>
     /// message for all of them. Null entries (shards on this silo, of unknown place, or alone on
     /// theirs) are called directly. Null when nothing is batched.
     /// </summary>
-    private (Task<ShardOutcome[]> Outcomes, int Position)?[]? BatchBySilo(string index, int[] firsts, ShardQuery query, CancellationToken cancellationToken)
+    private (Task<ShardOutcome[]> Outcomes, int Position)?[]? BatchBySilo(string index, int[] firsts, SiloAddress?[] silos, ShardQuery query, CancellationToken cancellationToken)
     {
         int shards = firsts.Length;
         if (shards < 3) return null;
@@ -284,7 +284,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         Dictionary<SiloAddress, List<int>>? bySilo = null;
         for (int s = 0; s < shards; s++)
         {
-            if (_locations.Get(index, s, firsts[s]) is not { } silo || silo.Equals(local)) continue;
+            if (silos[s] is not { } silo || silo.Equals(local)) continue;
             bySilo ??= [];
             if (!bySilo.TryGetValue(silo, out var list)) bySilo[silo] = list = [];
             list.Add(s);
@@ -310,28 +310,30 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// The replica each shard's first attempt goes to: one that answered last from this silo when
     /// there is one (a local call costs no network message: with as many replicas as silos a search
     /// stays on the silo that took it, which is how replicas add query throughput), else one
-    /// chosen at random per search, which spreads the load over the replicas.
+    /// chosen at random per search, which spreads the load over the replicas. Also returns the silo
+    /// each chosen replica answered from last (null when not known), for <see cref="BatchBySilo"/>.
     /// </summary>
-    private int[] FirstReplicas(string index, int shards, int replicas)
+    private (int[] Firsts, SiloAddress?[] Silos) FirstReplicas(string index, int shards, int replicas)
     {
         var firsts = new int[shards];
+        var silos = new SiloAddress?[shards];
         int first = Random.Shared.Next(replicas);
-        if (replicas == 1 || shards == 0) return firsts;
         var local = GrainContext.Address.SiloAddress;
         for (int s = 0; s < shards; s++)
         {
             firsts[s] = first;
-            for (int r = 0; r < replicas; r++)
+            silos[s] = _locations.Get(index, s, first);
+            for (int r = 1; r < replicas && !Equals(silos[s], local); r++)
             {
                 int candidate = (first + r) % replicas;
                 if (_locations.Get(index, s, candidate) is { } silo && silo.Equals(local))
                 {
                     firsts[s] = candidate;
-                    break;
+                    silos[s] = silo;
                 }
             }
         }
-        return firsts;
+        return (firsts, silos);
     }
 
     /// <summary>Shard <paramref name="position"/>'s result from a silo batch; its failure rethrown.</summary>
