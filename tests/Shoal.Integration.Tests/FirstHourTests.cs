@@ -4,6 +4,7 @@ using System.Text;
 using Shoal.Cli.Commands;
 using Shoal.Gateway;
 using Shoal.Grains.Contracts;
+using Shoal.Grains.Hosting;
 using Shoal.Grains.Jobs;
 using Shoal.Integration.Tests.Jobs;
 
@@ -126,6 +127,36 @@ public sealed class FirstHourHostTests
             "--DataDirectory", Path.Combine(Path.GetTempPath(), "shoal-port-test")]));
         Assert.Contains($"SiloPort {port} is already in use", e.Message, StringComparison.Ordinal);
         Assert.Contains("--SiloPort 0", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Only_the_shared_folder_beside_the_repository_counts_as_its_data_not_one_further_up()
+    {
+        string top = Path.Combine(Path.GetTempPath(), "shoal-shared-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            // top/shared/data holds a corpus; top/new/shoal is a clone with no shared beside it.
+            Directory.CreateDirectory(Path.Combine(top, "shared", "data", "scifact"));
+            File.WriteAllText(Path.Combine(top, "shared", "data", "scifact", "corpus.jsonl"), "{}");
+            string clone = Path.Combine(top, "new", "shoal");
+            Directory.CreateDirectory(Path.Combine(clone, "src", "Gateway"));
+            Directory.CreateDirectory(Path.Combine(clone, "samples"));
+            File.WriteAllText(Path.Combine(clone, "Cluster.sln"), "");
+            string[] starts = [Path.Combine(clone, "src", "Gateway")];
+
+            Assert.Null(SharedData.Find("scifact/corpus.jsonl", starts));
+            Assert.Null(SharedData.Root(starts));
+            Assert.Equal(Path.Combine(clone, "samples"), SharedData.Samples(starts));
+
+            // The same data beside the clone is found, from anywhere inside it.
+            Directory.Move(Path.Combine(top, "shared"), Path.Combine(top, "new", "shared"));
+            Assert.Equal(Path.Combine(top, "new", "shared", "data", "scifact", "corpus.jsonl"), SharedData.Find("scifact/corpus.jsonl", starts));
+            Assert.Equal(Path.Combine(top, "new", "shared", "data"), SharedData.Root([clone]));
+        }
+        finally
+        {
+            TempDirectory.Delete(top);
+        }
     }
 
     [Fact]
