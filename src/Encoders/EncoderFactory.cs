@@ -15,6 +15,9 @@ public static class EncoderFactory
     {
         ArgumentNullException.ThrowIfNull(options);
         options = options.ResolveBuiltInModel();
+        if (options.Workers < 0) throw new EncoderConfigurationException($"Encoder '{options.Name}': Workers is {options.Workers}; give a positive number, or 0 for one per core.");
+        if (options.DocumentBatchTokens < 0) throw new EncoderConfigurationException($"Encoder '{options.Name}': DocumentBatchTokens is {options.DocumentBatchTokens}; give a positive number, or 0 for the provider's default.");
+        if (options.IntraOpThreads < 0) throw new EncoderConfigurationException($"Encoder '{options.Name}': IntraOpThreads is {options.IntraOpThreads}; give a positive number, or 0 for the cores divided by Workers.");
         switch (options.Kind)
         {
             case EncoderKind.Bm25:

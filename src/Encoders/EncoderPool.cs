@@ -22,7 +22,9 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
     private readonly ITokenizedTextEncoder? _tokenized;
     private readonly bool _ownsEncoder;
     private readonly DocumentBatching _documents;
-    private readonly SemaphoreSlim _documentGate = new(1, 1);
+    private readonly SemaphoreSlim _documentGate;
+    private readonly int _workers;
+    private WorkerThreads? _documentThreads; // started on the first document batch
     private volatile bool _disposed;
     private long _documentsEncoded;
     private long _documentBatches;
@@ -42,6 +44,8 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
         _ownsEncoder = ownsEncoder;
         _documents = documents ?? DocumentBatching.Default;
         _documents.Validate();
+        _workers = Math.Max(1, options?.Workers ?? 1);
+        _documentGate = new SemaphoreSlim(_workers, _workers);
         if (encoder is Bm25QueryEncoder or InferenceFreeSparseEncoder) return;
         var given = options ?? new MicroBatcherOptions();
         options = new MicroBatcherOptions
@@ -50,6 +54,7 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
             MaxWait = given.MaxWait,
             QueueCapacity = given.QueueCapacity,
             EarlyDispatch = given.EarlyDispatch,
+            Workers = given.Workers,
             Name = given.Name == "encoder" ? encoder.Name : given.Name,
         };
         if (encoder is ITokenizedTextEncoder tokenized)
@@ -141,7 +146,7 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
     /// Encodes documents: with the encoder's <see cref="ITokenizedTextEncoder.DocumentPrefix"/>,
     /// tokenised, cut into batches of similar length (<see cref="DocumentBatching"/>) and run on a
     /// thread-pool thread through the same session as the pool's query batches. Document batches of
-    /// concurrent calls run one at a time (each run already uses the session's intra-op threads).
+    /// concurrent calls share the pool's workers: at most that many run at a time (see <see cref="EncoderOptions.Workers"/>).
     /// Results are in the order of <paramref name="texts"/>.
     /// </summary>
     /// <exception cref="ArgumentNullException">A text is null.</exception>
@@ -175,36 +180,67 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
         var lengths = Array.ConvertAll(rows, r => r.Length);
         var plan = _documents.Plan(lengths);
         var results = new EncodedText[rows.Length];
-        await _documentGate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        var running = new List<Task>(plan.Count);
+        foreach (var indices in plan)
         {
-            foreach (var indices in plan)
+            // One gate slot per batch in flight: with one worker the batches run one after another.
+            await _documentGate.WaitAsync(ct).ConfigureAwait(false);
+            if (_disposed || running.Exists(t => t.IsFaulted || t.IsCanceled))
             {
-                ct.ThrowIfCancellationRequested();
-                // The session is freed when the pool is disposed: never run a batch after that.
+                _documentGate.Release();
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                var batchRows = new int[indices.Length][];
-                int longest = 0, real = 0;
-                for (int j = 0; j < indices.Length; j++)
-                {
-                    batchRows[j] = rows[indices[j]];
-                    longest = Math.Max(longest, batchRows[j].Length);
-                    real += batchRows[j].Length;
-                }
-                var encoded = encoder.EncodeTokens(TokenizedBatch.FromRows(batchRows, encoder.Tokenizer.PadId));
-                for (int j = 0; j < indices.Length; j++) results[indices[j]] = encoded[j];
-                Interlocked.Add(ref _documentsEncoded, indices.Length);
-                Interlocked.Increment(ref _documentBatches);
-                EncoderMetrics.BatchSize.Record(indices.Length, new KeyValuePair<string, object?>("batcher", Encoder.Name + "/documents"));
-                Interlocked.Add(ref _documentTokens, real);
-                Interlocked.Add(ref _documentPaddedTokens, (long)longest * indices.Length);
+                break; // a batch failed: start no more, WhenAll reports it
             }
+            running.Add(DocumentThreads().Run(() =>
+            {
+                try
+                {
+                    RunDocumentBatch(encoder, rows, indices, results, ct);
+                }
+                finally
+                {
+                    _documentGate.Release();
+                }
+            }));
         }
-        finally
-        {
-            _documentGate.Release();
-        }
+        await Task.WhenAll(running).ConfigureAwait(false);
         return results;
+    }
+
+    /// <summary>The threads that run document batches (never thread-pool threads: a model run blocks).</summary>
+    private WorkerThreads DocumentThreads()
+    {
+        if (Volatile.Read(ref _documentThreads) is { } threads) return threads;
+        var created = new WorkerThreads(_workers, Encoder.Name + "/documents");
+        if (Interlocked.CompareExchange(ref _documentThreads, created, null) is { } other)
+        {
+            created.Dispose();
+            return other;
+        }
+        return created;
+    }
+
+    /// <summary>Runs one document batch (the rows at <paramref name="indices"/>) and stores its vectors in <paramref name="results"/>.</summary>
+    private void RunDocumentBatch(ITokenizedTextEncoder encoder, int[][] rows, int[] indices, EncodedText[] results, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        // The session is freed when the pool is disposed: never run a batch after that.
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var batchRows = new int[indices.Length][];
+        int longest = 0, real = 0;
+        for (int j = 0; j < indices.Length; j++)
+        {
+            batchRows[j] = rows[indices[j]];
+            longest = Math.Max(longest, batchRows[j].Length);
+            real += batchRows[j].Length;
+        }
+        var encoded = encoder.EncodeTokens(TokenizedBatch.FromRows(batchRows, encoder.Tokenizer.PadId));
+        for (int j = 0; j < indices.Length; j++) results[indices[j]] = encoded[j];
+        Interlocked.Add(ref _documentsEncoded, indices.Length);
+        Interlocked.Increment(ref _documentBatches);
+        EncoderMetrics.BatchSize.Record(indices.Length, new KeyValuePair<string, object?>("batcher", Encoder.Name + "/documents"));
+        Interlocked.Add(ref _documentTokens, real);
+        Interlocked.Add(ref _documentPaddedTokens, (long)longest * indices.Length);
     }
 
     /// <summary>Runs queued requests, then disposes the encoder (when owned).</summary>
@@ -215,14 +251,15 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
         // A document batch runs outside the batchers: wait for the one in flight (later ones see
         // _disposed and stop) before the encoder's native session is freed under it.
         _disposed = true;
-        await _documentGate.WaitAsync().ConfigureAwait(false);
+        for (int i = 0; i < _workers; i++) await _documentGate.WaitAsync().ConfigureAwait(false);
         try
         {
+            Interlocked.Exchange(ref _documentThreads, null)?.Dispose();
             if (_ownsEncoder && Encoder is IDisposable d) d.Dispose();
         }
         finally
         {
-            _documentGate.Release();
+            _documentGate.Release(_workers);
         }
     }
 
@@ -232,14 +269,15 @@ public sealed class EncoderPool : IAsyncDisposable, IDisposable
         _tokenBatcher?.Dispose();
         _textBatcher?.Dispose();
         _disposed = true;
-        _documentGate.Wait();
+        for (int i = 0; i < _workers; i++) _documentGate.Wait();
         try
         {
+            Interlocked.Exchange(ref _documentThreads, null)?.Dispose();
             if (_ownsEncoder && Encoder is IDisposable d) d.Dispose();
         }
         finally
         {
-            _documentGate.Release();
+            _documentGate.Release(_workers);
         }
     }
 

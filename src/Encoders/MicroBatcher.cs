@@ -18,7 +18,10 @@ namespace Shoal.Encoders;
 /// batch finished (its items plus those queued meanwhile: callers that were just answered tend to
 /// come back). Items
 /// that arrive while a batch runs wait for the next one; if they have already waited <c>MaxWait</c>
-/// by then, that batch starts at once. Only one batch runs at a time.</para>
+/// by then, that batch starts at once. At most <see cref="MicroBatcherOptions.Workers"/> batches
+/// run at a time (default one); with several, a batch takes its share of the waiting items (the
+/// queue divided by the free workers, rounded up). Batches run on the batcher's own threads, one
+/// per worker, never on thread-pool threads.</para>
 /// <para><b>Back-pressure.</b> At most <see cref="MicroBatcherOptions.QueueCapacity"/> items wait
 /// (the running batch not counted). <see cref="SubmitAsync"/> on a full queue throws
 /// <see cref="EncoderQueueFullException"/> synchronously — before anything is queued — instead of
@@ -44,6 +47,9 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable, IDisposable
     private readonly int _capacity;
     private readonly long _maxWaitTicks;
     private readonly bool _earlyDispatch;
+    private readonly int _workers;
+    private readonly SemaphoreSlim _slots;
+    private readonly WorkerThreads _threads;
     private readonly ILogger _logger;
     private readonly object _lock = new();
     private readonly LinkedList<Entry> _queue = new();
@@ -53,6 +59,8 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable, IDisposable
     private bool _closed;
     private long _batchesRun, _itemsProcessed, _itemsRejected, _itemsCanceled, _batchesFailed;
     private int _largestBatch;
+    private int _running; // batches in flight, under _lock
+    private int _target; // items that start a batch without waiting for the deadline, under _lock
 
     /// <summary>Starts the worker loop.</summary>
     /// <param name="runBatch">Runs one batch; returns one result per item, in item order. Its token is
@@ -71,6 +79,10 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable, IDisposable
         _capacity = options.QueueCapacity;
         _maxWaitTicks = (long)(options.MaxWait.TotalSeconds * Stopwatch.Frequency);
         _earlyDispatch = options.EarlyDispatch;
+        _workers = options.Workers;
+        _slots = new SemaphoreSlim(_workers, _workers);
+        _threads = new WorkerThreads(_workers, _name);
+        _target = _maxBatchSize;
         _logger = logger ?? NullLogger.Instance;
         _worker = Task.Run(WorkerLoopAsync);
     }
@@ -101,6 +113,9 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable, IDisposable
             lock (_lock) return _queue.Count;
         }
     }
+
+    /// <summary>The most batches run at the same time.</summary>
+    public int Workers => _workers;
 
     /// <summary>The queue capacity.</summary>
     public int Capacity => _capacity;
@@ -143,6 +158,7 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable, IDisposable
         Close();
         await _worker.ConfigureAwait(false);
         _abort.Dispose();
+        _slots.Dispose();
     }
 
     /// <summary>
@@ -188,53 +204,84 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable, IDisposable
 
     private async Task WorkerLoopAsync()
     {
-        var batch = new List<Entry>(_maxBatchSize);
-        int target = _maxBatchSize; // items that start a batch without waiting for the deadline
-        while (true)
+        try
         {
-            // 1. Wait for a first item (or for the end).
             while (true)
             {
+                // 1. Wait for a first item (or for the end).
+                while (true)
+                {
+                    lock (_lock)
+                    {
+                        if (_queue.Count > 0) break;
+                        if (_closed) return;
+                    }
+                    await _signal.WaitAsync().ConfigureAwait(false);
+                }
+
+                // 2. Wait for a free worker.
+                await _slots.WaitAsync().ConfigureAwait(false);
+
+                // 3. Wait for a full batch or for the oldest item's deadline.
+                while (true)
+                {
+                    long deadline;
+                    lock (_lock)
+                    {
+                        if (_queue.Count == 0 || _queue.Count >= _target || _closed) break;
+                        deadline = _queue.First!.Value.SubmittedAt + _maxWaitTicks;
+                    }
+                    long remaining = deadline - Stopwatch.GetTimestamp();
+                    if (remaining <= 0) break;
+                    await _signal.WaitAsync(TimeSpan.FromSeconds((double)remaining / Stopwatch.Frequency)).ConfigureAwait(false);
+                }
+
+                // 4. Take this worker's share, oldest first.
+                var batch = new List<Entry>(Math.Min(_maxBatchSize, 64));
                 lock (_lock)
                 {
-                    if (_queue.Count > 0) break;
-                    if (_closed) return;
+                    int free = _workers - _running; // this worker included
+                    int share = Math.Min(_maxBatchSize, (_queue.Count + free - 1) / free);
+                    while (batch.Count < share && _queue.First is { } node)
+                    {
+                        _queue.RemoveFirst();
+                        batch.Add(node.Value);
+                    }
+                    if (batch.Count > 0) _running++;
                 }
-                await _signal.WaitAsync().ConfigureAwait(false);
-            }
-
-            // 2. Wait for a full batch or for the oldest item's deadline.
-            while (true)
-            {
-                long deadline;
-                lock (_lock)
+                if (batch.Count == 0)
                 {
-                    if (_queue.Count == 0 || _queue.Count >= target || _closed) break;
-                    deadline = _queue.First!.Value.SubmittedAt + _maxWaitTicks;
+                    _slots.Release();
+                    continue;
                 }
-                long remaining = deadline - Stopwatch.GetTimestamp();
-                if (remaining <= 0) break;
-                await _signal.WaitAsync(TimeSpan.FromSeconds((double)remaining / Stopwatch.Frequency)).ConfigureAwait(false);
+                // A worker thread runs the batch (never a thread-pool thread: a model run blocks).
+                _ = _threads.Run(() => RunAndReleaseAsync(batch).GetAwaiter().GetResult());
             }
+        }
+        finally
+        {
+            // The end: wait for the batches still running (Dispose waits for this loop).
+            for (int i = 0; i < _workers; i++) await _slots.WaitAsync().ConfigureAwait(false);
+            _threads.Dispose();
+        }
+    }
 
-            // 3. Take up to a batch, oldest first.
-            batch.Clear();
+    private async Task RunAndReleaseAsync(List<Entry> batch)
+    {
+        try
+        {
+            await RunAsync(batch).ConfigureAwait(false);
+        }
+        finally
+        {
             lock (_lock)
             {
-                while (batch.Count < _maxBatchSize && _queue.First is { } node)
-                {
-                    _queue.RemoveFirst();
-                    batch.Add(node.Value);
-                }
-            }
-            if (batch.Count == 0) continue;
-            await RunAsync(batch).ConfigureAwait(false);
-            if (_earlyDispatch)
-            {
+                _running--;
                 // Callers answered just now tend to come back (closed loop); with those already
                 // waiting they make the next wave.
-                lock (_lock) target = Math.Clamp(batch.Count + _queue.Count, 1, _maxBatchSize);
+                if (_earlyDispatch) _target = Math.Clamp(batch.Count + _queue.Count, 1, _maxBatchSize);
             }
+            _slots.Release();
         }
     }
 
@@ -266,7 +313,10 @@ public sealed class MicroBatcher<TIn, TOut> : IAsyncDisposable, IDisposable
         Interlocked.Increment(ref _batchesRun);
         Interlocked.Add(ref _itemsProcessed, items.Length);
         EncoderMetrics.BatchSize.Record(items.Length, new KeyValuePair<string, object?>("batcher", _name));
-        if (items.Length > Volatile.Read(ref _largestBatch)) Volatile.Write(ref _largestBatch, items.Length); // single writer: the worker
+        for (int seen = Volatile.Read(ref _largestBatch); items.Length > seen; seen = Volatile.Read(ref _largestBatch))
+        {
+            if (Interlocked.CompareExchange(ref _largestBatch, items.Length, seen) == seen) break;
+        }
         for (int i = 0; i < batch.Count; i++)
         {
             batch[i].Registration.Unregister();

@@ -27,6 +27,15 @@ public sealed class MicroBatcherOptions
     /// </summary>
     public int QueueCapacity { get; set; } = 1024;
 
+    /// <summary>
+    /// The most batches run at the same time (at least 1). Default 1. With more than one, the
+    /// waiting items are shared out over the free workers (a wave of 16 requests on 2 free workers
+    /// makes two batches of 8), each on a worker thread of its own: on CPU, two
+    /// single-threaded model runs side by side keep both cores busy without the per-operator
+    /// synchronisation that one run spread over two threads pays.
+    /// </summary>
+    public int Workers { get; set; } = 1;
+
     /// <summary>A name for error messages and logs. Default "encoder".</summary>
     public string Name { get; set; } = "encoder";
 
@@ -34,6 +43,7 @@ public sealed class MicroBatcherOptions
     public void Validate()
     {
         if (MaxBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "MaxBatchSize must be at least 1.");
+        if (Workers < 1) throw new ArgumentOutOfRangeException(nameof(Workers), Workers, "Workers must be at least 1.");
         if (QueueCapacity < 1) throw new ArgumentOutOfRangeException(nameof(QueueCapacity), QueueCapacity, "QueueCapacity must be at least 1.");
         if (MaxWait < TimeSpan.Zero || MaxWait > TimeSpan.FromMinutes(1))
             throw new ArgumentOutOfRangeException(nameof(MaxWait), MaxWait, "MaxWait must be between 0 and 1 minute.");

@@ -27,7 +27,7 @@ public static class OnnxSessionFactory
         ArgumentNullException.ThrowIfNull(options);
         if (string.IsNullOrWhiteSpace(options.ModelPath))
             throw new EncoderConfigurationException($"No model file configured (ModelPath) for a {options.Kind} encoder.");
-        return Create(options.ModelPath, options.ExecutionProvider, options.DeviceId, options.IntraOpThreads, logger);
+        return Create(options.ModelPath, options.ExecutionProvider, options.DeviceId, options.EffectiveIntraOpThreads, logger);
     }
 
     /// <summary>Creates a session for <paramref name="modelPath"/>.</summary>

@@ -59,4 +59,52 @@ public sealed class EncoderPoolTests
         Assert.All(results, r => Assert.Equal(16, r.Sparse.Count));
         Assert.Equal(8, pool.ItemsProcessed);
     }
+
+    [Fact]
+    public async Task Documents_encoded_by_two_workers_get_the_vectors_one_worker_gives_in_their_own_order()
+    {
+        var texts = Enumerable.Range(0, 40).Select(i => string.Join(' ', Enumerable.Repeat($"passage {i} about protein folding", 1 + i % 7))).ToArray();
+        async Task<EncodedText[]> EncodeAsync(int workers)
+        {
+            await using var pool = EncoderPool.Create(new EncoderOptions
+            {
+                Kind = EncoderKind.Dense, ModelPath = TestPaths.Model("dense-tiny.onnx"), VocabPath = TestPaths.VocabTxt, Workers = workers, DocumentBatchTokens = 64,
+            });
+            var encoded = await pool.EncodeDocumentsAsync(texts);
+            Assert.Equal(texts.Length, pool.DocumentsEncoded);
+            Assert.True(pool.BatchesRun > 2, $"{pool.BatchesRun} batches: the token budget should cut several");
+            return encoded;
+        }
+        var one = await EncodeAsync(1);
+        var two = await EncodeAsync(2);
+        for (int i = 0; i < texts.Length; i++) DenseOnnxEncoderTests.AssertClose(one[i].Dense!, two[i].Dense);
+    }
+
+    [Fact]
+    public void By_default_the_cpu_runs_one_single_threaded_model_run_per_core_and_cuda_one_run()
+    {
+        var cpu = new EncoderOptions { Kind = EncoderKind.Dense };
+        Assert.Equal(Environment.ProcessorCount, cpu.EffectiveWorkers);
+        Assert.Equal(1, cpu.EffectiveIntraOpThreads);
+        Assert.Equal(1024, cpu.EffectiveDocumentBatchTokens);
+        Assert.Equal(Environment.ProcessorCount, cpu.ToBatcherOptions().Workers);
+
+        var cuda = new EncoderOptions { Kind = EncoderKind.Dense, ExecutionProvider = EncoderOptions.CudaProvider };
+        Assert.Equal(1, cuda.EffectiveWorkers);
+        Assert.Equal(0, cuda.EffectiveIntraOpThreads);
+        Assert.Equal(8192, cuda.EffectiveDocumentBatchTokens);
+
+        var given = new EncoderOptions { Kind = EncoderKind.Dense, Workers = 1, IntraOpThreads = 0 };
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount), given.EffectiveIntraOpThreads);
+    }
+
+    [Fact]
+    public void A_negative_worker_count_is_refused_with_the_setting_named()
+    {
+        var e = Assert.Throws<EncoderConfigurationException>(() => EncoderPool.Create(new EncoderOptions
+        {
+            Kind = EncoderKind.Dense, ModelPath = TestPaths.Model("dense-tiny.onnx"), VocabPath = TestPaths.VocabTxt, Workers = -1,
+        }));
+        Assert.Contains("Workers is -1", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -181,4 +181,44 @@ public sealed class MicroBatcherTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => queued);
         Assert.Throws<ObjectDisposedException>(() => { _ = batcher.SubmitAsync(3); });
     }
+
+    [Fact]
+    public async Task With_two_workers_a_wave_is_shared_into_two_batches_that_run_side_by_side_off_the_thread_pool()
+    {
+        int running = 0, overlapped = 0;
+        var sizes = new ConcurrentQueue<int>();
+        var onPool = new ConcurrentQueue<bool>();
+        using var gate = new SemaphoreSlim(0);
+        await using var batcher = new MicroBatcher<int, int>((items, _) =>
+        {
+            onPool.Enqueue(Thread.CurrentThread.IsThreadPoolThread);
+            sizes.Enqueue(items.Count);
+            if (Interlocked.Increment(ref running) == 2) Interlocked.Exchange(ref overlapped, 1);
+#pragma warning disable CA1849 // a blocking run, as a model run is: the behaviour under test
+            gate.Wait(TimeSpan.FromSeconds(10), CancellationToken.None);
+#pragma warning restore CA1849
+            Interlocked.Decrement(ref running);
+            return Task.FromResult<IReadOnlyList<int>>(items.Select(i => -i).ToArray());
+        }, new MicroBatcherOptions { MaxBatchSize = 32, MaxWait = TimeSpan.FromMilliseconds(200), Workers = 2 });
+        Assert.Equal(2, batcher.Workers);
+
+        // 16 requests queue up at once (the first batch waits for its full wave or 200 ms).
+        var tasks = Enumerable.Range(1, 16).Select(i => batcher.SubmitAsync(i)).ToArray();
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); Volatile.Read(ref running) < 2 && DateTime.UtcNow < deadline;) await Task.Delay(10);
+        Assert.Equal(1, Volatile.Read(ref overlapped));
+        gate.Release(16);
+        var results = await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(Enumerable.Range(1, 16).Select(i => -i), results);
+        Assert.Equal([8, 8], sizes.Order());
+        Assert.All(onPool, p => Assert.False(p, "a batch ran on a thread-pool thread"));
+    }
+
+    [Fact]
+    public void Workers_below_one_are_refused_with_the_setting_named()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new MicroBatcher<int, int>((items, _) => Task.FromResult<IReadOnlyList<int>>(items.ToArray()),
+            new MicroBatcherOptions { Workers = 0 }));
+        Assert.Equal("Workers", e.ParamName);
+    }
 }

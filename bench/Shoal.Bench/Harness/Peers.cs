@@ -21,9 +21,11 @@ public static class Peers
     /// Runs <paramref name="script"/>; when it is missing or fails, reports why on stderr and
     /// returns null, so a benchmark can still print Shoal's own figures.
     /// </summary>
-    public static async Task<JsonElement?> TryRunAsync(string script, IEnumerable<string> arguments, CancellationToken cancellationToken, int blasThreads = 1)
+    /// <param name="machineLimit">The peer measures the machine's limit: OpenBLAS gets the kernel for
+    /// this CPU even when OPENBLAS_CORETYPE in the environment names an older one.</param>
+    public static async Task<JsonElement?> TryRunAsync(string script, IEnumerable<string> arguments, CancellationToken cancellationToken, int blasThreads = 1, bool machineLimit = false)
     {
-        var (result, failure) = await RunCoreAsync(script, arguments, blasThreads, cancellationToken);
+        var (result, failure) = await RunCoreAsync(script, arguments, blasThreads, cancellationToken, machineLimit);
         if (result is null) Console.Error.WriteLine($"{failure}; its figures are left out");
         return result;
     }
@@ -36,9 +38,9 @@ public static class Peers
     /// machine, which made every BLAS-backed peer (numpy sgemm, FAISS flat search) several times
     /// slower than the hardware allows.
     /// </summary>
-    internal static string? OpenBlasCoreType()
+    internal static string? OpenBlasCoreType(bool overrideEnvironment = false)
     {
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE"))) return null;
+        if (!overrideEnvironment && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE"))) return null;
         string flags;
         try
         {
@@ -54,7 +56,7 @@ public static class Peers
         return null;
     }
 
-    private static async Task<(JsonElement? Result, string Failure)> RunCoreAsync(string script, IEnumerable<string> arguments, int blasThreads, CancellationToken cancellationToken)
+    private static async Task<(JsonElement? Result, string Failure)> RunCoreAsync(string script, IEnumerable<string> arguments, int blasThreads, CancellationToken cancellationToken, bool machineLimit = false)
     {
         string path = Path.Combine(RepoPaths.Root(), "bench", "peers", script);
         if (!File.Exists(path)) return (null, $"peer {script}: {path} not found");
@@ -63,7 +65,7 @@ public static class Peers
         foreach (var a in arguments) psi.ArgumentList.Add(a);
         string threads = blasThreads.ToString(CultureInfo.InvariantCulture);
         foreach (var v in new[] { "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS" }) psi.Environment[v] = threads;
-        if (OpenBlasCoreType() is { } core) psi.Environment["OPENBLAS_CORETYPE"] = core;
+        if (OpenBlasCoreType(machineLimit) is { } core) psi.Environment["OPENBLAS_CORETYPE"] = core;
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
