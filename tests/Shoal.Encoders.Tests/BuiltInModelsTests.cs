@@ -34,6 +34,23 @@ public sealed class BuiltInModelsTests : IDisposable
     }
 
     [Fact]
+    public void The_int8_variant_is_quantised_once_to_its_pinned_checksum_and_shares_the_vocabulary()
+    {
+        var files = BuiltInModels.Ensure(BuiltInModels.ArcticXsInt8, _dir);
+        Assert.Equal(Path.Combine(_dir, "arctic-xs-int8", "model.onnx"), files.ModelPath);
+        Assert.Equal(Path.Combine(_dir, "arctic-xs", "vocab.txt"), files.VocabPath);
+        Assert.Equal(BuiltInModels.ArcticXsInt8.ModelSha256, BuiltInModels.Sha256Of(files.ModelPath));
+        Assert.InRange(new FileInfo(files.ModelPath).Length, 50_000_000, 65_000_000); // int8 weights; embeddings stay fp32
+        Assert.Contains("36 matrix multiplies in int8", File.ReadAllText(Path.Combine(_dir, "arctic-xs-int8", "SOURCE")), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_dir, "arctic-xs-int8"), "*.tmp"));
+
+        // Corrupted afterwards: refused with its path, like an extracted file.
+        File.WriteAllBytes(files.ModelPath, [1, 2, 3]);
+        var e = Assert.Throws<EncoderConfigurationException>(() => BuiltInModels.Ensure(BuiltInModels.ArcticXsInt8, _dir));
+        Assert.Contains(files.ModelPath, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_corrupt_extracted_model_file_is_refused_with_its_path()
     {
         var files = BuiltInModels.Ensure(BuiltInModels.MiniLm, _dir);

@@ -75,6 +75,23 @@ public sealed class RealModelTests(ArcticXsFixture fixture) : IClassFixture<Arct
     }
 
     [Fact]
+    public async Task The_int8_model_ranks_the_known_queries_the_same_and_stays_close_to_fp32()
+    {
+        await using var int8 = EncoderPool.Create(new EncoderOptions { Kind = EncoderKind.Dense, Model = "arctic-xs-int8" });
+        var docs = Passages().Take(40).Select(d => d.Text).ToArray();
+        var fp32Docs = await fixture.Pool.EncodeDocumentsAsync(docs);
+        var int8Docs = await int8.EncodeDocumentsAsync(docs);
+        for (int i = 0; i < docs.Length; i++)
+            Assert.True(Dot(fp32Docs[i].Dense!, int8Docs[i].Dense!) > 0.97, $"passage {i}: cosine {Dot(fp32Docs[i].Dense!, int8Docs[i].Dense!)}");
+        const string query = "1,000 genomes project enables mapping of genetic sequence variation consisting of rare variants with larger penetrance effects than common variants.";
+        var q32 = (await fixture.Pool.EncodeAsync(query)).Dense!;
+        var q8 = (await int8.EncodeAsync(query)).Dense!;
+        var top32 = Enumerable.Range(0, docs.Length).OrderByDescending(i => Dot(q32, fp32Docs[i].Dense!)).Take(3).ToArray();
+        var top8 = Enumerable.Range(0, docs.Length).OrderByDescending(i => Dot(q8, int8Docs[i].Dense!)).Take(3).ToArray();
+        Assert.Equal(top32[0], top8[0]);
+    }
+
+    [Fact]
     public async Task A_configured_document_instruction_is_applied()
     {
         await using var pool = EncoderPool.Create(new EncoderOptions { Kind = EncoderKind.Dense, Model = "minilm", DocumentPrefix = "passage: ", QueryPrefix = "query: " });
