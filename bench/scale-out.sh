@@ -17,6 +17,9 @@
 # protection is not what this benchmark measures (stalls show up in p99 instead).
 # SILO_ENV="NAME=value ..." passes extra environment to the silo processes.
 # WARM_S=N: seconds of uncapped load that warm each throughput cluster before the cap (default 20).
+# CFS_PERIOD_US=N: the cap's accounting period in microseconds (default 100000, the kernel's and
+# Kubernetes' default). A capped silo that spends its quota early in a period stalls until the next
+# one, so a short period (10000) turns 100 ms stalls into 10 ms ones at low caps.
 # REPLICAS=N: replicas per shard (default 1: shards partition the corpus, so a search fans out to
 # every silo; with as many replicas as silos every silo holds every shard and a search stays on the
 # silo that took it, the way replicas add query throughput).
@@ -60,14 +63,15 @@ cg_root=""; cg_kind=""
 if [ -w /sys/fs/cgroup/cpu ] && [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then cg_root=/sys/fs/cgroup/cpu; cg_kind=v1
 elif [ -e /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers && [ -w /sys/fs/cgroup ]; then cg_root=/sys/fs/cgroup; cg_kind=v2
 fi
-quota=$(awk -v c="$silo_cpu" 'BEGIN { printf "%d", c * 100000 }')
+period=${CFS_PERIOD_US:-100000} # the cap's accounting period: a capped silo runs at most silo_cpu x period per period
+quota=$(awk -v c="$silo_cpu" -v p="$period" 'BEGIN { printf "%d", c * p }')
 make_group() { # name [quota] -> path of a group capped at the quota (default silo_cpu; -1: uncapped), or "" when caps are unavailable
   [ -z "$cg_root" ] && { echo ""; return; }
   local g="$cg_root/shoal-scale-$$-$1" q=${2:-$quota}
   mkdir -p "$g"
   # High weight, so that on a busy machine the group gets its cap (the cap, not other load, is what limits it).
-  if [ "$cg_kind" = v1 ]; then echo 100000 > "$g/cpu.cfs_period_us"; echo "$q" > "$g/cpu.cfs_quota_us"; echo 102400 > "$g/cpu.shares"
-  else if [ "$q" = -1 ]; then echo "max 100000" > "$g/cpu.max"; else echo "$q 100000" > "$g/cpu.max"; fi; echo 10000 > "$g/cpu.weight"; fi
+  if [ "$cg_kind" = v1 ]; then echo "$period" > "$g/cpu.cfs_period_us"; echo "$q" > "$g/cpu.cfs_quota_us"; echo 102400 > "$g/cpu.shares"
+  else if [ "$q" = -1 ]; then echo "max $period" > "$g/cpu.max"; else echo "$q $period" > "$g/cpu.max"; fi; echo 10000 > "$g/cpu.weight"; fi
   echo "$g"
 }
 in_group() { # group command... : runs the command in the group (or plainly without one)
@@ -99,6 +103,10 @@ start_silo() { # cluster id, silo number, data dir [quota: default silo_cpu; -1 
   silo_pids+=($!)
 }
 # CPU seconds used so far by the silo processes (utime + stime from /proc, clock ticks).
+# CPU seconds the whole machine has been busy (every core; /proc/stat: all but idle and iowait).
+machine_busy_s() {
+  awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
+}
 silo_cpu_s() {
   local t=0 p
   for p in "${silo_pids[@]}"; do
@@ -111,7 +119,7 @@ cap_silos() { # applies the cap to every silo group (started uncapped to warm up
   local g
   for g in "${silo_groups[@]}"; do
     [ -z "$g" ] && continue
-    if [ "$cg_kind" = v1 ]; then echo "$quota" > "$g/cpu.cfs_quota_us"; else echo "$quota 100000" > "$g/cpu.max"; fi
+    if [ "$cg_kind" = v1 ]; then echo "$quota" > "$g/cpu.cfs_quota_us"; else echo "$quota $period" > "$g/cpu.max"; fi
   done
 }
 start_cluster() { # cluster id, silos [quota]
@@ -150,7 +158,7 @@ wait_balanced() { # silos, timeout_s -> prints seconds waited, or "timeout"
 }
 get() { echo "$1" | sed -E "s/.*\"$2\":([0-9.]+).*/\1/"; }
 
-printf "\n| silos | queries/s | p50 ms | p99 ms | errors | partial | silo CPU idle (cores, all silos) | silo CPU ms per query |\n|---|---|---|---|---|---|---|---|\n" > "$work/table"
+printf "\n| silos | queries/s | p50 ms | p99 ms | errors | partial | silo CPU idle (cores, all silos) | silo CPU ms per query | machine busy (cores) |\n|---|---|---|---|---|---|---|---|---|\n" > "$work/table"
 declare -A qps
 # REBALANCE_RATE=N skips the throughput phase and runs only the rebalance phase at N queries/s.
 phases="1 2 3"; [ -n "${REBALANCE_RATE:-}" ] && phases="" && qps[1]=0 && qps[2]=0 && qps[3]=0
@@ -165,17 +173,18 @@ for n in $phases; do
   # Idle cost: what the silos burn with no queries (membership probes, timers, the runtime), over 5 s.
   c0=$(silo_cpu_s); t0=$(date +%s.%N); sleep 5; c1=$(silo_cpu_s); t1=$(date +%s.%N)
   idle=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", (b - a) / (e - s) }')
-  e1=$(silo_cpu_each); t1=$(date +%s.%N)
+  e1=$(silo_cpu_each); m1=$(machine_busy_s); t1=$(date +%s.%N)
   result=$(in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients "$clients" --duration "$duration" --warmup 3 2>/dev/null | tail -1)
-  c2=$(silo_cpu_s); e2=$(silo_cpu_each); t2=$(date +%s.%N)
+  c2=$(silo_cpu_s); e2=$(silo_cpu_each); m2=$(machine_busy_s); t2=$(date +%s.%N)
+  machine=$(awk -v a="$m1" -v b="$m2" -v s="$t1" -v e="$t2" 'BEGIN { printf "%.2f", (b - a) / (e - s) }')
   # Each silo's share of the load: cores used during the run (the cap is silo_cpu).
   each=$(awk -v a="$e1" -v b="$e2" -v s="$t1" -v e="$t2" 'BEGIN { n = split(a, x, " "); split(b, y, " "); for (i = 1; i <= n; i++) printf "%.3f ", (y[i] - x[i]) / (e - s) }')
   echo "$result"
   qps[$n]=$(get "$result" qps)
   # CPU per query over the whole run (3 s warm-up included, at about the same rate).
   per_query=$(awk -v a="$c1" -v b="$c2" -v q="${qps[$n]}" -v d="$duration" 'BEGIN { n = q * (d + 3); printf "%.2f", (n > 0) ? (b - a) * 1000 / n : 0 }')
-  echo "silo CPU: idle $idle cores over all silos; $per_query ms per query under load; cores used by each silo under load: $each"
-  echo "| $n | ${qps[$n]} | $(get "$result" p50_ms) | $(get "$result" p99_ms) | $(get "$result" errors) | $(get "$result" partial) | $idle | $per_query |" >> "$work/table"
+  echo "silo CPU: idle $idle cores over all silos; $per_query ms per query under load; cores used by each silo under load: $each; whole machine busy: $machine of $(nproc) cores"
+  echo "| $n | ${qps[$n]} | $(get "$result" p50_ms) | $(get "$result" p99_ms) | $(get "$result" errors) | $(get "$result" partial) | $idle | $per_query | $machine |" >> "$work/table"
   stop_all
 done
 cat "$work/table"
@@ -217,7 +226,7 @@ if rows:
         print(f"  {n} x {msg}")
 PY
 fi
-grep -h "Placement: moving\|Placement: shard replica\|Warmed shard" "$work"/grow-silo*.log | sed -E 's/^.*(Placement|Warmed)/\1/' | head -20
+grep -h "Placement: moving\|Placement: shard replica\|Warmed shard" "$work"/grow-silo*.log | sed -E 's/^.*(Placement|Warmed)/\1/' | awk 'NR <= 20' # not head: closing the pipe early would end the script (pipefail) before RESULT
 scaling=$(awk -v a="${qps[3]}" -v b="${qps[1]}" 'BEGIN { printf "%.2f", a / b }')
 [ "$balanced_after" = timeout ] && balanced_after=-1
-echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"silo_cpu\":$silo_cpu,\"replicas\":$replicas,\"capped\":$capped}"
+echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"silo_cpu\":$silo_cpu,\"replicas\":$replicas,\"cfs_period_us\":$period,\"capped\":$capped}"
