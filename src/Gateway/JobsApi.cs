@@ -37,7 +37,9 @@ public sealed record JobBody(
     string? DenseIndex = null,
     int? HnswM = null,
     int? HnswEfConstruction = null,
-    bool? StrictPlacement = null);
+    bool? StrictPlacement = null,
+    string? SparseEncoder = null,
+    string? DenseEncoder = null);
 
 /// <summary>Response of <c>GET /v1/jobs</c>: the most recent jobs, newest first.</summary>
 public sealed record JobList(IReadOnlyList<IndexJobStatus> Jobs);
@@ -100,6 +102,8 @@ public static class JobsApi
             HnswM = body.HnswM ?? IndexSpecification.DefaultHnswM,
             HnswEfConstruction = body.HnswEfConstruction ?? IndexSpecification.DefaultHnswEfConstruction,
             StrictPlacement = body.StrictPlacement ?? false,
+            SparseEncoder = body.SparseEncoder,
+            DenseEncoder = body.DenseEncoder,
         };
         try
         {

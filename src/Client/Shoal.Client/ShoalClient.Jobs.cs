@@ -66,6 +66,12 @@ public sealed record JobSubmission(string Index, string? Source, string? Format 
 
     /// <summary>Refuse the job when its replicas cannot be placed on distinct silos (otherwise the job runs and carries a warning).</summary>
     public bool? StrictPlacement { get; init; }
+
+    /// <summary>Encoder (by name) that encodes the text source's documents into the sparse channel, instead of <see cref="SparseVectors"/>.</summary>
+    public string? SparseEncoder { get; init; }
+
+    /// <summary>Encoder (by name) that encodes the text source's documents into the dense channel, instead of <see cref="DenseVectors"/>.</summary>
+    public string? DenseEncoder { get; init; }
 }
 
 /// <summary>A malformed source line (a record number for a SHOALVEC file).</summary>

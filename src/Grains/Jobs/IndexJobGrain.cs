@@ -9,6 +9,7 @@ using Shoal.Engine.Snapshots;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Placement;
 using Shoal.Grains.Hosting;
+using Shoal.Grains.Query;
 
 namespace Shoal.Grains.Jobs;
 
@@ -48,6 +49,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
     private readonly ShoalOptions _options;
     private readonly ShoalJobOptions _jobOptions;
     private readonly DataRoots _roots;
+    private readonly ITextEncoderClient _encoders;
     private readonly ILogger<IndexJobGrain> _logger;
     private readonly string _scratch = Guid.NewGuid().ToString("N");
     private Task? _worker;
@@ -64,9 +66,11 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         IOptions<ShoalOptions> options,
         IOptions<ShoalJobOptions> jobOptions,
         DataRoots roots,
+        ITextEncoderClient encoders,
         ILogger<IndexJobGrain> logger)
     {
         _roots = roots;
+        _encoders = encoders;
         _state = state;
         _catalog = catalog;
         _options = options.Value;
@@ -86,7 +90,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
     private JobFiles Files => _files ??= new JobFiles(_catalog, _roots, _options, Id, ScratchDirectory, RuntimeIdentity);
 
     /// <summary>The reading phase, with the reader it keeps open between chunks.</summary>
-    private JobReading Reading => _reading ??= new JobReading(Files, _jobOptions);
+    private JobReading Reading => _reading ??= new JobReading(Files, _jobOptions, _encoders);
 
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -142,19 +146,25 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             if (S.Request == request) return Status();
             throw new InvalidOperationException($"Job '{Id}' already exists with a different request.");
         }
-        var (format, sources) = await JobRequestChecks.ValidateAsync(request, Files, _options.MaxShards);
+        var check = await JobRequestChecks.ValidateAsync(request, Files, _options.MaxShards, _encoders);
+        var (format, sources) = (check.Format, check.Sources);
         string? placement = await ReplicaPlacementCheck.CheckAsync(GrainFactory, request.Replicas, request.StrictPlacement);
         var now = DateTimeOffset.UtcNow;
         var s = S;
         s.Warnings = placement is null ? [] : [placement];
         if (placement is not null) LogPlacementWarning(_logger, Id, placement);
-        if (request.SparseVectors is not null) await Files.StoreVocabularyAsync(s, request);
+        if (request.SparseVectors is not null || request.SparseEncoder is not null)
+        {
+            await Files.StoreVocabularyAsync(s, request);
+            if (check.SparseVocabulary is { } encoderTokens && encoderTokens > s.VocabularySize)
+                throw new ArgumentException($"Encoder '{request.SparseEncoder}' has a vocabulary of {encoderTokens} tokens but the index vocabulary has {s.VocabularySize}.");
+        }
         s.Request = request;
         s.State = IndexJobState.Running;
         s.Phase = "reading";
         s.Format = format is { } f ? CorpusFormats.Name(f) : "";
         s.Sources = sources;
-        s.DenseDims = request.DenseDims ?? 0;
+        s.DenseDims = check.DenseDims ?? request.DenseDims ?? 0;
         s.Recount();
         s.CreatedUtc = now;
         s.UpdatedUtc = now;
@@ -162,7 +172,8 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         s.Attempts = 1;
         await _state.WriteStateAsync();
         await GrainFactory.GetGrain<IIndexJobCatalogGrain>(0).RegisterAsync(Id);
-        string described = string.Join(" + ", sources.Select(x => $"{x.Kind}:{x.Source}"));
+        string described = string.Join(" + ", sources.Select(x => $"{x.Kind}:{x.Source}")
+            .Concat(new[] { ("sparse", request.SparseEncoder), ("dense", request.DenseEncoder) }.Where(e => e.Item2 is not null).Select(e => $"{e.Item1} encoded by {e.Item2}")));
         LogSubmitted(_logger, Id, request.Index, described, s.Format);
         StartWorker();
         return Status();

@@ -159,6 +159,13 @@ public sealed class ShoalJobOptions
     /// <summary>Lines (SHOALVEC: records) per chunk, the checkpoint interval, when a request names none.</summary>
     public int ChunkLines { get; set; } = 100_000;
 
+    /// <summary>
+    /// Lines per chunk of a text source that an encoder encodes, when a request names none: an
+    /// encoder turns a few dozen passages a second per CPU core into vectors, so 4,096 lines is a
+    /// checkpoint every minute or two where 100,000 would be one an hour.
+    /// </summary>
+    public int EncodedChunkLines { get; set; } = 4_096;
+
     /// <summary>Malformed lines reported with their numbers (all are counted).</summary>
     public int MaxMalformedReported { get; set; } = 100;
 

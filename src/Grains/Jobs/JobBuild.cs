@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Shoal.Engine.Indexing;
+using Shoal.Engine.Snapshots;
 using Shoal.Grains.Contracts;
 
 namespace Shoal.Grains.Jobs;
@@ -37,7 +38,7 @@ internal sealed class JobBuild
     public static async Task<JobBuild> PrepareAsync(JobFiles files, IndexJobRecord record, CancellationToken cancellationToken)
     {
         var request = record.Request!;
-        var vocabulary = request.SparseVectors is null ? null : await files.VocabularyAsync(record, cancellationToken);
+        var vocabulary = request.Specification().Sparse ? await files.VocabularyAsync(record, cancellationToken) : null;
         var plan = request.Specification().Plan(vocabulary, record.DenseDims);
         var spills = await MaterializeSpillsAsync(files, record, request.Shards, cancellationToken);
         var builder = new SpillIndexBuilder(plan);
@@ -83,12 +84,15 @@ internal sealed class JobBuild
     {
         var store = files.Catalog.Store;
         var result = new ShardSpills[shards];
-        async Task<List<string>> ChannelAsync(string kind, int shard)
+        var request = record.Request!;
+        // A channel's spills are numbered by the chunks of the source they came from: its own, or
+        // the text source when an encoder made them from its documents.
+        async Task<List<string>> ChannelAsync(string channel, string kind, int shard)
         {
             var source = record.Sources.FirstOrDefault(x => x.Kind == kind);
             if (source is null) return [];
             long chunks = source.ChunksDone;
-            var keys = (await store.ListAsync(IndexSpill.ShardPrefix(files.SpillPrefix, JobReading.ChannelOf(kind), shard), cancellationToken))
+            var keys = (await store.ListAsync(IndexSpill.ShardPrefix(files.SpillPrefix, channel, shard), cancellationToken))
                 .Select(k => (Key: k, Chunk: IndexSpill.ChunkOf(k)))
                 .Where(k => k.Chunk >= 0 && k.Chunk < chunks)
                 .OrderBy(k => k.Chunk)
@@ -109,9 +113,9 @@ internal sealed class JobBuild
         for (int s = 0; s < shards; s++)
         {
             result[s] = new ShardSpills(
-                await ChannelAsync(IndexJobSources.Text, s),
-                await ChannelAsync(IndexJobSources.Sparse, s),
-                await ChannelAsync(IndexJobSources.Dense, s));
+                await ChannelAsync(IndexChannels.Text, IndexJobSources.Text, s),
+                await ChannelAsync(IndexChannels.Sparse, request.SparseEncoder is null ? IndexJobSources.Sparse : IndexJobSources.Text, s),
+                await ChannelAsync(IndexChannels.Dense, request.DenseEncoder is null ? IndexJobSources.Dense : IndexJobSources.Text, s));
         }
         return result;
     }

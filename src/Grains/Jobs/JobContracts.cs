@@ -119,6 +119,10 @@ public sealed record IndexJobRequest
     [Id(18)] public int HnswEfConstruction { get; init; } = IndexSpecification.DefaultHnswEfConstruction;
     /// <summary>Refuse the job when the replicas cannot be placed on distinct silos (otherwise it is a warning).</summary>
     [Id(19)] public bool StrictPlacement { get; init; }
+    /// <summary>Encoder (by name) that turns the text source's documents (title and text) into the sparse channel, instead of <see cref="SparseVectors"/>; it also encodes text queries.</summary>
+    [Id(20)] public string? SparseEncoder { get; init; }
+    /// <summary>Encoder (by name) that turns the text source's documents (title and text) into the dense channel, instead of <see cref="DenseVectors"/>; it also encodes text queries.</summary>
+    [Id(21)] public string? DenseEncoder { get; init; }
 }
 
 /// <summary>Kinds of job sources, as reported in progress and malformed lines.</summary>

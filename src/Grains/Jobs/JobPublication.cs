@@ -26,7 +26,7 @@ internal static class JobPublication
             string key = SnapshotCatalog.VocabularyKey(request.Index, version);
             string local = await files.LocalFileAsync(JobFiles.StorePrefix + record.VocabularyKey, "vocabulary", CancellationToken.None);
             await catalog.Store.PutFileAsync(key, local);
-            sparse = new SparseChannelSchema(key, record.VocabularyXxh3!, record.VocabularySize, record.SparseMaxWeight);
+            sparse = new SparseChannelSchema(key, record.VocabularyXxh3!, record.VocabularySize, record.SparseMaxWeight, request.SparseEncoder);
         }
         var manifest = new IndexManifest
         {

@@ -3,6 +3,8 @@ using Shoal.Engine.Analysis;
 using Shoal.Engine.Indexing;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Snapshots;
+using Shoal.Encoders;
+using Shoal.Grains.Query;
 
 namespace Shoal.Grains.Jobs;
 
@@ -18,10 +20,16 @@ internal sealed record JobChunkStep(string Kind, long Chunk, string? Failure);
 /// hash to shards and spills them per shard to the snapshot store
 /// (<c>jobs/spill/{id}/{channel}/shard-NNNN/chunk-NNNNNNNN.spill</c>, named by chunk number so a chunk
 /// run twice overwrites itself); then records the chunk in the job record (the checkpoint the grain
-/// persists). Keeps the open reader between chunks of a source.
+/// persists). Keeps the open reader between chunks of a source. A job with encoders encodes each
+/// chunk of its text source (title and text, through the cluster's encoder pools) into sparse or
+/// dense spills of the same chunk number, so encoding is checkpointed with the reading (chunks of
+/// <see cref="ShoalJobOptions.EncodedChunkLines"/> lines by default).
 /// </summary>
-internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : IDisposable
+internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITextEncoderClient encoders) : IDisposable
 {
+    /// <summary>Documents per encoder call: one call's vectors stay far below Orleans' message limit (256 x 1,024 dims x 4 B = 1 MiB).</summary>
+    private const int EncodeBatch = 256;
+
     private IChunkSourceReader? _reader;
     private int _readerSource = -1;
 
@@ -49,6 +57,44 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : I
     /// <inheritdoc />
     public void Dispose() => Close();
 
+    /// <summary>The texts an encoder reads for documents: title and text, as the in-memory ingest encodes them.</summary>
+    private static string[] EncoderTexts(IReadOnlyList<NumberedDocument> docs, int start, int count)
+    {
+        var texts = new string[count];
+        for (int i = 0; i < count; i++)
+        {
+            var d = docs[start + i].Document;
+            texts[i] = string.IsNullOrEmpty(d.Title) ? d.Text : d.Title + " " + d.Text;
+        }
+        return texts;
+    }
+
+    /// <summary>A chunk's documents encoded by a sparse encoder, <see cref="EncodeBatch"/> at a time.</summary>
+    private async Task<List<SparseSpillRecord>> EncodeSparseAsync(string encoder, IReadOnlyList<NumberedDocument> docs, CancellationToken cancellationToken)
+    {
+        var records = new List<SparseSpillRecord>(docs.Count);
+        for (int start = 0; start < docs.Count; start += EncodeBatch)
+        {
+            int count = Math.Min(EncodeBatch, docs.Count - start);
+            var vectors = await encoders.EncodeSparseAsync(encoder, EncoderTexts(docs, start, count), TextRole.Document, cancellationToken);
+            for (int i = 0; i < count; i++) records.Add(new SparseSpillRecord(docs[start + i].Line, docs[start + i].Document.Id, null, vectors[i].Terms, vectors[i].Weights));
+        }
+        return records;
+    }
+
+    /// <summary>A chunk's documents encoded by a dense encoder, <see cref="EncodeBatch"/> at a time.</summary>
+    private async Task<List<DenseSpillRecord>> EncodeDenseAsync(string encoder, IReadOnlyList<NumberedDocument> docs, CancellationToken cancellationToken)
+    {
+        var records = new List<DenseSpillRecord>(docs.Count);
+        for (int start = 0; start < docs.Count; start += EncodeBatch)
+        {
+            int count = Math.Min(EncodeBatch, docs.Count - start);
+            var vectors = await encoders.EncodeDenseAsync(encoder, EncoderTexts(docs, start, count), TextRole.Document, cancellationToken);
+            for (int i = 0; i < count; i++) records.Add(new DenseSpillRecord(docs[start + i].Line, docs[start + i].Document.Id, vectors[i]));
+        }
+        return records;
+    }
+
     /// <summary>What one chunk of a source gave.</summary>
     private sealed record ChunkOutcome(long Lines, int Documents, IReadOnlyList<MalformedLine> Malformed, MalformedLine? StopAt, bool EndOfInput,
         string Format, SparseMaxWeightTracker? SparseMax, int DenseDims);
@@ -64,10 +110,12 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : I
         if (index < 0) return null;
         var source = s.Sources[index];
         if (_readerSource != index) Close();
-        int chunkLines = request.ChunkLines > 0 ? request.ChunkLines : jobOptions.ChunkLines;
+
         bool stop = request.OnMalformed == "stop";
         long chunkNo = source.ChunksDone;
         string kind = source.Kind;
+        bool encoding = request.SparseEncoder is not null || request.DenseEncoder is not null;
+        int chunkLines = request.ChunkLines > 0 ? request.ChunkLines : kind == IndexJobSources.Text && encoding ? jobOptions.EncodedChunkLines : jobOptions.ChunkLines;
         string local = await files.LocalFileAsync(source.Source, kind, cancellationToken);
         var vocabulary = kind == IndexJobSources.Sparse ? await files.VocabularyAsync(s, cancellationToken) : null;
         var textFormat = kind == IndexJobSources.Text ? CorpusFormats.Parse(s.Format) : default;
@@ -77,12 +125,11 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : I
         var store = files.Catalog.Store;
         string scratch = files.ScratchDirectory;
         string prefix = files.SpillPrefix;
-        string channel = ChannelOf(kind);
         long linesDone = source.LinesDone;
         int shards = request.Shards;
         var reader = _reader;
 
-        async Task SpillAsync<T>(List<T>[] byShard, Action<string, IEnumerable<T>> write, CancellationToken ct)
+        async Task SpillAsync<T>(string channel, List<T>[] byShard, Action<string, IEnumerable<T>> write, CancellationToken ct)
         {
             await Parallel.ForEachAsync(Enumerable.Range(0, shards).Where(s => byShard[s].Count > 0),
                 new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (s, token) =>
@@ -112,15 +159,31 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : I
                         var r = (CorpusChunkReader)(reader ??= CorpusChunkReader.Open(local, textFormat, linesDone));
                         var c = r.ReadChunk(chunkLines, cancellationToken);
                         var (docs, at) = Cut(c.Documents, c.Malformed, stop, d => d.Line);
-                        if (at is null) await SpillAsync(IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
-                        return new ChunkOutcome(c.Lines, docs.Count, c.Malformed, at, c.EndOfInput, CorpusFormats.Name(textFormat), null, denseDims);
+                        SparseMaxWeightTracker? encodedMax = null;
+                        if (at is null)
+                        {
+                            await SpillAsync(IndexChannels.Text, IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
+                            if (request.SparseEncoder is { } sparseEncoder)
+                            {
+                                var records = await EncodeSparseAsync(sparseEncoder, docs, cancellationToken);
+                                await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
+                                encodedMax = sparseMax.Observe(records);
+                            }
+                            if (request.DenseEncoder is { } denseEncoder)
+                            {
+                                var records = await EncodeDenseAsync(denseEncoder, docs, cancellationToken);
+                                await SpillAsync(IndexChannels.Dense, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
+                                if (records.Count > 0) denseDims = records[0].Vector.Length;
+                            }
+                        }
+                        return new ChunkOutcome(c.Lines, docs.Count, c.Malformed, at, c.EndOfInput, CorpusFormats.Name(textFormat), encodedMax, denseDims);
                     }
                 case IndexJobSources.Sparse when reader is SparseBinaryChunkReader || (reader is null && SparseBinaryFormat.IsBinary(local)):
                     {
                         var r = (SparseBinaryChunkReader)(reader ??= SparseBinaryChunkReader.Open(local, vocabulary!, linesDone));
                         var c = r.ReadChunk(chunkLines, cancellationToken);
                         var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
-                        if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
+                        if (at is null) await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
                         return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, SparseBinaryFormat.FormatName, sparseMax.Observe(records), denseDims);
                     }
                 case IndexJobSources.Sparse:
@@ -128,7 +191,7 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : I
                         var r = (SparseChunkReader)(reader ??= SparseChunkReader.Open(local, vocabulary!, linesDone));
                         var c = r.ReadChunk(chunkLines, cancellationToken);
                         var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
-                        if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
+                        if (at is null) await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
                         return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, "anserini", sparseMax.Observe(records), denseDims);
                     }
                 default:
@@ -136,7 +199,7 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : I
                         var r = (DenseChunkReader)(reader ??= DenseChunkReader.Open(local, denseDims, linesDone));
                         var c = r.ReadChunk(chunkLines, cancellationToken);
                         var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
-                        if (at is null) await SpillAsync(IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
+                        if (at is null) await SpillAsync(IndexChannels.Dense, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
                         return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, r.Binary ? "shoalvec" : "jsonl", null, r.Dims);
                     }
             }
@@ -174,7 +237,7 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions) : I
             s.SparseMaxHolder = max.HolderId;
             s.SparseMaxStale = max.Stale;
         }
-        if (kind == IndexJobSources.Dense) s.DenseDims = outcome.DenseDims;
+        if (kind == IndexJobSources.Dense || request.DenseEncoder is not null) s.DenseDims = outcome.DenseDims;
         if (outcome.EndOfInput)
         {
             source.Done = true;

@@ -3,14 +3,26 @@ using Shoal.Engine.Indexing;
 using Shoal.Engine.Ingest;
 using Shoal.Engine.Snapshots;
 using Shoal.Grains.Contracts;
+using Shoal.Grains.Query;
 
 namespace Shoal.Grains.Jobs;
+
+/// <summary>A checked job request: the text format, the sources in reading order, and what its encoders give.</summary>
+/// <param name="Format">The text source's format; null without one.</param>
+/// <param name="Sources">The sources to read, in order.</param>
+/// <param name="DenseDims">The dense encoder's dimensions; null without one.</param>
+/// <param name="SparseVocabulary">The sparse encoder's vocabulary size; null without one.</param>
+internal sealed record JobRequestCheck(CorpusFormat? Format, List<JobSource> Sources, int? DenseDims, int? SparseVocabulary);
 
 /// <summary>The checks of a submitted job: its settings (by <see cref="IndexSpecification"/>) and its sources, which must exist.</summary>
 internal static class JobRequestChecks
 {
-    /// <summary>Checks a request; returns the text format (null without a text source) and the sources to read, in order.</summary>
-    public static async Task<(CorpusFormat? Format, List<JobSource> Sources)> ValidateAsync(IndexJobRequest r, JobFiles files, int maxShards)
+    /// <summary>
+    /// Checks a request; returns the text format (null without a text source), the sources to read,
+    /// in order, and what its encoders give: the dense encoder's dimensions and the sparse encoder's
+    /// vocabulary size (null without one).
+    /// </summary>
+    public static async Task<JobRequestCheck> ValidateAsync(IndexJobRequest r, JobFiles files, int maxShards, ITextEncoderClient encoders)
     {
         if (SnapshotCatalog.ValidateIndexName(r.Index) is { } nameError) throw new ArgumentException(nameError);
         bool text = !string.IsNullOrWhiteSpace(r.Source);
@@ -20,6 +32,7 @@ internal static class JobRequestChecks
         var spec = r.Specification().Validate(maxShards);
         if (r.OnMalformed is not ("skip" or "stop")) throw new ArgumentException($"onMalformed must be 'skip' or 'stop' (got '{r.OnMalformed}').");
         if (r.ChunkLines < 0 || r.ChunkLines > 10_000_000) throw new ArgumentException($"chunkLines must be between 1 and 10000000, or 0 for the default (got {r.ChunkLines}).");
+        var (sparseVocabulary, denseDims) = await CheckEncodersAsync(r, text, encoders);
 
         var sources = new List<JobSource>(3);
         CorpusFormat? format = null;
@@ -62,7 +75,37 @@ internal static class JobRequestChecks
             }
             sources.Add(new JobSource { Kind = IndexJobSources.Dense, Source = r.DenseVectors, Format = denseFormat, TotalBytes = bytes });
         }
-        if (!spec.Sparse) spec.Plan(null, r.DenseDims ?? 1).Validate();
-        return (format, sources);
+        if (!spec.Sparse) spec.Plan(null, denseDims ?? r.DenseDims ?? 1).Validate();
+        return new JobRequestCheck(format, sources, denseDims, sparseVocabulary);
+    }
+
+    /// <summary>Checks the encoders a request names (each needs a text source, exists and is of its channel's kind); returns the sparse encoder's vocabulary size and the dense encoder's dimensions.</summary>
+    private static async Task<(int? SparseVocabulary, int? DenseDims)> CheckEncodersAsync(IndexJobRequest r, bool text, ITextEncoderClient encoders)
+    {
+        int? sparse = null, dense = null;
+        foreach (var (name, kind, vectors) in new[] { (r.SparseEncoder, "sparse", r.SparseVectors), (r.DenseEncoder, "dense", r.DenseVectors) })
+        {
+            if (name is null) continue;
+            if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"{kind}Encoder is blank: name an encoder, or leave it out.");
+            if (vectors is not null) throw new ArgumentException($"Give {kind}Vectors or {kind}Encoder, not both: the {kind} channel is either read or encoded.");
+            if (!text) throw new ArgumentException($"Encoder '{name}' needs a text source to encode: give 'source'.");
+            EncoderDescription described;
+            try
+            {
+                described = await encoders.DescribeAsync(name, CancellationToken.None);
+            }
+            catch (Exception e) when (PooledTextEncoderClient.IsUnavailable(e))
+            {
+                throw new ArgumentException(e.Message, e);
+            }
+            if (described.Kind != kind) throw new ArgumentException($"Encoder '{name}' is a {described.Kind} encoder, not a {kind} one.");
+            if (kind == "sparse") sparse = described.Dims;
+            else
+            {
+                if (r.DenseDims is { } given && given != described.Dims) throw new ArgumentException($"Encoder '{name}' gives {described.Dims} dimensions, not {given}.");
+                dense = described.Dims;
+            }
+        }
+        return (sparse, dense);
     }
 }

@@ -21,11 +21,12 @@ public static class ShoalJobsSiloBuilderExtensions
     /// over the silo's <see cref="ISnapshotStore"/>, under <c>jobs/state/</c>) and the per-silo
     /// <see cref="JobSupervisor"/> that restarts unfinished jobs. Needs <c>AddShoal</c> or <c>AddShoalGrains</c> (the store).
     /// Another durable provider (e.g. Redis grain storage) registered afterwards under
-    /// <see cref="StorageName"/> replaces the snapshot-store one.
+    /// <see cref="StorageName"/> replaces the snapshot-store one. <see cref="ShoalJobOptions"/> are
+    /// read from the <c>Shoal:Jobs</c> configuration section, then <paramref name="configure"/>.
     /// </summary>
     public static ISiloBuilder AddShoalJobs(this ISiloBuilder builder, Action<ShoalJobOptions>? configure = null)
     {
-        var options = builder.Services.AddOptions<ShoalJobOptions>();
+        var options = builder.Services.AddOptions<ShoalJobOptions>().BindConfiguration("Shoal:Jobs");
         if (configure is not null) options.Configure(configure);
         builder.Services.AddGrainStorage(StorageName, (sp, _) => new SnapshotGrainStorage(sp.GetRequiredService<ISnapshotStore>()));
         builder.Services.TryAddSingleton<JobSupervisor>();
