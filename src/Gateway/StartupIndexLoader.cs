@@ -1,5 +1,6 @@
 using Orleans;
 using Shoal.Grains.Contracts;
+using Shoal.Grains.Jobs;
 
 namespace Shoal.Gateway;
 
@@ -7,9 +8,12 @@ namespace Shoal.Gateway;
 /// Builds the start-up index (the sample corpus of the embedded default) when it has no
 /// published version, and reports readiness once it serves (BM25). Then, when the embedded
 /// default hosts a dense encoder (<see cref="EmbeddedEncoders"/>) and the served version has no
-/// dense channel, it builds one in the background: a new version with BM25 and the corpus encoded
-/// by the encoder pool, published when done (BM25 serves meanwhile; plain text searches are
-/// hybrid from then on). A restart finds the dense channel in the snapshot and encodes nothing.
+/// dense channel, it builds one in the background as an indexing job: a new version with BM25 and
+/// the corpus encoded by the encoder pool chunk by chunk, published when done (BM25 serves
+/// meanwhile; plain text searches are hybrid from then on). The job's id is fixed by the version
+/// it extends (<c>startup-{index}-dense-v{N}</c>), so a gateway restarted mid-encoding follows the
+/// same job, which resumes from its last checkpoint. A restart after it finished finds the dense
+/// channel in the snapshot and encodes nothing.
 /// </summary>
 public sealed partial class StartupIndexLoader(
     IGrainFactory grains,
@@ -104,23 +108,25 @@ public sealed partial class StartupIndexLoader(
         _dense = $"dense channel ({encoder}): starting";
         try
         {
-            await index.StartIngestAsync(new IngestRequest
+            var request = new IndexJobRequest
             {
-                CorpusPath = options.Corpus, Format = options.Format, Shards = info.ShardCount, Replicas = info.Replicas,
+                Index = options.Index!, Source = Path.GetFullPath(options.Corpus), Format = options.Format, Shards = info.ShardCount, Replicas = info.Replicas,
                 K1 = info.K1, B = info.B, DenseEncoder = encoder,
-            });
+            };
+            var job = await StartDenseJobAsync(request, info.Version);
             var lastLog = DateTime.UtcNow;
             while (true)
             {
                 await Task.Delay(500, stoppingToken);
-                var status = await index.GetIngestStatusAsync();
-                _dense = $"dense channel ({encoder}): {status.Phase}, {status.DocumentsRead} documents";
-                if (status.State == IngestState.Failed) throw new InvalidOperationException(status.Error);
-                if (status.State == IngestState.Succeeded) break;
+                var status = await job.GetStatusAsync() ?? throw new InvalidOperationException("The dense channel's indexing job disappeared.");
+                string phase = status.Phase == "reading" ? "reading and encoding" : status.Phase;
+                _dense = $"dense channel ({encoder}): job {status.Id} {phase}, {status.DocumentsRead} documents";
+                if (status.State is IndexJobState.Failed or IndexJobState.Cancelled) throw new InvalidOperationException($"job {status.Id} {status.State}: {status.Error}");
+                if (status.State == IndexJobState.Succeeded) break;
                 if (DateTime.UtcNow - lastLog > TimeSpan.FromSeconds(30))
                 {
                     lastLog = DateTime.UtcNow;
-                    LogDenseProgress(logger, options.Index!, status.Phase, status.DocumentsRead);
+                    LogDenseProgress(logger, options.Index!, phase, status.DocumentsRead);
                 }
             }
             var built = await index.GetInfoAsync();
@@ -136,6 +142,25 @@ public sealed partial class StartupIndexLoader(
         {
             _dense = $"BM25 only: the dense channel ({encoder}) failed: {e.Message}";
             LogDenseFailed(logger, e, options.Index!, encoder);
+        }
+    }
+
+    /// <summary>
+    /// Submits (or finds) the job that adds the dense channel to version <paramref name="baseVersion"/>:
+    /// the same id for the same version, so a restarted gateway follows the job it started; an id
+    /// with a suffix when an earlier attempt at that version failed or was cancelled.
+    /// </summary>
+    private async Task<IIndexJobGrain> StartDenseJobAsync(IndexJobRequest request, long baseVersion)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            string id = $"startup-{request.Index}-dense-v{baseVersion}" + (attempt == 1 ? "" : $"-{attempt}");
+            var job = grains.GetGrain<IIndexJobGrain>(id);
+            var existing = await job.GetStatusAsync();
+            if (existing is { State: IndexJobState.Failed or IndexJobState.Cancelled } && attempt < 10) continue;
+            if (existing is null) await job.SubmitAsync(request);
+            else if (existing.State == IndexJobState.Running) await job.ResumeAsync();
+            return job;
         }
     }
 

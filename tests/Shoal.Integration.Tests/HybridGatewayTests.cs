@@ -38,6 +38,12 @@ public sealed class HybridGatewayTests : IDisposable
             Assert.Equal("s21", root.GetProperty("hits")[0].GetProperty("id").GetString()); // "Vaccines train the immune system ..."
             version = root.GetProperty("version").GetInt64();
             Assert.Equal(2, version);
+
+            // The dense channel was built by an indexing job named after the version it extends.
+            using var job = await JsonDocument.ParseAsync(await first.Http.GetStreamAsync(new Uri("v1/jobs/startup-sample-dense-v1", UriKind.Relative)));
+            Assert.Equal("Succeeded", job.RootElement.GetProperty("state").GetString(), StringComparer.OrdinalIgnoreCase);
+            Assert.Equal(2, job.RootElement.GetProperty("version").GetInt64());
+            Assert.Equal("arctic-xs", job.RootElement.GetProperty("request").GetProperty("denseEncoder").GetString());
         }
 
         await using (var second = await StartAsync())
