@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans;
+using Orleans.Placement;
 using Orleans.Hosting;
 using Orleans.Runtime;
 using Shoal.Engine.Snapshots;
@@ -30,6 +31,7 @@ public static class ShoalGrainsSiloBuilderExtensions
         builder.Services.AddPlacementDirector<Placement.ShardPlacement, Placement.ShardPlacementDirector>();
         builder.Services.AddPlacementDirector<Placement.SiloTargetPlacement, Placement.SiloTargetPlacementDirector>();
         builder.Services.TryAddSingleton<Placement.DrainingSilos>();
+        builder.Services.AddPlacementFilter<Placement.NotDrainingPlacementFilter, Placement.NotDrainingPlacementFilterDirector>(ServiceLifetime.Transient);
         builder.Services.TryAddSingleton<Shards.PreparedShardSegments>();
         builder.Services.TryAddSingleton<Placement.ShardRebalancer>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Placement.ShardRebalancer>());

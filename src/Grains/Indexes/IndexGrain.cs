@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
+using Orleans.Placement;
 using Orleans.Runtime;
 using Shoal.Engine.Analysis;
 using Shoal.Engine.Ingest;
@@ -25,6 +26,8 @@ namespace Shoal.Grains.Indexes;
 /// the segments, publishes the manifest last, then tells every shard to load the new version.
 /// A failed build leaves the previous version serving.
 /// </summary>
+[ResourceOptimizedPlacement]
+[NotDrainingPlacementFilter]
 public sealed partial class IndexGrain : Grain, IIndexGrain
 {
     private readonly SnapshotCatalog _catalog;

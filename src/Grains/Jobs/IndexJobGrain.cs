@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
+using Orleans.Placement;
 using Orleans.Runtime;
 using Orleans.Storage;
 using Shoal.Engine.Ingest;
@@ -40,6 +41,8 @@ namespace Shoal.Grains.Jobs;
 /// number — a stale activation then fails its next checkpoint on the ETag and stops — and resumes
 /// from the checkpoint: nothing checkpointed is read twice and nothing read is lost.
 /// </summary>
+[ResourceOptimizedPlacement]
+[NotDrainingPlacementFilter]
 #pragma warning disable CA1001 // _stop is released when the grain deactivates (OnDeactivateAsync, once the worker has ended) and when a new worker replaces it; Orleans owns the grain's lifetime
 public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
 #pragma warning restore CA1001
