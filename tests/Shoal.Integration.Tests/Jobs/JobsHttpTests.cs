@@ -181,6 +181,9 @@ public sealed class JobsHttpTests(GatewayFixture fixture) : IClassFixture<Gatewa
     [InlineData("""{"index": "x", "source": "/tmp/x.jsonl", "shards": "two"}""", "not valid JSON")]
     [InlineData("""{"index": "x", "source": "/tmp/x.jsonl", "shard": 2}""", "not valid JSON")]
     [InlineData("""{"index": "x" """, "not valid JSON")]
+    [InlineData("""{"index": "x", "source": "/tmp/x.jsonl", "denseEncoder": "nope"}""", "Unknown encoder 'nope'")]
+    [InlineData("""{"index": "x", "source": "/tmp/x.jsonl", "denseEncoder": "nope", "denseVectors": "/tmp/v.jsonl"}""", "Give denseVectors or denseEncoder, not both")]
+    [InlineData("""{"index": "x", "denseVectors": "/tmp/v.jsonl", "sparseEncoder": "splade"}""", "needs a text source")]
     public async Task Bad_job_requests_get_400_saying_what_is_wrong(string body, string expected)
     {
         using var response = await PostJson("v1/jobs", body);
