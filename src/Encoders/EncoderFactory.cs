@@ -14,6 +14,8 @@ public static class EncoderFactory
     public static ITextEncoder Create(EncoderOptions options, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (BuiltInModels.Find(options.Model) is { QuantizedFrom: not null } int8 && logger is not null && !CpuHasVnni())
+            EncoderLog.Int8WithoutVnni(logger, options.Name ?? int8.Name, int8.Name);
         options = options.ResolveBuiltInModel();
         if (options.Workers < 0) throw new EncoderConfigurationException($"Encoder '{options.Name}': Workers is {options.Workers}; give a positive number, or 0 for one per core.");
         if (options.DocumentBatchTokens < 0) throw new EncoderConfigurationException($"Encoder '{options.Name}': DocumentBatchTokens is {options.DocumentBatchTokens}; give a positive number, or 0 for the provider's default.");
@@ -80,5 +82,24 @@ public static class EncoderFactory
         if (!string.IsNullOrWhiteSpace(options.VocabPath))
             return WordPieceTokenizer.FromVocabFile(options.VocabPath, options.MaxSequenceLength ?? WordPieceTokenizer.DefaultMaxLength, options.LowerCase);
         throw new EncoderConfigurationException($"A {options.Kind} encoder needs a tokenizer: set TokenizerPath (tokenizer.json) or VocabPath (vocab.txt).");
+    }
+
+    /// <summary>
+    /// Whether the CPU has VNNI (AVX-VNNI or AVX-512 VNNI), with which ONNX Runtime multiplies
+    /// uint8 by int8 without 16-bit intermediate sums. Not x86: true (other kernels, no such issue known).
+    /// </summary>
+    internal static bool CpuHasVnni()
+    {
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported) return true;
+        if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) return true;
+        try
+        {
+            string? flags = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) : null;
+            return flags is not null && flags.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries).Contains("avx512_vnni", StringComparer.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 }

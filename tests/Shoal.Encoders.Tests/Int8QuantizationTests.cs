@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Shoal.Encoders.Quantization;
@@ -160,5 +161,18 @@ public sealed class Int8QuantizationTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void Loading_the_int8_model_warns_exactly_when_the_cpu_lacks_vnni()
+    {
+        var logger = new CapturingLogger();
+        using (EncoderFactory.Create(new EncoderOptions { Kind = EncoderKind.Dense, Model = "arctic-xs-int8" }, logger) as IDisposable) { }
+        bool warned = logger.Entries.Any(e => e.Level == LogLevel.Warning && e.Message.Contains("without VNNI", StringComparison.Ordinal));
+        Assert.Equal(!EncoderFactory.CpuHasVnni(), warned);
+
+        var fp32 = new CapturingLogger();
+        using (EncoderFactory.Create(new EncoderOptions { Kind = EncoderKind.Dense, Model = "arctic-xs" }, fp32) as IDisposable) { }
+        Assert.DoesNotContain(fp32.Entries, e => e.Message.Contains("VNNI", StringComparison.Ordinal));
     }
 }
