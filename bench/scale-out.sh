@@ -227,6 +227,6 @@ if rows:
 PY
 fi
 grep -h "Placement: moving\|Placement: shard replica\|Warmed shard" "$work"/grow-silo*.log | sed -E 's/^.*(Placement|Warmed)/\1/' | awk 'NR <= 20' # not head: closing the pipe early would end the script (pipefail) before RESULT
-scaling=$(awk -v a="${qps[3]}" -v b="${qps[1]}" 'BEGIN { printf "%.2f", a / b }')
+scaling=$(awk -v a="${qps[3]}" -v b="${qps[1]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "null" }') # null: throughput phases skipped (REBALANCE_RATE)
 [ "$balanced_after" = timeout ] && balanced_after=-1
 echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"silo_cpu\":$silo_cpu,\"replicas\":$replicas,\"cfs_period_us\":$period,\"capped\":$capped}"
