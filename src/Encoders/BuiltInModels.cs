@@ -166,13 +166,20 @@ public static class BuiltInModels
         string modelPath = Path.Combine(dir, "model.onnx");
         if (model.QuantizedFrom is { } source)
         {
-            var sourceFiles = Ensure(source, directory);
+            // The source model (90 MB, hashed when verified) is needed only to quantise; once the
+            // quantised file is there, only the shared vocabulary is checked.
+            string vocab = Path.Combine(Path.GetFullPath(directory ?? DefaultDirectory), source.Name, "vocab.txt");
             lock (ExtractLock)
             {
-                if (!File.Exists(modelPath)) Quantize(model, sourceFiles.ModelPath, dir, modelPath);
+                if (!File.Exists(modelPath) || !File.Exists(vocab))
+                {
+                    var sourceFiles = Ensure(source, directory);
+                    if (!File.Exists(modelPath)) Quantize(model, sourceFiles.ModelPath, dir, modelPath);
+                }
             }
+            Verify(vocab, source.VocabSha256, source);
             Verify(modelPath, model.ModelSha256, model);
-            return new BuiltInModelFiles(model, modelPath, sourceFiles.VocabPath);
+            return new BuiltInModelFiles(model, modelPath, vocab);
         }
         string vocabPath = Path.Combine(dir, "vocab.txt");
         lock (ExtractLock)

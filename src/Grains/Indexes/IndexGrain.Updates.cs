@@ -184,7 +184,7 @@ public sealed partial class IndexGrain
         // Channels with an encoder and no vector given: encode title and text, as a build does.
         string TextOf(DocumentUpdate u) =>
             u.Text is null ? throw new ArgumentException($"Document '{u.Id}' has no vector for an encoded channel and no text to encode.")
-            : string.IsNullOrEmpty(u.Title) ? u.Text : u.Title + " " + u.Text;
+            : Shoal.Engine.Ingest.SourceDocument.EncoderTextOf(u.Title, u.Text);
         try
         {
             if (needSparse.Count > 0)

@@ -266,10 +266,8 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             vocabulary = SparseVocabulary.Load(vocabularyPath!);
             if (sparseEncoder is not null)
             {
-                var described = await _encoders.DescribeAsync(sparseEncoder, CancellationToken.None);
-                if (described.Kind != "sparse") throw new ArgumentException($"Encoder '{sparseEncoder}' is a {described.Kind} encoder, not a sparse one.");
-                if (described.Dims > vocabulary.Count)
-                    throw new ArgumentException($"Encoder '{sparseEncoder}' has a vocabulary of {described.Dims} tokens but the index vocabulary has {vocabulary.Count}.");
+                var described = await ChannelEncoders.DescribeAsync(_encoders, sparseEncoder, "sparse");
+                ChannelEncoders.CheckVocabulary(sparseEncoder, described.Dims, vocabulary.Count);
             }
         }
 
@@ -281,9 +279,8 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             int? dims = spec.DenseDims;
             if (denseEncoder is not null)
             {
-                var described = await _encoders.DescribeAsync(denseEncoder, CancellationToken.None);
-                if (described.Kind != "dense") throw new ArgumentException($"Encoder '{denseEncoder}' is a {described.Kind} encoder, not a dense one.");
-                if (dims is not null && dims != described.Dims) throw new ArgumentException($"Encoder '{denseEncoder}' gives {described.Dims} dimensions, not {dims}.");
+                var described = await ChannelEncoders.DescribeAsync(_encoders, denseEncoder, "dense");
+                ChannelEncoders.CheckDims(described, dims);
                 dims = described.Dims;
             }
             if (dims is null)
@@ -447,7 +444,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         long encoded = 0;
         async Task FlushAsync()
         {
-            var texts = docs.Select(d => string.IsNullOrEmpty(d.Title) ? d.Text : d.Title + " " + d.Text).ToArray();
+            var texts = docs.Select(d => d.EncoderText).ToArray();
             if (sparse)
             {
                 var vectors = await _encoders.EncodeSparseAsync(encoder, texts, Shoal.Encoders.TextRole.Document, CancellationToken.None);

@@ -159,8 +159,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         if (request.SparseVectors is not null || request.SparseEncoder is not null)
         {
             await Files.StoreVocabularyAsync(s, request);
-            if (check.SparseVocabulary is { } encoderTokens && encoderTokens > s.VocabularySize)
-                throw new ArgumentException($"Encoder '{request.SparseEncoder}' has a vocabulary of {encoderTokens} tokens but the index vocabulary has {s.VocabularySize}.");
+            if (check.SparseVocabulary is { } encoderTokens) ChannelEncoders.CheckVocabulary(request.SparseEncoder!, encoderTokens, s.VocabularySize);
         }
         s.Request = request;
         s.State = IndexJobState.Running;

@@ -37,15 +37,6 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
     public long LiveBytes(int source, long checkpointed) =>
         _reader is { } r && _readerSource == source ? Math.Max(checkpointed, r.BytesRead) : checkpointed;
 
-    /// <summary>The channel a source kind feeds.</summary>
-    public static string ChannelOf(string kind) => kind switch
-    {
-        IndexJobSources.Text => IndexChannels.Text,
-        IndexJobSources.Sparse => IndexChannels.Sparse,
-        IndexJobSources.Dense => IndexChannels.Dense,
-        _ => throw new InvalidOperationException($"Unknown source kind '{kind}'."),
-    };
-
     /// <summary>Closes the open reader.</summary>
     public void Close()
     {
@@ -57,40 +48,21 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
     /// <inheritdoc />
     public void Dispose() => Close();
 
-    /// <summary>The texts an encoder reads for documents: title and text, as the in-memory ingest encodes them.</summary>
-    private static string[] EncoderTexts(IReadOnlyList<NumberedDocument> docs, int start, int count)
+    /// <summary>
+    /// A chunk's documents (title and text) through an encoder, <see cref="EncodeBatch"/> per call,
+    /// each vector made into a spill record with its document's line and id.
+    /// </summary>
+    private static async Task<List<TRecord>> EncodeAsync<TVector, TRecord>(IReadOnlyList<NumberedDocument> docs,
+        Func<string[], Task<TVector[]>> encode, Func<NumberedDocument, TVector, TRecord> record)
     {
-        var texts = new string[count];
-        for (int i = 0; i < count; i++)
-        {
-            var d = docs[start + i].Document;
-            texts[i] = string.IsNullOrEmpty(d.Title) ? d.Text : d.Title + " " + d.Text;
-        }
-        return texts;
-    }
-
-    /// <summary>A chunk's documents encoded by a sparse encoder, <see cref="EncodeBatch"/> at a time.</summary>
-    private async Task<List<SparseSpillRecord>> EncodeSparseAsync(string encoder, IReadOnlyList<NumberedDocument> docs, CancellationToken cancellationToken)
-    {
-        var records = new List<SparseSpillRecord>(docs.Count);
+        var records = new List<TRecord>(docs.Count);
         for (int start = 0; start < docs.Count; start += EncodeBatch)
         {
             int count = Math.Min(EncodeBatch, docs.Count - start);
-            var vectors = await encoders.EncodeSparseAsync(encoder, EncoderTexts(docs, start, count), TextRole.Document, cancellationToken);
-            for (int i = 0; i < count; i++) records.Add(new SparseSpillRecord(docs[start + i].Line, docs[start + i].Document.Id, null, vectors[i].Terms, vectors[i].Weights));
-        }
-        return records;
-    }
-
-    /// <summary>A chunk's documents encoded by a dense encoder, <see cref="EncodeBatch"/> at a time.</summary>
-    private async Task<List<DenseSpillRecord>> EncodeDenseAsync(string encoder, IReadOnlyList<NumberedDocument> docs, CancellationToken cancellationToken)
-    {
-        var records = new List<DenseSpillRecord>(docs.Count);
-        for (int start = 0; start < docs.Count; start += EncodeBatch)
-        {
-            int count = Math.Min(EncodeBatch, docs.Count - start);
-            var vectors = await encoders.EncodeDenseAsync(encoder, EncoderTexts(docs, start, count), TextRole.Document, cancellationToken);
-            for (int i = 0; i < count; i++) records.Add(new DenseSpillRecord(docs[start + i].Line, docs[start + i].Document.Id, vectors[i]));
+            var texts = new string[count];
+            for (int i = 0; i < count; i++) texts[i] = docs[start + i].Document.EncoderText;
+            var vectors = await encode(texts);
+            for (int i = 0; i < count; i++) records.Add(record(docs[start + i], vectors[i]));
         }
         return records;
     }
@@ -165,13 +137,15 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
                             await SpillAsync(IndexChannels.Text, IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
                             if (request.SparseEncoder is { } sparseEncoder)
                             {
-                                var records = await EncodeSparseAsync(sparseEncoder, docs, cancellationToken);
+                                var records = await EncodeAsync(docs, t => encoders.EncodeSparseAsync(sparseEncoder, t, TextRole.Document, cancellationToken),
+                                    (d, v) => new SparseSpillRecord(d.Line, d.Document.Id, null, v.Terms, v.Weights));
                                 await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
                                 encodedMax = sparseMax.Observe(records);
                             }
                             if (request.DenseEncoder is { } denseEncoder)
                             {
-                                var records = await EncodeDenseAsync(denseEncoder, docs, cancellationToken);
+                                var records = await EncodeAsync(docs, t => encoders.EncodeDenseAsync(denseEncoder, t, TextRole.Document, cancellationToken),
+                                    (d, v) => new DenseSpillRecord(d.Line, d.Document.Id, v));
                                 await SpillAsync(IndexChannels.Dense, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
                                 if (records.Count > 0) denseDims = records[0].Vector.Length;
                             }

@@ -89,20 +89,11 @@ internal static class JobRequestChecks
             if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"{kind}Encoder is blank: name an encoder, or leave it out.");
             if (vectors is not null) throw new ArgumentException($"Give {kind}Vectors or {kind}Encoder, not both: the {kind} channel is either read or encoded.");
             if (!text) throw new ArgumentException($"Encoder '{name}' needs a text source to encode: give 'source'.");
-            EncoderDescription described;
-            try
-            {
-                described = await encoders.DescribeAsync(name, CancellationToken.None);
-            }
-            catch (Exception e) when (PooledTextEncoderClient.IsUnavailable(e))
-            {
-                throw new ArgumentException(e.Message, e);
-            }
-            if (described.Kind != kind) throw new ArgumentException($"Encoder '{name}' is a {described.Kind} encoder, not a {kind} one.");
+            var described = await ChannelEncoders.DescribeAsync(encoders, name, kind);
             if (kind == "sparse") sparse = described.Dims;
             else
             {
-                if (r.DenseDims is { } given && given != described.Dims) throw new ArgumentException($"Encoder '{name}' gives {described.Dims} dimensions, not {given}.");
+                ChannelEncoders.CheckDims(described, r.DenseDims);
                 dense = described.Dims;
             }
         }

@@ -10,6 +10,45 @@ namespace Shoal.Grains.Query;
 /// <param name="Dims">Dense: output dimensions. Sparse: vocabulary size (term ids are below it).</param>
 public sealed record EncoderDescription(string Name, string Kind, int Dims);
 
+/// <summary>The checks a build makes of the encoders it names, the same for an ingest and a job.</summary>
+public static class ChannelEncoders
+{
+    /// <summary>
+    /// Describes <paramref name="encoder"/>, which a build names for its <paramref name="kind"/>
+    /// ("sparse" or "dense") channel; an encoder the cluster cannot serve, or one of another kind,
+    /// is an <see cref="ArgumentException"/> naming it.
+    /// </summary>
+    public static async Task<EncoderDescription> DescribeAsync(ITextEncoderClient encoders, string encoder, string kind)
+    {
+        ArgumentNullException.ThrowIfNull(encoders);
+        EncoderDescription described;
+        try
+        {
+            described = await encoders.DescribeAsync(encoder, CancellationToken.None);
+        }
+        catch (Exception e) when (PooledTextEncoderClient.IsUnavailable(e))
+        {
+            throw new ArgumentException(e.Message, e);
+        }
+        if (described.Kind != kind) throw new ArgumentException($"Encoder '{encoder}' is a {described.Kind} encoder, not a {kind} one.");
+        return described;
+    }
+
+    /// <summary>Refuses a dense encoder whose dimensions differ from the ones the build asked for.</summary>
+    public static void CheckDims(EncoderDescription dense, int? requested)
+    {
+        ArgumentNullException.ThrowIfNull(dense);
+        if (requested is { } given && given != dense.Dims) throw new ArgumentException($"Encoder '{dense.Name}' gives {dense.Dims} dimensions, not {given}.");
+    }
+
+    /// <summary>Refuses a sparse encoder whose term ids go beyond the index vocabulary.</summary>
+    public static void CheckVocabulary(string encoder, int encoderTokens, int vocabularySize)
+    {
+        if (encoderTokens > vocabularySize)
+            throw new ArgumentException($"Encoder '{encoder}' has a vocabulary of {encoderTokens} tokens but the index vocabulary has {vocabularySize}.");
+    }
+}
+
 /// <summary>
 /// Turns text into a channel's vectors with a named encoder: queries in the coordinator, documents
 /// in index builds. Failures are <see cref="UnknownEncoderException"/> (no such encoder in the
