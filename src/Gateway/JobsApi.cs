@@ -39,7 +39,8 @@ public sealed record JobBody(
     int? HnswEfConstruction = null,
     bool? StrictPlacement = null,
     string? SparseEncoder = null,
-    string? DenseEncoder = null);
+    string? DenseEncoder = null,
+    bool? Bm25 = null);
 
 /// <summary>Response of <c>GET /v1/jobs</c>: the most recent jobs, newest first.</summary>
 public sealed record JobList(IReadOnlyList<IndexJobStatus> Jobs);
@@ -104,6 +105,7 @@ public static class JobsApi
             StrictPlacement = body.StrictPlacement ?? false,
             SparseEncoder = body.SparseEncoder,
             DenseEncoder = body.DenseEncoder,
+            Bm25 = body.Bm25,
         };
         try
         {

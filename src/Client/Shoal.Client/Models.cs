@@ -144,6 +144,9 @@ public sealed record IngestProgress(
     /// <summary>Things the caller should know, such as replicas that share a silo; empty when none.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
+    /// <summary>The indexing job that runs the build (see <see cref="ShoalClient.GetJobAsync"/>); null for a merge.</summary>
+    public string? JobId { get; init; }
+
     /// <summary>True once the build has succeeded or failed.</summary>
     public bool IsFinished => State is "succeeded" or "failed";
 }

@@ -72,6 +72,9 @@ public sealed record JobSubmission(string Index, string? Source, string? Format 
 
     /// <summary>Encoder (by name) that encodes the text source's documents into the dense channel, instead of <see cref="DenseVectors"/>.</summary>
     public string? DenseEncoder { get; init; }
+
+    /// <summary>Build the bm25 channel from the text source (null: yes when there is one); false keeps the text for the encoders only.</summary>
+    public bool? Bm25 { get; init; }
 }
 
 /// <summary>A malformed source line (a record number for a SHOALVEC file).</summary>

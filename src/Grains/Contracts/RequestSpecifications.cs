@@ -10,28 +10,37 @@ namespace Shoal.Grains.Contracts;
 /// </summary>
 public static class RequestSpecifications
 {
-    /// <summary>The specification of an ingest; <paramref name="hasCorpus"/> says whether it names a text corpus (the bm25 channel's default).</summary>
-    public static IndexSpecification Specification(this IngestRequest request, bool hasCorpus)
+    /// <summary>
+    /// The indexing job that runs an ingest into <paramref name="index"/>: the same sources and
+    /// settings; a malformed line stops it (an ingest never skips input silently).
+    /// </summary>
+    public static IndexJobRequest ToJobRequest(this IngestRequest request, string index)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return new IndexSpecification
+        return new IndexJobRequest
         {
+            Index = index,
+            Source = request.CorpusPath ?? "",
+            Format = request.Format,
             Shards = request.Shards,
             Replicas = request.Replicas,
-            Text = request.Bm25 ?? hasCorpus,
             K1 = request.K1,
             B = request.B,
-            Sparse = request.SparseVectorsPath is not null || request.SparseEncoder is not null,
-            SparseEncoder = request.SparseEncoder,
+            Bm25 = request.Bm25,
+            OnMalformed = "stop",
+            SparseVectors = request.SparseVectorsPath,
+            SparseVocabulary = request.SparseVocabularyPath,
             SparsePostingsPerTerm = request.SparsePostingsPerTerm,
-            Dense = request.DenseVectorsPath is not null || request.DenseEncoder is not null,
-            DenseEncoder = request.DenseEncoder,
+            SparseEncoder = request.SparseEncoder,
+            DenseVectors = request.DenseVectorsPath,
             DenseDims = request.DenseDims,
             DenseMetric = request.DenseMetric,
             DenseStorage = request.DenseStorage,
             DenseIndex = request.DenseIndex,
             HnswM = request.HnswM,
             HnswEfConstruction = request.HnswEfConstruction,
+            DenseEncoder = request.DenseEncoder,
+            StrictPlacement = request.StrictPlacement,
         };
     }
 
@@ -43,7 +52,7 @@ public static class RequestSpecifications
         {
             Shards = request.Shards,
             Replicas = request.Replicas,
-            Text = !string.IsNullOrWhiteSpace(request.Source),
+            Text = request.Bm25 ?? !string.IsNullOrWhiteSpace(request.Source),
             K1 = request.K1,
             B = request.B,
             Sparse = request.SparseVectors is not null || request.SparseEncoder is not null,

@@ -81,6 +81,8 @@ public sealed record IngestStatus
     [Id(7)] public string? CorpusPath { get; init; }
     /// <summary>Things the caller should know (e.g. replicas sharing a silo); empty when none.</summary>
     [Id(8)] public string[] Warnings { get; init; } = [];
+    /// <summary>The indexing job that runs the build (an ingest is a job: follow it under /v1/jobs too); null for a merge.</summary>
+    [Id(9)] public string? JobId { get; init; }
 }
 
 /// <summary>What an index is now: its published version and schema.</summary>

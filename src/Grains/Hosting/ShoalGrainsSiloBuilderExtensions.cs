@@ -18,7 +18,7 @@ public static class ShoalGrainsSiloBuilderExtensions
     /// <paramref name="configure"/>), placement, the snapshot catalog over the registered
     /// <see cref="ISnapshotStore"/> (a <see cref="LocalDirectorySnapshotStore"/> in
     /// <see cref="ShoalOptions.SnapshotDirectory"/> when none is registered first) and encoder
-    /// pools. Hosts call <c>AddShoal</c> (Shoal.Hosting), which also picks blob storage from the settings.
+    /// pools, and indexing jobs (<see cref="ShoalJobsSiloBuilderExtensions.AddShoalJobs"/>). Hosts call <c>AddShoal</c> (Shoal.Hosting), which also picks blob storage from the settings.
     /// </summary>
     public static ISiloBuilder AddShoalGrains(this ISiloBuilder builder, Action<ShoalOptions>? configure = null)
     {
@@ -43,6 +43,8 @@ public static class ShoalGrainsSiloBuilderExtensions
         // Every silo takes part in encoder-pool placement; silos configured with Shoal:Encoders host pools.
         builder.AddShoalEncoderPools();
         builder.Services.TryAddSingleton<Query.ITextEncoderClient, Query.PooledTextEncoderClient>();
+        // Every build (an ingest included) runs as an indexing job.
+        builder.AddShoalJobs();
         return builder;
     }
 }

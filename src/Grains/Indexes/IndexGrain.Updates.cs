@@ -217,20 +217,20 @@ public sealed partial class IndexGrain
     }
 
     /// <inheritdoc />
-    public Task<IngestStatus> StartMergeAsync()
+    public async Task<IngestStatus> StartMergeAsync()
     {
         if (SnapshotCatalog.ValidateIndexName(Name) is { } nameError) throw new ArgumentException(nameError);
         if (_manifest is null) throw new InvalidOperationException($"Index '{Name}' does not exist (it has no published version).");
-        if (_status.State == IngestState.Running)
-            throw new InvalidOperationException($"Index '{Name}' is building a new version from '{_status.CorpusPath}'; merge after it finishes.");
-        return TryStartMergeAsync("requested");
+        if (await IngestStatusAsync() is { State: IngestState.Running } building)
+            throw new InvalidOperationException($"Index '{Name}' is building a new version from '{building.CorpusPath}' (job {building.JobId}); merge after it finishes.");
+        return await TryStartMergeAsync("requested");
     }
 
     /// <summary>Starts a merge unless one runs or a build runs; returns the merge status.</summary>
     private async Task<IngestStatus> TryStartMergeAsync(string reason)
     {
         if (_merge is { State: IngestState.Running } running) return running;
-        if (_status.State == IngestState.Running || _manifest is not { } manifest) return _merge ?? new IngestStatus { State = IngestState.Idle };
+        if ((await IngestStatusAsync()).State == IngestState.Running || _manifest is not { } manifest) return _merge ?? new IngestStatus { State = IngestState.Idle };
         var state = await EnsureLogStateAsync(manifest, CancellationToken.None);
         if (state.PendingBatches == 0)
             return _merge = new IngestStatus { State = IngestState.Succeeded, Phase = "nothing to merge", Version = manifest.Version, StartedUtc = DateTimeOffset.UtcNow, FinishedUtc = DateTimeOffset.UtcNow };
@@ -247,7 +247,7 @@ public sealed partial class IndexGrain
         if (_options.MergeInterval <= TimeSpan.Zero || _mergeTimer is not null) return;
         _mergeTimer = this.RegisterGrainTimer(async ct =>
         {
-            if (_manifest is { } m && _merge?.State != IngestState.Running && _status.State != IngestState.Running)
+            if (_manifest is { } m && _merge?.State != IngestState.Running && (await IngestStatusAsync()).State != IngestState.Running)
             {
                 var state = await EnsureLogStateAsync(m, ct);
                 if (state.PendingBatches > 0) await TryStartMergeAsync("interval");

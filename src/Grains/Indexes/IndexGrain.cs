@@ -14,6 +14,7 @@ using Shoal.Engine.Text;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Placement;
 using Shoal.Grains.Hosting;
+using Shoal.Grains.Jobs;
 using Shoal.Grains.Query;
 using Shoal.Grains.Shards;
 
@@ -36,7 +37,7 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     private IndexManifest? _manifest;
     private IndexPlacement? _placement;
     private IngestStatus _status = new() { State = IngestState.Idle };
-    private IndexVersionBuilder? _builder;
+    private string? _ingestJob;
     private readonly ITextEncoderClient _encoders;
     private readonly IndexVersionCache _versions;
     private readonly UpdateLog _updateLog;
@@ -77,15 +78,17 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
                 }
             }
             StartMergeTimer();
+            await FindRunningIngestAsync();
         }
     }
 
     /// <inheritdoc />
-    public Task<IndexInfo?> GetInfoAsync()
+    public async Task<IndexInfo?> GetInfoAsync()
     {
         var m = _manifest;
-        if (m is null && _status.State == IngestState.Idle) return Task.FromResult<IndexInfo?>(null);
-        return Task.FromResult<IndexInfo?>(new IndexInfo
+        var ingest = await IngestStatusAsync();
+        if (m is null && ingest.State == IngestState.Idle) return null;
+        return new IndexInfo
         {
             Name = Name,
             Version = m?.Version ?? 0,
@@ -95,13 +98,13 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
             K1 = m?.Schema.Text?.K1 ?? 0,
             B = m?.Schema.Text?.B ?? 0,
             CreatedUtc = m?.CreatedUtc ?? default,
-            Ingest = CurrentStatus(),
+            Ingest = ingest,
             Replicas = m?.Replicas ?? 1,
             Channels = m is null ? [] : ChannelsOf(m.Schema),
             Updates = CurrentUpdateInfo(),
             Placement = _placement,
             Silo = RuntimeIdentity,
-        });
+        };
     }
 
     /// <inheritdoc />
@@ -143,49 +146,71 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     }
 
     /// <inheritdoc />
-    public Task<IngestStatus> GetIngestStatusAsync() => Task.FromResult(CurrentStatus());
+    public Task<IngestStatus> GetIngestStatusAsync() => IngestStatusAsync();
 
     /// <summary>
-    /// The build's status; while it reads, <see cref="IngestStatus.DocumentsRead"/> counts the
-    /// documents of the current phase (text read, vectors read or encoded), so a corpus with text
-    /// and vectors counts to its size once per phase, never to the sum.
+    /// The build's status, read from its job while the job runs. While it reads,
+    /// <see cref="IngestStatus.DocumentsRead"/> counts the documents of the source being read, so a
+    /// corpus with text and vectors counts to its size once per source, never to the sum.
     /// </summary>
-    private IngestStatus CurrentStatus() =>
-        _builder is { } b && _status.State == IngestState.Running ? _status with { DocumentsRead = PhaseDocuments(b, _status.Phase) } : _status;
-
-    private static long PhaseDocuments(IndexVersionBuilder b, string phase) => phase switch
+    private async Task<IngestStatus> IngestStatusAsync()
     {
-        "reading text" => b.TextRead,
-        "reading sparse vectors" or "encoding sparse" => b.SparseRead,
-        "reading dense vectors" or "encoding dense" => b.DenseRead,
-        _ => Math.Max(b.TextRead, Math.Max(b.SparseRead, b.DenseRead)),
-    };
+        if (_ingestJob is { } id && _status.State == IngestState.Running)
+        {
+            if (await GrainFactory.GetGrain<IIndexJobGrain>(id).GetStatusAsync() is { } job) _status = IngestJobs.StatusOf(job);
+            if (_status.State != IngestState.Running) DelayDeactivation(TimeSpan.FromTicks(-1)); // back to normal idle collection
+        }
+        return _status;
+    }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Starts a build as an indexing job (<see cref="IIndexJobGrain"/>, id <c>ingest-{index}-{time}-{random}</c>):
+    /// the same reading, checkpointing, building and publishing as a submitted job, with the
+    /// ingest's settings. A malformed line stops the build (an ingest's documented behaviour;
+    /// jobs may skip them instead). The index follows the job for its status, across its own
+    /// reactivation (it finds the unfinished job in the job catalog).
+    /// </summary>
     public async Task<IngestStatus> StartIngestAsync(IngestRequest request)
     {
+        ArgumentNullException.ThrowIfNull(request);
         if (SnapshotCatalog.ValidateIndexName(Name) is { } nameError) throw new ArgumentException(nameError);
-        if (_status.State == IngestState.Running)
-            throw new InvalidOperationException($"Index '{Name}' is already building from '{_status.CorpusPath}'.");
+        var current = await IngestStatusAsync();
+        if (current.State == IngestState.Running)
+            throw new InvalidOperationException($"Index '{Name}' is already building from '{current.CorpusPath}' (job {current.JobId}).");
         if (_merge?.State == IngestState.Running)
             throw new InvalidOperationException($"Index '{Name}' is merging its online updates into a new version; build after it finishes.");
-        IngestJob job;
+        if (request.CorpusPath is null && request.SparseVectorsPath is null && request.DenseVectorsPath is null)
+            throw new ArgumentException("Nothing to index: give a corpus (text), sparse vectors or dense vectors.");
+        if (request.CorpusPath is { } corpus && string.IsNullOrWhiteSpace(corpus)) throw new ArgumentException("Corpus path is empty.");
+
+        string id = IngestJobs.NewId(Name);
+        IndexJobStatus job;
         try
         {
-            job = await PlanAsync(request);
+            job = await GrainFactory.GetGrain<IIndexJobGrain>(id).SubmitAsync(request.ToJobRequest(Name));
         }
         catch (Exception e) when (e is FormatException or IOException || PooledTextEncoderClient.IsUnavailable(e))
         {
             throw new ArgumentException(e.Message, e);
         }
-        string? placement = await ReplicaPlacementCheck.CheckAsync(GrainFactory, request.Replicas, request.StrictPlacement);
-        if (placement is not null) LogPlacementWarning(_logger, Name, placement);
-        _status = new IngestStatus { State = IngestState.Running, Phase = "reading", StartedUtc = DateTimeOffset.UtcNow, CorpusPath = job.Describe(), Warnings = placement is null ? [] : [placement] };
-        _builder = new IndexVersionBuilder(job.Plan);
-        // Keep the activation alive while the build runs without incoming calls.
-        DelayDeactivation(TimeSpan.FromHours(12));
-        _ = RunIngestAsync(_builder, job, request.Replicas);
-        return CurrentStatus();
+        _ingestJob = id;
+        _status = IngestJobs.StatusOf(job);
+        foreach (var warning in job.Warnings) LogPlacementWarning(_logger, Name, warning);
+        LogBuildStarted(_logger, Name, id, _status.CorpusPath ?? "", request.Shards);
+        // Follow the job while it runs without incoming calls (its status is read through this grain).
+        if (_status.State == IngestState.Running) DelayDeactivation(TimeSpan.FromHours(12));
+        return _status;
+    }
+
+    /// <summary>On activation: the newest unfinished ingest job of this index, if one runs (this grain was collected or its silo died while it ran).</summary>
+    private async Task FindRunningIngestAsync()
+    {
+        var active = await GrainFactory.GetGrain<IIndexJobCatalogGrain>(0).ActiveAsync();
+        string? newest = active.Where(x => IngestJobs.IsIngestJobOf(Name, x)).Order(StringComparer.Ordinal).LastOrDefault();
+        if (newest is null) return;
+        _ingestJob = newest;
+        _status = new IngestStatus { State = IngestState.Running, Phase = "reading", JobId = newest };
+        await IngestStatusAsync();
     }
 
     /// <inheritdoc />
@@ -202,171 +227,6 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
                 GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(Name, i / manifest.Replicas, i % manifest.Replicas)).LoadVersionAsync(version)));
         }
         return await GetInfoAsync();
-    }
-
-    /// <summary>A validated ingest: sources, the build plan and the schema to publish.</summary>
-    private sealed record IngestJob(
-        IndexBuildPlan Plan,
-        string? Corpus,
-        CorpusFormat Format,
-        string? SparseVectors,
-        string? VocabularyPath,
-        string? SparseEncoder,
-        string? DenseVectors,
-        string? DenseEncoder,
-        DenseChannelSchema? DenseSchema)
-    {
-        public string Describe() => string.Join(" + ", new[] { Corpus, SparseVectors ?? (SparseEncoder is null ? null : $"sparse:{SparseEncoder}"), DenseVectors ?? (DenseEncoder is null ? null : $"dense:{DenseEncoder}") }.Where(x => x is not null));
-    }
-
-    private async Task<IngestJob> PlanAsync(IngestRequest request)
-    {
-        // Paths from the request must be regular files inside the data roots (README "Security model").
-        string? Existing(string? path, string what)
-        {
-            if (path is null) return null;
-            if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"{what} path is empty.");
-            try
-            {
-                return _roots.Resolve(path, what);
-            }
-            catch (ConfinedPathException e)
-            {
-                throw new ArgumentException(e.Message);
-            }
-        }
-        string? Configured(string? path, string what)
-        {
-            if (path is null) return null;
-            string full = Path.GetFullPath(path);
-            if (!File.Exists(full)) throw new ArgumentException($"{what} file '{full}' (configured) does not exist on silo {RuntimeIdentity}.");
-            return full;
-        }
-        string? corpus = Existing(request.CorpusPath, "Corpus");
-        string? sparseVectors = Existing(request.SparseVectorsPath, "Sparse vectors");
-        string? denseVectors = Existing(request.DenseVectorsPath, "Dense vectors");
-        if (corpus is null && sparseVectors is null && denseVectors is null)
-            throw new ArgumentException("Nothing to index: give a corpus (text), sparse vectors or dense vectors.");
-        var format = corpus is null ? CorpusFormat.BeirJsonl : request.Format is null ? CorpusFormats.Detect(corpus) : CorpusFormats.Parse(request.Format);
-        var spec = request.Specification(corpus is not null);
-        if (spec.Text && corpus is null) throw new ArgumentException("The bm25 channel needs a text corpus.");
-        spec.Validate(_options.MaxShards);
-
-        // Sparse channel: precomputed vectors, or the corpus encoded by a named encoder.
-        SparseVocabulary? vocabulary = null;
-        string? vocabularyPath = null;
-        string? sparseEncoder = spec.SparseEncoder;
-        if (spec.Sparse)
-        {
-            if (sparseVectors is null && corpus is null) throw new ArgumentException($"Sparse encoder '{sparseEncoder}' needs a text corpus to encode.");
-            vocabularyPath = request.SparseVocabularyPath is not null
-                ? Existing(request.SparseVocabularyPath, "Vocabulary")
-                : Configured(_options.SparseVocabularyPath ?? SharedData.Find(SharedData.BertVocabulary)
-                    ?? throw new ArgumentException("The sparse channel needs a vocabulary: give sparseVocabulary (a vocab.txt path) or configure Shoal:SparseVocabularyPath."), "Vocabulary");
-            vocabulary = SparseVocabulary.Load(vocabularyPath!);
-            if (sparseEncoder is not null)
-            {
-                var described = await ChannelEncoders.DescribeAsync(_encoders, sparseEncoder, "sparse");
-                ChannelEncoders.CheckVocabulary(sparseEncoder, described.Dims, vocabulary.Count);
-            }
-        }
-
-        // Dense channel: its dimensions from the request, the encoder or the first vector.
-        string? denseEncoder = spec.DenseEncoder;
-        if (spec.Dense)
-        {
-            if (denseVectors is null && corpus is null) throw new ArgumentException($"Dense encoder '{denseEncoder}' needs a text corpus to encode.");
-            int? dims = spec.DenseDims;
-            if (denseEncoder is not null)
-            {
-                var described = await ChannelEncoders.DescribeAsync(_encoders, denseEncoder, "dense");
-                ChannelEncoders.CheckDims(described, dims);
-                dims = described.Dims;
-            }
-            if (dims is null)
-            {
-                try
-                {
-                    dims = DenseVectorReader.Read(denseVectors!, null).Select(v => v.Vector.Length).FirstOrDefault();
-                }
-                catch (DenseVectorException e)
-                {
-                    throw new ArgumentException(e.Message, e);
-                }
-                if (dims is null or 0) throw new ArgumentException($"Dense vectors file '{denseVectors}' holds no vectors.");
-            }
-            spec = spec with { DenseDims = dims };
-        }
-
-        var plan = spec.Plan(vocabulary);
-        plan.Validate();
-        return new IngestJob(plan, corpus, format, sparseVectors, vocabularyPath, sparseEncoder, denseVectors, denseEncoder, spec.Dense ? spec.DenseSchema(spec.DenseDims!.Value) : null);
-    }
-
-    private async Task RunIngestAsync(IndexVersionBuilder builder, IngestJob job, int replicas)
-    {
-        string buildRoot = Path.Combine(_options.BuildDirectory, Name, Guid.NewGuid().ToString("N"));
-        int shards = job.Plan.Shards;
-        string sources = job.Describe();
-        try
-        {
-            var versions = await _catalog.ListVersionsAsync(Name);
-            long version = (versions.Count == 0 ? 0 : versions[^1]) + 1;
-            LogBuildStarted(_logger, Name, version, sources, shards);
-
-            var built = await Task.Run(async () =>
-            {
-                void Phase(string phase) => _status = _status with { Phase = phase };
-                if (job.Plan.Text is not null)
-                {
-                    Phase("reading text");
-                    builder.AddText(CorpusReader.Read(job.Corpus!, job.Format));
-                }
-                if (job.SparseVectors is not null)
-                {
-                    Phase("reading sparse vectors");
-                    builder.AddSparse(SparseCorpusReader.Read(job.SparseVectors, job.Plan.SparseVocabulary!));
-                }
-                else if (job.SparseEncoder is not null)
-                {
-                    Phase("encoding sparse");
-                    await EncodeCorpusAsync(builder, job, sparse: true);
-                }
-                if (job.DenseVectors is not null)
-                {
-                    Phase("reading dense vectors");
-                    builder.AddDense(DenseVectorReader.Read(job.DenseVectors, job.Plan.Dense!.Dims));
-                }
-                else if (job.DenseEncoder is not null)
-                {
-                    Phase("encoding dense");
-                    await EncodeCorpusAsync(builder, job, sparse: false);
-                }
-                _status = _status with { Phase = "building", DocumentsRead = PhaseDocuments(builder, "building") };
-                return builder.Build(shard => Path.Combine(buildRoot, $"shard-{shard:D4}"));
-            });
-
-            _status = _status with { Phase = "uploading", DocumentsRead = built.DocCount };
-            await PublishBuiltAsync(new PublishSpec(version, built, job.Plan, replicas, job.VocabularyPath, job.SparseEncoder, job.DenseSchema, Lineage: 0, UpdatesThrough: null),
-                phase => _status = _status with { Phase = phase, Version = version });
-
-            _status = _status with { State = IngestState.Succeeded, Phase = "done", FinishedUtc = DateTimeOffset.UtcNow };
-            LogBuildDone(_logger, Name, version, built.DocCount, (_status.FinishedUtc - _status.StartedUtc)?.TotalSeconds ?? 0);
-        }
-#pragma warning disable CA1031 // a background build's failure is recorded in the ingest status clients poll, and logged; nothing awaits this task
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            LogBuildFailed(_logger, e, Name, sources);
-            _status = _status with { State = IngestState.Failed, Phase = "failed", Error = e.Message, FinishedUtc = DateTimeOffset.UtcNow, DocumentsRead = PhaseDocuments(builder, "failed") };
-        }
-        finally
-        {
-            _builder = null;
-            try { if (Directory.Exists(buildRoot)) Directory.Delete(buildRoot, recursive: true); }
-            catch (IOException) { }
-            DelayDeactivation(TimeSpan.FromTicks(-1)); // back to normal idle collection
-        }
     }
 
     /// <summary>What to publish: a built version and the schema pieces the build plan does not hold.</summary>
@@ -432,68 +292,15 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
         return manifest;
     }
 
-    /// <summary>Encodes the corpus's texts (title and text) through the encoder pools, in batches, into the sparse or dense channel.</summary>
-    private async Task EncodeCorpusAsync(IndexVersionBuilder builder, IngestJob job, bool sparse)
-    {
-        const int Batch = 256;
-        string encoder = sparse ? job.SparseEncoder! : job.DenseEncoder!;
-        string channel = sparse ? "sparse" : "dense";
-        var docs = new List<SourceDocument>(Batch);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var lastLog = TimeSpan.Zero;
-        long encoded = 0;
-        async Task FlushAsync()
-        {
-            var texts = docs.Select(d => d.EncoderText).ToArray();
-            if (sparse)
-            {
-                var vectors = await _encoders.EncodeSparseAsync(encoder, texts, Shoal.Encoders.TextRole.Document, CancellationToken.None);
-                builder.AddSparse(docs.Select((d, i) => new SparseDocument(d.Id, job.Plan.Text is null ? texts[i] : null, vectors[i])));
-            }
-            else
-            {
-                var vectors = await _encoders.EncodeDenseAsync(encoder, texts, Shoal.Encoders.TextRole.Document, CancellationToken.None);
-                builder.AddDense(docs.Select((d, i) => (d.Id, vectors[i])));
-            }
-            encoded += docs.Count;
-            docs.Clear();
-            double rate = encoded / Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
-            if (clock.Elapsed - lastLog >= TimeSpan.FromSeconds(15))
-            {
-                lastLog = clock.Elapsed;
-                LogEncoding(_logger, Name, channel, encoder, encoded, rate);
-            }
-        }
-        foreach (var doc in CorpusReader.Read(job.Corpus!, job.Format))
-        {
-            docs.Add(doc);
-            if (docs.Count == Batch) await FlushAsync();
-        }
-        if (docs.Count > 0) await FlushAsync();
-        LogEncoded(_logger, Name, channel, encoder, encoded, clock.Elapsed.TotalSeconds);
-    }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: encoding the {Channel} channel with '{Encoder}': {Documents} documents so far, {Rate:F1} documents/s")]
-    private static partial void LogEncoding(ILogger logger, string index, string channel, string encoder, long documents, double rate);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: encoded the {Channel} channel with '{Encoder}': {Documents} documents in {Seconds:F1} s")]
-    private static partial void LogEncoded(ILogger logger, string index, string channel, string encoder, long documents, double seconds);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Index {Index}: {Warning}")]
     private static partial void LogPlacementWarning(ILogger logger, string index, string warning);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: building version {Version} from {Sources} into {Shards} shards")]
-    private static partial void LogBuildStarted(ILogger logger, string index, long version, string sources, int shards);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: version {Version} published ({Docs} documents, {Seconds:F1} s)")]
-    private static partial void LogBuildDone(ILogger logger, string index, long version, long docs, double seconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index}: building a new version from {Sources} into {Shards} shards, as job {Job}")]
+    private static partial void LogBuildStarted(ILogger logger, string index, string job, string sources, int shards);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Index {Index}: the update log cannot be read; updates are refused until it can")]
     private static partial void LogUpdateLogUnreadable(ILogger logger, Exception error, string index);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Index {Index}: version {Version} cannot be read and is skipped: {Reason}")]
     private static partial void LogUnreadableVersion(ILogger logger, string index, long version, string reason);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Index {Index}: build from {Path} failed")]
-    private static partial void LogBuildFailed(ILogger logger, Exception error, string index, string path);
 }

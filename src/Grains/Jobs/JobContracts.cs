@@ -123,6 +123,8 @@ public sealed record IndexJobRequest
     [Id(20)] public string? SparseEncoder { get; init; }
     /// <summary>Encoder (by name) that turns the text source's documents (title and text) into the dense channel, instead of <see cref="DenseVectors"/>; it also encodes text queries.</summary>
     [Id(21)] public string? DenseEncoder { get; init; }
+    /// <summary>Build the BM25 channel from the text source (null: yes when a text source is given). False keeps the text source for the encoders only; the sparse channel then stores each document's text.</summary>
+    [Id(22)] public bool? Bm25 { get; init; }
 }
 
 /// <summary>Kinds of job sources, as reported in progress and malformed lines.</summary>

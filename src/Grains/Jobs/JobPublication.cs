@@ -22,7 +22,7 @@ internal static class JobPublication
         SparseChannelSchema? sparse = null;
         if (spec.Sparse)
         {
-            // The vocabulary is stored with the version, as the in-memory ingest does, so any silo can map query tokens.
+            // The vocabulary is stored with the version, so any silo can map query tokens.
             string key = SnapshotCatalog.VocabularyKey(request.Index, version);
             string local = await files.LocalFileAsync(JobFiles.StorePrefix + record.VocabularyKey, "vocabulary", CancellationToken.None);
             await catalog.Store.PutFileAsync(key, local);

@@ -87,6 +87,8 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
         long chunkNo = source.ChunksDone;
         string kind = source.Kind;
         bool encoding = request.SparseEncoder is not null || request.DenseEncoder is not null;
+        // Without the bm25 channel the text source feeds the encoders only, and the sparse channel stores the text.
+        bool bm25 = request.Bm25 ?? true;
         int chunkLines = request.ChunkLines > 0 ? request.ChunkLines : kind == IndexJobSources.Text && encoding ? jobOptions.EncodedChunkLines : jobOptions.ChunkLines;
         string local = await files.LocalFileAsync(source.Source, kind, cancellationToken);
         var vocabulary = kind == IndexJobSources.Sparse ? await files.VocabularyAsync(s, cancellationToken) : null;
@@ -134,11 +136,11 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
                         SparseMaxWeightTracker? encodedMax = null;
                         if (at is null)
                         {
-                            await SpillAsync(IndexChannels.Text, IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
+                            if (bm25) await SpillAsync(IndexChannels.Text, IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
                             if (request.SparseEncoder is { } sparseEncoder)
                             {
                                 var records = await EncodeAsync(docs, t => encoders.EncodeSparseAsync(sparseEncoder, t, TextRole.Document, cancellationToken),
-                                    (d, v) => new SparseSpillRecord(d.Line, d.Document.Id, null, v.Terms, v.Weights));
+                                    (d, v) => new SparseSpillRecord(d.Line, d.Document.Id, bm25 ? null : d.Document.EncoderText, v.Terms, v.Weights));
                                 await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
                                 encodedMax = sparseMax.Observe(records);
                             }

@@ -29,7 +29,10 @@ internal static class JobRequestChecks
         if (!text && r.SparseVectors is null && r.DenseVectors is null)
             throw new ArgumentException("'source' is required: a corpus path readable by the silos, or store:<key> of an object in the snapshot store (or give sparseVectors and/or denseVectors).");
         if (!text && r.Source is { Length: > 0 }) throw new ArgumentException("'source' is blank: give a corpus path or store:<key>, or leave it out for a job of vector sources only.");
+        if (r.Bm25 == true && !text) throw new ArgumentException("The bm25 channel needs a text corpus: give 'source'.");
         var spec = r.Specification().Validate(maxShards);
+        if (!spec.Text && !spec.Sparse && !spec.Dense)
+            throw new ArgumentException("Nothing to index: with bm25 off, the text source needs a sparseEncoder or denseEncoder (or give vector sources).");
         if (r.OnMalformed is not ("skip" or "stop")) throw new ArgumentException($"onMalformed must be 'skip' or 'stop' (got '{r.OnMalformed}').");
         if (r.ChunkLines < 0 || r.ChunkLines > 10_000_000) throw new ArgumentException($"chunkLines must be between 1 and 10000000, or 0 for the default (got {r.ChunkLines}).");
         var (sparseVocabulary, denseDims) = await CheckEncodersAsync(r, text, encoders);

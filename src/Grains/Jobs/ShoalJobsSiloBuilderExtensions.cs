@@ -19,18 +19,25 @@ public static class ShoalJobsSiloBuilderExtensions
     /// <summary>
     /// Registers indexing jobs: the job grains' durable storage (<see cref="SnapshotGrainStorage"/>
     /// over the silo's <see cref="ISnapshotStore"/>, under <c>jobs/state/</c>) and the per-silo
-    /// <see cref="JobSupervisor"/> that restarts unfinished jobs. Needs <c>AddShoal</c> or <c>AddShoalGrains</c> (the store).
+    /// <see cref="JobSupervisor"/> that restarts unfinished jobs. <see cref="ShoalGrainsSiloBuilderExtensions.AddShoalGrains"/>
+    /// calls it (every build, an ingest included, runs as a job), so a host calls it only to
+    /// configure <see cref="ShoalJobOptions"/>; calling it again registers nothing twice.
     /// Another durable provider (e.g. Redis grain storage) registered afterwards under
     /// <see cref="StorageName"/> replaces the snapshot-store one. <see cref="ShoalJobOptions"/> are
     /// read from the <c>Shoal:Jobs</c> configuration section, then <paramref name="configure"/>.
     /// </summary>
     public static ISiloBuilder AddShoalJobs(this ISiloBuilder builder, Action<ShoalJobOptions>? configure = null)
     {
-        var options = builder.Services.AddOptions<ShoalJobOptions>().BindConfiguration("Shoal:Jobs");
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = builder.Services.AddOptions<ShoalJobOptions>();
+        if (!builder.Services.Any(d => d.ServiceType == typeof(JobSupervisor)))
+        {
+            options.BindConfiguration("Shoal:Jobs");
+            builder.Services.AddGrainStorage(StorageName, (sp, _) => new SnapshotGrainStorage(sp.GetRequiredService<ISnapshotStore>()));
+            builder.Services.AddSingleton<JobSupervisor>();
+            builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<JobSupervisor>());
+        }
         if (configure is not null) options.Configure(configure);
-        builder.Services.AddGrainStorage(StorageName, (sp, _) => new SnapshotGrainStorage(sp.GetRequiredService<ISnapshotStore>()));
-        builder.Services.TryAddSingleton<JobSupervisor>();
-        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<JobSupervisor>());
         return builder;
     }
 }

@@ -4,6 +4,7 @@ using Shoal.Grains.Contracts;
 using Shoal.Grains.Encoders;
 using Shoal.Hosting;
 using Shoal.Grains.Hosting;
+using Shoal.Grains.Indexes;
 using Shoal.Grains.Jobs;
 using Shoal.Integration.Tests.Encoders;
 
@@ -47,15 +48,16 @@ public sealed class EncoderJobCluster : IAsyncLifetime
 
 /// <summary>
 /// Indexing jobs that encode their text source through the encoder pools: chunk by chunk, each
-/// chunk's vectors checkpointed with its text, giving the index the in-memory ingest gives with the
-/// same encoders; and the requests such a job refuses.
+/// chunk's vectors checkpointed with its text, giving the index an ingest (one chunk) gives with
+/// the same encoders; an ingest is such a job, followed by its index; the bm25 channel can be left
+/// out; and the requests such a job refuses.
 /// </summary>
 public sealed class EncodedJobTests(EncoderJobCluster fixture) : IClassFixture<EncoderJobCluster>
 {
     private IQueryCoordinatorGrain Coordinator => fixture.Cluster.Client.GetGrain<IQueryCoordinatorGrain>(0);
 
     [Fact]
-    public async Task A_job_with_encoders_encodes_chunk_by_chunk_and_answers_as_the_in_memory_ingest_with_the_same_encoders()
+    public async Task A_job_with_encoders_encodes_chunk_by_chunk_and_answers_as_an_ingest_in_one_chunk_with_the_same_encoders()
     {
         var request = new IndexJobRequest { Index = "enc-job", Source = Paths.SamplePassages, SparseEncoder = "splade", DenseEncoder = "dense", Shards = 2, ChunkLines = 16 };
         await fixture.Cluster.Client.GetGrain<IIndexJobGrain>("enc-job-1").SubmitAsync(request);
@@ -123,5 +125,91 @@ public sealed class EncodedJobTests(EncoderJobCluster fixture) : IClassFixture<E
         var request = new IndexJobRequest { Index = "enc-nosource", DenseVectors = vectors, SparseEncoder = "splade" };
         var e = await Assert.ThrowsAsync<ArgumentException>(() => fixture.Cluster.Client.GetGrain<IIndexJobGrain>("enc-nosource-1").SubmitAsync(request));
         Assert.Contains("needs a text source", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_ingest_runs_as_a_job_that_its_index_follows()
+    {
+        var index = fixture.Cluster.Client.GetGrain<IIndexGrain>("enc-ingest");
+        var started = await index.StartIngestAsync(new IngestRequest { CorpusPath = Paths.SamplePassages, DenseEncoder = "dense", Shards = 2 });
+        Assert.NotNull(started.JobId);
+        Assert.True(IngestJobs.IsIngestJobOf("enc-ingest", started.JobId!), started.JobId);
+        var job = await JobWaits.FinishedAsync(fixture.Cluster, started.JobId!);
+        Assert.True(job.State == IndexJobState.Succeeded, job.Error);
+        Assert.Equal(("stop", "dense", 2, Paths.SamplePassages), (job.Request.OnMalformed, job.Request.DenseEncoder, job.Request.Shards, job.Request.Source));
+        Assert.Contains(started.JobId, await fixture.Cluster.Client.GetGrain<IIndexJobCatalogGrain>(0).ListAsync(100));
+
+        var status = await index.GetIngestStatusAsync();
+        Assert.Equal((IngestState.Succeeded, "done", 40L, started.JobId), (status.State, status.Phase, status.DocumentsRead, status.JobId));
+        Assert.Equal(job.Version, status.Version);
+        var info = (await index.GetInfoAsync())!;
+        Assert.Equal((job.Version!.Value, 40L), (info.Version, info.DocCount));
+        Assert.Equal(["bm25", "dense"], info.Channels.Select(c => c.Name));
+    }
+
+    [Fact]
+    public async Task Without_bm25_the_text_feeds_the_encoder_and_the_sparse_channel_stores_the_text()
+    {
+        var info = await JobWaits.IngestAsync(fixture.Cluster, "enc-nobm25", new IngestRequest { CorpusPath = Paths.SamplePassages, SparseEncoder = "splade", Bm25 = false, Shards = 2 });
+        Assert.Equal(["sparse"], info.Channels.Select(c => c.Name));
+        Assert.Equal(40, info.DocCount);
+        var r = await Coordinator.SearchAsync(new SearchRequest { Index = "enc-nobm25", Text = "wind turbines and electricity", K = 5 });
+        Assert.True(r.Status == SearchStatus.Ok, r.Error);
+        Assert.NotEmpty(r.Hits);
+        Assert.All(r.Hits, h => Assert.False(string.IsNullOrWhiteSpace(h.Snippet), $"hit {h.Id} has no stored text"));
+    }
+
+    [Fact]
+    public async Task A_bm25_channel_without_text_and_a_text_source_that_builds_no_channel_are_refused()
+    {
+        string vectors = Path.Combine(fixture.Data, "bm25-dense.jsonl");
+        await File.WriteAllTextAsync(vectors, "{\"id\": \"s1\", \"vector\": [0.1, 0.2]}\n");
+        var jobs = fixture.Cluster.Client;
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => jobs.GetGrain<IIndexJobGrain>($"enc-bm25-{Guid.NewGuid():N}").SubmitAsync(new IndexJobRequest { Index = "enc-bm25", DenseVectors = vectors, Bm25 = true }));
+        Assert.Contains("bm25 channel needs a text corpus", e.Message, StringComparison.Ordinal);
+        e = await Assert.ThrowsAsync<ArgumentException>(() => jobs.GetGrain<IIndexJobGrain>($"enc-bm25-{Guid.NewGuid():N}").SubmitAsync(new IndexJobRequest { Index = "enc-bm25", Source = Paths.SamplePassages, Bm25 = false }));
+        Assert.Contains("Nothing to index", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_ingest_reports_the_source_being_read_with_its_own_count()
+    {
+        var request = new IndexJobRequest { Index = "x", Source = "/c.jsonl", SparseVectors = "/s.jsonl" };
+        IndexJobSourceStatus[] Sources(bool sparseDone) =>
+            [new() { Kind = IndexJobSources.Text, DocumentsRead = 100, Done = true }, new() { Kind = IndexJobSources.Sparse, DocumentsRead = 50, Done = sparseDone }];
+        var reading = IngestJobs.StatusOf(new IndexJobStatus { Id = "j", Request = request, State = IndexJobState.Running, Phase = "reading", DocumentsRead = 150, Sources = Sources(false) });
+        Assert.Equal((IngestState.Running, "reading sparse vectors", 50L, "/c.jsonl + /s.jsonl", "j"), (reading.State, reading.Phase, reading.DocumentsRead, reading.CorpusPath, reading.JobId));
+        var building = IngestJobs.StatusOf(new IndexJobStatus { Id = "j", Request = request, State = IndexJobState.Running, Phase = "building", DocumentsRead = 150, Sources = Sources(true) });
+        Assert.Equal(("building", 100L), (building.Phase, building.DocumentsRead)); // never the 150 summed over sources
+        var done = IngestJobs.StatusOf(new IndexJobStatus { Id = "j", Request = request, State = IndexJobState.Succeeded, Phase = "done", DocumentsRead = 150, DocumentsIndexed = 120, Version = 3, Sources = Sources(true) });
+        Assert.Equal((IngestState.Succeeded, 120L, 3L), (done.State, done.DocumentsRead, done.Version));
+        var cancelled = IngestJobs.StatusOf(new IndexJobStatus { Id = "j", Request = request, State = IndexJobState.Cancelled, Phase = "cancelled", Sources = Sources(false) });
+        Assert.Equal(IngestState.Failed, cancelled.State);
+        Assert.Contains("cancelled", cancelled.Error, StringComparison.Ordinal);
+        var encoding = IngestJobs.StatusOf(new IndexJobStatus
+        {
+            Id = "j", Request = new IndexJobRequest { Index = "x", Source = "/c.jsonl", DenseEncoder = "dense" }, State = IndexJobState.Running, Phase = "reading",
+            Sources = [new() { Kind = IndexJobSources.Text, DocumentsRead = 7 }]
+        });
+        Assert.Equal(("reading and encoding text", "/c.jsonl + dense:dense"), (encoding.Phase, encoding.CorpusPath));
+    }
+
+    [Theory]
+    [InlineData("a", "ingest-a-20261206-101500-0123abcd", true)]
+    [InlineData("a", "ingest-a-b-20261206-101500-0123abcd", false)] // index a-b's job
+    [InlineData("a-b", "ingest-a-b-20261206-101500-0123abcd", true)]
+    [InlineData("a", "ingest-a-20261206-101500-0123abcd-x", false)]
+    [InlineData("a", "job-20261206-101500-0123abcd", false)]
+    public void An_index_claims_only_its_own_ingest_jobs(string index, string jobId, bool mine) =>
+        Assert.Equal(mine, IngestJobs.IsIngestJobOf(index, jobId));
+
+    [Fact]
+    public void A_long_index_name_still_makes_a_valid_job_id()
+    {
+        string name = new('n', 64);
+        string id = IngestJobs.IngestJobPrefixOf(name) + "20261206-101500-0123abcd";
+        Assert.Null(IndexJobIds.Validate(id));
+        Assert.True(IngestJobs.IsIngestJobOf(name, id));
+        Assert.False(IngestJobs.IsIngestJobOf(new string('n', 63) + "m", id));
     }
 }

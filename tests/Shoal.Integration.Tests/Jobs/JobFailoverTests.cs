@@ -71,7 +71,7 @@ public sealed class JobFailoverTests(ThreeSiloJobCluster fixture, ITestOutputHel
         var old = await coordinator.SearchAsync(new SearchRequest { Index = "generated", Text = "zq" + reissued.Key[1..], K = 5 });
         Assert.Empty(old.Hits);
 
-        // Scores equal a reference index built from the same documents by the in-memory ingest
+        // Scores equal a reference index built from the same documents by an ingest (one chunk, no failover; the engine tests hold spill builds equal to the in-memory build)
         // (same collection-global BM25 statistics).
         var reference = cluster.Client.GetGrain<IIndexGrain>("generated-ref");
         await reference.StartIngestAsync(new IngestRequest { CorpusPath = corpus.CleanPath, Shards = 2 });
@@ -143,7 +143,7 @@ public sealed class VectorJobFailoverTests(ThreeSiloJobCluster fixture, ITestOut
         Assert.All(done.MalformedLines.Where(m => m.Source == "dense"), m => Assert.Contains("component 1 is NaN or infinite", m.Reason));
         Assert.Equal(sources.Ids.Count, done.DocumentsIndexed);
 
-        // The same search results (ids, scores, stored fields) as the in-memory ingest of the clean files.
+        // The same search results (ids, scores, stored fields) as an ingest of the clean files.
         var reference = await JobWaits.IngestAsync(cluster, "vec-failover-ref", new IngestRequest
         {
             CorpusPath = sources.Text, SparseVectorsPath = sources.SparseClean, DenseVectorsPath = sources.DenseClean, Shards = 3,

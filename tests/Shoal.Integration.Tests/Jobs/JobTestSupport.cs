@@ -126,7 +126,7 @@ internal static class JobWaits
     public static Task<IndexJobStatus> FinishedAsync(InProcessTestCluster cluster, string id, TimeSpan? timeout = null) =>
         PollAsync(cluster, id, s => s.IsFinished, timeout ?? TimeSpan.FromMinutes(3), TimeSpan.FromMilliseconds(100));
 
-    /// <summary>Builds a reference index with the in-memory ingest and waits for it.</summary>
+    /// <summary>Builds an index through an ingest (a job with the ingest's defaults: one chunk of text, malformed lines stop it) and waits for it.</summary>
     public static async Task<IndexInfo> IngestAsync(InProcessTestCluster cluster, string index, IngestRequest request)
     {
         var grain = cluster.Client.GetGrain<IIndexGrain>(index);
@@ -190,7 +190,7 @@ public class JobCluster : IAsyncLifetime
 /// <summary>
 /// Generated sources of one document set for the vector channels of jobs: a BEIR text corpus, Anserini
 /// sparse vector lines over real WordPiece tokens and dense vectors (jsonl or SHOALVEC), each with a
-/// clean copy (without its malformed lines) for a reference build by the in-memory ingest.
+/// clean copy (without its malformed lines) for a reference build by an ingest (one chunk, no failover; the engine tests hold spill builds equal to the in-memory build).
 /// </summary>
 internal sealed class VectorSources
 {
@@ -339,7 +339,7 @@ internal sealed class VectorSources
     }
 }
 
-/// <summary>Compares the search results of a job-built index with those of a reference index built by the in-memory ingest.</summary>
+/// <summary>Compares the search results of a job-built index with those of a reference index built by an ingest (one chunk, no failover; the engine tests hold spill builds equal to the in-memory build).</summary>
 internal static class SameResults
 {
     public static async Task AssertAsync(IQueryCoordinatorGrain coordinator, string index, string reference, VectorSources sources,

@@ -8,7 +8,7 @@ namespace Shoal.Cli.Commands;
 /// <c>shoal jobs</c>: indexing jobs on a running gateway. <c>list</c>, <c>show ID [--follow]</c>,
 /// <c>cancel ID</c>, and <c>submit --index NAME [--source PATH] [--sparse-vectors PATH [--vocab PATH]]
 /// [--dense-vectors PATH [--dense-metric M] [--dense-storage S] [--dense-index I]]
-/// [--sparse-encoder NAME] [--dense-encoder NAME]</c> (follows the
+/// [--sparse-encoder NAME] [--dense-encoder NAME] [--no-bm25]</c> (follows the
 /// job with a live progress line unless <c>--no-wait</c>).
 /// </summary>
 internal static class JobsCommand
@@ -92,13 +92,14 @@ internal static class JobsCommand
         var denseIndex = new Option<string?>("--dense-index") { Description = "hnsw (default) or flat." };
         var sparseEncoder = new Option<string?>("--sparse-encoder") { Description = "Encoder (by name) that encodes the --source documents into the sparse channel, instead of --sparse-vectors." };
         var denseEncoder = new Option<string?>("--dense-encoder") { Description = "Encoder (by name, e.g. a configured arctic-xs) that encodes the --source documents into the dense channel, instead of --dense-vectors." };
+        var noBm25 = new Option<bool>("--no-bm25") { Description = "Do not build the bm25 channel: the --source text feeds the encoders only (the sparse channel then stores the text)." };
         var id = new Option<string?>("--id") { Description = "Job id (default: a new one)." };
         var noWait = new Option<bool>("--no-wait") { Description = "Print the job id and return without following it." };
         var strict = new Option<bool>("--strict-placement") { Description = "Refuse the job when the replicas cannot be placed on distinct silos (otherwise a warning)." };
         var command = new Command("submit", "Submit an indexing job (a corpus and/or vector files) and follow it with a live progress line.")
         {
             url, index, source, format, shards, replicas, onMalformed, chunkLines,
-            sparseVectors, vocab, denseVectors, denseDims, denseMetric, denseStorage, denseIndex, sparseEncoder, denseEncoder, id, noWait, strict,
+            sparseVectors, vocab, denseVectors, denseDims, denseMetric, denseStorage, denseIndex, sparseEncoder, denseEncoder, noBm25, id, noWait, strict,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -155,6 +156,7 @@ internal static class JobsCommand
             DenseIndex = parse.GetValue<string?>("--dense-index"),
             SparseEncoder = parse.GetValue<string?>("--sparse-encoder"),
             DenseEncoder = parse.GetValue<string?>("--dense-encoder"),
+            Bm25 = parse.GetValue<bool>("--no-bm25") ? false : null,
         };
     }
 
