@@ -336,10 +336,28 @@ public sealed class IndexWorkload : IWorkload
         return run;
     }
 
-    /// <summary>Activates (or asks) every shard of an index and checks that together they serve <paramref name="version"/> with all documents.</summary>
+    /// <summary>
+    /// Activates (or asks) the shard replicas <paramref name="keys"/> and waits until none is still
+    /// restoring and each serves its version (a shard activates at once and restores in the
+    /// background); their descriptions then.
+    /// </summary>
+    internal static async Task<ShardInfo[]> WaitServingAsync(IGrainFactory grains, IReadOnlyList<(string Key, long Version)> keys, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var infos = await Task.WhenAll(keys.Select(k => grains.GetGrain<IShardGrain>(k.Key).GetInfoAsync()));
+            if (infos.Zip(keys).All(x => !x.First.Restoring && x.First.Version >= x.Second.Version)) return infos;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"{infos.Count(i => i.Restoring)} of {keys.Count} shards still restoring after {timeout.TotalSeconds:F0} s");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Activates (or asks) every shard of an index, waits for their restores, and checks that together they serve <paramref name="version"/> with all documents.</summary>
     internal static async Task<ShardInfo[]> ServeAsync(IGrainFactory grains, string index, long version, int shards, long documents)
     {
-        var infos = await Task.WhenAll(Enumerable.Range(0, shards).Select(s => grains.GetGrain<IShardGrain>(ShardGrain.KeyOf(index, s)).GetInfoAsync()));
+        var infos = await WaitServingAsync(grains, [.. Enumerable.Range(0, shards).Select(s => (ShardGrain.KeyOf(index, s), version))], TimeSpan.FromMinutes(30));
         if (infos.FirstOrDefault(i => i.Version != version) is { } stale) throw new InvalidOperationException($"index {index}: shard {stale.Shard} serves version {stale.Version}, not {version}");
         if (infos.Sum(i => i.DocCount) != documents) throw new InvalidOperationException($"index {index}: shards hold {infos.Sum(i => i.DocCount)} documents, not {documents}");
         return infos;
@@ -370,7 +388,7 @@ public sealed class IndexWorkload : IWorkload
             if (info is null || info.Version != run.Version) throw new InvalidOperationException($"index {run.Index}: restored version {info?.Version} is not {run.Version}");
             return Enumerable.Range(0, info.ShardCount * info.Replicas).Select(i => (run, Key: ShardGrain.KeyOf(run.Index, i / info.Replicas, i % info.Replicas)));
         }).ToArray();
-        var shardInfos = await Task.WhenAll(shards.Select(s => cluster.Grains.GetGrain<IShardGrain>(s.Key).GetInfoAsync()));
+        var shardInfos = await WaitServingAsync(cluster.Grains, [.. shards.Select(s => (s.Key, s.run.Version))], TimeSpan.FromMinutes(30));
         var time = clock.Elapsed;
         // Already active now: this only checks versions and document counts.
         foreach (var run in runs) await ServeAsync(cluster.Grains, run.Index, run.Version, run.Shards, run.Documents);

@@ -282,9 +282,10 @@ public sealed class ScaleWorkload : IWorkload
         {
             var (run, info) = x;
             if (info is null || info.Version != run.Version) throw new InvalidOperationException($"index {run.Index}: restored version {info?.Version} is not {run.Version}");
-            return Enumerable.Range(0, info.ShardCount).Select(s => ShardGrain.KeyOf(run.Index, s));
+            return Enumerable.Range(0, info.ShardCount).Select(s => (Key: ShardGrain.KeyOf(run.Index, s), run.Version));
         }).ToArray();
-        await Task.WhenAll(keys.Select(k => cluster.Grains.GetGrain<IShardGrain>(k).GetInfoAsync()));
+        // Shards activate at once and restore in the background: serving means every one has its version.
+        await IndexWorkload.WaitServingAsync(cluster.Grains, keys, TimeSpan.FromMinutes(30));
         var time = Stopwatch.GetElapsedTime(start);
         foreach (var run in runs) await IndexWorkload.ServeAsync(cluster.Grains, run.Index, run.Version, run.Shards, run.Documents);
         var downloads = cluster.Store.Transfers.Where(t => !t.Upload && t.LocalPath is not null && t.Start >= start && t.Key.StartsWith("indexes/", StringComparison.Ordinal)).ToList();

@@ -311,6 +311,8 @@ public sealed record ShardInfo
     [Id(11)] public int HiddenDocuments { get; init; }
     /// <summary>Address of the silo serving this replica (Orleans' parsable form, "host:port@generation").</summary>
     [Id(12)] public string SiloAddress { get; init; } = "";
+    /// <summary>The activation is still restoring its version from the snapshot store (the other fields say what it serves meanwhile).</summary>
+    [Id(13)] public bool Restoring { get; init; }
 }
 
 /// <summary>

@@ -3,14 +3,8 @@ using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Placement;
 using Orleans.Runtime;
-using Shoal.Engine.Analysis;
-using Shoal.Engine.Ingest;
-using Shoal.Engine.Snapshots;
-using Shoal.Engine.Dense;
 using Shoal.Engine.Indexing;
-using Shoal.Engine.Security;
-using Shoal.Engine.Sparse;
-using Shoal.Engine.Text;
+using Shoal.Engine.Snapshots;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Placement;
 using Shoal.Grains.Hosting;
@@ -21,11 +15,11 @@ using Shoal.Grains.Shards;
 namespace Shoal.Grains.Indexes;
 
 /// <summary>
-/// One index: recovers its published version from the snapshot store on activation and runs
-/// builds in the background. A build reads and analyses the corpus on the thread pool (never on
-/// the grain's turn), writes one segment per shard with collection-global statistics, uploads
-/// the segments, publishes the manifest last, then tells every shard to load the new version.
-/// A failed build leaves the previous version serving.
+/// One index: recovers its published version from the snapshot store on activation, starts builds
+/// from sources as indexing jobs (<see cref="IngestJobs"/>; the job builds, uploads and publishes,
+/// then has this grain adopt the version), takes online updates and merges them into new versions
+/// (IndexGrain.Updates.cs), and tells its shard replicas which version to serve. A failed build
+/// leaves the previous version serving.
 /// </summary>
 [ResourceOptimizedPlacement]
 [NotDrainingPlacementFilter]
@@ -41,12 +35,10 @@ public sealed partial class IndexGrain : Grain, IIndexGrain
     private readonly ITextEncoderClient _encoders;
     private readonly IndexVersionCache _versions;
     private readonly UpdateLog _updateLog;
-    private readonly DataRoots _roots;
 
     /// <summary>Created by Orleans.</summary>
-    public IndexGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ITextEncoderClient encoders, IndexVersionCache versions, DataRoots roots, ILogger<IndexGrain> logger)
+    public IndexGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, ITextEncoderClient encoders, IndexVersionCache versions, ILogger<IndexGrain> logger)
     {
-        _roots = roots;
         _encoders = encoders;
         _versions = versions;
         _catalog = catalog;

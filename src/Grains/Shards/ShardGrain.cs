@@ -29,7 +29,7 @@ namespace Shoal.Grains.Shards;
 /// </summary>
 [Reentrant]
 [Placement.ShardPlacement]
-#pragma warning disable CA1001 // _loadLock is a SemaphoreSlim whose wait handle is never asked for, so it holds no unmanaged resource; disposing it while a reentrant call may still wait on it would turn that wait into an ObjectDisposedException
+#pragma warning disable CA1001 // _loadLock is a SemaphoreSlim whose wait handle is never asked for, and _deactivating a CancellationTokenSource without a timer, so neither holds an unmanaged resource; disposing them while a reentrant call or the background restore may still use them would turn that use into an ObjectDisposedException
 public sealed partial class ShardGrain : Grain, IShardGrain
 #pragma warning restore CA1001
 {
@@ -46,6 +46,11 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     private ShardView _view = ShardView.None;
     private long _failedVersion = -1;
     private DateTime _failedAt;
+    private Task _restore = Task.CompletedTask;
+    private readonly CancellationTokenSource _deactivating = new();
+
+    /// <summary>How long <see cref="GetInfoAsync"/> waits for a restore in progress before it answers with what the shard serves now.</summary>
+    internal static readonly TimeSpan InfoRestoreWait = TimeSpan.FromSeconds(5);
 
     /// <summary>Created by Orleans.</summary>
     public ShardGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, IShardSearchInterceptor interceptor, PreparedShardSegments prepared, ILogger<ShardGrain> logger)
@@ -75,22 +80,53 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     }
 
     /// <inheritdoc />
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    /// <remarks>
+    /// The activation completes at once and the latest version is restored in the background: a
+    /// shard of a large index downloads gigabytes (about 850 MB per million SPLADE documents), which
+    /// on a silo restoring many shards at once takes longer than Orleans' response timeout, and
+    /// every call queued behind an activation that restored first timed out (found at 10M documents
+    /// by the <c>scale</c> benchmark). A search, fetch or update batch waits for the restore (a search
+    /// within its own deadline), as it waited for the activation before; <see cref="GetInfoAsync"/> waits
+    /// at most <see cref="InfoRestoreWait"/> and says <see cref="ShardInfo.Restoring"/>.
+    /// </remarks>
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         string key = this.GetPrimaryKeyString();
         if (!TryParseKey(key, out _index, out _shard, out _replica))
             throw new ArgumentException($"Shard grain key '{key}' is not '{{index}}/{{shard}}/{{replica}}'.");
-        await RestoreLatestAsync(cancellationToken);
+        _restore = RestoreInBackgroundAsync();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Restores the latest version; a failure other than an unreadable version (which falls back to an older one) deactivates the grain, so the next call activates it again and retries.</summary>
+    private async Task RestoreInBackgroundAsync()
+    {
+        // On a turn of its own: the activation completes first.
+        await Task.Yield();
+        try
+        {
+            await RestoreLatestAsync(_deactivating.Token);
+        }
+        catch (OperationCanceledException) when (_deactivating.IsCancellationRequested)
+        {
+        }
+#pragma warning disable CA1031 // nothing awaits the background restore: any failure is logged and the grain deactivated, so the next call retries from a fresh activation
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogRestoreCrashed(_logger, e, _index, _shard, _replica);
+            DeactivateOnIdle();
+        }
     }
 
     /// <inheritdoc />
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        await _deactivating.CancelAsync();
         var view = _view;
         _view = ShardView.None;
         view.Lease.Retire();
         Diagnostics.ShoalTelemetry.SetLiveBuffer(this.GetPrimaryKeyString(), _index, 0, 0);
-        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
@@ -157,6 +193,12 @@ public sealed partial class ShardGrain : Grain, IShardGrain
                 lease.Retire();
                 throw;
             }
+            if (_deactivating.IsCancellationRequested)
+            {
+                // The activation ended while this version restored: nothing serves from it any more.
+                lease.Retire();
+                return;
+            }
             SwapTo(new ShardView(lease, delta, manifest.Lineage));
             LogLoaded(_logger, _index, _shard, manifest.Version, lease.DocCount, delta.LiveCount, delta.HiddenCount, delta.Sequence);
         }
@@ -212,6 +254,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     /// <inheritdoc />
     public async Task<int> ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch)
     {
+        if (!_restore.IsCompleted) await _restore;
         if (version > _view.Version) await LoadVersionAsync(version);
         await _loadLock.WaitAsync();
         try
@@ -299,6 +342,8 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     /// <inheritdoc />
     public async Task<ShardSearchResult> SearchAsync(ShardQuery query, CancellationToken cancellationToken = default)
     {
+        // The activation's own restore first (it falls back to an older version when the latest cannot be read), within the search's deadline.
+        if (!_restore.IsCompleted) await _restore.WaitAsync(cancellationToken);
         if (query.Version > _view.Version) await CatchUpAsync(query.Version);
         using var activity = Diagnostics.ShoalTelemetry.Source.StartActivity("shoal.shard.search");
         activity?.SetTag("shoal.index", _index);
@@ -368,6 +413,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     /// <inheritdoc />
     public async Task<Hit[]> FetchAsync(ShardFetchRequest request, CancellationToken cancellationToken = default)
     {
+        if (!_restore.IsCompleted) await _restore.WaitAsync(cancellationToken);
         if (request.Version > _view.Version) await CatchUpAsync(request.Version);
         var view = AcquireView();
         try
@@ -381,11 +427,13 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     }
 
     /// <inheritdoc />
-    public Task<ShardInfo> GetInfoAsync()
+    public async Task<ShardInfo> GetInfoAsync()
     {
+        // Right after activation a restore usually ends in moments; a shard of gigabytes restores for longer than a caller should wait.
+        if (!_restore.IsCompleted) await Task.WhenAny(_restore, Task.Delay(InfoRestoreWait));
         var view = _view;
         var lease = view.Lease;
-        return Task.FromResult(new ShardInfo
+        return new ShardInfo
         {
             Index = _index,
             Shard = _shard,
@@ -400,12 +448,16 @@ public sealed partial class ShardGrain : Grain, IShardGrain
             UpdateSequence = view.Delta?.Sequence ?? 0,
             LiveDocuments = view.Delta?.LiveCount ?? 0,
             HiddenDocuments = view.Delta?.HiddenCount ?? 0,
-        });
+            Restoring = !_restore.IsCompleted,
+        };
     }
 
     /// <inheritdoc />
     [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Index}/{Shard} cannot restore version {Version}; it keeps serving the version it has")]
     private static partial void LogRestoreFailed(ILogger logger, Exception error, string index, int shard, long version);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Shard replica {Index}/{Shard}/{Replica} could not restore; it deactivates and the next call retries")]
+    private static partial void LogRestoreCrashed(ILogger logger, Exception error, string index, int shard, int replica);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shard replica {Index}/{Shard}/{Replica} activated on {Silo} with the segments of version {Version} warmed ahead of its move")]
     private static partial void LogWarmArrival(ILogger logger, string index, int shard, int replica, long version, SiloAddress? silo);
