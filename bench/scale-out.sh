@@ -20,8 +20,8 @@
 # CFS_PERIOD_US=N: the cap's accounting period in microseconds (default 100000, the kernel's and
 # Kubernetes' default). A capped silo that spends its quota early in a period stalls until the next
 # one, so a short period (10000) turns 100 ms stalls into 10 ms ones at low caps.
-# READY_TO_RUN=0: run the silos and gateway from the plain build output (JIT) instead of a
-# ReadyToRun publish (default; see below).
+# READY_TO_RUN=1: run the silos and gateway from a ReadyToRun publish, as the container images ship
+# them, instead of the plain build output (JIT; the default, which the README's figures used).
 # REPLICAS=N: replicas per shard (default 1: shards partition the corpus, so a search fans out to
 # every silo; with as many replicas as silos every silo holds every shard and a search stays on the
 # silo that took it, the way replicas add query throughput).
@@ -90,11 +90,11 @@ if [ -z "${SKIP_BUILD:-}" ]; then # SKIP_BUILD=1 uses the Release builds already
 fi
 silo=src/Silo/bin/Release/net10.0/Shoal.Silo.dll
 gateway=src/Gateway/bin/Release/net10.0/Shoal.Gateway.dll
-# READY_TO_RUN=1 (default): the silos and the gateway run from a ReadyToRun publish, as the container
-# images ship them (deploy/docker), so a silo that joins under its CPU cap answers its first queries
-# from precompiled code instead of JIT-compiling the query path at 0.25 of a core. READY_TO_RUN=0
-# runs the plain build output (JIT only). Republished when the build output is newer.
-if [ "${READY_TO_RUN:-1}" = 1 ]; then
+# READY_TO_RUN=1: the silos and the gateway run from a ReadyToRun publish, as the container images
+# ship them (deploy/docker), so a silo that joins under its CPU cap answers its first queries from
+# precompiled code instead of JIT-compiling the query path at 0.25 of a core. Republished when the
+# build output is newer. Default 0: the plain build output (JIT), as in the README's figures.
+if [ "${READY_TO_RUN:-0}" = 1 ]; then
   r2r=${R2R_DIR:-$PWD/.scratch/scale-out-r2r}
   for role in silo:src/Silo:Shoal.Silo gateway:src/Gateway:Shoal.Gateway; do
     IFS=: read -r name project assembly <<< "$role"
@@ -249,4 +249,4 @@ fi
 grep -h "Placement: moving\|Placement: shard replica\|Warmed shard" "$work"/grow-silo*.log | sed -E 's/^.*(Placement|Warmed)/\1/' | awk 'NR <= 20' # not head: closing the pipe early would end the script (pipefail) before RESULT
 scaling=$(awk -v a="${qps[3]}" -v b="${qps[1]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "null" }') # null: throughput phases skipped (REBALANCE_RATE)
 [ "$balanced_after" = timeout ] && balanced_after=-1
-echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"silo_cpu\":$silo_cpu,\"replicas\":$replicas,\"cfs_period_us\":$period,\"ready_to_run\":${READY_TO_RUN:-1},\"capped\":$capped}"
+echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"silo_cpu\":$silo_cpu,\"replicas\":$replicas,\"cfs_period_us\":$period,\"ready_to_run\":${READY_TO_RUN:-0},\"capped\":$capped}"
