@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -55,7 +56,7 @@ public sealed record ClusterSettings
         {
             var text = configuration[key];
             if (string.IsNullOrEmpty(text)) return fallback;
-            if (!int.TryParse(text, out int port) || port < 0 || port > 65535)
+            if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port < 0 || port > 65535)
                 throw new ArgumentException($"{key} must be a TCP port between 0 and 65535 (got '{text}').");
             return port == 0 ? EmbeddedCluster.FreeTcpPort() : port;
         }
