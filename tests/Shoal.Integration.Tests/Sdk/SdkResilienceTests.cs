@@ -256,9 +256,52 @@ public sealed class SdkResilienceTests : IAsyncLifetime
         Assert.Throws<ArgumentOutOfRangeException>(() => Fusion.Weighted(denseWeight: -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => DenseSearch.Hnsw(ef: 0));
 
+        // What the gateway refuses, refused where the clause is made: negative or non-finite sparse
+        // weights, repeated term ids, more entries than the gateway's limit, knobs out of range.
+        Assert.Throws<ArgumentException>(() => SparseClause.Tokens(new Dictionary<string, float> { ["a"] = -0.5f }));
+        Assert.Throws<ArgumentException>(() => SparseClause.Tokens(new Dictionary<string, float> { ["a"] = float.PositiveInfinity }));
+        Assert.Throws<ArgumentException>(() => SparseClause.TermIds([1, 2], [0.5f, -1f]));
+        Assert.Throws<ArgumentException>(() => SparseClause.TermIds([1, 2], [0.5f, float.NaN]));
+        var repeated = Assert.Throws<ArgumentException>(() => SparseClause.TermIds([4, 7, 4], [0.5f, 1f, 2f]));
+        Assert.Contains("Term id 4 occurs more than once", repeated.Message, StringComparison.Ordinal);
+        int[] tooMany = [.. Enumerable.Range(0, ShoalLimits.MaxSparseTerms + 1)];
+        float[] ones = [.. tooMany.Select(_ => 1f)];
+        Assert.Throws<ArgumentException>(() => SparseClause.TermIds(tooMany, ones));
+        Assert.Throws<ArgumentException>(() => SparseClause.Tokens(tooMany.ToDictionary(i => $"t{i}", _ => 1f)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(queryTermCut: ShoalLimits.MaxQueryTermCut + 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(queryTermCut: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(heapFactor: 1000.5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(heapFactor: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(heapFactor: double.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(heapFactor: double.PositiveInfinity));
+        Assert.Throws<ArgumentException>(() => ShoalQuery.Text(new string('a', ShoalLimits.MaxTextLength + 1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ShoalQuery.Text("x") with { DeadlineMs = ShoalLimits.MaxDeadlineMs + 1 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => Fusion.Rrf(rankConstant: ShoalLimits.MaxRankConstant + 1));
+        // The limits themselves and zero weights (which the gateway drops) pass.
+        int[] most = [.. Enumerable.Range(0, ShoalLimits.MaxSparseTerms)];
+        Assert.Equal(ShoalLimits.MaxSparseTerms, SparseClause.TermIds(most, [.. most.Select(_ => 0f)]).Query.TermIds!.Count);
+        Assert.Equal(ShoalLimits.MaxSparseTerms, SparseClause.Tokens(most.ToDictionary(i => $"t{i}", _ => 1f)).Query.Vector!.Count);
+        var edges = SparseSearch.Approximate(queryTermCut: ShoalLimits.MaxQueryTermCut, heapFactor: ShoalLimits.MaxHeapFactor);
+        Assert.Equal((ShoalLimits.MaxQueryTermCut, ShoalLimits.MaxHeapFactor), (edges.QueryTermCut, edges.HeapFactor));
+        Assert.Equal(ShoalLimits.MaxTextLength, ShoalQuery.Text(new string('a', ShoalLimits.MaxTextLength)).Query.Length);
+
         // The shapes that cannot be written: no public constructors, no one-clause hybrid.
         foreach (var type in new[] { typeof(HybridQuery), typeof(ChannelQuery), typeof(TextQuery), typeof(SparseClause), typeof(DenseClause), typeof(Bm25Clause), typeof(Fusion), typeof(SparseSearch), typeof(DenseSearch) })
             Assert.Empty(type.GetConstructors());
         Assert.All(typeof(ShoalQuery).GetMethods().Where(m => m.Name == nameof(ShoalQuery.Hybrid)), m => Assert.True(m.GetParameters().Length >= 2));
+    }
+
+    [Fact]
+    public void The_builders_limits_are_the_gateways()
+    {
+        // The SDK cannot reference the server's assemblies, so ShoalLimits mirrors them; this fails
+        // when either side changes a limit alone.
+        Assert.Equal(ShoalLimits.MaxSparseTerms, Shoal.Grains.Query.QueryCoordinatorGrain.MaxSparseTerms);
+        Assert.Equal(ShoalLimits.MaxQueryTermCut, Shoal.Grains.Query.QueryCoordinatorGrain.MaxQueryTermCut);
+        Assert.Equal(ShoalLimits.MaxHeapFactor, Shoal.Grains.Query.QueryCoordinatorGrain.MaxHeapFactor);
+        Assert.Equal(ShoalLimits.MaxRankConstant, Shoal.Grains.Query.QueryCoordinatorGrain.MaxRankConstant);
+        Assert.Equal(ShoalLimits.MaxTextLength, Shoal.Grains.Query.QueryCoordinatorGrain.MaxTextLength);
+        Assert.Equal(ShoalLimits.MaxDeadlineMs, Shoal.Grains.Query.QueryCoordinatorGrain.MaxDeadline.TotalMilliseconds);
+        Assert.Equal(ShoalLimits.MaxK, new Shoal.Grains.Hosting.ShoalOptions().MaxK);
     }
 }
