@@ -42,23 +42,39 @@ check "Shoal.Client $version: licence, readme, repository, description, symbols"
 check "shoal $version: licence, readme, repository, description, symbols" has_metadata shoal
 check "shoal is a .NET tool with the command 'shoal'" bash -c "unzip -l '$feed/shoal.$version.nupkg' | grep -q 'tools/net10.0/any/DotnetToolSettings.xml' && unzip -p '$feed/shoal.$version.nupkg' tools/net10.0/any/DotnetToolSettings.xml | grep -q 'Name=\"shoal\"'"
 check "the tool manifest names shoal $version" grep -q "\"version\": \"$version\"" .config/dotnet-tools.json
+# The sample's own default (what `dotnet run` there takes without -p:ShoalClientVersion) must follow a version bump.
+sample_version=$(dotnet msbuild samples/SearchApp/SearchApp.csproj -nologo -getProperty:ShoalClientVersion)
+check "samples/SearchApp's default ShoalClientVersion ($sample_version) is $version" test "$sample_version" = "$version"
 
 echo "== sdk: native AOT toolchain"
+# Native AOT compiles and links with `clang`. Where only a versioned clang is installed (Debian and
+# Ubuntu's clang-14 package without the unversioned alternative), use the newest one through
+# CppCompilerAndLinker instead of installing anything; only when there is none, install clang.
+aot_compiler=clang
+aot_args=()
 if ! command -v clang >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; else sudo=; fi
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq clang lld zlib1g-dev >/dev/null
+  aot_compiler=$(compgen -c clang- | grep -E '^clang-[0-9]+$' | sort -u -t- -k2,2n | tail -1 || true)
+  if [ -n "$aot_compiler" ]; then
+    aot_args+=("-p:CppCompilerAndLinker=$aot_compiler")
+    echo "sdk: no clang on PATH; using $aot_compiler (-p:CppCompilerAndLinker=$aot_compiler)"
+  else
+    aot_compiler=clang
+    echo "sdk: no clang on PATH; installing clang, lld and zlib1g-dev"
+    export DEBIAN_FRONTEND=noninteractive
+    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; else sudo=; fi
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq clang lld zlib1g-dev >/dev/null
+  fi
 fi
-clang --version | head -1
+echo "sdk: native AOT mode: compiler and linker $aot_compiler ($("$aot_compiler" --version | head -1))"
 
 echo "== sdk: samples/SearchApp from the local feed, published with native AOT"
 rm -rf samples/SearchApp/.packages samples/SearchApp/bin samples/SearchApp/obj
 set +e
-dotnet publish samples/SearchApp -c Release -r linux-x64 -nologo -p:ShoalClientVersion="$version" -o "$work/searchapp" > "$work/publish.log" 2>&1
+dotnet publish samples/SearchApp -c Release -r linux-x64 -nologo -p:ShoalClientVersion="$version" ${aot_args[@]+"${aot_args[@]}"} -o "$work/searchapp" > "$work/publish.log" 2>&1
 publish=$?
 set -e
 grep -E "warning|error|Generating native code" "$work/publish.log" | sort -u | head -40 || true
-check "SearchApp publishes with native AOT" test "$publish" -eq 0 -a -x "$work/searchapp/SearchApp"
+check "SearchApp publishes with native AOT ($aot_compiler)" test "$publish" -eq 0 -a -x "$work/searchapp/SearchApp"
 check "no trim or AOT warnings" bash -c "! grep -qE 'warning (IL[0-9]+|CS[0-9]+)' '$work/publish.log'"
 same_package() { cmp -s "$feed/Shoal.Client.$version.nupkg" "samples/SearchApp/.packages/shoal.client/$version/shoal.client.$version.nupkg"; }
 check "SearchApp restored the Shoal.Client just packed, into its own package folder" same_package

@@ -123,10 +123,17 @@ public static class JobsApi
         }
     }
 
-    private static async Task<IResult> List(IGrainFactory grains, int? limit)
+    /// <summary>
+    /// <c>GET /v1/jobs?limit=&amp;after=</c>: up to <c>limit</c> jobs (1..1000, default 100), newest
+    /// first; <c>after</c>, the id of the last job of the previous page, continues from there (a
+    /// cursor: jobs submitted meanwhile do not shift it). An empty page is the end.
+    /// </summary>
+    private static async Task<IResult> List(IGrainFactory grains, int? limit, string? after)
     {
         if (limit is < 1 or > 1000) return BadRequest($"'limit' must be between 1 and 1000 (got {limit}).");
-        var ids = await grains.GetGrain<IIndexJobCatalogGrain>(0).ListAsync(limit ?? 100);
+        if (after is { Length: 0 }) return BadRequest("'after' must be a job id (the last id of the previous page).");
+        var ids = await grains.GetGrain<IIndexJobCatalogGrain>(0).ListPageAsync(limit ?? 100, after);
+        if (ids is null) return BadRequest($"'after' = '{after}' names no job; pass the id of the last job of the previous page.");
         var statuses = await Task.WhenAll(ids.Select(id => grains.GetGrain<IIndexJobGrain>(id).GetStatusAsync()));
         return TypedResults.Json(new JobList([.. statuses.OfType<IndexJobStatus>()]), ShoalApi.Json);
     }

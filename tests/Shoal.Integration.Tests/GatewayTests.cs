@@ -220,7 +220,7 @@ public sealed class GatewayTests(GatewayFixture fixture) : IClassFixture<Gateway
             ]);
             using var client = new ShoalClient(fixture.Http);
             await client.StartIngestAsync("fruit", new IngestOptions(corpus, Shards: 2) { SparseVectors = sparse, DenseVectors = dense, DenseMetric = "cosine" });
-            await client.WaitForIngestAsync("fruit", pollInterval: TimeSpan.FromMilliseconds(50));
+            Assert.Equal("succeeded", (await client.WaitForIngestAsync("fruit", pollInterval: TimeSpan.FromMilliseconds(50))).State);
             var info = await client.GetIndexAsync("fruit");
             Assert.Equal(["bm25", "sparse", "dense"], info!.Channels!.Select(c => c.Name));
             Assert.Equal(3, info.Channels![2].Dims);

@@ -183,26 +183,53 @@ public sealed partial class ShoalClient
             ShoalJsonContext.Default.JobProgress, nullOnNotFound: true, cancellationToken);
     }
 
-    /// <summary>The most recent jobs, newest first (<paramref name="limit"/> 1..1000).</summary>
-    public async Task<IReadOnlyList<JobProgress>> ListJobsAsync(int limit = 100, CancellationToken cancellationToken = default)
+    /// <summary>The most recent jobs, newest first (<paramref name="limit"/> 1..1000): the first page of <see cref="GetJobsAsync"/>.</summary>
+    public Task<IReadOnlyList<JobProgress>> ListJobsAsync(int limit = 100, CancellationToken cancellationToken = default) =>
+        ListJobsAsync(limit, after: null, cancellationToken);
+
+    /// <summary>
+    /// One page of jobs, newest first: up to <paramref name="limit"/> (1..1000) jobs submitted before
+    /// the job <paramref name="after"/> (the id of the last job of the previous page; null for the
+    /// newest). Jobs submitted meanwhile do not shift the pages; an empty page is the end.
+    /// </summary>
+    /// <exception cref="ShoalApiException">400 when <paramref name="after"/> names no job.</exception>
+    public async Task<IReadOnlyList<JobProgress>> ListJobsAsync(int limit, string? after, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 1000);
-        return (await CallAsync("list_jobs", null, HttpMethod.Get, Invariant($"v1/jobs?limit={limit}"), null, idempotent: true,
+        if (after is { Length: 0 }) throw new ArgumentException("after must be a job id, or null for the first page.", nameof(after));
+        string path = after is null ? Invariant($"v1/jobs?limit={limit}") : Invariant($"v1/jobs?limit={limit}&after={Escape(after)}");
+        return (await CallAsync("list_jobs", null, HttpMethod.Get, path, null, idempotent: true,
             ShoalJsonContext.Default.JobListResponse, nullOnNotFound: false, cancellationToken).ConfigureAwait(false))!.Jobs;
     }
 
     /// <summary>
-    /// The most recent jobs, newest first, as an asynchronous sequence (<paramref name="limit"/>
-    /// 1..1000). The gateway answers the list in one response; the sequence lets callers stop
-    /// early and compose with other asynchronous streams.
+    /// Every job the cluster has recorded, newest first, fetched a page of <paramref name="pageSize"/>
+    /// (1..1000) at a time as the enumeration reaches it (<c>GET /v1/jobs?limit=&amp;after=</c>, the
+    /// cursor being the last job id of the previous page), until the gateway returns an empty page.
+    /// Jobs submitted after the enumeration started are not included; stop early by breaking out.
     /// </summary>
-    public async IAsyncEnumerable<JobProgress> GetJobsAsync(int limit = 100, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidOperationException">The gateway repeats a page (it predates the cursor).</exception>
+    public async IAsyncEnumerable<JobProgress> GetJobsAsync(int pageSize = 100, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        foreach (var job in await ListJobsAsync(limit, cancellationToken).ConfigureAwait(false))
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, 1000);
+        string? after = null;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            yield return job;
+            var page = await ListJobsAsync(pageSize, after, cancellationToken).ConfigureAwait(false);
+            if (page.Count == 0) yield break;
+            // A gateway from before the cursor ignores 'after' and would answer the first page forever.
+            if (!seen.Add(page[0].Id))
+                throw new InvalidOperationException($"The gateway answered GET /v1/jobs?after={after} with job '{page[0].Id}' again; it does not page the job list (upgrade it, or use ListJobsAsync).");
+            foreach (var job in page.Skip(1)) seen.Add(job.Id);
+            foreach (var job in page)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return job;
+            }
+            after = page[^1].Id;
         }
     }
 

@@ -66,7 +66,8 @@ public sealed partial class ShoalClient : IDisposable
 
     /// <summary>
     /// A client over an existing <see cref="HttpClient"/> whose BaseAddress is the gateway. Its
-    /// handlers, timeout and headers are yours (set <c>X-Api-Key</c> there); the client adds
+    /// handlers, timeout and headers are yours (set <c>X-Api-Key</c> there: this form does not read
+    /// <c>SHOAL_API_KEY</c>); the client adds
     /// <paramref name="maxRetries"/> retries of reads and searches and does not dispose it.
     /// </summary>
     public ShoalClient(HttpClient http, int maxRetries = 3)
@@ -86,7 +87,7 @@ public sealed partial class ShoalClient : IDisposable
     /// <summary>
     /// A client whose every call takes an <see cref="HttpClient"/> named <paramref name="clientName"/>
     /// from <paramref name="httpClientFactory"/> (its handlers, the resilience pipeline among them,
-    /// come from the factory's configuration). This is what <c>AddShoalClient</c> registers.
+    /// come from the factory's configuration).
     /// </summary>
     public ShoalClient(IHttpClientFactory httpClientFactory, string clientName)
     {
@@ -96,9 +97,22 @@ public sealed partial class ShoalClient : IDisposable
         _clientName = clientName;
     }
 
+    /// <summary>
+    /// As <see cref="ShoalClient(IHttpClientFactory, string)"/>, told the whole call's timeout of the
+    /// factory client's pipeline (<see cref="ShoalClientOptions.Timeout"/>), so that a
+    /// <see cref="TimeoutException"/> says whether the call's or one attempt's timeout fired. This is
+    /// what <c>AddShoalClient</c> registers.
+    /// </summary>
+    public ShoalClient(IHttpClientFactory httpClientFactory, string clientName, TimeSpan callTimeout)
+        : this(httpClientFactory, clientName)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(callTimeout, TimeSpan.Zero);
+        _timeout = callTimeout;
+    }
+
     internal static void ConfigureHeaders(HttpClient http, ShoalClientOptions options)
     {
-        if (options.ApiKey is { } key) http.DefaultRequestHeaders.Add(ShoalClientOptions.ApiKeyHeader, key);
+        if (options.EffectiveApiKey() is { } key) http.DefaultRequestHeaders.Add(ShoalClientOptions.ApiKeyHeader, key);
         http.DefaultRequestHeaders.UserAgent.ParseAdd(ShoalTelemetry.UserAgent);
     }
 
@@ -132,6 +146,8 @@ public sealed partial class ShoalClient : IDisposable
     /// hit; throws <see cref="InvalidOperationException"/> when a new version of the index is
     /// published between pages (restart the enumeration).
     /// </summary>
+    /// <exception cref="InvalidOperationException">The index moved to a new version between two pages.</exception>
+    /// <exception cref="ShoalApiException">The gateway refused a page's search (see <see cref="SearchAsync(string, SearchQuery, CancellationToken)"/>).</exception>
     public async IAsyncEnumerable<SearchResults> SearchPagesAsync(string index, SearchQuery query, int pageSize = 10, int maxHits = 1000,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -200,14 +216,18 @@ public sealed partial class ShoalClient : IDisposable
             ShoalJsonContext.Default.IngestProgress, nullOnNotFound: false, cancellationToken).ConfigureAwait(false))!;
     }
 
-    /// <summary>Polls a build until it finishes, reporting progress; throws <see cref="InvalidOperationException"/> when it fails.</summary>
+    /// <summary>
+    /// Polls a build until it finishes, reporting progress; returns its final progress, succeeded or
+    /// failed (check <see cref="IngestProgress.State"/>; <see cref="IngestProgress.Error"/> says why a
+    /// build failed), as <see cref="WaitForJobAsync"/> does for a job.
+    /// </summary>
+    /// <exception cref="ShoalApiException">The gateway answered a poll with an error (e.g. 404 for an unknown index).</exception>
     public async Task<IngestProgress> WaitForIngestAsync(string index, IProgress<IngestProgress>? progress = null, TimeSpan? pollInterval = null, CancellationToken cancellationToken = default)
     {
         while (true)
         {
             var status = await GetIngestAsync(index, cancellationToken).ConfigureAwait(false);
             progress?.Report(status);
-            if (status.State == "failed") throw new InvalidOperationException($"Build of index '{index}' failed: {status.Error}");
             if (status.IsFinished) return status;
             await Task.Delay(pollInterval ?? TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
         }

@@ -20,13 +20,19 @@ public sealed class ShoalClientOptions
     /// <summary>The HTTP header that carries <see cref="ApiKey"/>.</summary>
     public const string ApiKeyHeader = "X-Api-Key";
 
-    /// <summary>The environment variable the <c>shoal</c> CLI reads the API key from.</summary>
+    /// <summary>The environment variable the API key is read from when <see cref="ApiKey"/> is not set: <c>SHOAL_API_KEY</c> (the <c>shoal</c> CLI reads it too).</summary>
     public const string ApiKeyEnvironmentVariable = "SHOAL_API_KEY";
 
     /// <summary>The gateway, e.g. <c>http://127.0.0.1:5080</c>. Required.</summary>
     public Uri? BaseAddress { get; set; }
 
-    /// <summary>API key sent in the <c>X-Api-Key</c> header of every request; null sends none.</summary>
+    /// <summary>
+    /// API key sent in the <c>X-Api-Key</c> header of every request. When null (the default), the
+    /// client falls back to the <c>SHOAL_API_KEY</c> environment variable
+    /// (<see cref="ApiKeyEnvironmentVariable"/>), read when the client's <see cref="HttpClient"/> is
+    /// made (once for <c>new ShoalClient(options)</c>; on each factory client for <c>AddShoalClient</c>);
+    /// when that is unset or empty too, no key is sent. A key set here wins over the variable.
+    /// </summary>
     public string? ApiKey { get; set; }
 
     /// <summary>Longest a call may take, all attempts and back-off delays included (default 100 s).</summary>
@@ -80,6 +86,21 @@ public sealed class ShoalClientOptions
     private static void CheckPositive(TimeSpan value, string name)
     {
         if (value <= TimeSpan.Zero) throw new InvalidOperationException($"ShoalClientOptions.{name} must be positive (got {value}).");
+    }
+
+    /// <summary>
+    /// The key to send: <see cref="ApiKey"/>, else the <c>SHOAL_API_KEY</c> environment variable when
+    /// it is set and not empty, else null. A variable holding a line break is an
+    /// <see cref="InvalidOperationException"/> naming it (it cannot be a header value).
+    /// </summary>
+    internal string? EffectiveApiKey()
+    {
+        if (ApiKey is not null) return ApiKey;
+        string? fromEnvironment = Environment.GetEnvironmentVariable(ApiKeyEnvironmentVariable);
+        if (string.IsNullOrEmpty(fromEnvironment)) return null;
+        if (fromEnvironment.AsSpan().IndexOfAny('\r', '\n') >= 0)
+            throw new InvalidOperationException($"The {ApiKeyEnvironmentVariable} environment variable holds a line break; it cannot be sent as the {ApiKeyHeader} header.");
+        return fromEnvironment;
     }
 
     /// <summary>The base address with a trailing '/', so relative paths keep a path prefix.</summary>

@@ -6,8 +6,12 @@ namespace Shoal.Client;
 /// term ids with weights of the same length (never both), exact search takes no approximate
 /// knobs, HNSW's <c>ef</c> goes only with approximate dense search, fusion exists only on a
 /// <see cref="HybridQuery"/> of two or three channels, and fusion weights name only its channels.
-/// Values are checked when a clause is made (non-empty text, finite weights and vectors,
-/// positive depths), so a bad one fails at the line that made it.
+/// Values are checked when a clause is made, against the same limits the gateway applies
+/// (<see cref="ShoalLimits"/>): non-empty text of at most 16,384 characters, depths 1..1000,
+/// finite non-negative sparse weights, no repeated term id, at most 4096 sparse entries, a query
+/// term cut up to 65,536 and a heap factor in (0, 1000], finite vectors. A bad value throws an
+/// <see cref="ArgumentException"/> (or <see cref="ArgumentOutOfRangeException"/>) at the line that made it.
+/// Checks that need the index (vocabulary, dimensions, whether it has an encoder) stay with the gateway.
 /// <code>
 /// var query = ShoalQuery.Hybrid(
 ///         Bm25Clause.For("what causes tides"),
@@ -25,25 +29,29 @@ public abstract record ShoalQuery
     {
     }
 
-    /// <summary>Hits to return (1..1000, default 10).</summary>
+    /// <summary>Hits to return (1..<see cref="ShoalLimits.MaxK"/>, default 10).</summary>
     public int K
     {
         get => _k;
         init
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 1000);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, ShoalLimits.MaxK);
             _k = value;
         }
     }
 
-    /// <summary>Deadline in milliseconds; shards that miss it are reported in the coverage. Null uses the server's.</summary>
+    /// <summary>Deadline in milliseconds (1..<see cref="ShoalLimits.MaxDeadlineMs"/>); shards that miss it are reported in the coverage. Null uses the server's.</summary>
     public int? DeadlineMs
     {
         get => _deadlineMs;
         init
         {
-            if (value is { } ms) ArgumentOutOfRangeException.ThrowIfLessThan(ms, 1);
+            if (value is { } ms)
+            {
+                ArgumentOutOfRangeException.ThrowIfLessThan(ms, 1);
+                ArgumentOutOfRangeException.ThrowIfGreaterThan(ms, ShoalLimits.MaxDeadlineMs);
+            }
             _deadlineMs = value;
         }
     }
@@ -89,13 +97,15 @@ public abstract record ShoalQuery
     internal static string CheckText(string text, string paramName)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(text, paramName);
+        if (text.Length > ShoalLimits.MaxTextLength)
+            throw new ArgumentException($"The text is {text.Length} characters; the gateway's limit is {ShoalLimits.MaxTextLength}.", paramName);
         return text;
     }
 
     internal static int? CheckDepth(int? k, string paramName)
     {
-        if (k is { } depth && depth is < 1 or > 1000)
-            throw new ArgumentOutOfRangeException(paramName, depth, "A channel's depth k must be between 1 and 1000.");
+        if (k is { } depth && depth is < 1 or > ShoalLimits.MaxK)
+            throw new ArgumentOutOfRangeException(paramName, depth, $"A channel's depth k must be between 1 and {ShoalLimits.MaxK}.");
         return k;
     }
 }
@@ -205,12 +215,14 @@ public sealed record SparseSearch
     /// <summary>Exact block-max top-k.</summary>
     public static SparseSearch Exact { get; } = new(true, null, null);
 
-    /// <summary>Approximate search: <paramref name="queryTermCut"/> query terms whose blocks are visited (server default 16), <paramref name="heapFactor"/> block pruning slack (default 1.75; larger is slower and more exact).</summary>
+    /// <summary>Approximate search: <paramref name="queryTermCut"/> query terms whose blocks are visited (1..<see cref="ShoalLimits.MaxQueryTermCut"/>, server default 16), <paramref name="heapFactor"/> block pruning slack (in (0, <see cref="ShoalLimits.MaxHeapFactor"/>], default 1.75; larger is slower and more exact).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value outside those ranges, or a heap factor that is not finite.</exception>
     public static SparseSearch Approximate(int? queryTermCut = null, double? heapFactor = null)
     {
-        if (queryTermCut is { } cut) ArgumentOutOfRangeException.ThrowIfLessThan(cut, 1, nameof(queryTermCut));
-        if (heapFactor is { } heap && (!double.IsFinite(heap) || heap <= 0))
-            throw new ArgumentOutOfRangeException(nameof(heapFactor), heap, "heapFactor must be a finite number above 0.");
+        if (queryTermCut is { } cut && cut is < 1 or > ShoalLimits.MaxQueryTermCut)
+            throw new ArgumentOutOfRangeException(nameof(queryTermCut), cut, $"queryTermCut must be between 1 and {ShoalLimits.MaxQueryTermCut}.");
+        if (heapFactor is { } heap && (!double.IsFinite(heap) || heap <= 0 || heap > ShoalLimits.MaxHeapFactor))
+            throw new ArgumentOutOfRangeException(nameof(heapFactor), heap, $"heapFactor must be a finite number in (0, {ShoalLimits.MaxHeapFactor}].");
         return new(false, queryTermCut, heapFactor);
     }
 
@@ -232,20 +244,25 @@ public sealed record SparseClause : ChannelClause
     /// <summary>The channel's part of the request body.</summary>
     public SparseQuery Query { get; }
 
-    /// <summary>Token weights over the index vocabulary (e.g. SPLADE's output).</summary>
+    /// <summary>Token weights over the index vocabulary (e.g. SPLADE's output): 1..<see cref="ShoalLimits.MaxSparseTerms"/> tokens, weights finite and &gt;= 0 (a zero weight is dropped by the gateway).</summary>
+    /// <exception cref="ArgumentException">No tokens, too many, an empty token, or a weight that is negative or not finite.</exception>
     public static SparseClause Tokens(IReadOnlyDictionary<string, float> weights, SparseSearch? search = null, int? k = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         if (weights.Count == 0) throw new ArgumentException("A sparse query needs at least one token.", nameof(weights));
+        if (weights.Count > ShoalLimits.MaxSparseTerms)
+            throw new ArgumentException($"A sparse query has {weights.Count} tokens; the gateway's limit is {ShoalLimits.MaxSparseTerms}.", nameof(weights));
         foreach (var (token, weight) in weights)
         {
             ArgumentException.ThrowIfNullOrEmpty(token, nameof(weights));
-            if (!float.IsFinite(weight)) throw new ArgumentException($"The weight of token '{token}' is not a finite number.", nameof(weights));
+            if (!float.IsFinite(weight) || weight < 0)
+                throw new ArgumentException($"The weight of token '{token}' is {weight}; weights must be finite and >= 0.", nameof(weights));
         }
         return Make(new SparseQuery { Vector = new Dictionary<string, float>(weights, StringComparer.Ordinal) }, search, k);
     }
 
-    /// <summary>Term ids of the index vocabulary with their weights (parallel lists of one length).</summary>
+    /// <summary>Term ids of the index vocabulary with their weights (parallel lists of one length, 1..<see cref="ShoalLimits.MaxSparseTerms"/> entries): ids non-negative and distinct, weights finite and &gt;= 0 (a zero weight is dropped by the gateway).</summary>
+    /// <exception cref="ArgumentException">The lists differ in length, are empty or too long, an id is negative or repeated, or a weight is negative or not finite.</exception>
     public static SparseClause TermIds(IReadOnlyList<int> termIds, IReadOnlyList<float> weights, SparseSearch? search = null, int? k = null)
     {
         ArgumentNullException.ThrowIfNull(termIds);
@@ -253,10 +270,15 @@ public sealed record SparseClause : ChannelClause
         if (termIds.Count == 0) throw new ArgumentException("A sparse query needs at least one term.", nameof(termIds));
         if (termIds.Count != weights.Count)
             throw new ArgumentException($"termIds has {termIds.Count} entries but weights has {weights.Count}; they are parallel lists.", nameof(weights));
+        if (termIds.Count > ShoalLimits.MaxSparseTerms)
+            throw new ArgumentException($"A sparse query has {termIds.Count} term ids; the gateway's limit is {ShoalLimits.MaxSparseTerms}.", nameof(termIds));
+        var seen = new HashSet<int>();
         for (int i = 0; i < termIds.Count; i++)
         {
             if (termIds[i] < 0) throw new ArgumentException($"termIds[{i}] is negative.", nameof(termIds));
-            if (!float.IsFinite(weights[i])) throw new ArgumentException($"weights[{i}] is not a finite number.", nameof(weights));
+            if (!seen.Add(termIds[i])) throw new ArgumentException($"Term id {termIds[i]} occurs more than once (termIds[{i}]).", nameof(termIds));
+            if (!float.IsFinite(weights[i]) || weights[i] < 0)
+                throw new ArgumentException($"weights[{i}] is {weights[i]}; weights must be finite and >= 0.", nameof(weights));
         }
         return Make(new SparseQuery { TermIds = [.. termIds], Weights = [.. weights] }, search, k);
     }
@@ -358,11 +380,11 @@ public sealed record Fusion
     /// <summary>Weight of the dense channel.</summary>
     public double DenseWeight { get; }
 
-    /// <summary>Reciprocal rank fusion: each channel adds weight / (rankConstant + rank) (rank constant 1..100000, default 60; weights ≥ 0, default 1).</summary>
+    /// <summary>Reciprocal rank fusion: each channel adds weight / (rankConstant + rank) (rank constant 1..<see cref="ShoalLimits.MaxRankConstant"/>, default 60; weights ≥ 0, default 1).</summary>
     public static Fusion Rrf(int rankConstant = 60, double bm25Weight = 1, double sparseWeight = 1, double denseWeight = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rankConstant, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(rankConstant, 100_000);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(rankConstant, ShoalLimits.MaxRankConstant);
         return new("rrf", rankConstant, CheckWeight(bm25Weight, nameof(bm25Weight)), CheckWeight(sparseWeight, nameof(sparseWeight)), CheckWeight(denseWeight, nameof(denseWeight)));
     }
 

@@ -19,6 +19,11 @@ public static class ShoalServiceCollectionExtensions
     /// with jitter honouring <c>Retry-After</c>, circuit breaker, attempt timeout) come from
     /// <see cref="ShoalClientOptions"/> set by <paramref name="configure"/>.
     /// </summary>
+    /// <remarks>
+    /// Calling it again (either overload) adds its configuration on top of the earlier one (options
+    /// configure actions run in order, the last value set wins), but registers the client, its
+    /// headers and its resilience pipeline only once, so pipelines do not nest and retries do not multiply.
+    /// </remarks>
     /// <returns>The HTTP client builder, to add handlers of your own.</returns>
     public static IHttpClientBuilder AddShoalClient(this IServiceCollection services, Action<ShoalClientOptions> configure)
     {
@@ -35,6 +40,8 @@ public static class ShoalServiceCollectionExtensions
     /// Keys are the <see cref="ShoalClientOptions"/> property names (<c>BaseAddress</c>,
     /// <c>ApiKey</c>, <c>Timeout</c>, <c>AttemptTimeout</c>, <c>MaxRetries</c>, <c>RetryDelay</c>,
     /// <c>EnableCircuitBreaker</c>, ...); <paramref name="configure"/>, when given, runs after binding.
+    /// With no <c>ApiKey</c> set, the <c>SHOAL_API_KEY</c> environment variable is used (<see cref="ShoalClientOptions.ApiKey"/>).
+    /// Calling it twice registers the pipeline once (see the other overload).
     /// </summary>
     public static IHttpClientBuilder AddShoalClient(this IServiceCollection services, IConfiguration configuration, Action<ShoalClientOptions>? configure = null)
     {
@@ -52,6 +59,12 @@ public static class ShoalServiceCollectionExtensions
 
     private static IHttpClientBuilder AddCore(IServiceCollection services)
     {
+        // A second call must not add a second configure action (the API key header twice) or a
+        // second resilience handler (nested pipelines: retries of retries); the marker says the
+        // first call did both.
+        if (services.Any(d => d.ServiceType == typeof(ShoalClientRegistration)))
+            return services.AddHttpClient(HttpClientName);
+        services.AddSingleton(new ShoalClientRegistration());
         services.TryAddSingleton<IValidateOptions<ShoalClientOptions>, ShoalClientOptionsValidator>();
         var builder = services.AddHttpClient(HttpClientName, (sp, http) =>
         {
@@ -63,9 +76,13 @@ public static class ShoalServiceCollectionExtensions
         });
         builder.AddResilienceHandler("shoal", (pipeline, context) =>
             ShoalResilience.Configure(pipeline, context.ServiceProvider.GetRequiredService<IOptions<ShoalClientOptions>>().Value));
-        services.TryAddSingleton(sp => new ShoalClient(sp.GetRequiredService<IHttpClientFactory>(), HttpClientName));
+        services.TryAddSingleton(sp => new ShoalClient(sp.GetRequiredService<IHttpClientFactory>(), HttpClientName,
+            sp.GetRequiredService<IOptions<ShoalClientOptions>>().Value.Timeout));
         return builder;
     }
+
+    /// <summary>Marks a service collection that <c>AddShoalClient</c> has registered the client in.</summary>
+    private sealed class ShoalClientRegistration;
 
     private sealed class ShoalClientOptionsValidator : IValidateOptions<ShoalClientOptions>
     {

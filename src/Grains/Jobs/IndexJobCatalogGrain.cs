@@ -30,13 +30,25 @@ public sealed class IndexJobCatalogGrain : Grain, IIndexJobCatalogGrain
     }
 
     /// <inheritdoc />
-    public Task<string[]> ListAsync(int limit)
+    public Task<string[]> ListAsync(int limit) => Task.FromResult(Page(_state.State.Jobs, limit, _state.State.Jobs.Count));
+
+    /// <inheritdoc />
+    public Task<string[]?> ListPageAsync(int limit, string? after)
     {
         var jobs = _state.State.Jobs;
-        int n = Math.Clamp(limit, 0, jobs.Count);
+        if (after is null) return Task.FromResult<string[]?>(Page(jobs, limit, jobs.Count));
+        // Jobs are kept oldest first and never reordered, so everything before 'after' is older.
+        int at = jobs.LastIndexOf(after);
+        return Task.FromResult(at < 0 ? null : Page(jobs, limit, at));
+    }
+
+    /// <summary>Up to <paramref name="limit"/> ids below index <paramref name="end"/>, newest first.</summary>
+    private static string[] Page(List<string> jobs, int limit, int end)
+    {
+        int n = Math.Clamp(limit, 0, end);
         var result = new string[n];
-        for (int i = 0; i < n; i++) result[i] = jobs[jobs.Count - 1 - i];
-        return Task.FromResult(result);
+        for (int i = 0; i < n; i++) result[i] = jobs[end - 1 - i];
+        return result;
     }
 
     /// <inheritdoc />

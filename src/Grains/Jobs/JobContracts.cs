@@ -48,6 +48,15 @@ public interface IIndexJobCatalogGrain : IGrainWithIntegerKey
     [ReadOnly]
     Task<string[]> ListAsync(int limit);
 
+    /// <summary>
+    /// One page of job ids, newest first: up to <paramref name="limit"/> ids submitted before the job
+    /// <paramref name="after"/> (the last id of the previous page), or the newest when it is null.
+    /// Jobs submitted meanwhile do not shift later pages. Null when <paramref name="after"/> names
+    /// no job in the catalog.
+    /// </summary>
+    [ReadOnly]
+    Task<string[]?> ListPageAsync(int limit, string? after);
+
     /// <summary>Ids of unfinished jobs.</summary>
     [ReadOnly]
     Task<string[]> ActiveAsync();

@@ -31,6 +31,15 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     /// <summary>Most entries in a sparse query vector.</summary>
     public const int MaxSparseTerms = 4096;
 
+    /// <summary>Largest approximate sparse search query term cut accepted (a vocabulary has at most 65,536 terms).</summary>
+    public const int MaxQueryTermCut = 65_536;
+
+    /// <summary>Largest approximate sparse search heap factor accepted.</summary>
+    public const double MaxHeapFactor = 1000;
+
+    /// <summary>Largest reciprocal rank fusion rank constant accepted.</summary>
+    public const int MaxRankConstant = 100_000;
+
     /// <summary>Hits taken from each channel of a fused query when the request does not say (at least k).</summary>
     public const int DefaultFusionDepth = 100;
 

@@ -119,7 +119,7 @@ internal sealed class QueryPlanner(ShoalOptions options, ITextEncoderClient enco
         string method = request.Fusion?.Method ?? "rrf";
         if (method is not ("rrf" or "weighted")) throw new QueryException($"'fusion.method' must be 'rrf' or 'weighted' (got '{method}').");
         int rankConstant = request.Fusion?.RankConstant ?? Fusion.DefaultRrfK;
-        if (rankConstant < 1 || rankConstant > 100_000) throw new QueryException($"'fusion.rankConstant' must be between 1 and 100000 (got {rankConstant}).");
+        if (rankConstant < 1 || rankConstant > QueryCoordinatorGrain.MaxRankConstant) throw new QueryException($"'fusion.rankConstant' must be between 1 and {QueryCoordinatorGrain.MaxRankConstant} (got {rankConstant}).");
         var weights = request.Fusion?.Weights ?? [];
         foreach (var (c, w) in weights)
         {
@@ -145,8 +145,8 @@ internal sealed class QueryPlanner(ShoalOptions options, ITextEncoderClient enco
             var vector = await SparseVectorOfAsync(request, spec, schema.Sparse!, vocabulary!, cancellationToken);
             int cut = spec.QueryTermCut ?? SeismicSearchParameters.Default.QueryTermCut;
             double heap = spec.HeapFactor ?? SeismicSearchParameters.Default.HeapFactor;
-            if (cut < 1 || cut > 65_536) throw new QueryException($"'sparse.queryTermCut' must be between 1 and 65536 (got {cut}).");
-            if (!double.IsFinite(heap) || heap <= 0 || heap > 1000) throw new QueryException($"'sparse.heapFactor' must be in (0, 1000] (got {heap}).");
+            if (cut < 1 || cut > QueryCoordinatorGrain.MaxQueryTermCut) throw new QueryException($"'sparse.queryTermCut' must be between 1 and {QueryCoordinatorGrain.MaxQueryTermCut} (got {cut}).");
+            if (!double.IsFinite(heap) || heap <= 0 || heap > QueryCoordinatorGrain.MaxHeapFactor) throw new QueryException($"'sparse.heapFactor' must be in (0, {QueryCoordinatorGrain.MaxHeapFactor}] (got {heap}).");
             if (vector.Count > 0)
             {
                 query = query with

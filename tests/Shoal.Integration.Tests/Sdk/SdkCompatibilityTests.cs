@@ -257,6 +257,53 @@ public sealed class SdkCompatibilityTests(GatewayFixture fixture) : IClassFixtur
         }
     }
 
+    [Fact]
+    public async Task The_job_list_pages_with_a_cursor_past_one_page()
+    {
+        string dir = Directory.CreateTempSubdirectory("shoal-sdk-jobpages-").FullName;
+        try
+        {
+            using var client = new ShoalClient(fixture.BaseAddress);
+            string prefix = $"pg{Guid.NewGuid():N}"[..10];
+            var ids = new List<string>();
+            for (int i = 0; i < 3; i++)
+            {
+                string corpus = Path.Combine(dir, $"c{i}.tsv");
+                await File.WriteAllLinesAsync(corpus, [$"d{i}a\tpaged job {i} first document", $"d{i}b\tpaged job {i} second document"]);
+                var job = await client.SubmitJobAsync(new JobSubmission($"{prefix}-{i}", corpus, Format: "tsv", Shards: 1) { Id = $"{prefix}-{i}" });
+                ids.Add(job.Id);
+            }
+            foreach (string id in ids) Assert.Equal("succeeded", (await client.WaitForJobAsync(id, pollInterval: TimeSpan.FromMilliseconds(50))).State);
+
+            // The whole list fits one page of 1000; with pages of 1 and of 2 the stream is the same
+            // sequence, newest first, with no job twice.
+            var all = (await client.ListJobsAsync(1000)).Select(j => j.Id).ToList();
+            Assert.True(all.Count >= 3, $"{all.Count} jobs");
+            Assert.Equal(Enumerable.Reverse(ids), all.Where(ids.Contains));
+            foreach (int pageSize in new[] { 1, 2 })
+            {
+                var streamed = new List<string>();
+                await foreach (var job in client.GetJobsAsync(pageSize)) streamed.Add(job.Id);
+                Assert.Equal(all, streamed);
+            }
+
+            // One page after a cursor: the jobs older than it.
+            var second = await client.ListJobsAsync(1, after: ids[2]);
+            Assert.Equal(ids[1], Assert.Single(second).Id);
+            Assert.Equal(all.Skip(all.IndexOf(ids[1]) + 1).Take(2), (await client.ListJobsAsync(2, ids[1])).Select(j => j.Id));
+            // The oldest job's cursor is the end.
+            Assert.Empty(await client.ListJobsAsync(5, all[^1]));
+            // A cursor that names no job is a 400 problem.
+            var e = await Assert.ThrowsAsync<ShoalApiException>(() => client.ListJobsAsync(5, "no-such-job"));
+            Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
+            Assert.Contains("'after'", e.Detail, StringComparison.Ordinal);
+        }
+        finally
+        {
+            TempDirectory.Delete(dir);
+        }
+    }
+
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);

@@ -37,7 +37,9 @@ public sealed class SdkResilienceTests : IAsyncLifetime
         _app.Run(async context =>
         {
             int n = Interlocked.Increment(ref _count);
-            _requests.Enqueue((context.Request.Method, context.Request.Path.Value!, context.Request.Headers["X-Api-Key"].FirstOrDefault(), DateTime.UtcNow));
+            // Every value of the header, comma-joined, so a key sent twice shows.
+            var keys = context.Request.Headers["X-Api-Key"];
+            _requests.Enqueue((context.Request.Method, context.Request.Path.Value!, keys.Count == 0 ? null : keys.ToString(), DateTime.UtcNow));
             await _respond!(context, n);
         });
         await _app.StartAsync();
@@ -205,6 +207,88 @@ public sealed class SdkResilienceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AddShoalClient_twice_registers_one_pipeline_and_one_key_header()
+    {
+        _respond = (c, _) => Json(c, 502, "bad gateway", "text/plain");
+        var services = new ServiceCollection();
+        services.AddShoalClient(o =>
+        {
+            o.BaseAddress = _base;
+            o.ApiKey = "k-first";
+            o.MaxRetries = 1;
+            o.RetryDelay = TimeSpan.FromMilliseconds(5);
+            o.EnableCircuitBreaker = false;
+        });
+        // The second call's settings apply on top of the first's; its pipeline is not added again.
+        services.AddShoalClient(o => o.ApiKey = "k-second");
+        await using var provider = services.BuildServiceProvider();
+        Assert.Equal("k-second", provider.GetRequiredService<IOptions<ShoalClientOptions>>().Value.ApiKey);
+        var client = provider.GetRequiredService<ShoalClient>();
+        await Assert.ThrowsAsync<ShoalApiException>(() => client.ListIndexesAsync());
+        // One pipeline: one attempt and one retry. Nested pipelines would make (1 + 1) * (1 + 1) = 4.
+        Assert.Equal(2, _requests.Count);
+        Assert.All(_requests, r => Assert.Equal("k-second", r.ApiKey));
+    }
+
+    [Fact]
+    public async Task The_di_clients_timeout_exception_names_the_calls_timeout()
+    {
+        _respond = async (c, _) =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5), c.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+            if (!c.RequestAborted.IsCancellationRequested) await Json(c, 200, Results);
+        };
+        var services = new ServiceCollection();
+        // Attempts of 400 ms are retried; the call's 1 s runs out during the third attempt.
+        services.AddShoalClient(o =>
+        {
+            o.BaseAddress = _base;
+            o.Timeout = TimeSpan.FromSeconds(1);
+            o.AttemptTimeout = TimeSpan.FromMilliseconds(400);
+            o.MaxRetries = 5;
+            o.RetryDelay = TimeSpan.FromMilliseconds(10);
+            o.EnableCircuitBreaker = false;
+        });
+        await using var provider = services.BuildServiceProvider();
+        var client = provider.GetRequiredService<ShoalClient>();
+        var e = await Assert.ThrowsAsync<TimeoutException>(() => client.SearchAsync("i", new SearchQuery("q")));
+        Assert.Contains("within 1 s (the call's timeout, retries included)", e.Message, StringComparison.Ordinal);
+
+        // With no retries the attempt's timeout fires first, and the message says so.
+        var single = new ServiceCollection();
+        single.AddShoalClient(o =>
+        {
+            o.BaseAddress = _base;
+            o.Timeout = TimeSpan.FromSeconds(2);
+            o.AttemptTimeout = TimeSpan.FromMilliseconds(300);
+            o.MaxRetries = 0;
+            o.EnableCircuitBreaker = false;
+        });
+        await using var singleProvider = single.BuildServiceProvider();
+        var attempt = await Assert.ThrowsAsync<TimeoutException>(() => singleProvider.GetRequiredService<ShoalClient>().SearchAsync("i", new SearchQuery("q")));
+        Assert.Contains("within 0.3 s (one attempt's timeout)", attempt.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WaitForIngestAsync_returns_a_failed_build_like_WaitForJobAsync()
+    {
+        _respond = (c, n) => Json(c, 200, n < 3
+            ? """{"state": "running", "phase": "reading", "documentsRead": 10}"""
+            : """{"state": "failed", "phase": "building", "documentsRead": 20, "error": "disk full", "jobId": "j-1"}""");
+        using var client = new ShoalClient(_base);
+        var reports = new List<IngestProgress>();
+        var done = await client.WaitForIngestAsync("i", new InlineProgress<IngestProgress>(reports.Add), TimeSpan.FromMilliseconds(10));
+        Assert.Equal(("failed", "disk full", "j-1"), (done.State, done.Error, done.JobId));
+        Assert.Equal(["running", "running", "failed"], reports.Select(p => p.State));
+        Assert.All(_requests, r => Assert.Equal("/v1/indexes/i/ingest", r.Path));
+    }
+
+    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
+    [Fact]
     public async Task The_plain_client_sends_the_api_key_and_a_user_agent()
     {
         _respond = (c, _) => Json(c, 200, """{"indexes": []}""");
@@ -256,9 +340,52 @@ public sealed class SdkResilienceTests : IAsyncLifetime
         Assert.Throws<ArgumentOutOfRangeException>(() => Fusion.Weighted(denseWeight: -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => DenseSearch.Hnsw(ef: 0));
 
+        // What the gateway refuses, refused where the clause is made: negative or non-finite sparse
+        // weights, repeated term ids, more entries than the gateway's limit, knobs out of range.
+        Assert.Throws<ArgumentException>(() => SparseClause.Tokens(new Dictionary<string, float> { ["a"] = -0.5f }));
+        Assert.Throws<ArgumentException>(() => SparseClause.Tokens(new Dictionary<string, float> { ["a"] = float.PositiveInfinity }));
+        Assert.Throws<ArgumentException>(() => SparseClause.TermIds([1, 2], [0.5f, -1f]));
+        Assert.Throws<ArgumentException>(() => SparseClause.TermIds([1, 2], [0.5f, float.NaN]));
+        var repeated = Assert.Throws<ArgumentException>(() => SparseClause.TermIds([4, 7, 4], [0.5f, 1f, 2f]));
+        Assert.Contains("Term id 4 occurs more than once", repeated.Message, StringComparison.Ordinal);
+        int[] tooMany = [.. Enumerable.Range(0, ShoalLimits.MaxSparseTerms + 1)];
+        float[] ones = [.. tooMany.Select(_ => 1f)];
+        Assert.Throws<ArgumentException>(() => SparseClause.TermIds(tooMany, ones));
+        Assert.Throws<ArgumentException>(() => SparseClause.Tokens(tooMany.ToDictionary(i => $"t{i}", _ => 1f)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(queryTermCut: ShoalLimits.MaxQueryTermCut + 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(queryTermCut: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(heapFactor: 1000.5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(heapFactor: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(heapFactor: double.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparseSearch.Approximate(heapFactor: double.PositiveInfinity));
+        Assert.Throws<ArgumentException>(() => ShoalQuery.Text(new string('a', ShoalLimits.MaxTextLength + 1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ShoalQuery.Text("x") with { DeadlineMs = ShoalLimits.MaxDeadlineMs + 1 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => Fusion.Rrf(rankConstant: ShoalLimits.MaxRankConstant + 1));
+        // The limits themselves and zero weights (which the gateway drops) pass.
+        int[] most = [.. Enumerable.Range(0, ShoalLimits.MaxSparseTerms)];
+        Assert.Equal(ShoalLimits.MaxSparseTerms, SparseClause.TermIds(most, [.. most.Select(_ => 0f)]).Query.TermIds!.Count);
+        Assert.Equal(ShoalLimits.MaxSparseTerms, SparseClause.Tokens(most.ToDictionary(i => $"t{i}", _ => 1f)).Query.Vector!.Count);
+        var edges = SparseSearch.Approximate(queryTermCut: ShoalLimits.MaxQueryTermCut, heapFactor: ShoalLimits.MaxHeapFactor);
+        Assert.Equal((ShoalLimits.MaxQueryTermCut, ShoalLimits.MaxHeapFactor), (edges.QueryTermCut, edges.HeapFactor));
+        Assert.Equal(ShoalLimits.MaxTextLength, ShoalQuery.Text(new string('a', ShoalLimits.MaxTextLength)).Query.Length);
+
         // The shapes that cannot be written: no public constructors, no one-clause hybrid.
         foreach (var type in new[] { typeof(HybridQuery), typeof(ChannelQuery), typeof(TextQuery), typeof(SparseClause), typeof(DenseClause), typeof(Bm25Clause), typeof(Fusion), typeof(SparseSearch), typeof(DenseSearch) })
             Assert.Empty(type.GetConstructors());
         Assert.All(typeof(ShoalQuery).GetMethods().Where(m => m.Name == nameof(ShoalQuery.Hybrid)), m => Assert.True(m.GetParameters().Length >= 2));
+    }
+
+    [Fact]
+    public void The_builders_limits_are_the_gateways()
+    {
+        // The SDK cannot reference the server's assemblies, so ShoalLimits mirrors them; this fails
+        // when either side changes a limit alone.
+        Assert.Equal(ShoalLimits.MaxSparseTerms, Shoal.Grains.Query.QueryCoordinatorGrain.MaxSparseTerms);
+        Assert.Equal(ShoalLimits.MaxQueryTermCut, Shoal.Grains.Query.QueryCoordinatorGrain.MaxQueryTermCut);
+        Assert.Equal(ShoalLimits.MaxHeapFactor, Shoal.Grains.Query.QueryCoordinatorGrain.MaxHeapFactor);
+        Assert.Equal(ShoalLimits.MaxRankConstant, Shoal.Grains.Query.QueryCoordinatorGrain.MaxRankConstant);
+        Assert.Equal(ShoalLimits.MaxTextLength, Shoal.Grains.Query.QueryCoordinatorGrain.MaxTextLength);
+        Assert.Equal(ShoalLimits.MaxDeadlineMs, Shoal.Grains.Query.QueryCoordinatorGrain.MaxDeadline.TotalMilliseconds);
+        Assert.Equal(ShoalLimits.MaxK, new Shoal.Grains.Hosting.ShoalOptions().MaxK);
     }
 }

@@ -65,6 +65,7 @@ internal static class IngestCommand
                         line.Update(IngestLine(p), p.Phase);
                     }), cancellationToken: ct);
                     line.Complete(IngestLine(done));
+                    if (done.State != "succeeded") return CommonOptions.Fail($"build of index '{name}' {done.State}: {done.Error}");
                     Console.WriteLine($"index {name} version {done.Version} published");
                     return 0;
                 }
