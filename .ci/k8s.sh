@@ -6,7 +6,9 @@
 # waits for the declared probes, runs the indexing Job (SciFact through the gateway), searches,
 # runs the load-test Job, kills one of the two silos and checks that searches still answer, then
 # tears everything down. Also checks that the manifests name only settings the binaries read
-# (tests/Shoal.Deploy.Tests) and that a silo refuses a misspelt one.
+# (tests/Shoal.Deploy.Tests), that a silo refuses a misspelt one, and that the CUDA silo image
+# (silo-cuda, built on the same base: no CUDA base image can be pulled here) starts and refuses to
+# encode on the CPU when an encoder requires CUDA.
 #   bash .ci/k8s.sh            (root, Debian 12; ../shared/data/scifact beside the repository)
 # Environment: SHOAL_BASE_CACHE (default /var/cache/shoal-k8s) caches the debootstrap base.
 set -euo pipefail
@@ -50,7 +52,7 @@ cleanup() {
     done
   fi
   for p in "${pods[@]}"; do "${podman[@]}" pod rm -f -t 5 "$p" >/dev/null 2>&1; done
-  "${podman[@]}" rm -f shoal-settings-check >/dev/null 2>&1
+  "${podman[@]}" rm -f shoal-settings-check shoal-cuda-check >/dev/null 2>&1
   rm -rf "$work"
   echo "k8s: torn down ($((SECONDS - start_all)) s in all)"
   exit "$status"
@@ -116,6 +118,27 @@ for bad in "--SiloPrt 11111" "-e Shoal__KeepVersion=3"; do
   fi
   echo "  silo refuses '$bad': $(head -1 <<<"$out")"
 done
+
+step "the CUDA silo image (silo-cuda) on the local base: it starts and refuses to run on the CPU"
+# No CUDA base image (nvidia/cuda) can be pulled here and there is no GPU, so silo-cuda is built
+# with ONNX Runtime's CUDA build (-p:ShoalOnnxRuntime=Gpu) on the Debian base instead, and run once
+# with an encoder that requires CUDA: it must stop at start-up naming cuda-required, not serve.
+if [ "${SHOAL_K8S_REUSE_IMAGES:-0}" = 1 ] && "${podman[@]}" image exists localhost/shoal-silo-cuda:0.1.0; then
+  echo "reusing the existing localhost/shoal-silo-cuda:0.1.0 (SHOAL_K8S_REUSE_IMAGES=1)"
+else
+  bash deploy/docker/build-images.sh --prebuilt --roles silo-cuda --base localhost/shoal-base:bookworm --tag 0.1.0
+fi
+cuda_start=$SECONDS
+out=$(timeout 180 "${podman[@]}" run --rm --name shoal-cuda-check --read-only --tmpfs /tmp --tmpfs /var/lib/shoal \
+  -v "$repo/tests/fixtures/models:/models:ro" -v "$data/tokenizers:/vocab:ro" \
+  -e Shoal__Roles=encoder -e Shoal__Encoders__gpu__Kind=dense \
+  -e Shoal__Encoders__gpu__ModelPath=/models/dense-tiny.onnx -e Shoal__Encoders__gpu__VocabPath=/vocab/bert-base-uncased-vocab.txt \
+  -e Shoal__Encoders__gpu__ExecutionProvider=cuda-required localhost/shoal-silo-cuda:0.1.0 2>&1) && rc=0 || rc=$?
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || ! grep -q 'Execution provider "cuda-required"' <<<"$out"; then
+  echo "k8s: the CUDA silo image did not refuse to run without CUDA (exit $rc after $((SECONDS - cuda_start)) s):" >&2
+  tail -30 <<<"$out" >&2; exit 1
+fi
+echo "  silo-cuda stopped in $((SECONDS - cuda_start)) s with exit $rc: $(grep -o 'Execution provider "cuda-required".*' <<<"$out" | head -1 | cut -c1-240)"
 
 step "render the local overlay and the Jobs"
 kubectl kustomize deploy/k8s/overlays/local > "$work/local.yaml"
