@@ -177,8 +177,15 @@ public sealed class ManifestTests
             Assert.NotNull(anti);
             Assert.True((anti.RequiredDuringSchedulingIgnoredDuringExecution?.Count ?? 0) + (anti.PreferredDuringSchedulingIgnoredDuringExecution?.Count ?? 0) > 0);
             // The silo gets ShutdownTimeout to hand over; the kubelet must wait longer than that.
-            var shutdown = TimeSpan.Parse(set.Spec.Template.Spec.Containers[0].Env.Single(e => e.Name == "ShutdownTimeout").Value, System.Globalization.CultureInfo.InvariantCulture);
+            var env = set.Spec.Template.Spec.Containers[0].Env;
+            var shutdown = TimeSpan.Parse(env.Single(e => e.Name == "ShutdownTimeout").Value, System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(set.Spec.Template.Spec.TerminationGracePeriodSeconds > shutdown.TotalSeconds, $"{set.Metadata.Name}: grace period must exceed ShutdownTimeout");
+            // The drain (moving replicas away) runs inside the host's shutdown; it must leave Orleans
+            // time to deactivate grains and leave the membership before ShutdownTimeout ends.
+            var drain = env.SingleOrDefault(e => e.Name == "Shoal__DrainTimeout") is { } d
+                ? TimeSpan.Parse(d.Value, System.Globalization.CultureInfo.InvariantCulture)
+                : new Shoal.Grains.Hosting.ShoalOptions().DrainTimeout;
+            Assert.True(drain < shutdown, $"{set.Metadata.Name}: Shoal__DrainTimeout ({drain}) must be shorter than ShutdownTimeout ({shutdown})");
             Assert.Equal("shoal", labels["orleans/serviceId"]);
             Assert.Equal(set.Spec.Template.Spec.Containers[0].Env.Single(e => e.Name == "ClusterId").Value, labels["orleans/clusterId"]);
         }
