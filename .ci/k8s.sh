@@ -4,9 +4,12 @@
 # plays the manifests with `podman kube play` (through deploy/podman/kube-to-podman.py: one Pod per
 # replica on the host network; see README "Kubernetes" for what this covers and what it does not),
 # waits for the declared probes, runs the indexing Job (SciFact through the gateway), searches,
-# runs the load-test Job, kills one of the two silos and checks that searches still answer, then
-# tears everything down. Also checks that the manifests name only settings the binaries read
-# (tests/Shoal.Deploy.Tests) and that a silo refuses a misspelt one.
+# runs the load-test Job, stops one of the two silos gracefully (SIGTERM) and checks that searches
+# keep every shard during its hand-over, brings it back until the replicas are spread again, kills
+# it (SIGKILL) and checks that searches still answer, then tears everything down. Also checks that the manifests name only settings the binaries read
+# (tests/Shoal.Deploy.Tests), that a silo refuses a misspelt one, and that the CUDA silo image
+# (silo-cuda, built on the same base: no CUDA base image can be pulled here) starts and refuses to
+# encode on the CPU when an encoder requires CUDA.
 #   bash .ci/k8s.sh            (root, Debian 12; ../shared/data/scifact beside the repository)
 # Environment: SHOAL_BASE_CACHE (default /var/cache/shoal-k8s) caches the debootstrap base.
 set -euo pipefail
@@ -50,7 +53,7 @@ cleanup() {
     done
   fi
   for p in "${pods[@]}"; do "${podman[@]}" pod rm -f -t 5 "$p" >/dev/null 2>&1; done
-  "${podman[@]}" rm -f shoal-settings-check >/dev/null 2>&1
+  "${podman[@]}" rm -f shoal-settings-check shoal-cuda-check >/dev/null 2>&1
   rm -rf "$work"
   echo "k8s: torn down ($((SECONDS - start_all)) s in all)"
   exit "$status"
@@ -116,6 +119,27 @@ for bad in "--SiloPrt 11111" "-e Shoal__KeepVersion=3"; do
   fi
   echo "  silo refuses '$bad': $(head -1 <<<"$out")"
 done
+
+step "the CUDA silo image (silo-cuda) on the local base: it starts and refuses to run on the CPU"
+# No CUDA base image (nvidia/cuda) can be pulled here and there is no GPU, so silo-cuda is built
+# with ONNX Runtime's CUDA build (-p:ShoalOnnxRuntime=Gpu) on the Debian base instead, and run once
+# with an encoder that requires CUDA: it must stop at start-up naming cuda-required, not serve.
+if [ "${SHOAL_K8S_REUSE_IMAGES:-0}" = 1 ] && "${podman[@]}" image exists localhost/shoal-silo-cuda:0.1.0; then
+  echo "reusing the existing localhost/shoal-silo-cuda:0.1.0 (SHOAL_K8S_REUSE_IMAGES=1)"
+else
+  bash deploy/docker/build-images.sh --prebuilt --roles silo-cuda --base localhost/shoal-base:bookworm --tag 0.1.0
+fi
+cuda_start=$SECONDS
+out=$(timeout 180 "${podman[@]}" run --rm --name shoal-cuda-check --read-only --tmpfs /tmp --tmpfs /var/lib/shoal \
+  -v "$repo/tests/fixtures/models:/models:ro" -v "$data/tokenizers:/vocab:ro" \
+  -e Shoal__Roles=encoder -e Shoal__Encoders__gpu__Kind=dense \
+  -e Shoal__Encoders__gpu__ModelPath=/models/dense-tiny.onnx -e Shoal__Encoders__gpu__VocabPath=/vocab/bert-base-uncased-vocab.txt \
+  -e Shoal__Encoders__gpu__ExecutionProvider=cuda-required localhost/shoal-silo-cuda:0.1.0 2>&1) && rc=0 || rc=$?
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || ! grep -q 'Execution provider "cuda-required"' <<<"$out"; then
+  echo "k8s: the CUDA silo image did not refuse to run without CUDA (exit $rc after $((SECONDS - cuda_start)) s):" >&2
+  tail -30 <<<"$out" >&2; exit 1
+fi
+echo "  silo-cuda stopped in $((SECONDS - cuda_start)) s with exit $rc: $(grep -o 'Execution provider "cuda-required".*' <<<"$out" | head -1 | cut -c1-240)"
 
 step "render the local overlay and the Jobs"
 kubectl kustomize deploy/k8s/overlays/local > "$work/local.yaml"
@@ -208,6 +232,54 @@ print("  " + line.strip())
 errors = r.get("errors", 0)
 assert errors == 0, f"load test had {errors} errors"
 EOF
+
+step "graceful stop of silo shoal-silo-1 (SIGTERM, 60 s as the pod's grace period) while searching"
+# What a rolling update or a scale-down does: the silo moves its replicas to shoal-silo-0 (drain),
+# deactivates and leaves. Searches sent throughout must answer with every shard (a 503 is retried
+# as the SDK does, and counted).
+stop_start=$SECONDS
+"${podman[@]}" pod stop -t 60 shoal-silo-1 >/dev/null &
+stopper=$!
+n=0 full=0 partial=0 retried=0
+while kill -0 "$stopper" 2>/dev/null || [ "$n" -lt 10 ]; do
+  n=$((n + 1))
+  for attempt in 1 2 3 4; do
+    code=$(search "graceful hand-over of a silo $n")
+    [ "$code" = 503 ] && [ "$attempt" -lt 4 ] || break
+    retried=$((retried + 1)); echo "    search $n: 503, retrying"; sleep 1
+  done
+  [ "$code" = 200 ] || { echo "k8s: search $n during the graceful stop answered $code: $(cat "$work/search.json")" >&2; exit 1; }
+  if check_search full >/dev/null 2>&1; then full=$((full + 1)); else partial=$((partial + 1)); check_search any; fi
+  sleep 0.5
+done
+wait "$stopper" || { echo "k8s: podman pod stop -t 60 shoal-silo-1 failed" >&2; exit 1; }
+stop_s=$((SECONDS - stop_start))
+silo_rc=$("${podman[@]}" inspect --format '{{.State.ExitCode}}' shoal-silo-1-silo)
+echo "  graceful stop took $stop_s s (silo exit code $silo_rc); $n searches meanwhile: $full with every shard, $partial partial, $retried retries after 503"
+[ "$silo_rc" != 137 ] || { echo "k8s: the silo did not stop within its 60 s grace period (SIGKILLed)" >&2; exit 1; }
+[ "$partial" -eq 0 ] || { echo "k8s: $partial searches lost shards during a graceful stop" >&2; exit 1; }
+
+step "shoal-silo-1 back (pod replayed on its volumes) and the replicas spread over both silos again"
+"${podman[@]}" pod rm -f -t 0 shoal-silo-1 >/dev/null
+play shoal-silo-1
+python3 deploy/podman/wait-ready.py "$plan" shoal-silo-1
+back=$(date -u +%s)
+deadline=$((SECONDS + 180))
+until curl -s --max-time 30 -o "$work/index.json" -H "X-Api-Key: $api_key" "$gateway/v1/indexes/scifact" \
+      && python3 - "$work/index.json" "$back" <<'EOF'
+import json, sys
+from datetime import datetime
+p = (json.load(open(sys.argv[1])).get("placement")) or {}
+observed = p.get("observedUtc")
+fresh = observed is not None and datetime.fromisoformat(observed.replace("Z", "+00:00")).timestamp() > int(sys.argv[2])
+silos = {r["silo"] for r in p.get("replicas", [])}
+sys.exit(0 if fresh and p.get("balanced") and len(silos) == 2 else 1)
+EOF
+do
+  [ $SECONDS -lt $deadline ] || { echo "k8s: replicas not spread over both silos 180 s after shoal-silo-1 came back: $(cat "$work/index.json")" >&2; exit 1; }
+  sleep 3
+done
+echo "  placement balanced over 2 silos $((SECONDS - deadline + 180)) s after shoal-silo-1 was ready"
 
 step "kill silo shoal-silo-1 (SIGKILL, pod removed) and search again"
 "${podman[@]}" pod rm -f -t 0 shoal-silo-1 >/dev/null

@@ -164,6 +164,7 @@ public sealed class ManifestTests
     [Theory]
     [InlineData("deploy/k8s/overlays/local")]
     [InlineData("deploy/k8s/overlays/azure")]
+    [InlineData("deploy/k8s/overlays/local-encoders")]
     public void Silo_pools_have_disruption_budgets_anti_affinity_and_a_hand_over_grace_period(string kustomization)
     {
         var objects = Manifests.Load(kustomization);
@@ -176,8 +177,15 @@ public sealed class ManifestTests
             Assert.NotNull(anti);
             Assert.True((anti.RequiredDuringSchedulingIgnoredDuringExecution?.Count ?? 0) + (anti.PreferredDuringSchedulingIgnoredDuringExecution?.Count ?? 0) > 0);
             // The silo gets ShutdownTimeout to hand over; the kubelet must wait longer than that.
-            var shutdown = TimeSpan.Parse(set.Spec.Template.Spec.Containers[0].Env.Single(e => e.Name == "ShutdownTimeout").Value, System.Globalization.CultureInfo.InvariantCulture);
+            var env = set.Spec.Template.Spec.Containers[0].Env;
+            var shutdown = TimeSpan.Parse(env.Single(e => e.Name == "ShutdownTimeout").Value, System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(set.Spec.Template.Spec.TerminationGracePeriodSeconds > shutdown.TotalSeconds, $"{set.Metadata.Name}: grace period must exceed ShutdownTimeout");
+            // The drain (moving replicas away) runs inside the host's shutdown; it must leave Orleans
+            // time to deactivate grains and leave the membership before ShutdownTimeout ends.
+            var drain = env.SingleOrDefault(e => e.Name == "Shoal__DrainTimeout") is { } d
+                ? TimeSpan.Parse(d.Value, System.Globalization.CultureInfo.InvariantCulture)
+                : new Shoal.Grains.Hosting.ShoalOptions().DrainTimeout;
+            Assert.True(drain < shutdown, $"{set.Metadata.Name}: Shoal__DrainTimeout ({drain}) must be shorter than ShutdownTimeout ({shutdown})");
             Assert.Equal("shoal", labels["orleans/serviceId"]);
             Assert.Equal(set.Spec.Template.Spec.Containers[0].Env.Single(e => e.Name == "ClusterId").Value, labels["orleans/clusterId"]);
         }
@@ -206,5 +214,62 @@ public sealed class ManifestTests
         foreach (var (owner, template) in Manifests.PodTemplates(objects))
             if (owner != "StatefulSet/shoal-encoder")
                 Assert.All(template.Spec.Containers, c => Assert.False(c.Resources?.Limits?.ContainsKey("nvidia.com/gpu") ?? false, owner));
+    }
+
+    [Theory]
+    [InlineData("deploy/k8s/overlays/azure")]
+    [InlineData("deploy/k8s/jobs/azure/index")]
+    [InlineData("deploy/k8s/jobs/azure/loadtest")]
+    public void Azure_kustomizations_pull_every_Shoal_image_from_the_registry(string kustomization)
+    {
+        // AKS cannot pull localhost/ images: every Shoal container there names the registry the
+        // azure overlay uses (the Jobs too, through jobs/azure/*).
+        var images = Manifests.PodTemplates(Manifests.Load(kustomization))
+            .SelectMany(t => t.Template.Spec.Containers.Concat(t.Template.Spec.InitContainers ?? []))
+            .Select(c => c.Image).ToList();
+        Assert.NotEmpty(images);
+        Assert.All(images, image => Assert.StartsWith("shoalregistry.azurecr.io/shoal-", image, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_index_Job_submits_under_a_fixed_job_id_so_a_retried_pod_follows_the_same_job()
+    {
+        foreach (var kustomization in new[] { "deploy/k8s/jobs/index", "deploy/k8s/jobs/azure/index" })
+        {
+            var job = Assert.Single(Manifests.Load(kustomization).OfType<V1Job>());
+            Assert.True(job.Spec.BackoffLimit > 0, $"{kustomization}: the index Job is retried");
+            var args = Assert.Single(job.Spec.Template.Spec.Containers).Args.ToList();
+            int at = args.IndexOf("--id");
+            Assert.True(at >= 0 && at + 1 < args.Count, $"{kustomization}: jobs submit without --id submits a second job when the pod is retried");
+            Assert.Null(Shoal.Grains.Jobs.IndexJobIds.Validate(args[at + 1]));
+        }
+    }
+
+    [Fact]
+    public void The_CPU_encoder_pool_runs_a_built_in_model_on_the_CPU_image_without_GPUs()
+    {
+        var objects = Manifests.Load("deploy/k8s/overlays/local-encoders");
+        var encoder = objects.OfType<V1StatefulSet>().Single(s => s.Metadata.Name == "shoal-encoder");
+        var pod = encoder.Spec.Template.Spec;
+        var container = Assert.Single(pod.Containers);
+        Assert.Equal("silo", SettingsCheck.BinaryOf(container.Image));
+        Assert.DoesNotContain("cuda", container.Image, StringComparison.Ordinal);
+        Assert.Contains(container.Env, e => e.Name == "Shoal__Roles" && e.Value == "encoder");
+        var providers = container.Env.Where(e => e.Name.EndsWith("__ExecutionProvider", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(providers);
+        Assert.All(providers, e => Assert.Equal("cpu", e.Value));
+        var models = container.Env.Where(e => e.Name.StartsWith("Shoal__Encoders__", StringComparison.Ordinal) && e.Name.EndsWith("__Model", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(models);
+        Assert.All(models, e => Assert.NotNull(Shoal.Encoders.BuiltInModels.Find(e.Value)));
+        // The models directory it names is a mounted volume, bound to a claim the overlay provides.
+        string dir = container.Env.Single(e => e.Name.EndsWith("__ModelsDirectory", StringComparison.Ordinal)).Value;
+        var mount = Assert.Single(container.VolumeMounts, m => m.MountPath == dir);
+        string claim = pod.Volumes.Single(v => v.Name == mount.Name).PersistentVolumeClaim.ClaimName;
+        Assert.Contains(objects.OfType<V1PersistentVolumeClaim>(), c => c.Metadata.Name == claim);
+        // No GPU anywhere: no limit, no GPU node selector, no GPU toleration.
+        Assert.False(container.Resources.Limits.ContainsKey("nvidia.com/gpu"));
+        Assert.False(container.Resources.Requests.ContainsKey("nvidia.com/gpu"));
+        Assert.Null(pod.NodeSelector);
+        Assert.Null(pod.Tolerations);
     }
 }

@@ -12,8 +12,11 @@ internal static class Manifests
     [
         "deploy/k8s/overlays/local",
         "deploy/k8s/overlays/azure",
+        "deploy/k8s/overlays/local-encoders",
         "deploy/k8s/jobs/index",
         "deploy/k8s/jobs/loadtest",
+        "deploy/k8s/jobs/azure/index",
+        "deploy/k8s/jobs/azure/loadtest",
     ];
 
     private static readonly Dictionary<string, string> Rendered = new(StringComparer.Ordinal);
