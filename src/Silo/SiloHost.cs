@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Hosting;
+using Shoal.Encoders;
 using Shoal.Grains.Hosting;
 using Shoal.Hosting;
 
@@ -52,16 +53,26 @@ public static class SiloHost
             return 2;
         }
 
-        if (builder is WebApplicationBuilder web)
+        try
         {
-            await using var app = web.Build();
-            MapHealth(app);
-            await app.RunAsync().ConfigureAwait(false);
+            if (builder is WebApplicationBuilder web)
+            {
+                await using var app = web.Build();
+                MapHealth(app);
+                await app.RunAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                using var host = ((HostApplicationBuilder)builder).Build();
+                await host.RunAsync().ConfigureAwait(false);
+            }
         }
-        else
+        catch (EncoderConfigurationException e)
         {
-            using var host = ((HostApplicationBuilder)builder).Build();
-            await host.RunAsync().ConfigureAwait(false);
+            // An encoder that cannot load (a missing model, "cuda-required" without CUDA) stops
+            // start-up: one line that names it and exit code 2, not an unhandled-exception dump.
+            await Console.Error.WriteLineAsync($"shoal silo: {e.Message}").ConfigureAwait(false);
+            return 2;
         }
         return 0;
     }
