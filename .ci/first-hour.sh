@@ -5,7 +5,10 @@
 # clone (index scifact) and without it (the bundled sample, index sample: the same clone with the
 # ../shared link removed and .shoal/ deleted, so the second run does not build again). Also checks
 # the start-up line comes first, state lands in the clone's .shoal/, no spurious watchdog warning,
-# and runs the getting-started `shoal` commands with the tool installed from the clone.
+# and runs the getting-started `shoal` commands with the tool installed from the clone (each
+# `shoal search` among them must print hits). A third run gives the gateway a relative
+# `--Corpus samples/passages.jsonl` from the clone's root (relative paths resolve against the
+# directory the user ran from, not src/Gateway) and searches the index it builds.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=$(cd "$repo/../shared" 2>/dev/null && pwd || true)
@@ -27,14 +30,16 @@ mkdir -p "$work/new"
 git clone -q "$repo" "$work/new/shoal"
 shoal_cmds=$(awk '/Index a corpus of your own/ {on=1} on && /^shoal / {print} on && /^```$/ && seen {exit} on && /^```bash$/ {seen=1}' "$repo/README.md")
 
-check() { # name, with_shared, index
-  local name=$1 with_shared=$2 index=$3
+check() { # name, with_shared, index, run_shoal_cmds (yes/no), extra gateway arguments...
+  local name=$1 with_shared=$2 index=$3 run_shoal=$4
+  shift 4
+  local extra="$*"
   echo "== first hour: $name"
   rm -rf "$work/new/shoal/.shoal" "$work/new/shared"
   if [ "$with_shared" = yes ]; then ln -s "$shared" "$work/new/shared"; fi
   local port; port=$(free_port)
   local log="$work/$name-gateway.log"
-  ( cd "$work/new/shoal" && exec setsid bash -c "$run_cmd -- --urls http://127.0.0.1:$port" ) >"$log" 2>&1 &
+  ( cd "$work/new/shoal" && exec setsid bash -c "$run_cmd -- --urls http://127.0.0.1:$port $extra" ) >"$log" 2>&1 &
   pid=$!
   local deadline=$((SECONDS + 900))
   until grep -q "Ready: index '$index'" "$log"; do
@@ -52,15 +57,27 @@ check() { # name, with_shared, index
   local hits; hits=$(printf '%s' "$answer" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["hits"]))')
   echo "README's example search on '$index': $hits hits; first: $(printf '%s' "$answer" | python3 -c 'import json,sys; h=json.load(sys.stdin)["hits"][0]; print(h["id"], "-", h.get("title"))')"
   [ "$hits" -gt 0 ] || { echo "first-hour: README's example search returned no hits: $answer" >&2; exit 1; }
-  if [ -n "$shoal_cmds" ] && [ -f "$work/new/shoal/tools/install-shoal.sh" ]; then
+  if [ "$run_shoal" = yes ] && [ -n "$shoal_cmds" ] && [ -f "$work/new/shoal/tools/install-shoal.sh" ]; then
     echo "README's getting-started shoal commands, with the tool installed from the clone:"
     [ -x "$work/tools/shoal" ] || ( cd "$work/new/shoal" && bash tools/install-shoal.sh --tool-path "$work/tools" >/dev/null )
-    ( cd "$work/new/shoal" && export PATH="$work/tools:$PATH" SHOAL_URL="http://127.0.0.1:$port" && set -x && eval "$shoal_cmds" ) \
-      || { echo "first-hour: a getting-started shoal command failed" >&2; exit 1; }
+    local c out
+    while IFS= read -r c; do
+      [ -n "$c" ] || continue
+      echo "+ $c"
+      out=$(cd "$work/new/shoal" && export PATH="$work/tools:$PATH" SHOAL_URL="http://127.0.0.1:$port" && bash -c "$c" 2>&1) \
+        || { printf '%s\n' "$out" >&2; echo "first-hour: a getting-started shoal command failed: $c" >&2; exit 1; }
+      printf '%s\n' "$out"
+      # `shoal search` exits 0 with no hits too; the getting-started search must find something.
+      if [[ $c == "shoal search"* ]] && ! printf '%s' "$out" | grep -qE ': [1-9][0-9,]* hits'; then
+        echo "first-hour: '$c' printed no hits" >&2; exit 1
+      fi
+    done <<< "$shoal_cmds"
   fi
   kill -- "-$pid" 2>/dev/null || kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
 
-if [ -n "$shared" ] && [ -d "$shared/data/scifact" ]; then check with-shared yes scifact; fi
-check without-shared no sample
+if [ -n "$shared" ] && [ -d "$shared/data/scifact" ]; then check with-shared yes scifact yes; fi
+check without-shared no sample yes
+# The issue's own case: a relative --Corpus from the repository root (it once resolved against src/Gateway).
+check relative-corpus no rel no --Corpus samples/passages.jsonl --Index rel
 echo "first-hour: README's first command and example search work on a fresh clone"

@@ -40,6 +40,9 @@ public static class GatewayHost
 
         string data = Path.GetFullPath(options.DataDirectory);
         string urls = builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrl;
+        // Before the silo and the start-up loader exist: a second gateway on the same HTTP port is
+        // refused here, not after its silo has started and its start-up index has begun to load.
+        CheckHttpPorts(urls);
         var encoders = EmbeddedEncoders.None("client mode: encoders are hosted by the silos");
         switch (options.Mode.ToLowerInvariant())
         {
@@ -134,11 +137,13 @@ public static class GatewayHost
     /// rather than two clusters fighting over one port); the defaults (11111/30000) move to free
     /// ports when another Shoal process already holds them.
     /// </summary>
-    private static ClusterSettings EmbeddedPorts(ClusterSettings cluster, IConfiguration configuration)
+    internal static ClusterSettings EmbeddedPorts(ClusterSettings cluster, IConfiguration configuration)
     {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(configuration);
         int Choose(string key, int port)
         {
-            if (PortIsFree(port)) return port;
+            if (PortIsFree(System.Net.IPAddress.Any, port)) return port;
             if (!string.IsNullOrEmpty(configuration[key]))
                 throw new ArgumentException($"{key} {port} is already in use on this host (another Shoal gateway or silo?). Pass --{key} 0 to pick a free port.");
             return EmbeddedCluster.FreeTcpPort();
@@ -146,17 +151,56 @@ public static class GatewayHost
         return cluster with { SiloPort = Choose("SiloPort", cluster.SiloPort), GatewayPort = Choose("GatewayPort", cluster.GatewayPort) };
     }
 
-    private static bool PortIsFree(int port)
+    /// <summary>
+    /// Refuses HTTP addresses (<c>--urls</c>, <c>;</c>-separated) whose port another process on this
+    /// host already listens on, with what to pass instead. Port 0, Unix sockets and addresses this
+    /// host cannot bind (not one of its own) are left to Kestrel.
+    /// </summary>
+    /// <exception cref="ArgumentException">A port is taken.</exception>
+    internal static void CheckHttpPorts(string urls)
+    {
+        ArgumentNullException.ThrowIfNull(urls);
+        foreach (string url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            BindingAddress binding;
+            try
+            {
+                binding = BindingAddress.Parse(url);
+            }
+            catch (FormatException)
+            {
+                continue; // Kestrel reports it in its own words
+            }
+            if (binding.IsNamedPipe || binding.IsUnixPipe || binding.Port <= 0) continue;
+            var address = binding.Host switch
+            {
+                "localhost" => System.Net.IPAddress.Loopback,
+                "*" or "+" or "" => System.Net.IPAddress.Any,
+                var host when System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) => ip,
+                _ => System.Net.IPAddress.Any, // a host name: Kestrel listens on every address
+            };
+            if (!PortIsFree(address, binding.Port))
+                throw new ArgumentException($"HTTP port {binding.Port} ({url}) is already in use on this host (another Shoal gateway?). " +
+                                            "Pass --urls http://127.0.0.1:<port> with a free port.");
+        }
+    }
+
+    /// <summary>False when a bind of <paramref name="address"/>:<paramref name="port"/> fails because the port is in use; other bind failures are not this check's to report.</summary>
+    private static bool PortIsFree(System.Net.IPAddress address, int port)
     {
         try
         {
-            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Any, port));
+            using var socket = new System.Net.Sockets.Socket(address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new System.Net.IPEndPoint(address, port));
             return true;
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            return false;
         }
         catch (System.Net.Sockets.SocketException)
         {
-            return false;
+            return true;
         }
     }
 

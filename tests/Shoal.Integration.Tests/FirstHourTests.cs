@@ -176,8 +176,7 @@ public sealed class FirstHourHostTests
     [Fact]
     public async Task The_shoal_tool_exits_with_2_and_names_the_problem_when_a_required_option_is_missing()
     {
-        string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        string cli = Path.Combine(Paths.RepoRoot, "src", "Client", "Shoal.Cli", "bin", configuration, "net10.0", "shoal.dll");
+        string cli = Paths.BuildOutput("Client/Shoal.Cli", "shoal.dll");
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet", $"\"{cli}\" eval --corpus samples/passages.jsonl --queries q.tsv")
         {
             RedirectStandardError = true,

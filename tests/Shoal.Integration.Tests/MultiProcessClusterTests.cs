@@ -54,8 +54,7 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
     private static string SiloAssembly()
     {
         // Built by `dotnet test Cluster.sln` in the same configuration as this test assembly.
-        string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        string path = Path.Combine(Paths.RepoRoot, "src", "Silo", "bin", configuration, "net10.0", "Shoal.Silo.dll");
+        string path = Paths.BuildOutput("Silo", "Shoal.Silo.dll");
         if (!File.Exists(path)) throw new InvalidOperationException($"Silo build output '{path}' is missing: build Cluster.sln first.");
         return path;
     }

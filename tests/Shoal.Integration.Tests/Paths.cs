@@ -1,3 +1,5 @@
+using System.Reflection;
+
 namespace Shoal.Integration.Tests;
 
 /// <summary>Locates the repository and the shared evaluation data beside it.</summary>
@@ -14,6 +16,19 @@ internal static class Paths
     }
 
     public static string SamplePassages => Path.Combine(RepoRoot, "samples", "passages.jsonl");
+
+    /// <summary>
+    /// The build configuration of this test assembly (Release, Debug or any other name), as the
+    /// compiler recorded it, not guessed from the output path: the projects it references were
+    /// built in the same one (<c>src/*/bin/{Configuration}/</c>).
+    /// </summary>
+    public static string Configuration { get; } =
+        typeof(Paths).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration is { Length: > 0 } c
+            ? c
+            : throw new InvalidOperationException("The test assembly records no build configuration (AssemblyConfigurationAttribute).");
+
+    /// <summary>The build output of project <paramref name="project"/> (a path under src/) in this assembly's configuration.</summary>
+    public static string BuildOutput(string project, string file) => Path.Combine([RepoRoot, "src", .. project.Split('/'), "bin", Configuration, "net10.0", file]);
 
     private static string FindRoot()
     {

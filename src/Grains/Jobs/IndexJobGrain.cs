@@ -406,13 +406,14 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         bool reading = s.Phase == "reading" && !Finished;
         var readingPhase = _reading;
         long LiveBytes(int i) => reading && readingPhase is not null ? readingPhase.LiveBytes(i, s.Sources[i].BytesRead) : s.Sources[i].BytesRead;
+        long LiveDocuments(int i) => reading && readingPhase is not null ? readingPhase.LiveDocuments(i, s.Sources[i].DocumentsRead) : s.Sources[i].DocumentsRead;
         var sources = s.Sources.Select((x, i) => new IndexJobSourceStatus
         {
             Kind = x.Kind,
             Source = x.Source,
             Format = x.Format,
             LinesRead = x.LinesDone,
-            DocumentsRead = x.DocumentsRead,
+            DocumentsRead = LiveDocuments(i),
             Malformed = x.Malformed,
             Chunks = x.ChunksDone,
             BytesRead = LiveBytes(i),
@@ -420,7 +421,10 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
             Done = x.Done,
         }).ToArray();
         long bytesRead = sources.Length > 0 ? sources.Sum(x => x.BytesRead) : s.BytesRead;
-        double docsPerSecond = s.ReadingSeconds > 0 ? s.DocumentsRead / s.ReadingSeconds : 0;
+        // Documents, not records: a job with text and vectors for the same 40 documents has read 40, not 80.
+        // Checkpointed counts, as ReadingSeconds covers checkpointed chunks only.
+        long documents = s.Sources.Count > 0 ? s.Sources.Max(x => x.DocumentsRead) : s.DocumentsRead;
+        double docsPerSecond = s.ReadingSeconds > 0 ? documents / s.ReadingSeconds : 0;
         double? eta = null;
         if (reading && s.ReadingSeconds > 0 && s.BytesRead > 0 && s.TotalBytes > 0)
             eta = Math.Max(0, s.TotalBytes - bytesRead) / (s.BytesRead / s.ReadingSeconds);

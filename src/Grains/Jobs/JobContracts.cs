@@ -159,7 +159,10 @@ public sealed record IndexJobSourceStatus
     [Id(2)] public string Format { get; init; } = "";
     /// <summary>Lines consumed (records for a SHOALVEC file), checkpointed.</summary>
     [Id(3)] public long LinesRead { get; init; }
-    /// <summary>Well-formed records read.</summary>
+    /// <summary>
+    /// Well-formed records read and checkpointed; while a chunk of a text source is being encoded,
+    /// also that chunk's documents through the encoders so far (so the count moves within a chunk).
+    /// </summary>
     [Id(4)] public long DocumentsRead { get; init; }
     /// <summary>Malformed lines (or records).</summary>
     [Id(5)] public long Malformed { get; init; }
@@ -213,7 +216,7 @@ public sealed record IndexJobStatus
     [Id(10)] public long BytesRead { get; init; }
     /// <summary>Size of every source in bytes (a store object on a remote store counts 0).</summary>
     [Id(11)] public long TotalBytes { get; init; }
-    /// <summary>Documents read per second of reading.</summary>
+    /// <summary>Documents (the largest count of any source, not the records summed over sources) read per second of reading.</summary>
     [Id(12)] public double DocsPerSecond { get; init; }
     /// <summary>Estimated seconds left (reading: from bytes; building: from shards), null when unknown.</summary>
     [Id(13)] public double? EtaSeconds { get; init; }

@@ -33,9 +33,31 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
     private IChunkSourceReader? _reader;
     private int _readerSource = -1;
 
+    // The chunk being encoded: its source (-1 when none), its encoders (1 or 2) and the documents
+    // through them so far (each encoder's batches counted, so a chunk with two encoders counts twice).
+    private int _encodingSource = -1;
+    private int _encodingPasses = 1;
+    private long _encodedInChunk;
+
     /// <summary>Bytes read of source <paramref name="source"/>: the checkpointed count, or the open reader's when it is further.</summary>
     public long LiveBytes(int source, long checkpointed) =>
         _reader is { } r && _readerSource == source ? Math.Max(checkpointed, r.BytesRead) : checkpointed;
+
+    /// <summary>
+    /// Documents of source <paramref name="source"/>: the checkpointed count plus, while a chunk of it
+    /// is being encoded, the documents of that chunk through the encoders so far (averaged over the
+    /// encoders when there are two), so the count moves during a chunk of thousands of documents
+    /// that takes minutes to encode. The chunk's documents join the checkpointed count when it is
+    /// checkpointed, and the live part goes back to 0 in the same step.
+    /// </summary>
+    public long LiveDocuments(int source, long checkpointed) =>
+        Volatile.Read(ref _encodingSource) == source ? checkpointed + Interlocked.Read(ref _encodedInChunk) / Volatile.Read(ref _encodingPasses) : checkpointed;
+
+    private void StopEncoding()
+    {
+        Volatile.Write(ref _encodingSource, -1);
+        Interlocked.Exchange(ref _encodedInChunk, 0);
+    }
 
     /// <summary>Closes the open reader.</summary>
     public void Close()
@@ -52,7 +74,7 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
     /// A chunk's documents (title and text) through an encoder, <see cref="EncodeBatch"/> per call,
     /// each vector made into a spill record with its document's line and id.
     /// </summary>
-    private static async Task<List<TRecord>> EncodeAsync<TVector, TRecord>(IReadOnlyList<NumberedDocument> docs,
+    private async Task<List<TRecord>> EncodeAsync<TVector, TRecord>(IReadOnlyList<NumberedDocument> docs,
         Func<string[], Task<TVector[]>> encode, Func<NumberedDocument, TVector, TRecord> record)
     {
         var records = new List<TRecord>(docs.Count);
@@ -63,6 +85,7 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
             for (int i = 0; i < count; i++) texts[i] = docs[start + i].Document.EncoderText;
             var vectors = await encode(texts);
             for (int i = 0; i < count; i++) records.Add(record(docs[start + i], vectors[i]));
+            Interlocked.Add(ref _encodedInChunk, count);
         }
         return records;
     }
@@ -102,6 +125,13 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
         long linesDone = source.LinesDone;
         int shards = request.Shards;
         var reader = _reader;
+        int passes = kind == IndexJobSources.Text ? (request.SparseEncoder is null ? 0 : 1) + (request.DenseEncoder is null ? 0 : 1) : 0;
+        if (passes > 0)
+        {
+            Interlocked.Exchange(ref _encodedInChunk, 0);
+            Volatile.Write(ref _encodingPasses, passes);
+            Volatile.Write(ref _encodingSource, index);
+        }
 
         async Task SpillAsync<T>(string channel, List<T>[] byShard, Action<string, IEnumerable<T>> write, CancellationToken ct)
         {
@@ -124,62 +154,71 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
             return ([.. records.Where(r => lineOf(r) < at.Line)], at);
         }
 
-        var outcome = await Task.Run(async () =>
+        ChunkOutcome outcome;
+        try
         {
-            switch (kind)
+            outcome = await Task.Run(async () =>
             {
-                case IndexJobSources.Text:
-                    {
-                        var r = (CorpusChunkReader)(reader ??= CorpusChunkReader.Open(local, textFormat, linesDone));
-                        var c = r.ReadChunk(chunkLines, cancellationToken);
-                        var (docs, at) = Cut(c.Documents, c.Malformed, stop, d => d.Line);
-                        SparseMaxWeightTracker? encodedMax = null;
-                        if (at is null)
+                switch (kind)
+                {
+                    case IndexJobSources.Text:
                         {
-                            if (bm25) await SpillAsync(IndexChannels.Text, IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
-                            if (request.SparseEncoder is { } sparseEncoder)
+                            var r = (CorpusChunkReader)(reader ??= CorpusChunkReader.Open(local, textFormat, linesDone));
+                            var c = r.ReadChunk(chunkLines, cancellationToken);
+                            var (docs, at) = Cut(c.Documents, c.Malformed, stop, d => d.Line);
+                            SparseMaxWeightTracker? encodedMax = null;
+                            if (at is null)
                             {
-                                var records = await EncodeAsync(docs, t => encoders.EncodeSparseAsync(sparseEncoder, t, TextRole.Document, cancellationToken),
-                                    (d, v) => new SparseSpillRecord(d.Line, d.Document.Id, bm25 ? null : d.Document.EncoderText, v.Terms, v.Weights));
-                                await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
-                                encodedMax = sparseMax.Observe(records);
+                                if (bm25) await SpillAsync(IndexChannels.Text, IndexSpill.AnalyzeText(docs, shards, EnglishAnalyzer.Instance, cancellationToken), IndexSpill.WriteText, cancellationToken);
+                                if (request.SparseEncoder is { } sparseEncoder)
+                                {
+                                    var records = await EncodeAsync(docs, t => encoders.EncodeSparseAsync(sparseEncoder, t, TextRole.Document, cancellationToken),
+                                        (d, v) => new SparseSpillRecord(d.Line, d.Document.Id, bm25 ? null : d.Document.EncoderText, v.Terms, v.Weights));
+                                    await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
+                                    encodedMax = sparseMax.Observe(records);
+                                }
+                                if (request.DenseEncoder is { } denseEncoder)
+                                {
+                                    var records = await EncodeAsync(docs, t => encoders.EncodeDenseAsync(denseEncoder, t, TextRole.Document, cancellationToken),
+                                        (d, v) => new DenseSpillRecord(d.Line, d.Document.Id, v));
+                                    await SpillAsync(IndexChannels.Dense, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
+                                    if (records.Count > 0) denseDims = records[0].Vector.Length;
+                                }
                             }
-                            if (request.DenseEncoder is { } denseEncoder)
-                            {
-                                var records = await EncodeAsync(docs, t => encoders.EncodeDenseAsync(denseEncoder, t, TextRole.Document, cancellationToken),
-                                    (d, v) => new DenseSpillRecord(d.Line, d.Document.Id, v));
-                                await SpillAsync(IndexChannels.Dense, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
-                                if (records.Count > 0) denseDims = records[0].Vector.Length;
-                            }
+                            return new ChunkOutcome(c.Lines, docs.Count, c.Malformed, at, c.EndOfInput, CorpusFormats.Name(textFormat), encodedMax, denseDims);
                         }
-                        return new ChunkOutcome(c.Lines, docs.Count, c.Malformed, at, c.EndOfInput, CorpusFormats.Name(textFormat), encodedMax, denseDims);
-                    }
-                case IndexJobSources.Sparse when reader is SparseBinaryChunkReader || (reader is null && SparseBinaryFormat.IsBinary(local)):
-                    {
-                        var r = (SparseBinaryChunkReader)(reader ??= SparseBinaryChunkReader.Open(local, vocabulary!, linesDone));
-                        var c = r.ReadChunk(chunkLines, cancellationToken);
-                        var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
-                        if (at is null) await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
-                        return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, SparseBinaryFormat.FormatName, sparseMax.Observe(records), denseDims);
-                    }
-                case IndexJobSources.Sparse:
-                    {
-                        var r = (SparseChunkReader)(reader ??= SparseChunkReader.Open(local, vocabulary!, linesDone));
-                        var c = r.ReadChunk(chunkLines, cancellationToken);
-                        var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
-                        if (at is null) await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
-                        return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, "anserini", sparseMax.Observe(records), denseDims);
-                    }
-                default:
-                    {
-                        var r = (DenseChunkReader)(reader ??= DenseChunkReader.Open(local, denseDims, linesDone));
-                        var c = r.ReadChunk(chunkLines, cancellationToken);
-                        var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
-                        if (at is null) await SpillAsync(IndexChannels.Dense, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
-                        return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, r.Binary ? "shoalvec" : "jsonl", null, r.Dims);
-                    }
-            }
-        }, cancellationToken);
+                    case IndexJobSources.Sparse when reader is SparseBinaryChunkReader || (reader is null && SparseBinaryFormat.IsBinary(local)):
+                        {
+                            var r = (SparseBinaryChunkReader)(reader ??= SparseBinaryChunkReader.Open(local, vocabulary!, linesDone));
+                            var c = r.ReadChunk(chunkLines, cancellationToken);
+                            var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
+                            if (at is null) await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
+                            return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, SparseBinaryFormat.FormatName, sparseMax.Observe(records), denseDims);
+                        }
+                    case IndexJobSources.Sparse:
+                        {
+                            var r = (SparseChunkReader)(reader ??= SparseChunkReader.Open(local, vocabulary!, linesDone));
+                            var c = r.ReadChunk(chunkLines, cancellationToken);
+                            var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
+                            if (at is null) await SpillAsync(IndexChannels.Sparse, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteSparse, cancellationToken);
+                            return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, "anserini", sparseMax.Observe(records), denseDims);
+                        }
+                    default:
+                        {
+                            var r = (DenseChunkReader)(reader ??= DenseChunkReader.Open(local, denseDims, linesDone));
+                            var c = r.ReadChunk(chunkLines, cancellationToken);
+                            var (records, at) = Cut(c.Records, c.Malformed, stop, d => d.Line);
+                            if (at is null) await SpillAsync(IndexChannels.Dense, IndexSpill.GroupByShard(records, shards, x => x.Id), IndexSpill.WriteDense, cancellationToken);
+                            return new ChunkOutcome(c.Lines, records.Count, c.Malformed, at, c.EndOfInput, r.Binary ? "shoalvec" : "jsonl", null, r.Dims);
+                        }
+                }
+            }, cancellationToken);
+        }
+        catch
+        {
+            StopEncoding();
+            throw;
+        }
         _reader = reader;
         _readerSource = index;
 
@@ -187,6 +226,7 @@ internal sealed class JobReading(JobFiles files, ShoalJobOptions jobOptions, ITe
         source.Format = outcome.Format;
         source.BytesRead = reader!.BytesRead;
         source.DocumentsRead += outcome.Documents;
+        StopEncoding(); // in the same turn as the count above, so a status never counts the chunk twice or drops it
         Diagnostics.ShoalTelemetry.JobDocuments.Add(outcome.Documents, new KeyValuePair<string, object?>("index", request.Index));
         var malformed = outcome.StopAt is { } first ? [first] : outcome.Malformed;
         source.Malformed += malformed.Count;

@@ -33,7 +33,7 @@ internal static class JobsCommand
             var jobs = await client.ListJobsAsync(parse.GetValue(limit), ct);
             Console.WriteLine($"{"ID",-34} {"INDEX",-16} {"STATE",-10} {"PHASE",-11} {"DOCS",12} {"MALFORMED",9}");
             foreach (var j in jobs)
-                Console.WriteLine($"{j.Id,-34} {j.Request?.Index,-16} {j.State,-10} {j.Phase,-11} {Math.Max(j.DocumentsRead, j.DocumentsIndexed),12:N0} {j.Malformed,9:N0}");
+                Console.WriteLine($"{j.Id,-34} {j.Request?.Index,-16} {j.State,-10} {j.Phase,-11} {Progress(j).Documents,12:N0} {j.Malformed,9:N0}");
             return 0;
         }));
         return command;
@@ -171,10 +171,37 @@ internal static class JobsCommand
                 warned = true;
                 foreach (var w in p.Warnings) Console.Error.WriteLine($"warning: {w}");
             }
-            line.Update(ProgressLine(p), p.Phase);
+            line.Update(ProgressLine(p), Progress(p).Phase);
         }), TimeSpan.FromMilliseconds(250), ct);
         line.Complete(ProgressLine(done));
         return done;
+    }
+
+    /// <summary>
+    /// What a job is doing and how many documents that has reached, as an ingest's status reports it
+    /// (<c>IngestJobs.StatusOf</c> on the gateway): while reading, the source being read ("reading
+    /// text", "reading and encoding text" or "encoding text" when the job encodes it, "reading sparse
+    /// vectors", "reading dense vectors") with its own count, which moves while a chunk is encoded;
+    /// then the job's phase with the documents indexed, or the largest count of any source. Never the
+    /// records summed over sources (a job with text and vectors for 40 documents counts 40, not 80).
+    /// </summary>
+    internal static (string Phase, long Documents) Progress(JobProgress p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        var reading = p.Phase == "reading" ? p.Sources.FirstOrDefault(x => !x.Done) : null;
+        bool encoding = p.Request is { SparseEncoder: not null } or { DenseEncoder: not null };
+        string phase = reading?.Kind switch
+        {
+            "text" when encoding => p.Request!.Bm25 == false ? "encoding text" : "reading and encoding text",
+            "text" => "reading text",
+            "sparse" => "reading sparse vectors",
+            "dense" => "reading dense vectors",
+            _ => p.Phase,
+        };
+        long documents = reading is not null ? reading.DocumentsRead
+            : p.State == "succeeded" || p.DocumentsIndexed > 0 ? p.DocumentsIndexed
+            : p.Sources.Count == 0 ? p.DocumentsRead : p.Sources.Max(x => x.DocumentsRead);
+        return (phase, documents);
     }
 
     /// <summary>One line: a bar of the source read, phase, documents, rate, malformed lines and ETA.</summary>
@@ -184,9 +211,10 @@ internal static class JobsCommand
         double fraction = p.IsFinished && p.State == "succeeded" ? 1 : p.FractionRead;
         int filled = (int)Math.Round(fraction * Width);
         string eta = p.EtaSeconds is { } s && !p.IsFinished ? $" eta {TimeSpan.FromSeconds(Math.Ceiling(s)):hh\\:mm\\:ss}" : "";
-        string phase = p.Phase == "building" ? $"building {p.ShardsBuilt}" : p.Phase;
+        var (phase, documents) = Progress(p);
+        if (p.Phase == "building") phase = p.Request is { Shards: > 0 } r ? $"building {p.ShardsBuilt}/{r.Shards} shards" : $"building {p.ShardsBuilt} shards";
         return string.Create(CultureInfo.InvariantCulture,
-            $"[{new string('#', filled)}{new string('.', Width - filled)}] {fraction,4:P0} {phase,-11} {p.DocumentsRead,12:N0} docs {p.DocsPerSecond,8:N0} docs/s {p.Malformed:N0} malformed{eta}   ");
+            $"[{new string('#', filled)}{new string('.', Width - filled)}] {fraction,4:P0} {phase,-25} {documents,12:N0} documents {p.DocsPerSecond,8:N0} docs/s {p.Malformed:N0} malformed{eta}   ");
     }
 
     private static void Print(JobProgress j)
@@ -198,7 +226,7 @@ internal static class JobsCommand
         if (j.Request?.DenseVectors is { } dv) Console.WriteLine($"dense      {dv}");
         Console.WriteLine($"state      {j.State} ({j.Phase}){(j.CancelRequested ? ", cancel requested" : "")}");
         Console.WriteLine($"lines      {j.LinesRead:N0} in {j.Chunks:N0} chunks, {j.BytesRead:N0} of {j.TotalBytes:N0} bytes");
-        Console.WriteLine($"documents  {j.DocumentsRead:N0} read, {j.DocumentsIndexed:N0} indexed, {j.DocsPerSecond:N0} docs/s");
+        Console.WriteLine($"documents  {(j.Sources.Count == 0 ? j.DocumentsRead : j.Sources.Max(x => x.DocumentsRead)):N0} read, {j.DocumentsIndexed:N0} indexed, {j.DocsPerSecond:N0} docs/s");
         Console.WriteLine($"malformed  {j.Malformed:N0}");
         foreach (var m in j.MalformedLines.Take(20)) Console.WriteLine($"  {(m.Source is null or "text" ? "" : m.Source + " ")}line {m.Line}: {m.Reason}");
         if (j.Sources.Count > 1)

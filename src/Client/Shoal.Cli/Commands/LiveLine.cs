@@ -46,6 +46,16 @@ internal sealed class LiveLine
         }
     }
 
+    /// <summary>Ends a line rewritten in place (so a message that follows starts on its own line); plain lines need nothing.</summary>
+    public void End()
+    {
+        lock (_gate)
+        {
+            if (_interactive && _lastLength > 0) _writer.WriteLine();
+            _lastLength = 0;
+        }
+    }
+
     /// <summary>Shows the final state and ends the line.</summary>
     public void Complete(string text)
     {

@@ -119,23 +119,25 @@ internal static class UpdateCommands
         if (documents == 0) return Fail(error, $"'{file}' holds no documents.", 2);
 
         UpdateOutcome? sent = null;
+        var live = Progress(error);
+        string Sent(UpdateOutcome o) => string.Create(CultureInfo.InvariantCulture, $"{o.Upserted,12:N0} of {documents:N0} documents sent");
         try
         {
             var progress = new SyncProgress<UpdateOutcome>(o =>
             {
                 sent = o;
-                error.Write(string.Create(CultureInfo.InvariantCulture, $"\r{o.Upserted,12:N0} of {documents:N0} documents sent"));
+                live.Update(Sent(o));
             });
             var done = await client.UpsertAsync(index, ReadDocuments(file).Select(d => d.Document!), batch, progress, ct);
-            error.WriteLine();
+            live.Complete(Sent(done));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"index {done.Index} version {done.Version}: {done.Upserted:N0} documents upserted in {done.Requests:N0} request{(done.Requests == 1 ? "" : "s")}, {done.PendingOperations:N0} operations pending merge"));
             return 0;
         }
-        catch (ShoalApiException e) { return Failed(error, e.Message, sent?.Upserted ?? 0, "upserted"); }
-        catch (HttpRequestException e) { return Failed(error, $"cannot reach the gateway: {e.Message}", sent?.Upserted ?? 0, "upserted"); }
-        catch (TimeoutException e) { return Failed(error, e.Message, sent?.Upserted ?? 0, "upserted"); }
-        catch (Exception e) when (e is IOException or InvalidDataException) { return Failed(error, $"cannot read '{file}': {e.Message}", sent?.Upserted ?? 0, "upserted"); }
+        catch (ShoalApiException e) { return Failed(live, error, e.Message, sent?.Upserted ?? 0, "upserted"); }
+        catch (HttpRequestException e) { return Failed(live, error, $"cannot reach the gateway: {e.Message}", sent?.Upserted ?? 0, "upserted"); }
+        catch (TimeoutException e) { return Failed(live, error, e.Message, sent?.Upserted ?? 0, "upserted"); }
+        catch (Exception e) when (e is IOException or InvalidDataException) { return Failed(live, error, $"cannot read '{file}': {e.Message}", sent?.Upserted ?? 0, "upserted"); }
     }
 
     /// <summary>Deletes the ids given as arguments and/or listed in <paramref name="file"/>.</summary>
@@ -159,22 +161,24 @@ internal static class UpdateCommands
         if (all.Count == 0) return Fail(error, "give the ids to delete as arguments or with --file.", 2);
 
         UpdateOutcome? sent = null;
+        var line = Progress(error);
+        static string Sent(UpdateOutcome o) => string.Create(CultureInfo.InvariantCulture, $"{o.Requests,6:N0} requests sent, {o.Deleted,12:N0} documents deleted");
         try
         {
             var progress = new SyncProgress<UpdateOutcome>(o =>
             {
                 sent = o;
-                error.Write(string.Create(CultureInfo.InvariantCulture, $"\r{o.Requests,6:N0} requests sent, {o.Deleted,12:N0} documents deleted"));
+                line.Update(Sent(o));
             });
             var done = await client.DeleteAsync(index, all, batch, progress, ct);
-            error.WriteLine();
+            line.Complete(Sent(done));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"index {done.Index} version {done.Version}: {done.Deleted:N0} of {all.Count:N0} ids deleted{(done.Deleted < all.Count ? $" ({all.Count - done.Deleted:N0} not in the index)" : "")}, {done.PendingOperations:N0} operations pending merge"));
             return 0;
         }
-        catch (ShoalApiException e) { return Failed(error, e.Message, sent?.Deleted ?? 0, "deleted"); }
-        catch (HttpRequestException e) { return Failed(error, $"cannot reach the gateway: {e.Message}", sent?.Deleted ?? 0, "deleted"); }
-        catch (TimeoutException e) { return Failed(error, e.Message, sent?.Deleted ?? 0, "deleted"); }
+        catch (ShoalApiException e) { return Failed(line, error, e.Message, sent?.Deleted ?? 0, "deleted"); }
+        catch (HttpRequestException e) { return Failed(line, error, $"cannot reach the gateway: {e.Message}", sent?.Deleted ?? 0, "deleted"); }
+        catch (TimeoutException e) { return Failed(line, error, e.Message, sent?.Deleted ?? 0, "deleted"); }
     }
 
     /// <summary>Starts a merge; with <paramref name="wait"/>, follows it and prints the new version (exit code 1 when it fails).</summary>
@@ -185,7 +189,7 @@ internal static class UpdateCommands
             var status = await client.MergeAsync(index, ct);
             if (wait && status.State == "running")
             {
-                var line = new LiveLine(ReferenceEquals(error, Console.Error) ? null : error);
+                var line = Progress(error);
                 var done = await client.WaitForMergeAsync(index, new SyncProgress<IngestProgress>(p => line.Update(MergeLine(p), p.Phase)), TimeSpan.FromMilliseconds(250), ct);
                 if (done is not null)
                 {
@@ -341,9 +345,16 @@ internal static class UpdateCommands
         return code;
     }
 
-    private static int Failed(TextWriter error, string message, int applied, string what)
+    /// <summary>
+    /// The progress display on <paramref name="error"/>: rewritten in place on a terminal, plain lines
+    /// (at most one every <see cref="LiveLine.PlainInterval"/>) when standard error is redirected or
+    /// <paramref name="error"/> is another writer.
+    /// </summary>
+    private static LiveLine Progress(TextWriter error) => new(ReferenceEquals(error, Console.Error) ? null : error);
+
+    private static int Failed(LiveLine line, TextWriter error, string message, int applied, string what)
     {
-        error.WriteLine();
+        line.End();
         return Fail(error, applied > 0 ? $"{message} ({applied:N0} {(what == "deleted" ? "ids" : "documents")} were {what} by earlier requests and stay so)" : message);
     }
 
