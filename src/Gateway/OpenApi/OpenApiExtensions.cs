@@ -94,8 +94,10 @@ public static class OpenApiExtensions
     /// <summary>Maps the document and the Scalar reference page.</summary>
     public static IEndpointRouteBuilder MapShoalOpenApi(this IEndpointRouteBuilder app)
     {
-        app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapScalarApiReference("/scalar", o => o.WithTitle("Shoal API reference").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+        // The document and the reference page describe the API and hold no data; the page's browser
+        // fetches the document without a key, so both stay anonymous when keys are configured.
+        app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
+        app.MapScalarApiReference("/scalar", o => o.WithTitle("Shoal API reference").WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
         return app;
     }
 
