@@ -57,6 +57,11 @@ public sealed class ConsoleCluster : IAsyncLifetime
     /// <summary>Runs <paramref name="work"/> once per fixture (several tests may need the same index).</summary>
     public Task OnceAsync(string key, Func<Task> work) => _once.GetOrAdd(key, _ => new Lazy<Task>(work)).Value;
 
+    /// <summary>Builds an index of the 40 sample passages once per fixture.</summary>
+    public Task EnsureSampleIndexAsync(string index, int shards, int replicas) =>
+        OnceAsync("ingest " + index, () => IngestAsync(index,
+            $$"""{"corpus": {{JsonSerializer.Serialize(Paths.SamplePassages)}}, "shards": {{shards}}, "replicas": {{replicas}}}"""));
+
     public async Task InitializeAsync()
     {
         int siloPortA = EmbeddedCluster.FreeTcpPort(), gatewayPortA = EmbeddedCluster.FreeTcpPort();

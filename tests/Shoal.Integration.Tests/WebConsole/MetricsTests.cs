@@ -157,9 +157,7 @@ public sealed class MetricsTests(ConsoleCluster cluster)
         return families;
     }
 
-    private async Task IngestOnceAsync(string index, int shards, int replicas) =>
-        await cluster.OnceAsync("ingest " + index, () => cluster.IngestAsync(index,
-            $$"""{"corpus": {{JsonSerializer.Serialize(Paths.SamplePassages)}}, "shards": {{shards}}, "replicas": {{replicas}}}"""));
+    private Task IngestOnceAsync(string index, int shards, int replicas) => cluster.EnsureSampleIndexAsync(index, shards, replicas);
 
     /// <summary>Searches of <see cref="ConsoleCluster.SlowIndex"/> by a coordinator on silo B, which prefers its local (slow) replicas.</summary>
     private async Task SearchSlowReplicasAsync(int searches)
