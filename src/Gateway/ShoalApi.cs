@@ -5,6 +5,7 @@ using Shoal.Engine.Snapshots;
 using Shoal.Grains.Contracts;
 using Shoal.Gateway.Auth;
 using Shoal.Gateway.Limits;
+using Shoal.Gateway.Observability;
 using Shoal.Engine.Indexing;
 
 namespace Shoal.Gateway;
@@ -57,18 +58,42 @@ public static class ShoalApi
 
     private static async Task<IResult> Search(string name, HttpRequest http, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        var (body, error) = await ReadJsonAsync<SearchBody>(http, cancellationToken);
-        if (error is not null) return error;
-        var request = ToRequest(name, body!, out string? invalid);
-        if (invalid is not null) return BadRequest(invalid);
-        var response = await SearchFailover.SearchAsync(grains, request!, cancellationToken);
-        return response.Status switch
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        string outcome = "failed"; // an exception (cluster unavailable, cancelled) leaves it so
+        try
         {
-            SearchStatus.Invalid => BadRequest(response.Error!),
-            SearchStatus.IndexNotFound => NotFound(response.Error!),
-            SearchStatus.Unavailable => TypedResults.Problem(response.Error, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable"),
-            _ => TypedResults.Json(new SearchResult(response.Index, response.Version, HitsOf(response), response.Coverage, response.TookMs, response.Channels), Json),
-        };
+            var (body, error) = await ReadJsonAsync<SearchBody>(http, cancellationToken);
+            if (error is not null)
+            {
+                outcome = "invalid";
+                return error;
+            }
+            var request = ToRequest(name, body!, out string? invalid);
+            if (invalid is not null)
+            {
+                outcome = "invalid";
+                return BadRequest(invalid);
+            }
+            var response = await SearchFailover.SearchAsync(grains, request!, cancellationToken);
+            outcome = response.Status switch
+            {
+                SearchStatus.Invalid => "invalid",
+                SearchStatus.IndexNotFound => "not_found",
+                SearchStatus.Unavailable => "unavailable",
+                _ => response.Coverage.Partial ? "partial" : "ok",
+            };
+            return response.Status switch
+            {
+                SearchStatus.Invalid => BadRequest(response.Error!),
+                SearchStatus.IndexNotFound => NotFound(response.Error!),
+                SearchStatus.Unavailable => TypedResults.Problem(response.Error, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable"),
+                _ => TypedResults.Json(new SearchResult(response.Index, response.Version, HitsOf(response), response.Coverage, response.TookMs, response.Channels), Json),
+            };
+        }
+        finally
+        {
+            GatewayMetrics.RecordSearch(name, outcome, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
     }
 
     private static HitDto[] HitsOf(SearchResponse response)

@@ -15,7 +15,7 @@ namespace Shoal.Silo;
 
 /// <summary>
 /// Builds and runs the silo process: cluster membership from <see cref="ClusterSettings"/>, Shoal's
-/// grains and jobs, optional health endpoints (<c>--urls</c>), and, when running in Kubernetes,
+/// grains and jobs, optional health and Prometheus endpoints (<c>--urls</c>), and, when running in Kubernetes,
 /// Orleans' Kubernetes hosting (<c>UseKubernetesHosting</c>: silo name = pod name, advertised
 /// address = pod IP, silos whose pods are deleted are declared dead).
 /// </summary>
@@ -59,6 +59,7 @@ public static class SiloHost
             {
                 await using var app = web.Build();
                 MapHealth(app);
+                app.MapShoalSiloMetrics();
                 await app.RunAsync().ConfigureAwait(false);
             }
             else
@@ -109,7 +110,7 @@ public static class SiloHost
                           $", silo port {cluster.SiloPort}, gateway port {cluster.GatewayPort}; state in {data}" +
                           (blob ? ", snapshots in blob storage." : "."));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown);
-        builder.AddShoalSiloTelemetry(); // OTLP export of metrics and traces when Otlp:Endpoint is set
+        builder.AddShoalSiloTelemetry(); // /metrics with --urls, OTLP export when Otlp:Endpoint is set
 
         builder.UseOrleans(silo =>
         {

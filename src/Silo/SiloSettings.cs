@@ -29,17 +29,19 @@ public static class SiloSettings
         ("BlobContainer", "blob container of the snapshot store (also Shoal:BlobContainer)"),
         ("KubernetesHosting", "auto (default: on when KUBERNETES_SERVICE_HOST and POD_NAMESPACE are set), true or false: Orleans' Kubernetes hosting (silo name = pod name, pod IP, pod watch)"),
         ("ShutdownTimeout", "how long a stopping silo may take to hand its grains over (default 00:00:45)"),
-        ("urls", "where the health endpoints (/health/live, /health/ready) listen, e.g. http://0.0.0.0:8080; absent: no HTTP"),
+        ("urls", "where the health endpoints (/health/live, /health/ready) and the Prometheus scrape endpoint (/metrics) listen, e.g. http://0.0.0.0:8080; absent: no HTTP"),
         ("Logging", "Microsoft.Extensions.Logging settings (Logging:LogLevel:Default, ...)"),
         ("ServiceId", "service id, stable across deployments of the same service (default shoal)"),
         ("Tls:CertificatePath", "PEM or PFX certificate for mutual TLS between silos and gateways (also Shoal:Tls:CertificatePath)"),
         ("Tls:KeyPath", "PEM private key of that certificate (also Shoal:Tls:KeyPath)"),
         ("Tls:CertificatePassword", "password of a PFX certificate (also Shoal:Tls:CertificatePassword)"),
         ("Tls:CaPath", "CA certificate that signs the peers' certificates (also Shoal:Tls:CaPath)"),
-        ("Otlp:Endpoint", "OTLP endpoint for metrics and traces (or OTEL_EXPORTER_OTLP_ENDPOINT); absent: no export"),
+        ("Otlp:Endpoint", "OTLP collector address for metrics and traces, e.g. http://collector:4317 (or OTEL_EXPORTER_OTLP_ENDPOINT); OTLP/HTTP posts to its /v1/traces and /v1/metrics; absent: no export"),
         ("Otlp:Protocol", "grpc (default) or http (http/protobuf)"),
+        ("Otlp:ExportIntervalMilliseconds", "how often metrics are pushed and spans flushed by OTLP (default: the SDK's 60000 and 5000)"),
         ("Telemetry:ServiceName", "service name in exported telemetry (default shoal-silo)"),
-        ("Telemetry:Traces", "record traces even without an exporter (true/false)"),
+        ("Telemetry:Traces", "record Shoal's and Orleans' spans even without an exporter (true/false), so a trace keeps its context through this silo"),
+        ("Telemetry:ScrapeCacheMilliseconds", "how long a /metrics answer is reused (default 300)"),
     ];
 
     /// <summary>Keys that <see cref="IsKnown"/> accepts, as patterns (<c>*</c>: one segment, <c>**</c>: anything below).</summary>

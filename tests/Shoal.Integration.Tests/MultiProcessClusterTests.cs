@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Shoal.Client;
 using Shoal.Gateway;
 using Shoal.Hosting;
+using Shoal.Integration.Tests.WebConsole;
 
 namespace Shoal.Integration.Tests;
 
@@ -21,7 +22,9 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
     private readonly string _data = Directory.CreateTempSubdirectory("shoal-multi-").FullName;
     private readonly List<Process> _processes = [];
     private readonly StringBuilder _logs = new();
+    private readonly int[] _siloHttpPorts = new int[2];
     private int _redisPort;
+    private OtlpReceiver? _collector;
 
     public async Task InitializeAsync()
     {
@@ -43,11 +46,16 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
         Start("redis-server", $"--port {_redisPort} --bind 127.0.0.1 --save \"\" --appendonly no", "redis");
         await WaitForPortAsync(_redisPort, TimeSpan.FromSeconds(20));
 
+        // Both silos serve /metrics beside their health endpoints; silo 0 also pushes OTLP/HTTP to a collector.
+        _collector = await OtlpReceiver.StartAsync();
         string silo = SiloAssembly();
         for (int i = 0; i < 2; i++)
         {
+            _siloHttpPorts[i] = EmbeddedCluster.FreeTcpPort();
+            string otlp = i == 0 ? $" --Otlp:Endpoint {_collector.Endpoint.AbsoluteUri} --Otlp:Protocol http --Otlp:ExportIntervalMilliseconds 500 --Telemetry:ServiceName multi-silo-0" : "";
             Start("dotnet", $"\"{silo}\" --Redis 127.0.0.1:{_redisPort} --SiloPort {EmbeddedCluster.FreeTcpPort()} " +
-                            $"--GatewayPort {EmbeddedCluster.FreeTcpPort()} --DataDirectory \"{_data}\" --ClusterId multi", $"silo{i}");
+                            $"--GatewayPort {EmbeddedCluster.FreeTcpPort()} --DataDirectory \"{_data}\" --ClusterId multi " +
+                            $"--urls http://127.0.0.1:{_siloHttpPorts[i]}" + otlp, $"silo{i}");
         }
     }
 
@@ -96,8 +104,9 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
         }
     }
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
+        if (_collector is not null) await _collector.DisposeAsync();
         foreach (var p in _processes)
         {
 #pragma warning disable CA1849 // fixture teardown after the last test of the class: a bounded wait for each killed process
@@ -107,7 +116,6 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
             p.Dispose();
         }
         try { TempDirectory.Delete(_data); } catch (IOException) { }
-        return Task.CompletedTask;
     }
 
     [Fact]
@@ -124,7 +132,7 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
                 {
                     app = GatewayHost.Build([
                         "--Mode", "client", "--Redis", $"127.0.0.1:{_redisPort}", "--ClusterId", "multi",
-                        "--urls", "http://127.0.0.1:0", "--Corpus", Paths.SamplePassages, "--Index", "sample", "--Shards", "4",
+                        "--urls", "http://127.0.0.1:0", "--Corpus", Paths.SamplePassages, "--Index", "multisample", "--Shards", "4",
                     ]);
                     await app.StartAsync();
                     break;
@@ -149,11 +157,40 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
             }
 
             using var client = new ShoalClient(http);
-            var results = await client.SearchAsync("sample", new SearchQuery("wind turbines and electricity", K: 3));
-            Assert.Equal("s33", results.Hits[0].Id);
-            Assert.Equal(4, results.Coverage.Shards);
-            Assert.Equal(4, results.Coverage.Answered);
-            Assert.False(results.Coverage.Partial);
+            const int searches = 3;
+            for (int i = 0; i < searches; i++)
+            {
+                var results = await client.SearchAsync("multisample", new SearchQuery("wind turbines and electricity", K: 3));
+                Assert.Equal("s33", results.Hits[0].Id);
+                Assert.Equal(4, results.Coverage.Shards);
+                Assert.Equal(4, results.Coverage.Answered);
+                Assert.False(results.Coverage.Partial);
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1)); // the exporters answer scrapes from a 300 ms cache
+
+            // The client-mode gateway records its own search series (the coordinator ran on a silo).
+            const string index = "index=\"multisample\"";
+            string gateway = await http.GetStringAsync("metrics");
+            Assert.Equal(searches, MetricsTests.Sum(gateway, "shoal_gateway_search_duration_milliseconds_count", index, "outcome=\"ok\""));
+            // The coordinator, shard and job series are in the silo processes, scraped at their /metrics.
+            string[] silos = new string[2];
+            for (int i = 0; i < 2; i++)
+            {
+                using var scrape = await http.GetAsync(new Uri($"http://127.0.0.1:{_siloHttpPorts[i]}/metrics"));
+                Assert.Equal(HttpStatusCode.OK, scrape.StatusCode);
+                Assert.StartsWith("text/plain", scrape.Content.Headers.ContentType?.MediaType, StringComparison.Ordinal);
+                silos[i] = await scrape.Content.ReadAsStringAsync();
+                Assert.Contains("orleans_", silos[i], StringComparison.Ordinal);
+            }
+            double Silos(string series, params string[] labels) => silos.Sum(text => MetricsTests.Sum(text, series, labels));
+            Assert.Equal(searches, Silos("shoal_queries_total", index, "outcome=\"ok\""));
+            Assert.Equal(searches, Silos("shoal_query_duration_milliseconds_count", index));
+            Assert.Equal(searches * 4, Silos("shoal_query_fanout_sum", index));
+            Assert.InRange(Silos("shoal_shard_search_duration_milliseconds_count", index, "channel=\"bm25\""), searches * 4, searches * 8);
+            // The start-up ingest ran as an indexing job on a silo: 40 passages read.
+            Assert.True(Silos("shoal_job_documents_total", index) >= 40, "job documents: " + Silos("shoal_job_documents_total", index));
+            // Silo 0 also pushed its metrics by OTLP/HTTP to /v1/metrics.
+            Assert.True(await _collector!.WaitForAsync("/v1/metrics", "multi-silo-0", TimeSpan.FromSeconds(20)), "no OTLP metrics from silo 0: " + _collector.Describe());
         }
         catch (Exception e) when (e is not Xunit.Sdk.XunitException)
         {

@@ -1,7 +1,9 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Scalar.AspNetCore;
+using Shoal.Gateway.Auth;
 using Shoal.Gateway.WebConsole;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Jobs;
@@ -77,6 +79,22 @@ public static class OpenApiExtensions
                 };
                 return Task.CompletedTask;
             });
+            options.AddDocumentTransformer((document, _, _) =>
+            {
+                // The API key (GatewayAuth); operations that need it name it from their endpoint metadata.
+                var components = document.Components ??= new OpenApiComponents();
+                components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>(StringComparer.Ordinal);
+                components.SecuritySchemes[SecuritySchemeName] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.ApiKey,
+                    In = ParameterLocation.Header,
+                    Name = GatewayAuth.HeaderName,
+                    Description = $"An API key, once the gateway has keys configured (Shoal:Auth:Keys), in the {GatewayAuth.HeaderName} header " +
+                                  "(or 'Authorization: ApiKey <key>' / 'Bearer <key>'). Keys have scopes: search (reads and searches), write " +
+                                  "(online updates) and admin (ingest, jobs, merges; implies the others); each operation says which it needs.",
+                };
+                return Task.CompletedTask;
+            });
             options.AddOperationTransformer(DescribeOperationAsync);
             options.AddDocumentTransformer((document, _, _) =>
             {
@@ -94,9 +112,26 @@ public static class OpenApiExtensions
     /// <summary>Maps the document and the Scalar reference page.</summary>
     public static IEndpointRouteBuilder MapShoalOpenApi(this IEndpointRouteBuilder app)
     {
-        app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapScalarApiReference("/scalar", o => o.WithTitle("Shoal API reference").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+        // The document and the reference page describe the API and hold no data; the page's browser
+        // fetches the document without a key, so both stay anonymous when keys are configured.
+        app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
+        app.MapScalarApiReference("/scalar", o => o.WithTitle("Shoal API reference").WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
         return app;
+    }
+
+    /// <summary>Name of the API-key security scheme in the document's components.</summary>
+    public const string SecuritySchemeName = "ApiKey";
+
+    /// <summary>
+    /// The scope an endpoint needs, from its metadata: null when it is anonymous
+    /// (<see cref="IAllowAnonymous"/>), the policy it names (<c>RequireAuthorization("admin")</c>),
+    /// else the fallback policy's <see cref="ApiScopes.Search"/>.
+    /// </summary>
+    public static string? ScopeOf(IReadOnlyList<object> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (metadata.OfType<IAllowAnonymous>().Any()) return null;
+        return metadata.OfType<IAuthorizeData>().Select(a => a.Policy).LastOrDefault(p => p is not null) ?? ApiScopes.Search;
     }
 
     /// <summary>The key of an operation in <see cref="Operations"/>.</summary>
@@ -130,16 +165,39 @@ public static class OpenApiExtensions
                 ["application/json"] = new() { Schema = await SchemaAsync(spec.Response, context, cancellationToken) },
             },
         };
-        foreach (int status in spec.Problems)
+        // Beside each route's own errors: the API key (401, 403 for a missing scope) unless the
+        // endpoint is anonymous, and the per-key rate limits (429) on everything but the health probes.
+        var problems = new List<int>(spec.Problems);
+        string? scope = ScopeOf([.. description.ActionDescriptor.EndpointMetadata]);
+        if (scope is not null)
         {
-            operation.Responses[status.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new OpenApiResponse
+            problems.AddRange([401, 403]);
+            operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SecuritySchemeName, context.Document)] = [] }];
+            operation.Description = $"Needs an API key with scope '{scope}' once keys are configured.";
+        }
+        if (!key.Contains(" /health/", StringComparison.Ordinal)) problems.Add(429);
+        foreach (int status in problems.Distinct().Order())
+        {
+            var response = new OpenApiResponse
             {
-                Description = ProblemDescription(status),
+                Description = status switch
+                {
+                    403 => $"The API key lacks the scope '{scope}'",
+                    _ => ProblemDescription(status),
+                },
                 Content = new Dictionary<string, OpenApiMediaType>(StringComparer.Ordinal)
                 {
                     [ProblemJson] = new() { Schema = await SchemaAsync(typeof(ProblemDetails), context, cancellationToken) },
                 },
             };
+            if (status == 429)
+            {
+                response.Headers = new Dictionary<string, IOpenApiHeader>(StringComparer.Ordinal)
+                {
+                    ["Retry-After"] = new OpenApiHeader { Description = "Seconds to wait before retrying", Schema = new OpenApiSchema { Type = JsonSchemaType.Integer } },
+                };
+            }
+            operation.Responses[status.ToString(System.Globalization.CultureInfo.InvariantCulture)] = response;
         }
     }
 
@@ -164,6 +222,8 @@ public static class OpenApiExtensions
     private static string ProblemDescription(int status) => status switch
     {
         400 => "Invalid input; 'detail' says what is wrong",
+        401 => "No API key, or one that is not valid (once keys are configured); WWW-Authenticate names the header",
+        429 => "Too many requests from this API key or client (the per-key limits Shoal:Limits:*, when set)",
         404 => "Unknown index or job",
         409 => "Conflict: a build is running, the index has no published version, or a job id is taken",
         413 => "Request body over the server's size limit",

@@ -27,7 +27,10 @@ public static class ConsoleApi
     {
         app.MapGet("/v1/cluster", GetClusterAsync);
         app.MapGet("/v1/indexes/{name}/versions", ListVersionsAsync);
-        app.MapGet(UiPath + "/{**path}", ServeFile).ExcludeFromDescription();
+        // The console's files are the same for everyone and a browser cannot add X-Api-Key to a page
+        // load or a module import, so they are anonymous; every data call the page makes goes
+        // through the keyed API with the key typed into the page.
+        app.MapGet(UiPath + "/{**path}", ServeFile).ExcludeFromDescription().AllowAnonymous();
         return app;
     }
 

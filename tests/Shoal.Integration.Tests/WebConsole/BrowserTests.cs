@@ -86,9 +86,79 @@ public sealed class BrowserTests(ConsoleCluster cluster) : IAsyncLifetime
         Assert.Equal("coverage 4/4 shards", (await page.EvaluateExpressionAsync<string>("document.querySelector('#coverage').textContent")).Trim());
         Assert.StartsWith("took ", await page.EvaluateExpressionAsync<string>("document.querySelector('#took').textContent"), StringComparison.Ordinal);
         Assert.Equal("bm25 #1", await page.EvaluateExpressionAsync<string>("document.querySelector('#hits tr.hit .rank').textContent"));
-        // The latency histogram is drawn from /metrics once the search is counted.
-        await page.WaitForFunctionAsync("() => document.querySelector('#latency-plot').width > 0", new WaitForFunctionOptions { Timeout = 10_000 });
+        // The latency histogram is drawn from /metrics once the search is counted: at least one bar.
+        await page.WaitForFunctionAsync("() => Number(document.querySelector('#latency-plot').dataset.bars) >= 1 && Number(document.querySelector('#latency-plot').dataset.total) >= 1", new WaitForFunctionOptions { Timeout = 10_000 });
         await ScreenshotAsync(page, "console-search.png");
+        NoErrors(errors);
+    }
+
+    [Fact]
+    public async Task A_partial_answer_shows_which_shards_are_missing_and_why()
+    {
+        // A real answer from the API, made partial the way the coordinator reports it: shard 2
+        // failed and shard 3 missed the deadline. The browser gets it instead of the live answer.
+        const string query = "vitamin D deficiency and bone fractures";
+        using var api = await cluster.PostJsonAsync("v1/indexes/scifact/search", $$"""{"text": "{{query}}", "k": 10, "channels": ["bm25"]}""");
+        var answer = System.Text.Json.Nodes.JsonNode.Parse(await api.Content.ReadAsStringAsync())!;
+        var coverage = answer["coverage"]!;
+        coverage["answered"] = 2;
+        coverage["partial"] = true;
+        coverage["missing"] = new System.Text.Json.Nodes.JsonArray(2, 3);
+        coverage["reasons"] = new System.Text.Json.Nodes.JsonArray("shard 2: failed: IOException: disk error", "shard 3: deadline passed after 1000 ms");
+        string canned = answer.ToJsonString();
+
+        var (page, errors) = await OpenAsync("#/search");
+        await using var _ = page;
+        await page.SetRequestInterceptionAsync(true);
+        int intercepted = 0;
+        page.Request += async (_, e) =>
+        {
+            if (e.Request.Method == HttpMethod.Post && e.Request.Url.EndsWith("/v1/indexes/scifact/search", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref intercepted);
+                await e.Request.RespondAsync(new ResponseData { Status = System.Net.HttpStatusCode.OK, ContentType = "application/json", Body = canned });
+            }
+            else
+            {
+                await e.Request.ContinueAsync();
+            }
+        };
+        await page.WaitForSelectorAsync("#index option[value=scifact]", new WaitForSelectorOptions { Timeout = 30_000 });
+        await page.SelectAsync("#index", "scifact");
+        await page.TypeAsync("#query", query);
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForSelectorAsync("#partial", new WaitForSelectorOptions { Timeout = 30_000 });
+        Assert.Equal(1, intercepted);
+        string banner = await page.EvaluateExpressionAsync<string>("document.querySelector('#partial').textContent");
+        Assert.Contains("2 of 4 shards did not answer", banner, StringComparison.Ordinal);
+        var reasons = await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#partial li')].map(e => e.textContent)");
+        Assert.Equal(["shard 2: failed: IOException: disk error", "shard 3: deadline passed after 1000 ms"], reasons);
+        Assert.Equal("coverage 2/4 shards", (await page.EvaluateExpressionAsync<string>("document.querySelector('#coverage').textContent")).Trim());
+        // The hits of the shards that answered are still shown.
+        Assert.Equal(10, await page.EvaluateExpressionAsync<int>("document.querySelectorAll('#hits tr.hit').length"));
+        NoErrors(errors);
+    }
+
+    [Fact]
+    public async Task The_merge_button_folds_pending_updates_into_a_new_version()
+    {
+        using (var r = await cluster.PostJsonAsync("v1/indexes/tides/documents", """{"documents": [{"id": "merge-ui-1", "title": "Neap tides", "text": "Neap tides come when the sun and moon pull at right angles."}]}"""))
+            Assert.True(r.IsSuccessStatusCode, await r.Content.ReadAsStringAsync());
+        long before = JsonDocument.Parse(await cluster.Http.GetStringAsync("v1/indexes/tides")).RootElement.GetProperty("version").GetInt64();
+
+        var (page, errors) = await OpenAsync("#/index/tides");
+        await using var _ = page;
+        await page.WaitForFunctionAsync("() => /pending updates: [1-9]/.test(document.querySelector('#schema').textContent)", new WaitForFunctionOptions { Timeout = 30_000 });
+        await page.ClickAsync("#merge");
+        // The page follows the merge and reloads when it ends.
+        // (An earlier merge of tides may already read "last merge: succeeded": wait for a version above the one before.)
+        await page.WaitForFunctionAsync(
+            $"() => {{ const m = /^last merge: succeeded .*version (\\d+)/.exec(document.querySelector('#merge-status').textContent); return m !== null && Number(m[1]) > {before}; }}",
+            new WaitForFunctionOptions { Timeout = 120_000 });
+        Assert.Contains("pending updates: 0 operations", await page.EvaluateExpressionAsync<string>("document.querySelector('#schema').textContent"), StringComparison.Ordinal);
+        long after = JsonDocument.Parse(await cluster.Http.GetStringAsync("v1/indexes/tides")).RootElement.GetProperty("version").GetInt64();
+        Assert.True(after > before, $"version {before} -> {after}");
+        Assert.Contains($"version {after}", await page.EvaluateExpressionAsync<string>("document.querySelector('#merge-status').textContent"), StringComparison.Ordinal);
         NoErrors(errors);
     }
 
@@ -127,14 +197,32 @@ public sealed class BrowserTests(ConsoleCluster cluster) : IAsyncLifetime
         Assert.Equal(2, cells.Select(c => c[(c.IndexOf('@') + 1)..]).Distinct().Count());
         // The encoder pool of silo B is listed; the rate plot fills after a few refreshes.
         await page.WaitForFunctionAsync("() => document.querySelector('#encoder-pools').textContent.includes('dense')", new WaitForFunctionOptions { Timeout = 30_000 });
-        // Some traffic while the page refreshes, so the query-rate plot has something to show.
-        var until = DateTime.UtcNow.AddSeconds(6);
-        while (DateTime.UtcNow < until)
+        // Traffic while the page refreshes (bm25 searches, and dense ones encoded on silo B): the
+        // query-rate line rises above 0, the latency histogram has bars and the pool shows texts/s.
+        using var traffic = new CancellationTokenSource();
+        var sending = Task.Run(async () =>
         {
-            using var r = await cluster.PostJsonAsync("v1/indexes/scifact/search", """{"text": "coffee and heart disease", "k": 10}""");
-            Assert.True(r.IsSuccessStatusCode);
-            await Task.Delay(50);
+            for (int i = 0; !traffic.IsCancellationRequested; i++)
+            {
+                using var r = i % 2 == 0
+                    ? await cluster.PostJsonAsync("v1/indexes/scifact/search", """{"text": "coffee and heart disease", "k": 10}""")
+                    : await cluster.PostJsonAsync("v1/indexes/tides/search", $$"""{"text": "what causes the tides {{i}}", "k": 3}""");
+                Assert.True(r.IsSuccessStatusCode);
+                await Task.Delay(50);
+            }
+        });
+        try
+        {
+            await page.WaitForFunctionAsync("() => Number(document.querySelector('#rate-plot').dataset.points) >= 2 && Number(document.querySelector('#rate-plot').dataset.max) > 0", new WaitForFunctionOptions { Timeout = 30_000 });
+            await page.WaitForFunctionAsync("() => Number(document.querySelector('#latency-plot').dataset.bars) >= 1", new WaitForFunctionOptions { Timeout = 10_000 });
+            await page.WaitForFunctionAsync("() => [...document.querySelectorAll('#encoder-pools tr.pool[data-encoder=dense] .pool-texts-rate')].some(e => Number(e.dataset.rate) > 0)", new WaitForFunctionOptions { Timeout = 30_000 });
         }
+        finally
+        {
+            await traffic.CancelAsync();
+            await sending;
+        }
+        Assert.Contains("texts/s", await page.EvaluateExpressionAsync<string>("document.querySelector('#encoder-pools thead').textContent"), StringComparison.Ordinal);
         await page.WaitForFunctionAsync("() => document.querySelectorAll('#silos tr.silo').length === 2", new WaitForFunctionOptions { Timeout = 10_000 });
         await Task.Delay(2500);
         await ScreenshotAsync(page, "console-cluster.png");
@@ -153,11 +241,27 @@ public sealed class BrowserTests(ConsoleCluster cluster) : IAsyncLifetime
         await page.EvaluateExpressionAsync("document.querySelector('#job-index').value = ''");
         await page.TypeAsync("#job-index", "scifact-job");
         await page.TypeAsync("#job-source", cluster.SciFactCorpus);
+        // Record what the job row shows on every refresh, to check that progress was shown while it ran.
+        await page.EvaluateExpressionAsync(
+            "window.__seen = []; new MutationObserver(() => { const r = document.querySelector('#job-status tr.job'); " +
+            "if (r) window.__seen.push(r.dataset.state + ' ' + r.querySelector('.job-percent').textContent.trim()); })" +
+            ".observe(document.querySelector('#job-status'), { childList: true, subtree: true, characterData: true })");
         await page.ClickAsync("#start-job");
         await page.WaitForSelectorAsync("#job-status tr.job", new WaitForSelectorOptions { Timeout = 30_000 });
         // Live progress while it runs, then success.
         await page.WaitForSelectorAsync("#job-status tr.job[data-state=succeeded]", new WaitForSelectorOptions { Timeout = 240_000 });
         Assert.Equal("100%", (await page.EvaluateExpressionAsync<string>("document.querySelector('#job-status .job-percent').textContent")).Trim());
+        // The row showed the job running before it showed success, its percentages never went back,
+        // and the progress plot drew it over time up to 100%. (A SciFact job can take about a second
+        // on a quiet machine, one poll of the page, so a percentage strictly between 0 and 100 is
+        // not always seen.)
+        var seen = await page.EvaluateExpressionAsync<string[]>("window.__seen");
+        int firstRunning = Array.FindIndex(seen, s => s.StartsWith("running ", StringComparison.Ordinal));
+        Assert.True(firstRunning >= 0 && firstRunning < Array.FindIndex(seen, s => s.StartsWith("succeeded ", StringComparison.Ordinal)), "seen: " + string.Join(", ", seen));
+        var percents = seen.Select(s => int.Parse(s[(s.IndexOf(' ') + 1)..].TrimEnd('%'), System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.True(percents.Zip(percents.Skip(1)).All(p => p.First <= p.Second), "progress went back: " + string.Join(", ", seen));
+        Assert.True(await page.EvaluateExpressionAsync<int>("Number(document.querySelector('#job-plot').dataset.points)") >= 2);
+        Assert.Equal("100", await page.EvaluateExpressionAsync<string>("document.querySelector('#job-plot').dataset.max"));
         string jobId = await page.EvaluateExpressionAsync<string>("document.querySelector('#job-status tr.job').dataset.job");
         var job = JsonDocument.Parse(await cluster.Http.GetStringAsync($"v1/jobs/{jobId}")).RootElement;
         Assert.Equal("succeeded", job.GetProperty("state").GetString());

@@ -9,9 +9,11 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orleans;
 using Orleans.Hosting;
 using Shoal.Gateway;
 using Shoal.Grains.Hosting;
+using Shoal.Grains.Shards;
 using Shoal.Hosting;
 using Shoal.Integration.Tests.Encoders;
 
@@ -22,7 +24,10 @@ namespace Shoal.Integration.Tests.WebConsole;
 /// traces, OpenAPI, the web console): the gateway process co-hosts silo A (localhost clustering,
 /// the primary) and silo B joins it, holding the encoder role (the tiny dense fixture model).
 /// Indexes: <c>scifact</c> (BEIR SciFact, 4 shards × 2 replicas spread over both silos) and
-/// <c>tides</c> (the 40 sample passages, bm25 plus a dense channel encoded on silo B).
+/// <c>tides</c> (the 40 sample passages, bm25 plus a dense channel encoded on silo B). Silo B
+/// also misbehaves for two indexes that tests create when they need them: shard searches of
+/// <see cref="SlowIndex"/> on silo B take a second (a coordinator hedges them to the replica on
+/// silo A) and those of <see cref="FailingIndex"/> on silo B fail (answers are partial).
 /// </summary>
 public sealed class ConsoleCluster : IAsyncLifetime
 {
@@ -37,6 +42,25 @@ public sealed class ConsoleCluster : IAsyncLifetime
     public IServiceProvider Services => _gateway!.Services;
 
     public string SciFactCorpus { get; } = Paths.Shared("scifact", "corpus.jsonl");
+
+    /// <summary>Index whose shard searches on silo B take a second.</summary>
+    public const string SlowIndex = "slowreplica";
+
+    /// <summary>Index whose shard searches on silo B fail.</summary>
+    public const string FailingIndex = "failingshard";
+
+    /// <summary>Silo B's grain factory: a stateless-worker coordinator called from here runs on silo B.</summary>
+    public IGrainFactory SiloBGrains => _siloB!.Services.GetRequiredService<IGrainFactory>();
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task>> _once = new(StringComparer.Ordinal);
+
+    /// <summary>Runs <paramref name="work"/> once per fixture (several tests may need the same index).</summary>
+    public Task OnceAsync(string key, Func<Task> work) => _once.GetOrAdd(key, _ => new Lazy<Task>(work)).Value;
+
+    /// <summary>Builds an index of the 40 sample passages once per fixture.</summary>
+    public Task EnsureSampleIndexAsync(string index, int shards, int replicas) =>
+        OnceAsync("ingest " + index, () => IngestAsync(index,
+            $$"""{"corpus": {{JsonSerializer.Serialize(Paths.SamplePassages)}}, "shards": {{shards}}, "replicas": {{replicas}}}"""));
 
     public async Task InitializeAsync()
     {
@@ -69,6 +93,7 @@ public sealed class ConsoleCluster : IAsyncLifetime
         string data = _data;
         builder.UseOrleans(silo =>
         {
+            silo.Services.AddSingleton<IShardSearchInterceptor>(new MisbehavingSilo());
             silo.UseLocalhostClustering(EmbeddedCluster.FreeTcpPort(), EmbeddedCluster.FreeTcpPort(), new IPEndPoint(IPAddress.Loopback, siloPortA), serviceId: "shoal", clusterId: clusterId);
             silo.AddShoal(o =>
             {
@@ -134,6 +159,16 @@ public sealed class ConsoleCluster : IAsyncLifetime
         }
         try { TempDirectory.Delete(_data); }
         catch (IOException) { }
+    }
+}
+
+/// <summary>Silo B's shard searches: slow for <see cref="ConsoleCluster.SlowIndex"/>, failing for <see cref="ConsoleCluster.FailingIndex"/>.</summary>
+internal sealed class MisbehavingSilo : IShardSearchInterceptor
+{
+    public async ValueTask BeforeSearchAsync(string index, int shard, CancellationToken cancellationToken)
+    {
+        if (index == ConsoleCluster.SlowIndex) await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        else if (index == ConsoleCluster.FailingIndex) throw new IOException($"shard {shard} of '{index}' fails on silo B (test)");
     }
 }
 

@@ -77,6 +77,53 @@ public sealed class OpenApiTests(ConsoleCluster cluster)
         }
     }
 
+    /// <summary>The scope each operation needs, as the security model (README) states it.</summary>
+    private static string? ExpectedScope(string key) => key switch
+    {
+        "GET /health/live" or "GET /health/ready" => null,
+        "POST /v1/indexes/{name}/ingest" or "POST /v1/jobs" or "POST /v1/jobs/{id}/cancel" or "POST /v1/indexes/{name}/merge" => "admin",
+        "POST /v1/indexes/{name}/documents" or "DELETE /v1/indexes/{name}/documents/{id}" => "write",
+        _ => "search",
+    };
+
+    [Fact]
+    public async Task The_document_describes_the_api_key_its_scopes_and_the_rate_limit()
+    {
+        var document = await DocumentAsync();
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty(OpenApiExtensions.SecuritySchemeName);
+        Assert.Equal("apiKey", scheme.GetProperty("type").GetString());
+        Assert.Equal("header", scheme.GetProperty("in").GetString());
+        Assert.Equal("X-Api-Key", scheme.GetProperty("name").GetString());
+
+        var paths = document.GetProperty("paths");
+        foreach (var key in OpenApiExtensions.Operations.Keys)
+        {
+            var (method, route) = (key[..key.IndexOf(' ')], key[(key.IndexOf(' ') + 1)..]);
+            var operation = paths.GetProperty(route).GetProperty(method.ToLowerInvariant());
+            var responses = operation.GetProperty("responses");
+            string? scope = ExpectedScope(key);
+            if (scope is null)
+            {
+                // Anonymous probes: no key, no limit.
+                Assert.False(operation.TryGetProperty("security", out _), $"{key} is anonymous but names a security requirement");
+                foreach (var status in new[] { "401", "403", "429" })
+                    Assert.False(responses.TryGetProperty(status, out _), $"{key} is anonymous but lists {status}");
+                continue;
+            }
+            var requirement = Assert.Single(operation.GetProperty("security").EnumerateArray());
+            Assert.True(requirement.TryGetProperty(OpenApiExtensions.SecuritySchemeName, out _), $"{key}: security requirement {requirement}");
+            foreach (var status in new[] { "401", "403", "429" })
+            {
+                Assert.True(responses.TryGetProperty(status, out var response), $"{key} lacks {status}");
+                var schema = Resolve(document, response.GetProperty("content").GetProperty("application/problem+json").GetProperty("schema"));
+                Assert.True(schema.GetProperty("properties").TryGetProperty("detail", out _), $"{key} {status}: not a problem document");
+            }
+            Assert.Contains($"'{scope}'", responses.GetProperty("403").GetProperty("description").GetString(), StringComparison.Ordinal);
+            Assert.Contains($"'{scope}'", operation.GetProperty("description").GetString(), StringComparison.Ordinal);
+            Assert.True(responses.GetProperty("429").GetProperty("headers").TryGetProperty("Retry-After", out _), $"{key}: 429 without Retry-After");
+        }
+    }
+
     [Fact]
     public async Task The_reference_page_is_served()
     {

@@ -28,6 +28,7 @@ export async function clusterPage(root, say) {
     el('div', { class: 'card' }, el('h2', {}, 'Jobs'), jobs, el('h2', { style: 'margin-top:10px' }, 'Job progress'), progressLegend, progress));
 
   const queryRate = new QueryRate();
+  const poolCounts = new Map(); // encoder@silo -> {t, texts, batches} at the last refresh
   const history = new JobHistory();
   let stopped = false, timer = null;
 
@@ -75,11 +76,26 @@ export async function clusterPage(root, say) {
         );
       }))));
 
+    // Throughput: texts and batches per second between this refresh and the previous one.
+    const now = performance.now() / 1000;
+    const rates = new Map();
+    for (const p of status.encoderPools) {
+      const key = `${p.encoder}@${p.silo}`, last = poolCounts.get(key);
+      if (last && now > last.t && p.itemsProcessed >= last.texts)
+        rates.set(key, { texts: (p.itemsProcessed - last.texts) / (now - last.t), batches: (p.batchesRun - last.batches) / (now - last.t) });
+      poolCounts.set(key, { t: now, texts: p.itemsProcessed, batches: p.batchesRun });
+    }
+    const rate1 = v => v === undefined ? '…' : v.toFixed(v < 10 ? 1 : 0);
     pools.replaceChildren(status.encoderPools.length ? el('table', {},
-      el('thead', {}, el('tr', {}, ['encoder', 'silo', 'queue', 'batches', 'texts', 'avg batch', 'rejected'].map(h => el('th', {}, h)))),
-      el('tbody', {}, status.encoderPools.map(p => el('tr', {}, el('td', {}, p.encoder), el('td', {}, siloLabel(p.silo)),
-        el('td', { class: 'num' }, `${p.queueLength}/${p.queueCapacity}`), el('td', { class: 'num' }, int(p.batchesRun)), el('td', { class: 'num' }, int(p.itemsProcessed)),
-        el('td', { class: 'num' }, p.averageBatch.toFixed(1)), el('td', { class: 'num' }, int(p.itemsRejected))))))
+      el('thead', {}, el('tr', {}, ['encoder', 'silo', 'queue', 'texts/s', 'batches/s', 'batches', 'texts', 'avg batch', 'rejected'].map(h => el('th', {}, h)))),
+      el('tbody', {}, status.encoderPools.map(p => {
+        const r = rates.get(`${p.encoder}@${p.silo}`);
+        return el('tr', { class: 'pool', 'data-encoder': p.encoder }, el('td', {}, p.encoder), el('td', {}, siloLabel(p.silo)),
+          el('td', { class: 'num' }, `${p.queueLength}/${p.queueCapacity}`),
+          el('td', { class: 'num pool-texts-rate', 'data-rate': r ? String(r.texts) : '' }, rate1(r?.texts)), el('td', { class: 'num' }, rate1(r?.batches)),
+          el('td', { class: 'num' }, int(p.batchesRun)), el('td', { class: 'num pool-texts' }, int(p.itemsProcessed)),
+          el('td', { class: 'num' }, p.averageBatch.toFixed(1)), el('td', { class: 'num' }, int(p.itemsRejected)));
+      })))
       : el('p', { class: 'muted' }, 'No silo holds the encoder role.'));
 
     jobs.replaceChildren(status.jobs.length ? el('table', {},

@@ -68,7 +68,22 @@ export async function indexPage(root, say, name) {
       const status = await post(`/v1/indexes/${encodeURIComponent(name)}/merge`);
       merge.textContent = `merge ${status.state} (${status.phase})`;
       say(`merge of ${name}: ${status.state}`);
+      setTimeout(followMerge, 1000);
     } catch (e) { merge.textContent = e.message; say(e.message, true); }
+  }
+
+  // Follows a merge until it ends, then reloads the page's figures (the new version, no pending updates).
+  async function followMerge() {
+    try {
+      const m = (await get(`/v1/indexes/${encodeURIComponent(name)}`)).updates?.merge;
+      if (m?.state === 'running') {
+        merge.textContent = `merge running (${m.phase})`;
+        setTimeout(followMerge, 1000);
+        return;
+      }
+      await load();
+      if (m) say(`merge of ${name}: ${m.state}`, m.state === 'failed');
+    } catch (e) { say(e.message, true); }
   }
 
   async function submitJob() {

@@ -37,6 +37,9 @@ export function histogram(canvas, labels, counts, { color = '#1f6feb', empty = '
   const { g, width, height } = setup(canvas);
   const left = 40, right = width - 8, top = 10, bottom = height - 22;
   const max = niceMax(Math.max(0, ...counts));
+  // What was drawn, for tests and for anyone inspecting the page: bars with a count, their total.
+  canvas.dataset.bars = String(counts.filter(c => c > 0).length);
+  canvas.dataset.total = String(counts.reduce((a, c) => a + c, 0));
   axes(g, left, top, right, bottom, max, v => Number.isInteger(v) ? String(v) : v.toFixed(1));
   if (!counts.some(c => c > 0)) {
     g.textAlign = 'center'; g.fillText(empty, (left + right) / 2, (top + bottom) / 2);
@@ -62,6 +65,9 @@ export function lines(canvas, series, { format = v => v.toFixed(1), empty = 'no 
   const left = 48, right = width - 8, top = 10, bottom = height - 20;
   const all = series.flatMap(s => s.points);
   const max = maxY ?? niceMax(Math.max(0, ...all.map(p => p[1])));
+  // What was drawn: points and the largest value.
+  canvas.dataset.points = String(all.length);
+  canvas.dataset.max = String(Math.max(0, ...all.map(p => p[1])));
   axes(g, left, top, right, bottom, max, format);
   if (all.length < 2) {
     g.textAlign = 'center'; g.fillStyle = '#667085'; g.fillText(empty, (left + right) / 2, (top + bottom) / 2);

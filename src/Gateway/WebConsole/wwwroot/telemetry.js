@@ -1,11 +1,15 @@
 // Figures read from the gateway's /metrics (Prometheus text): the latency histogram and the query rate.
+// They use the gateway's own search series (shoal_gateway_search_duration_milliseconds), which every
+// gateway records; the coordinator's shoal_query_* series live in the silos in --Mode client.
 import { metrics } from '/ui/api.js';
 
-/** Buckets of shoal_query_duration_milliseconds summed over indexes and channels: {labels, counts}, not cumulative. */
+const LATENCY = 'shoal_gateway_search_duration_milliseconds';
+
+/** Buckets of the gateway's search latency summed over indexes and outcomes: {labels, counts}, not cumulative. */
 export function latencyBuckets(samples, index) {
   const byLe = new Map();
   for (const s of samples) {
-    if (s.name !== 'shoal_query_duration_milliseconds_bucket') continue;
+    if (s.name !== `${LATENCY}_bucket`) continue;
     if (index && s.labels.index !== index) continue;
     byLe.set(s.labels.le, (byLe.get(s.labels.le) ?? 0) + s.value);
   }
@@ -23,9 +27,9 @@ export function latencyBuckets(samples, index) {
   return { labels: labels.map((l, i) => i === labels.length - 1 && l === '>' ? `>${les.at(-1)}` : `≤${l}`), counts };
 }
 
-/** Total searches answered (shoal_queries_total over every index and outcome). */
+/** Total searches answered by this gateway (the latency histogram's count over every index and outcome). */
 export function totalQueries(samples) {
-  return samples.filter(s => s.name === 'shoal_queries_total').reduce((a, s) => a + s.value, 0);
+  return samples.filter(s => s.name === `${LATENCY}_count`).reduce((a, s) => a + s.value, 0);
 }
 
 /** Polls /metrics and keeps the query rate over time: call sample() every few seconds. */
