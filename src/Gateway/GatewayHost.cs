@@ -52,7 +52,9 @@ public static class GatewayHost
                 cluster = EmbeddedPorts(cluster, builder.Configuration);
                 Console.WriteLine($"shoal gateway: embedded cluster (one silo and the HTTP API in this process) on {urls}; " +
                                   $"state in {data}; silo ports {cluster.SiloPort}/{cluster.GatewayPort}; " +
-                                  (string.IsNullOrEmpty(options.Index) ? "no start-up index." : $"start-up index '{options.Index}' from {options.Corpus ?? "its snapshot"}."));
+                                  (string.IsNullOrEmpty(options.Index) ? "no start-up index." : $"start-up index '{options.Index}' from {options.Corpus ?? "its snapshot"}.") +
+                                  // Connection strings may carry a password: only ever printed redacted.
+                                  (cluster.Redis is null ? "" : $" Redis membership at {Secrets.Redact(cluster.Redis)}."));
                 builder.UseOrleans(silo =>
                 {
                     cluster.Apply(silo);
@@ -73,7 +75,7 @@ public static class GatewayHost
             case "client":
                 if (options.Corpus is not null) options.Index ??= "default";
                 Console.WriteLine($"shoal gateway: HTTP API on {urls} for the cluster '{cluster.ClusterId}' " +
-                                  (cluster.Redis is null ? $"on localhost (silo gateway port {cluster.GatewayPort})." : "found through Redis membership."));
+                                  (cluster.Redis is null ? $"on localhost (silo gateway port {cluster.GatewayPort})." : $"found through Redis membership at {Secrets.Redact(cluster.Redis)}."));
                 builder.UseOrleansClient(client => cluster.Apply(client).AddActivityPropagation());
                 break;
             default:

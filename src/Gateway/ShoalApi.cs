@@ -36,6 +36,7 @@ public static class ShoalApi
         var v1 = app.MapGroup("/v1");
         v1.MapGet("/indexes", ListIndexes).RequireAuthorization(ApiScopes.Search);
         v1.MapGet("/indexes/{name}", GetIndex).RequireAuthorization(ApiScopes.Search);
+        v1.MapDelete("/indexes/{name}", DeleteIndex).RequireAuthorization(ApiScopes.Admin);
         v1.MapPost("/indexes/{name}/search", Search).RequireAuthorization(ApiScopes.Search).WithSearchAdmission();
         v1.MapPost("/indexes/{name}/ingest", StartIngest).RequireAuthorization(ApiScopes.Admin);
         v1.MapGet("/indexes/{name}/ingest", GetIngest).RequireAuthorization(ApiScopes.Search);
@@ -54,6 +55,20 @@ public static class ShoalApi
         if (SnapshotCatalog.ValidateIndexName(name) is { } error) return BadRequest(error);
         var info = await grains.GetGrain<IIndexGrain>(name).GetInfoAsync();
         return info is null ? NotFound($"Index '{name}' does not exist.") : TypedResults.Json(info, Json);
+    }
+
+    private static async Task<IResult> DeleteIndex(string name, IGrainFactory grains)
+    {
+        if (SnapshotCatalog.ValidateIndexName(name) is { } error) return BadRequest(error);
+        try
+        {
+            var deleted = await grains.GetGrain<IIndexGrain>(name).DeleteAsync();
+            return deleted is null ? NotFound($"Index '{name}' does not exist.") : TypedResults.Json(deleted, Json);
+        }
+        catch (InvalidOperationException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status409Conflict, title: "Conflict");
+        }
     }
 
     private static async Task<IResult> Search(string name, HttpRequest http, IGrainFactory grains, CancellationToken cancellationToken)

@@ -203,6 +203,12 @@ public static class UpdatesApi
             invalid = $"Document '{id}' appears more than once in 'documents' (again at documents[{i}]); an id may appear once per request.";
             return null;
         }
+        // Field limits before anything is encoded (the body limit alone would let one document's text take it all).
+        if (Shoal.Engine.Updates.UpdateValidation.CheckLengths(id, d.Title, d.Text) is { } tooLong)
+        {
+            invalid = tooLong;
+            return null;
+        }
         if (d.Sparse is not null && (d.SparseTermIds is not null || d.SparseWeights is not null))
         {
             invalid = $"Document '{id}': give 'sparse' (token weights) or 'sparseTermIds' with 'sparseWeights', not both.";

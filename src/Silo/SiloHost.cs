@@ -105,7 +105,7 @@ public static class SiloHost
         string data = Path.GetFullPath(configuration["DataDirectory"] ?? ".shoal");
         bool blob = !string.IsNullOrEmpty(configuration["BlobConnectionString"]) || !string.IsNullOrEmpty(configuration["Shoal:BlobConnectionString"]);
         Console.WriteLine($"shoal silo: cluster '{cluster.ClusterId}' " +
-                          (cluster.Redis is null ? "on localhost clustering" : "with Redis membership") +
+                          (cluster.Redis is null ? "on localhost clustering" : $"with Redis membership at {Secrets.Redact(cluster.Redis)}") + // a connection string may carry a password
                           (kubernetes ? " and Kubernetes hosting" : "") +
                           $", silo port {cluster.SiloPort}, gateway port {cluster.GatewayPort}; state in {data}" +
                           (blob ? ", snapshots in blob storage." : "."));

@@ -199,6 +199,39 @@ public sealed class ManifestTests
     }
 
     [Fact]
+    public void On_azure_every_silo_and_gateway_gets_the_same_tls_certificate_from_a_secret_readable_by_the_app_user()
+    {
+        var objects = Manifests.Load("deploy/k8s/overlays/azure");
+        var problems = new List<string>();
+        int checkedContainers = 0;
+        foreach (var (owner, template) in Manifests.PodTemplates(objects))
+        {
+            var pod = template.Spec;
+            foreach (var c in pod.Containers)
+            {
+                if (SettingsCheck.BinaryOf(c.Image ?? "") is not ("silo" or "gateway")) continue;
+                checkedContainers++;
+                string where = $"{owner} container {c.Name}";
+                var env = (c.Env ?? []).ToDictionary(e => e.Name, e => e.Value, StringComparer.Ordinal);
+                foreach (var (name, file) in new[] { ("Tls__CertificatePath", "tls.crt"), ("Tls__KeyPath", "tls.key") })
+                {
+                    if (!env.TryGetValue(name, out var path) || path is null) { problems.Add($"{where}: no {name}"); continue; }
+                    var mount = (c.VolumeMounts ?? []).FirstOrDefault(m => path == m.MountPath.TrimEnd('/') + "/" + file);
+                    var volume = mount is null ? null : (pod.Volumes ?? []).FirstOrDefault(v => v.Name == mount.Name);
+                    if (volume?.Secret is not { } secret) { problems.Add($"{where}: {name} '{path}' is not a file of a mounted Secret"); continue; }
+                    if (secret.SecretName != "shoal-silo-tls") problems.Add($"{where}: TLS from Secret '{secret.SecretName}', expected shoal-silo-tls (one certificate for the cluster)");
+                    if (mount!.ReadOnlyProperty != true) problems.Add($"{where}: the TLS volume must be mounted read-only");
+                    // Secret files are root-owned: the app (a non-root user) reads them through the pod's fsGroup.
+                    if (pod.SecurityContext?.FsGroup is null || ((secret.DefaultMode ?? 420) & 0b000_100_000) == 0)
+                        problems.Add($"{where}: the TLS files are not readable by the app user (set fsGroup and a group-readable defaultMode)");
+                }
+            }
+        }
+        Assert.True(checkedContainers >= 3, $"only {checkedContainers} silo/gateway containers found");
+        Assert.True(problems.Count == 0, string.Join('\n', problems));
+    }
+
+    [Fact]
     public void The_azure_GPU_encoder_pool_asks_for_GPUs_on_the_GPU_node_pool()
     {
         var objects = Manifests.Load("deploy/k8s/overlays/azure");

@@ -56,12 +56,12 @@ internal static class SettingsCheck
                 {
                     var configuration = Configuration(env, args);
                     problems.AddRange(SiloSettings.Check(args, configuration));
-                    CheckValues(configuration, problems, c => SiloHost.UsesKubernetesHosting(c));
+                    CheckValues(WithoutMountedFiles(container, configuration, problems), problems, c => SiloHost.UsesKubernetesHosting(c));
                 }
                 break;
             case "gateway":
                 CheckConfiguration(env, args, GatewayKeys.IsKnown, [], problems);
-                if (problems.Count == 0) CheckValues(Configuration(env, args), problems, _ => { });
+                if (problems.Count == 0) CheckValues(WithoutMountedFiles(container, Configuration(env, args), problems), problems, _ => { });
                 break;
             case "cli":
                 foreach (var e in env)
@@ -108,6 +108,27 @@ internal static class SettingsCheck
             if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) problems.Add($"argument --{key} has no value");
             else i++;
         }
+    }
+
+    /// <summary>Settings that name files the pod mounts (a TLS Secret): they must lie under one of the container's volume mounts.</summary>
+    private static readonly string[] MountedFileKeys = ["Tls:CertificatePath", "Tls:KeyPath", "Tls:CaPath", "Shoal:Tls:CertificatePath", "Shoal:Tls:KeyPath", "Shoal:Tls:CaPath"];
+
+    /// <summary>
+    /// Checks that every file setting (<see cref="MountedFileKeys"/>) names a path under a volume the
+    /// container mounts, and returns the configuration without them: the files exist only in the pod,
+    /// so the cluster settings are checked without loading them.
+    /// </summary>
+    private static IConfiguration WithoutMountedFiles(V1Container container, IConfiguration configuration, List<string> problems)
+    {
+        var mounts = (container.VolumeMounts ?? []).Select(m => m.MountPath.TrimEnd('/') + "/").ToList();
+        foreach (string key in MountedFileKeys)
+        {
+            if (configuration[key] is not { Length: > 0 } path) continue;
+            if (!mounts.Any(m => path.StartsWith(m, StringComparison.Ordinal)))
+                problems.Add($"setting {key} names '{path}', which is under none of the container's volume mounts ({string.Join(", ", mounts)})");
+        }
+        var kept = configuration.AsEnumerable().Where(kv => kv.Value is not null && !MountedFileKeys.Contains(kv.Key, StringComparer.OrdinalIgnoreCase));
+        return new ConfigurationBuilder().AddInMemoryCollection(kept).Build();
     }
 
     private static void CheckValues(IConfiguration configuration, List<string> problems, Action<IConfiguration> more)
@@ -159,7 +180,8 @@ internal static class SettingsCheck
             var keys = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
             {
                 // ClusterSettings.From reads these; ASP.NET Core reads the URLs; every host reads the rest.
-                "Redis", "SiloPort", "GatewayPort", "AdvertisedAddress", "ClusterId",
+                "Redis", "SiloPort", "GatewayPort", "AdvertisedAddress", "ClusterId", "ServiceId",
+                "Tls:CertificatePath", "Tls:KeyPath", "Tls:CertificatePassword", "Tls:CaPath",
                 "urls", "ASPNETCORE_URLS", "environment", "applicationName", "contentRoot",
             };
             foreach (var p in typeof(GatewayOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance))

@@ -86,6 +86,43 @@ public sealed class ChannelTests(TwoSiloCluster fixture) : IClassFixture<TwoSilo
     }
 
     [Fact]
+    public async Task Query_limits_refuse_an_ef_over_max_ef_a_text_over_the_character_limit_and_too_many_sparse_terms()
+    {
+        await fixture.IngestAsync("limits-sparse", new IngestRequest { SparseVectorsPath = Paths.Shared("seismic-toy-splade", "documents.jsonl") });
+        await fixture.IngestAsync("limits-dense", new IngestRequest { DenseVectorsPath = Paths.Shared("anserini-sample-vectors", "cosdpr-distil.sample100.json") });
+
+        async Task RefusedAsync(SearchRequest request, params string[] expected)
+        {
+            var response = await Coordinator.SearchAsync(request);
+            Assert.True(response.Status == SearchStatus.Invalid, $"{response.Status}: {response.Error}");
+            foreach (var part in expected) Assert.Contains(part, response.Error, StringComparison.Ordinal);
+        }
+
+        var vector = MemoryMarshal.AsBytes(new float[768].Select((_, i) => i == 0 ? 1f : 0f).ToArray().AsSpan()).ToArray();
+        int max = new Shoal.Grains.Hosting.ShoalOptions().MaxEf; // the cluster runs with the default
+        await RefusedAsync(new SearchRequest { Index = "limits-dense", Dense = new DenseQuerySpec { Vector = vector, Ef = max + 1 } },
+            "'dense.ef' must be between 1 and " + max, $"got {max + 1}");
+        var ok = await Coordinator.SearchAsync(new SearchRequest { Index = "limits-dense", Dense = new DenseQuerySpec { Vector = vector, Ef = max } });
+        Assert.True(ok.Status == SearchStatus.Ok, ok.Error);
+
+        int chars = Shoal.Grains.Query.QueryCoordinatorGrain.MaxTextLength;
+        await RefusedAsync(new SearchRequest { Index = "limits-sparse", Text = new string('a', chars + 1) },
+            $"is {chars + 1} characters; the limit is {chars}");
+
+        int terms = Shoal.Grains.Query.QueryCoordinatorGrain.MaxSparseTerms + 1;
+        await RefusedAsync(new SearchRequest
+        {
+            Index = "limits-sparse",
+            Sparse = new SparseQuerySpec { Tokens = [.. Enumerable.Range(0, terms).Select(i => $"t{i}")], TokenWeights = [.. Enumerable.Repeat(1f, terms)] },
+        }, $"'sparse.vector' has {terms} entries; the limit is {Shoal.Grains.Query.QueryCoordinatorGrain.MaxSparseTerms}");
+        await RefusedAsync(new SearchRequest
+        {
+            Index = "limits-sparse",
+            Sparse = new SparseQuerySpec { TermIds = [.. Enumerable.Range(0, terms)], Weights = [.. Enumerable.Repeat(1f, terms)] },
+        }, $"'sparse.termIds' has {terms} entries");
+    }
+
+    [Fact]
     public async Task Sparse_documents_with_unknown_tokens_or_bad_weights_fail_the_build_with_the_line()
     {
         string bad = Path.Combine(_temp, "bad.jsonl");

@@ -46,6 +46,38 @@ public sealed class UpdateApiTests(GatewayFixture fixture) : IClassFixture<Gatew
     }
 
     [Fact]
+    public async Task A_document_text_or_title_over_the_field_limit_is_400_naming_the_document_and_field_and_the_limit_itself_is_accepted()
+    {
+        int limit = Shoal.Engine.Updates.UpdateValidation.MaxTextLength;
+        using var tooLong = await PostJson("v1/indexes/sample/documents", JsonSerializer.Serialize(new
+        {
+            documents = new object[] { new { id = "fine", text = "short" }, new { id = "long-text", text = new string('a', limit + 1) } },
+        }));
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
+        string detail = (await Json(tooLong)).GetProperty("detail").GetString()!;
+        Assert.Contains("Document 'long-text': 'text' has", detail);
+        Assert.Contains("split it into passages", detail);
+
+        using var longTitle = await PostJson("v1/indexes/sample/documents", JsonSerializer.Serialize(new
+        {
+            documents = new[] { new { id = "long-title", title = new string('t', Shoal.Engine.Updates.UpdateValidation.MaxTitleLength + 1), text = "x" } },
+        }));
+        Assert.Equal(HttpStatusCode.BadRequest, longTitle.StatusCode);
+        Assert.Contains("Document 'long-title': 'title' has", (await Json(longTitle)).GetProperty("detail").GetString());
+
+        // Nothing of a refused request was applied; a text of exactly the limit is accepted.
+        using var search = await PostJson("v1/indexes/sample/search", """{"text": "short", "k": 10}""");
+        Assert.DoesNotContain("\"fine\"", await search.Content.ReadAsStringAsync());
+        using var atLimit = await PostJson("v1/indexes/sample/documents", JsonSerializer.Serialize(new
+        {
+            documents = new[] { new { id = "at-limit", text = string.Concat(Enumerable.Repeat("word ", limit / 5)) } },
+        }));
+        Assert.True(atLimit.StatusCode == HttpStatusCode.OK, await atLimit.Content.ReadAsStringAsync());
+        using var cleanup = await PostJson("v1/indexes/sample/documents", """{"deletes": ["at-limit"]}""");
+        Assert.Equal(HttpStatusCode.OK, cleanup.StatusCode);
+    }
+
+    [Fact]
     public async Task More_than_10000_operations_is_400_saying_to_split_and_10000_is_not_refused_for_size()
     {
         string Deletes(int n) => JsonSerializer.Serialize(new { deletes = Enumerable.Range(0, n).Select(i => $"missing-{i}") });

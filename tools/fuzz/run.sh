@@ -3,6 +3,7 @@
 #   bash tools/fuzz/run.sh <target> [seconds=600]
 #   bash tools/fuzz/run.sh all [seconds-per-target=120]
 # Targets: update-batch manifest corpus-line sparse-line dense-line shoalvec qrels run topics corpus-file text-segment
+#          sparse-segment dense-segment vocabulary sparse-queries
 # Installs afl++ (apt) and the SharpFuzz instrumenter (dotnet tool SharpFuzz.CommandLine 2.3.0) when
 # absent, publishes tools/fuzz/Shoal.Fuzz, instruments Shoal.Engine.dll and Shoal.Evaluation.dll, writes seed inputs and runs
 # afl-fuzz. Findings go to tools/fuzz/findings/<target>/ (crashes/ and hangs/ hold the inputs;
@@ -12,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 target=${1:?usage: run.sh <target>|all [seconds]}
 seconds=${2:-600}
-all=(update-batch manifest corpus-line sparse-line dense-line shoalvec qrels run topics corpus-file text-segment)
+all=(update-batch manifest corpus-line sparse-line dense-line shoalvec qrels run topics corpus-file text-segment
+     sparse-segment dense-segment vocabulary sparse-queries)
 
 if ! command -v afl-fuzz >/dev/null 2>&1; then
   echo "installing afl++ (apt)"
@@ -26,9 +28,10 @@ fi
 
 rm -rf bin
 dotnet publish Shoal.Fuzz -c Release -o bin -nologo -clp:ErrorsOnly >/dev/null
+# Seeds before instrumenting: instrumented code run outside afl-fuzz has no coverage map to write to.
+rm -rf seeds && dotnet bin/Shoal.Fuzz.dll --write-seeds seeds
 sharpfuzz bin/Shoal.Engine.dll
 sharpfuzz bin/Shoal.Evaluation.dll   # qrels, run and topics readers
-rm -rf seeds && dotnet bin/Shoal.Fuzz.dll --write-seeds seeds
 
 # afl-fuzz settings for a managed target: no binary check (the target is `dotnet`), no memory
 # limit (the runtime reserves address space), and no CPU pinning (shared machines).

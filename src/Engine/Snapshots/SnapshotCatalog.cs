@@ -210,6 +210,79 @@ public sealed partial class SnapshotCatalog
     }
 
     /// <summary>
+    /// Key of the marker a deleted index leaves: the last version number it had, so a new build of
+    /// the same name continues after it and never reuses a version number that a silo may still
+    /// hold in a cache (manifests, vocabularies, downloaded segments are keyed by version).
+    /// </summary>
+    public static string DeletedThroughKey(string index) => $"indexes/{index}/deleted-through";
+
+    /// <summary>The version number a new version of <paramref name="index"/> takes: one past every published version and past a deleted index of the same name.</summary>
+    public async Task<long> NextVersionAsync(string index, CancellationToken cancellationToken = default)
+    {
+        var versions = await ListVersionsAsync(index, cancellationToken).ConfigureAwait(false);
+        long last = versions.Count == 0 ? 0 : versions[^1];
+        return Math.Max(last, await DeletedThroughAsync(index, cancellationToken).ConfigureAwait(false)) + 1;
+    }
+
+    private async Task<long> DeletedThroughAsync(string index, CancellationToken cancellationToken)
+    {
+        var bytes = await _store.GetBytesAsync(DeletedThroughKey(index), cancellationToken).ConfigureAwait(false);
+        if (bytes is null) return 0;
+        string text = Encoding.UTF8.GetString(bytes).Trim();
+        return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v) && v >= 0
+            ? v
+            : throw new InvalidDataException($"'{_store.Description}/{DeletedThroughKey(index)}' is not a version number.");
+    }
+
+    /// <summary>
+    /// First step of deleting an index: records the last version number in
+    /// <see cref="DeletedThroughKey"/> and deletes every version's manifest, so the index stops
+    /// being published (a shard activated from now on finds nothing to serve). Stop the shards,
+    /// then call <see cref="DeleteUnpublishedIndexAsync"/> to remove the rest.
+    /// </summary>
+    /// <returns>The published versions it had, ascending.</returns>
+    public async Task<IReadOnlyList<long>> UnpublishIndexAsync(string index, CancellationToken cancellationToken = default)
+    {
+        if (ValidateIndexName(index) is { } error) throw new ArgumentException(error, nameof(index));
+        var (published, unpublished) = await ScanVersionsAsync(index, cancellationToken).ConfigureAwait(false);
+        long last = Math.Max(await DeletedThroughAsync(index, cancellationToken).ConfigureAwait(false),
+            Math.Max(published.Count == 0 ? 0 : published[^1], unpublished.Count == 0 ? 0 : unpublished[^1]));
+        // The marker first: a build that starts while the rest goes cannot take a deleted number.
+        await _store.PutBytesAsync(DeletedThroughKey(index), Encoding.UTF8.GetBytes(last.ToString(CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
+        foreach (long v in published)
+            await _store.DeleteAsync(ManifestKey(index, v), cancellationToken).ConfigureAwait(false);
+        return published;
+    }
+
+    /// <summary>
+    /// Second step of deleting an index (after <see cref="UnpublishIndexAsync"/>): removes
+    /// everything under <c>indexes/{index}/</c> (segments, vocabularies, abandoned builds) but the
+    /// <see cref="DeletedThroughKey"/> marker, and the index's update log (<c>updates/{index}/</c>).
+    /// </summary>
+    /// <returns>The number of objects deleted.</returns>
+    public async Task<int> DeleteUnpublishedIndexAsync(string index, CancellationToken cancellationToken = default)
+    {
+        if (ValidateIndexName(index) is { } error) throw new ArgumentException(error, nameof(index));
+        string marker = DeletedThroughKey(index);
+        var versions = new SortedSet<long>();
+        int objects = 0;
+        foreach (string prefix in (string[])[$"indexes/{index}/", UpdateLog.IndexPrefix(index)])
+        {
+            var keys = (await _store.ListAsync(prefix, cancellationToken).ConfigureAwait(false)).Where(k => k != marker).ToArray();
+            foreach (var key in keys)
+                if (TryParseKey(key, out string keyIndex, out long v) && keyIndex == index) versions.Add(v);
+            await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+                async (key, ct) => await _store.DeleteAsync(key, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            objects += keys.Length;
+        }
+        // Directories a local store leaves empty (the marker stays).
+        foreach (long v in versions)
+            await _store.DeletePrefixAsync(VersionPrefix(index, v), cancellationToken).ConfigureAwait(false);
+        await _store.DeletePrefixAsync(UpdateLog.IndexPrefix(index), cancellationToken).ConfigureAwait(false);
+        return objects;
+    }
+
+    /// <summary>
     /// Uploads a segment file of a version (before the manifest is published) and describes it;
     /// the checksum is of the bytes sent, computed while they were read for sending.
     /// </summary>

@@ -9,6 +9,20 @@ public static class UpdateValidation
     /// <summary>Longest document id, in characters.</summary>
     public const int MaxIdLength = 512;
 
+    /// <summary>Longest document title, in characters.</summary>
+    public const int MaxTitleLength = 16_384;
+
+    /// <summary>Longest document text, in characters (about 500 pages; a longer source belongs in passages).</summary>
+    public const int MaxTextLength = 1_000_000;
+
+    /// <summary>Null when the title and text are within <see cref="MaxTitleLength"/> and <see cref="MaxTextLength"/>; otherwise what is wrong, naming the document and the field.</summary>
+    public static string? CheckLengths(string id, string? title, string? text) =>
+        title is { Length: > MaxTitleLength }
+            ? $"Document '{id}': 'title' has {title.Length:N0} characters; at most {MaxTitleLength:N0} are allowed."
+            : text is { Length: > MaxTextLength }
+                ? $"Document '{id}': 'text' has {text.Length:N0} characters; at most {MaxTextLength:N0} are allowed (split it into passages)."
+                : null;
+
     /// <summary>
     /// Null when <paramref name="update"/> may be applied to an index of <paramref name="schema"/>;
     /// otherwise what is wrong, naming the document. An upsert carries every channel the schema has
@@ -30,6 +44,7 @@ public static class UpdateValidation
                 : $"Delete of document '{id}' carries fields; a delete takes only the id.";
         }
 
+        if (CheckLengths(id, update.Title, update.Text) is { } tooLong) return tooLong;
         if (schema.Text is not null && update.Text is null) return $"Document '{id}' has no text; index channel bm25 needs it.";
 
         if (schema.Sparse is { } sparse)

@@ -39,6 +39,7 @@ public static class OpenApiExtensions
     {
         ["GET /v1/indexes"] = new("Names of indexes with a published version", null, 200, typeof(IndexList)),
         ["GET /v1/indexes/{name}"] = new("An index: version, shards, documents, channels, online updates", null, 200, typeof(IndexInfo), 400, 404),
+        ["DELETE /v1/indexes/{name}"] = new("Delete an index (admin): its shards stop serving, its versions and update log leave the snapshot store", null, 200, typeof(IndexDeletion), 400, 404, 409),
         ["POST /v1/indexes/{name}/search"] = new("Search an index (bm25, sparse, dense; fused by RRF or a weighted sum)", typeof(SearchBody), 200, typeof(SearchResult), 400, 404, 413, 503),
         ["POST /v1/indexes/{name}/ingest"] = new("Build a new version from files readable by the silos", typeof(IngestBody), 202, typeof(IngestStatus), 400, 409),
         ["GET /v1/indexes/{name}/ingest"] = new("Progress of the current or last build", null, 200, typeof(IngestStatus), 400),

@@ -48,6 +48,14 @@ public interface IIndexGrain : IGrainWithStringKey
     /// accepted while it runs. Returns the merge status; merging with nothing pending is a no-op.
     /// </summary>
     Task<IngestStatus> StartMergeAsync();
+
+    /// <summary>
+    /// Deletes the index: its shard replicas stop serving and drop their cached segments, and its
+    /// versions and update log leave the snapshot store, so the name can be built again (the new
+    /// build's versions continue after the deleted ones). Null when the index does not exist;
+    /// <see cref="InvalidOperationException"/> while a build, job or merge runs for it.
+    /// </summary>
+    Task<IndexDeletion?> DeleteAsync();
 }
 
 /// <summary>One replica of one shard of an index (key "{index}/{shard}/{replica}"): owns its segments and answers local top-k.</summary>
@@ -74,6 +82,13 @@ public interface IShardGrain : IGrainWithStringKey
     /// batch already applied, or one caught up through a replay).
     /// </summary>
     Task<int> ApplyUpdatesAsync(long version, long lineage, long sequence, byte[] batch);
+
+    /// <summary>
+    /// The index is being deleted: this replica stops serving (searches get
+    /// <see cref="Shards.ShardUnavailableException"/>), deletes the index's segments from this
+    /// silo's cache and deactivates.
+    /// </summary>
+    Task DropAsync();
 }
 
 /// <summary>

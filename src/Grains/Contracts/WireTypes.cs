@@ -85,6 +85,22 @@ public sealed record IngestStatus
     [Id(9)] public string? JobId { get; init; }
 }
 
+/// <summary>What deleting an index removed.</summary>
+[GenerateSerializer, Immutable, Alias("shoal.IndexDeletion")]
+public sealed record IndexDeletion
+{
+    /// <summary>The index.</summary>
+    [Id(0)] public string Index { get; init; } = "";
+    /// <summary>The published versions removed from the snapshot store, ascending.</summary>
+    [Id(1)] public long[] RemovedVersions { get; init; } = [];
+    /// <summary>Store objects removed (segments, manifests, vocabularies, update-log batches).</summary>
+    [Id(2)] public int RemovedObjects { get; init; }
+    /// <summary>Shard replicas told to stop serving.</summary>
+    [Id(3)] public int ShardReplicasDropped { get; init; }
+    /// <summary>Shard replicas that could not be told (their silo did not answer); they find nothing to serve when next activated.</summary>
+    [Id(4)] public string[] Warnings { get; init; } = [];
+}
+
 /// <summary>What an index is now: its published version and schema.</summary>
 [GenerateSerializer, Immutable, Alias("shoal.IndexInfo")]
 public sealed record IndexInfo

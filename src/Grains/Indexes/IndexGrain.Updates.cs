@@ -265,8 +265,7 @@ public sealed partial class IndexGrain
         string outcome = "failed";
         try
         {
-            var versions = await _catalog.ListVersionsAsync(Name);
-            long version = (versions.Count == 0 ? 0 : versions[^1]) + 1;
+            long version = await _catalog.NextVersionAsync(Name);
             var entry = await _versions.GetAsync(Name, manifest.Version);
             var plan = PlanFor(manifest.Schema, manifest.ShardCount, entry.Vocabulary);
             long pendingBatches = heads.Select((h, i) => h - manifest.Shards[i].UpdatesThrough).Sum();

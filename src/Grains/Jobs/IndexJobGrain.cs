@@ -328,8 +328,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         var request = Request;
         if (S.Version is null)
         {
-            var versions = await _catalog.ListVersionsAsync(request.Index, cancellationToken);
-            S.Version = (versions.Count == 0 ? 0 : versions[^1]) + 1;
+            S.Version = await _catalog.NextVersionAsync(request.Index, cancellationToken);
             S.UpdatedUtc = DateTimeOffset.UtcNow;
             // A checkpoint records work already done: it is written whole even when the job is stopping (the stop token is not forwarded).
             await _state.WriteStateAsync(CancellationToken.None);

@@ -59,6 +59,13 @@ public sealed class IndexVersionCache
         return lookup.Manifest is { } manifest ? Indexes.IndexGrain.Describe(manifest) : null;
     }
 
+    /// <summary>Forgets everything this silo remembers of <paramref name="index"/> (it was deleted).</summary>
+    public void Forget(string index)
+    {
+        _infos.TryRemove(index, out _);
+        foreach (var key in _entries.Keys.Where(k => k.Index == index).ToList()) _entries.TryRemove(key, out _);
+    }
+
     /// <summary>Marks the index grain as unreachable until <paramref name="until"/> (UTC).</summary>
     public void SuspectInfo(string index, DateTime until)
     {

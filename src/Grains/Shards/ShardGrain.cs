@@ -130,6 +130,31 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     }
 
     /// <inheritdoc />
+    public async Task DropAsync()
+    {
+        // No restore or load in progress may swap a version in after this (LoadAsync checks the token before it swaps).
+        await _deactivating.CancelAsync();
+        SwapTo(ShardView.None);
+        string cached = SnapshotCatalog.CachePath($"indexes/{_index}/", _options.CacheDirectory);
+        try
+        {
+            if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogCacheNotDeleted(_logger, e, _index, cached);
+        }
+        LogDropped(_logger, _index, _shard, _replica);
+        DeactivateOnIdle();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shard replica {Index}/{Shard}/{Replica}: the index was deleted; it stops serving and deactivates")]
+    private static partial void LogDropped(ILogger logger, string index, int shard, int replica);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Index {Index} was deleted but its cached segments under {Path} could not be removed")]
+    private static partial void LogCacheNotDeleted(ILogger logger, Exception error, string index, string path);
+
+    /// <inheritdoc />
     public async Task LoadVersionAsync(long version)
     {
         if (version <= _view.Version) return;

@@ -167,6 +167,9 @@ public sealed class SdkContractTests
         await client.IsReadyAsync();
         await client.GetClusterAsync();
         await client.ListVersionsAsync("i");
+        var deleted = await client.DeleteIndexAsync("i");
+        Assert.Equal([1L], deleted!.RemovedVersions);
+        Assert.Equal(2, deleted.ShardReplicasDropped);
 
         var unmatched = recorder.Requests.Where(r => !routes.Any(route => route.Method == r.Method && route.Match.IsMatch(r.Path))).ToList();
         Assert.True(unmatched.Count == 0, "The SDK sends requests the gateway has no route for: " + string.Join(", ", unmatched));
@@ -264,6 +267,7 @@ public sealed class SdkContractTests
             string body = path switch
             {
                 "/v1/indexes" => """{"indexes": ["i"]}""",
+                "/v1/indexes/i" when request.Method == HttpMethod.Delete => """{"index": "i", "removedVersions": [1], "removedObjects": 5, "shardReplicasDropped": 2, "warnings": []}""",
                 "/v1/cluster" => """{"takenUtc": "2026-01-01T00:00:00Z", "silos": [], "indexes": [], "encoderPools": [], "jobs": []}""",
                 _ when path.EndsWith("/versions", StringComparison.Ordinal) => """{"index": "i", "versions": []}""",
                 "/v1/jobs" when request.Method == HttpMethod.Get => """{"jobs": []}""",

@@ -46,6 +46,22 @@ public sealed class SecretsTests
         Assert.DoesNotContain(ApiKeyRing.HashOf(key), all, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Without_keys_on_loopback_start_up_warns_that_the_api_is_open_to_this_machine_only()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>()).Build();
+        var settings = GatewayAuth.Decide(configuration, "http://127.0.0.1:5080");
+        Assert.Equal(AnonymousAccess.LoopbackOnly, settings.Anonymous);
+        var logger = new ListLogger();
+        GatewayAuth.LogMode(logger, settings);
+        var (level, line) = Assert.Single(logger.Entries);
+        Assert.Equal(LogLevel.Warning, level);
+        Assert.Contains("No API keys configured", line, StringComparison.Ordinal);
+        Assert.Contains("loopback only", line, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:5080", line, StringComparison.Ordinal);
+        Assert.Contains("Configure Shoal:Auth:Keys", line, StringComparison.Ordinal);
+    }
+
     private sealed class ListLogger : ILogger
     {
         public List<string> Lines { get; } = [];
@@ -54,7 +70,12 @@ public sealed class SecretsTests
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        public List<(LogLevel Level, string Line)> Entries { get; } = [];
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
             Lines.Add(formatter(state, exception));
+            Entries.Add((logLevel, formatter(state, exception)));
+        }
     }
 }

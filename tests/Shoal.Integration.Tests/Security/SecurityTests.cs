@@ -10,6 +10,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Shoal.Gateway;
 using Shoal.Gateway.Auth;
 using Shoal.Gateway.Limits;
+using Shoal.Gateway.OpenApi;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 
 namespace Shoal.Integration.Tests.Security;
 
@@ -30,6 +34,12 @@ public sealed class SecuredGatewayFixture : IAsyncLifetime
     public string Outside { get; } = Directory.CreateTempSubdirectory("shoal-sec-outside-").FullName;
 
     public HttpClient Http { get; private set; } = null!;
+
+    /// <summary>The embedded gateway's data directory (snapshots under <c>snapshots/</c>).</summary>
+    public string DataDirectory => _data;
+
+    /// <summary>The gateway's services (its endpoint data source, for sweeps over every route).</summary>
+    public IServiceProvider Services => _app.Services;
 
     public async Task InitializeAsync()
     {
@@ -105,23 +115,52 @@ public sealed class SecurityTests(SecuredGatewayFixture fixture) : IClassFixture
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
     }
 
+    /// <summary>Routes that may answer without a key: probes, and static files that hold no data (the console's, whose API calls carry the key, and the API reference page's; the document it shows is under /openapi/).</summary>
+    private static readonly string[] MayBeAnonymous = ["/health/", "/ui", "/scalar/"];
+
+    /// <summary>A concrete path for a route pattern: <c>{name}</c> is the sample index, other parameters a harmless value.</summary>
+    private static string PathOf(string pattern) =>
+        System.Text.RegularExpressions.Regex.Replace(pattern.TrimStart('/'), @"\{([^}]+)\}", m =>
+        {
+            string parameter = m.Groups[1].Value.TrimStart('*').Split(':', '=', '?')[0];
+            return parameter switch
+            {
+                "name" => "sample",
+                "documentName" => "v1",
+                "path" => "index.html",
+                _ => "x",
+            };
+        });
+
     [Fact]
     public async Task Without_a_key_every_api_endpoint_is_401_with_a_problem_document_and_health_stays_open()
     {
-        foreach (var (method, path, body) in new[]
+        // Every mapped route, read from the endpoint data source, so a route added later cannot be missed.
+        var routes = new List<(HttpMethod Method, string Pattern)>();
+        foreach (var endpoint in fixture.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>())
         {
-            (HttpMethod.Post, "v1/indexes/sample/search", Search),
-            (HttpMethod.Get, "v1/indexes", null),
-            (HttpMethod.Get, "v1/indexes/sample", null),
-            (HttpMethod.Post, "v1/indexes/sample/ingest", """{"corpus": "x"}"""),
-            (HttpMethod.Post, "v1/indexes/sample/documents", """{"deletes": ["s01"]}"""),
-            (HttpMethod.Post, "v1/indexes/sample/merge", null),
-            (HttpMethod.Get, "v1/jobs", null),
-            (HttpMethod.Post, "v1/jobs", """{"index": "x", "source": "y"}"""),
-        })
+            string pattern = "/" + endpoint.RoutePattern.RawText!.Trim('/');
+            if (endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null)
+            {
+                Assert.True(MayBeAnonymous.Any(p => pattern.StartsWith(p, StringComparison.Ordinal)), $"{pattern} answers without a key");
+                continue;
+            }
+            var methods = endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"];
+            routes.AddRange(methods.Select(m => (new HttpMethod(m), pattern)));
+        }
+        // The sweep covers every operation of the API (health aside) and the non-API routes.
+        var swept = routes.Select(r => $"{r.Method.Method} {r.Pattern}").ToHashSet(StringComparer.Ordinal);
+        foreach (var operation in OpenApiExtensions.Operations.Keys.Where(k => !k.Contains(" /health/", StringComparison.Ordinal)))
+            Assert.Contains(operation, swept);
+        foreach (var prefix in new[] { "/metrics", "/openapi/" })
+            Assert.Contains(swept, r => r.Contains(" " + prefix, StringComparison.Ordinal));
+
+        foreach (var (method, pattern) in routes)
         {
+            string path = PathOf(pattern);
+            string? body = method == HttpMethod.Post || method == HttpMethod.Put ? "{}" : null;
             using var response = await fixture.SendAsync(method, path, null, body);
-            Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path}: {response.StatusCode}");
+            Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path} ({pattern}): {response.StatusCode}");
             var problem = await Problem(response);
             Assert.Equal(401, problem.GetProperty("status").GetInt32());
             Assert.Contains("X-Api-Key", problem.GetProperty("detail").GetString());
@@ -323,6 +362,90 @@ public sealed class LimitTests
         first!.Dispose();
         using var after = await admission.EnterAsync(CancellationToken.None);
         Assert.NotNull(after);
+    }
+
+    [Fact]
+    public async Task Per_key_concurrency_beyond_the_limit_is_429_with_retry_after_and_other_keys_are_not_affected()
+    {
+        const string busyKey = "busy-key-0123456789abcdef", otherKey = "other-key-0123456789abcdef";
+        string data = Directory.CreateTempSubdirectory("shoal-conc-").FullName;
+        var app = GatewayHost.Build([
+            "--urls", "http://127.0.0.1:0", "--DataDirectory", data, "--Corpus", Paths.SamplePassages, "--Index", "sample", "--Shards", "1",
+            "--SiloPort", "0", "--GatewayPort", "0",
+            "--Shoal:Auth:Keys:0:Name", "busy", "--Shoal:Auth:Keys:0:Key", busyKey, "--Shoal:Auth:Keys:0:Scopes", "search",
+            "--Shoal:Auth:Keys:1:Name", "other", "--Shoal:Auth:Keys:1:Key", otherKey, "--Shoal:Auth:Keys:1:Scopes", "search",
+            "--Shoal:Limits:ConcurrentRequestsPerKey", "1", "--Shoal:Limits:RequestsPerSecond", "1000",
+        ]);
+        try
+        {
+            await app.StartAsync();
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            using var http = new HttpClient { BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/") };
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (!(await http.GetAsync("health/ready")).IsSuccessStatusCode)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "gateway not ready");
+                await Task.Delay(100);
+            }
+            async Task<HttpResponseMessage> GetAsync(string key)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "v1/indexes");
+                request.Headers.Add("X-Api-Key", key);
+                return await http.SendAsync(request);
+            }
+
+            // One search of the busy key, held open: its headers and the first byte of its body are
+            // sent on a raw connection, the rest only when released.
+            var uri = http.BaseAddress!;
+            byte[] search = Encoding.UTF8.GetBytes("""{"text": "ranking", "k": 3}""");
+            using var held = new System.Net.Sockets.TcpClient();
+            await held.ConnectAsync(uri.Host, uri.Port);
+            var stream = held.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                $"POST /v1/indexes/sample/search HTTP/1.1\r\nHost: {uri.Authority}\r\nX-Api-Key: {busyKey}\r\nContent-Type: application/json\r\nContent-Length: {search.Length}\r\n\r\n"));
+            await stream.WriteAsync(search.AsMemory(0, 1));
+            await stream.FlushAsync();
+
+            // Once the gateway holds it, a second request of the same key is refused at once...
+            HttpResponseMessage? refused = null;
+            for (var until = DateTime.UtcNow.AddSeconds(30); refused is null; await Task.Delay(50))
+            {
+                var r = await GetAsync(busyKey);
+                if (r.StatusCode == HttpStatusCode.TooManyRequests) refused = r;
+                else r.Dispose();
+                Assert.True(refused is not null || DateTime.UtcNow < until, "a second concurrent request of the same key was never refused");
+            }
+            using (refused)
+            {
+                Assert.True(refused.Headers.RetryAfter?.Delta is { } after && after >= TimeSpan.FromSeconds(1), "429 without Retry-After");
+                Assert.Contains("1 at once", (await Problem(refused)).GetProperty("detail").GetString());
+            }
+            // ...while another key is served.
+            using (var other = await GetAsync(otherKey))
+                Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+
+            // The held request completes, and the key may send again.
+            await stream.WriteAsync(search.AsMemory(1));
+            await stream.FlushAsync();
+            var answer = new byte[64];
+            int read = await stream.ReadAsync(answer);
+            Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(answer, 0, read), StringComparison.Ordinal);
+            held.Close();
+            using var again = await GetAsync(busyKey);
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            TempDirectory.Delete(data);
+        }
+    }
+
+    private static async Task<JsonElement> Problem(HttpResponseMessage response)
+    {
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
     }
 
     [Fact]

@@ -140,6 +140,7 @@ public sealed class OpenApiTests(ConsoleCluster cluster)
         ("POST /v1/indexes/{name}/search", "request", typeof(SearchQuery)),
         ("POST /v1/indexes/{name}/search", "response", typeof(SearchResults)),
         ("GET /v1/indexes/{name}", "response", typeof(IndexDescription)),
+        ("DELETE /v1/indexes/{name}", "response", typeof(IndexDeletionResult)),
         ("POST /v1/indexes/{name}/ingest", "request", typeof(IngestOptions)),
         ("GET /v1/indexes/{name}/ingest", "response", typeof(IngestProgress)),
         ("POST /v1/indexes/{name}/documents", "response", typeof(UpdateOutcome)),

@@ -32,16 +32,34 @@ var targets = new Dictionary<string, Action<byte[]>>(StringComparer.Ordinal)
         if (CorpusLineParser.TryParseDense(data, 0, out _) is { } v && !v.Vector.All(float.IsFinite)) throw new InvalidOperationException("non-finite component accepted");
         CorpusLineParser.TryParseDense(data, 4, out _);
     },
-    ["shoalvec"] = data => FuzzData.WithFile(data, path => Expect<FormatException>(() => DenseVectorReader.Read(path, null).ToList())),
+    ["shoalvec"] = data => FuzzData.WithFile(data, path => Expect<FormatException>(() => _ = DenseVectorReader.Read(path, null).ToList())),
     ["qrels"] = data => FuzzData.WithFile(data, path => Expect<FormatException>(() => Qrels.Load(path))),
     ["run"] = data => FuzzData.WithFile(data, path => Expect<FormatException>(() => RunFile.Load(path))),
     ["topics"] = data => FuzzData.WithFile(data, path => Expect<FormatException>(() => TopicReader.Load(path))),
-    ["corpus-file"] = data => FuzzData.WithFile(data, path => Expect<FormatException>(() => CorpusReader.Read(path, CorpusFormat.BeirJsonl).ToList())),
+    ["corpus-file"] = data => FuzzData.WithFile(data, path => Expect<FormatException>(() => _ = CorpusReader.Read(path, CorpusFormat.BeirJsonl).ToList())),
     ["text-segment"] = data => FuzzData.WithFile(data, path => Expect<CorruptSegmentException>(() =>
     {
         using var seg = TextSegment.Open(path, verifyChecksums: false);
         foreach (var hit in seg.Search(TextQuery.FromTokens(["w0", "w1", "w2"]), 10)) _ = seg.GetId(hit.DocId) + seg.GetText(hit.DocId);
     })),
+    // Segments opened without their checksums, so mutations reach the structural checks that guard the raw-pointer reads.
+    ["sparse-segment"] = data => FuzzData.WithFile(data, path => Expect<CorruptSegmentException>(() =>
+    {
+        using var seg = SparseSegment.Open(path, verifyChecksums: false);
+        var query = new SparseVector([1, 5, 9], [1f, 0.5f, 2f]);
+        foreach (var hit in seg.SearchExact(query, 10)) _ = seg.GetId(hit.DocId);
+        foreach (var hit in seg.SearchApproximate(query, 10, SeismicSearchParameters.Default)) _ = seg.GetId(hit.DocId);
+    })),
+    ["dense-segment"] = data => FuzzData.WithFile(data, path => Expect<CorruptSegmentException>(() =>
+    {
+        using var seg = DenseSegment.Open(path, verifyChecksums: false);
+        var query = new float[seg.Dims];
+        if (query.Length > 0) query[0] = 1f;
+        foreach (var hit in seg.SearchExact(query, 5)) _ = seg.GetId(hit.DocId);
+        foreach (var hit in seg.SearchApproximate(query, 5, 16)) _ = seg.GetId(hit.DocId);
+    })),
+    ["vocabulary"] = data => FuzzData.WithFile(data, path => Expect<FormatException>(() => SparseVocabulary.Load(path))),
+    ["sparse-queries"] = data => FuzzData.WithFile(data, path => Expect<FormatException>(() => SparseCorpusReader.ReadQueries(path, FuzzData.Vocabulary))),
 };
 
 if (args is ["--write-seeds", var seedRoot])
@@ -125,6 +143,22 @@ internal static class FuzzData
         builder.AddRange([new SourceDocument("d1", "Tides", "w0 w1 the moon"), new SourceDocument("d2", null, "w2 sea w0")]);
         var built = builder.Build(_ => Path.Combine(Scratch, "seg"));
         Seed("text-segment", "two-docs.seg", File.ReadAllBytes(built.Shards[0].SegmentPath));
+        SparseDocument[] sparseDocs =
+        [
+            new("s1", null, new SparseVector([1, 5, 9], [1f, 0.5f, 2f])),
+            new("s2", null, new SparseVector([2, 5], [0.25f, 3f])),
+            new("s3", null, new SparseVector([9, 11, 12], [1.5f, 1f, 0.75f])),
+        ];
+        string sparseSeg = Path.Combine(Scratch, "sparse.seg");
+        SparseSegmentWriter.Write(sparseSeg, sparseDocs, new SparseBuildOptions(SparseBuildOptions.ComputeMaxWeight(sparseDocs)));
+        Seed("sparse-segment", "three-docs.seg", File.ReadAllBytes(sparseSeg));
+        string denseSeg = Path.Combine(Scratch, "dense.seg");
+        float[] rows = [.. Enumerable.Range(0, 6 * 4).Select(i => (float)Math.Sin(i))];
+        DenseSegmentWriter.Write(denseSeg, [.. Enumerable.Range(0, 6).Select(i => $"v{i}")], rows,
+            new DenseBuildOptions(4, DenseMetric.Dot, DenseStorage.Float32, new HnswParameters(4, 20, 7), Threads: 1));
+        Seed("dense-segment", "six-vectors.seg", File.ReadAllBytes(denseSeg));
+        Seed("vocabulary", "vocab.txt", "[PAD]\n[UNK]\ntide\nmoon\n##s\n"u8.ToArray());
+        Seed("sparse-queries", "queries.jsonl", "{\"id\": \"q1\", \"vector\": {\"tide\": 1, \"##s\": 0.5}}\n{\"id\": \"q2\", \"vector\": {\"moon\": 2}}\n"u8.ToArray());
         Directory.Delete(Scratch, recursive: true);
     }
 
