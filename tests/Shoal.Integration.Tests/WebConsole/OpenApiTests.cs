@@ -81,7 +81,7 @@ public sealed class OpenApiTests(ConsoleCluster cluster)
     private static string? ExpectedScope(string key) => key switch
     {
         "GET /health/live" or "GET /health/ready" => null,
-        "POST /v1/indexes/{name}/ingest" or "POST /v1/jobs" or "POST /v1/jobs/{id}/cancel" or "POST /v1/indexes/{name}/merge" => "admin",
+        "POST /v1/indexes/{name}/ingest" or "POST /v1/jobs" or "POST /v1/jobs/{id}/cancel" or "POST /v1/indexes/{name}/merge" or "DELETE /v1/indexes/{name}" => "admin",
         "POST /v1/indexes/{name}/documents" or "DELETE /v1/indexes/{name}/documents/{id}" => "write",
         _ => "search",
     };
