@@ -135,7 +135,7 @@ out=$(timeout 180 "${podman[@]}" run --rm --name shoal-cuda-check --read-only --
   -e Shoal__Roles=encoder -e Shoal__Encoders__gpu__Kind=dense \
   -e Shoal__Encoders__gpu__ModelPath=/models/dense-tiny.onnx -e Shoal__Encoders__gpu__VocabPath=/vocab/bert-base-uncased-vocab.txt \
   -e Shoal__Encoders__gpu__ExecutionProvider=cuda-required localhost/shoal-silo-cuda:0.1.0 2>&1) && rc=0 || rc=$?
-if [ "$rc" -ne 2 ] || ! grep -q 'Execution provider "cuda-required"' <<<"$out"; then
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || ! grep -q 'Execution provider "cuda-required"' <<<"$out"; then
   echo "k8s: the CUDA silo image did not refuse to run without CUDA (exit $rc after $((SECONDS - cuda_start)) s):" >&2
   tail -30 <<<"$out" >&2; exit 1
 fi
