@@ -44,19 +44,11 @@ internal static class IngestJobs
             Error = job.State == IndexJobState.Cancelled ? job.Error ?? $"Job '{job.Id}' was cancelled." : job.Error,
             StartedUtc = job.CreatedUtc,
             FinishedUtc = job.FinishedUtc,
-            CorpusPath = DescribeSources(job.Request),
+            CorpusPath = job.Request.DescribeSources(),
             Warnings = job.Warnings,
             JobId = job.Id,
         };
     }
-
-    /// <summary>A job's sources in one line: paths, and the encoders that make a channel from the text.</summary>
-    public static string DescribeSources(IndexJobRequest r) => string.Join(" + ", new[]
-    {
-        string.IsNullOrWhiteSpace(r.Source) ? null : r.Source,
-        r.SparseVectors ?? (r.SparseEncoder is null ? null : $"sparse:{r.SparseEncoder}"),
-        r.DenseVectors ?? (r.DenseEncoder is null ? null : $"dense:{r.DenseEncoder}"),
-    }.Where(x => x is not null));
 
     /// <summary>
     /// The prefix of the ingest job ids of index <paramref name="index"/>: <c>ingest-</c>, the index

@@ -174,8 +174,7 @@ public sealed partial class IndexJobGrain : Grain, IIndexJobGrain
         s.Attempts = 1;
         await _state.WriteStateAsync();
         await GrainFactory.GetGrain<IIndexJobCatalogGrain>(0).RegisterAsync(Id);
-        string described = string.Join(" + ", sources.Select(x => $"{x.Kind}:{x.Source}")
-            .Concat(new[] { ("sparse", request.SparseEncoder), ("dense", request.DenseEncoder) }.Where(e => e.Item2 is not null).Select(e => $"{e.Item1} encoded by {e.Item2}")));
+        string described = request.DescribeSources();
         LogSubmitted(_logger, Id, request.Index, described, s.Format);
         StartWorker();
         return Status();

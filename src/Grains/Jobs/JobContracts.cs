@@ -134,6 +134,14 @@ public sealed record IndexJobRequest
     [Id(21)] public string? DenseEncoder { get; init; }
     /// <summary>Build the BM25 channel from the text source (null: yes when a text source is given). False keeps the text source for the encoders only; the sparse channel then stores each document's text.</summary>
     [Id(22)] public bool? Bm25 { get; init; }
+
+    /// <summary>The request's sources in one line: paths, and the encoders that make a channel from the text (job log, ingest status).</summary>
+    public string DescribeSources() => string.Join(" + ", new[]
+    {
+        string.IsNullOrWhiteSpace(Source) ? null : Source,
+        SparseVectors ?? (SparseEncoder is null ? null : $"sparse:{SparseEncoder}"),
+        DenseVectors ?? (DenseEncoder is null ? null : $"dense:{DenseEncoder}"),
+    }.Where(x => x is not null));
 }
 
 /// <summary>Kinds of job sources, as reported in progress and malformed lines.</summary>
