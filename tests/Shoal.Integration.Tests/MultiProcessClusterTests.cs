@@ -176,6 +176,9 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
             string[] silos = new string[2];
             for (int i = 0; i < 2; i++)
             {
+                // The gateway is ready once one silo serves; the other may still be joining the
+                // cluster, its HTTP endpoint not yet open.
+                await WaitForPortAsync(_siloHttpPorts[i], TimeSpan.FromSeconds(60));
                 using var scrape = await http.GetAsync(new Uri($"http://127.0.0.1:{_siloHttpPorts[i]}/metrics"));
                 Assert.Equal(HttpStatusCode.OK, scrape.StatusCode);
                 Assert.StartsWith("text/plain", scrape.Content.Headers.ContentType?.MediaType, StringComparison.Ordinal);

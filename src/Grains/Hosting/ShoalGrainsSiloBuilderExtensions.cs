@@ -5,6 +5,7 @@ using Orleans;
 using Orleans.Placement;
 using Orleans.Hosting;
 using Orleans.Runtime;
+using Orleans.Runtime.Hosting;
 using Shoal.Engine.Snapshots;
 using Shoal.Grains.Encoders;
 
@@ -30,6 +31,8 @@ public static class ShoalGrainsSiloBuilderExtensions
         builder.AddActivityPropagation();
         builder.Services.AddPlacementDirector<Placement.ShardPlacement, Placement.ShardPlacementDirector>();
         builder.Services.AddPlacementDirector<Placement.SiloTargetPlacement, Placement.SiloTargetPlacementDirector>();
+        // Coordinators and per-silo grains are placed without a directory lookup (see UnlistedGrainDirectory).
+        builder.AddGrainDirectory(Placement.UnlistedGrainDirectory.Name, static (_, _) => new Placement.UnlistedGrainDirectory());
         builder.Services.TryAddSingleton<Placement.DrainingSilos>();
         builder.Services.AddPlacementFilter<Placement.NotDrainingPlacementFilter, Placement.NotDrainingPlacementFilterDirector>(ServiceLifetime.Transient);
         builder.Services.TryAddSingleton<Shards.PreparedShardSegments>();

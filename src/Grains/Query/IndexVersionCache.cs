@@ -10,9 +10,10 @@ namespace Shoal.Grains.Query;
 /// <summary>
 /// An index's description as a silo saw it last; <see cref="SuspectUntil"/> (UTC) is when its
 /// grain may be asked again after failing to answer, <see cref="FreshUntil"/> (UTC) until when
-/// searches use it without asking the grain at all.
+/// searches use it without asking the grain at all; <see cref="Outdated"/> when a shard answered
+/// with a newer version, so the next search must wait for the grain's description.
 /// </summary>
-public readonly record struct KnownIndexInfo(Contracts.IndexInfo Info, DateTime SuspectUntil, DateTime FreshUntil = default);
+public readonly record struct KnownIndexInfo(Contracts.IndexInfo Info, DateTime SuspectUntil, DateTime FreshUntil = default, bool Outdated = false);
 
 /// <summary>What a coordinator needs to know about one published version: its manifest and, with a sparse channel, its vocabulary.</summary>
 public sealed record IndexVersionEntry(IndexManifest Manifest, SparseVocabulary? Vocabulary);
@@ -43,8 +44,19 @@ public sealed class IndexVersionCache
     /// <summary>The remembered description is stale (a shard answered with a newer version): the next search asks the grain.</summary>
     public void Invalidate(string index)
     {
-        if (_infos.TryGetValue(index, out var known)) _infos[index] = known with { FreshUntil = DateTime.MinValue };
+        if (_infos.TryGetValue(index, out var known)) _infos[index] = known with { FreshUntil = DateTime.MinValue, Outdated = true };
     }
+
+    private readonly ConcurrentDictionary<string, byte> _refreshing = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// True when the caller is to refresh <paramref name="index"/>'s description in the background
+    /// (no other refresh of it is running on this silo); it calls <see cref="EndRefresh"/> when done.
+    /// </summary>
+    public bool TryBeginRefresh(string index) => _refreshing.TryAdd(index, 0);
+
+    /// <summary>Ends the refresh begun by <see cref="TryBeginRefresh"/>.</summary>
+    public void EndRefresh(string index) => _refreshing.TryRemove(index, out _);
 
     /// <summary>
     /// The newest readable published version of <paramref name="index"/> as the snapshot store

@@ -29,12 +29,17 @@ public sealed partial class QueryCoordinatorGrain
     private sealed class IndexUnreachableException(string message, Exception inner) : Exception(message, inner);
 
     /// <summary>
-    /// The index's description from its grain. When the grain cannot answer (the silo it ran on was
-    /// killed and the cluster has not declared it dead yet, so calls fail or hang until the failure
-    /// detector acts) the search goes on with the description this silo saw last (or, when it never
-    /// saw one, the newest published version in the snapshot store): published versions
-    /// are immutable and the shards serve them on their own, so only the index grain's bookkeeping is
-    /// missing, not the data. Without such a description the search is unavailable (503), never a 500.
+    /// The index's description from its grain. A description this silo has seen serves searches
+    /// while it is fresh; once it is older than <see cref="IndexInfoFreshFor"/> it still serves them
+    /// while one refresh per silo asks the grain in the background, so no search waits on the index
+    /// grain, one activation in the cluster. Searches wait for the grain only when this silo has
+    /// never seen the index or a shard answered with a newer version than the one seen. When the
+    /// grain cannot answer (the silo it ran on was killed and the cluster has not declared it dead
+    /// yet, so calls fail or hang until the failure detector acts) the search goes on with the
+    /// description this silo saw last (or, when it never saw one, the newest published version in
+    /// the snapshot store): published versions are immutable and the shards serve them on their
+    /// own, so only the index grain's bookkeeping is missing, not the data. Without such a
+    /// description the search is unavailable (503), never a 500.
     /// </summary>
     [SuppressMessage("Design", "CA1031:Do not catch general exception types",
         Justification = "Any failure to reach the index grain (silo unavailable, rejected message, timeout, activation failure) falls back to the version seen last.")]
@@ -43,6 +48,11 @@ public sealed partial class QueryCoordinatorGrain
         var known = _versions.LastKnownInfo(index);
         var now = DateTime.UtcNow;
         if (known is { } k && (k.FreshUntil > now || k.SuspectUntil > now)) return k.Info;
+        if (known is { Outdated: false } stale)
+        {
+            if (_versions.TryBeginRefresh(index)) _ = RefreshIndexInfoAsync(index);
+            return stale.Info;
+        }
         try
         {
             // Never seen here: give a busy grain longer before reading the snapshot store instead.
@@ -76,6 +86,33 @@ public sealed partial class QueryCoordinatorGrain
             _versions.SuspectInfo(index, DateTime.UtcNow + IndexSuspectPeriod);
             LogIndexUnreachable(_logger, e.GetBaseException(), index, known.Value.Info.Version);
             return known.Value.Info;
+        }
+    }
+
+    /// <summary>
+    /// Asks the index grain for a newer description while searches go on with the one seen last.
+    /// An index that no longer exists (or has no version) is forgotten, so the next search asks the
+    /// grain and answers "not found"; a grain that does not answer is suspected for
+    /// <see cref="IndexSuspectPeriod"/>.
+    /// </summary>
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types",
+        Justification = "A background refresh that fails leaves the description seen last in use; the failure is logged.")]
+    private async Task RefreshIndexInfoAsync(string index)
+    {
+        try
+        {
+            var info = await GrainFactory.GetGrain<IIndexGrain>(index).GetInfoAsync().WaitAsync(IndexInfoTimeout);
+            if (info is { Version: > 0 }) _versions.RememberInfo(index, info, IndexInfoFreshFor);
+            else _versions.Invalidate(index);
+        }
+        catch (Exception e)
+        {
+            _versions.SuspectInfo(index, DateTime.UtcNow + IndexSuspectPeriod);
+            if (_versions.LastKnownInfo(index) is { } known) LogIndexUnreachable(_logger, e.GetBaseException(), index, known.Info.Version);
+        }
+        finally
+        {
+            _versions.EndRefresh(index);
         }
     }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
+using Orleans.GrainDirectory;
 using Orleans.Runtime;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Diagnostics;
@@ -20,6 +21,7 @@ namespace Shoal.Grains.Query;
 /// </summary>
 [StatelessWorker]
 [Reentrant]
+[GrainDirectory(GrainDirectoryName = Placement.UnlistedGrainDirectory.Name)]
 public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrain
 {
     /// <summary>Longest query text accepted, in characters.</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Orleans;
 using Orleans.Concurrency;
+using Orleans.GrainDirectory;
 using Orleans.Runtime;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Placement;
@@ -67,6 +68,7 @@ public interface ISiloShardSearchGrain : IGrainWithStringKey
 /// <inheritdoc cref="ISiloShardSearchGrain"/>
 [SiloTargetPlacement]
 [Reentrant]
+[GrainDirectory(GrainDirectoryName = UnlistedGrainDirectory.Name)]
 public sealed class SiloShardSearchGrain : Grain, ISiloShardSearchGrain
 {
     /// <summary>Activations per silo that share the batches (each is reentrant; several spread the turns over the scheduler).</summary>
