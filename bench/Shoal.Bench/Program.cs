@@ -33,3 +33,9 @@ catch (ArgumentException e)
     Console.Error.WriteLine($"{workload.Name}: {e.Message}");
     return 2;
 }
+catch (InvalidOperationException e)
+{
+    // A run that cannot go on (a helper process died, a peer is missing): the reason, not a stack.
+    Console.Error.WriteLine($"{workload.Name}: {e.Message}");
+    return 1;
+}

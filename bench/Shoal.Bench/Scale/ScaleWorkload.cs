@@ -108,7 +108,11 @@ public sealed class ScaleWorkload : IWorkload
                 var runs = new List<SizeRun>();
                 foreach (var d in data)
                 {
-                    runs.Add(await RunSizeAsync(o, d, connectionString, work, cancellationToken));
+                    // A run whose Azurite died would wait on blob retries forever: stop it with the reason.
+                    var run = RunSizeAsync(o, d, connectionString, work, cancellationToken);
+                    if (azurite is not null && await Task.WhenAny(run, azurite.Exited) != run)
+                        throw new InvalidOperationException($"The {d.Docs:N0}-document run cannot go on: {azurite.DescribeExit()}.");
+                    runs.Add(await run);
                     // Each size's figures as soon as they are known (a long run stopped later keeps them).
                     Log("SIZE " + JsonSerializer.Serialize(RunFigures(runs[^1])));
                 }

@@ -49,8 +49,14 @@ internal sealed class AzuriteProcess : IAsyncDisposable
         {
             throw new InvalidOperationException($"Cannot start azurite-blob ({e.Message}): install it with 'npm install -g azurite' or pass --connection-string.", e);
         }
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            errors.Enqueue(e.Data);
+            while (errors.Count > 20) errors.TryDequeue(out string? _);
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -70,11 +76,21 @@ internal sealed class AzuriteProcess : IAsyncDisposable
         string connectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;" +
             "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
             $"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;";
-        return new AzuriteProcess(process, dir, connectionString);
+        return new AzuriteProcess(process, dir, connectionString) { _errors = errors };
     }
 
     /// <summary>Process id, for the log.</summary>
     public int ProcessId => _process.Id;
+
+    private System.Collections.Concurrent.ConcurrentQueue<string> _errors = new();
+
+    /// <summary>Completes when the Azurite process exits (it should not before it is disposed).</summary>
+    public Task Exited => _process.WaitForExitAsync();
+
+    /// <summary>Why Azurite is gone: its exit code and the last lines it wrote to stderr.</summary>
+    public string DescribeExit() =>
+        $"azurite-blob (pid {_process.Id}) exited with code {(_process.HasExited ? _process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?")}" +
+        (_errors.IsEmpty ? "" : "; its last stderr lines: " + string.Join(" | ", _errors));
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
