@@ -8,7 +8,7 @@ namespace Shoal.Integration.Tests.Sdk;
 /// <summary>
 /// The SDK against the real gateway (embedded silo, real HTTP on loopback), every endpoint:
 /// health, indexes, search (plain, typed builder, hybrid, pages), ingest, online updates, merge,
-/// jobs, and the problem documents of errors.
+/// jobs, index deletion, and the problem documents of errors.
 /// </summary>
 public sealed class SdkCompatibilityTests(GatewayFixture fixture) : IClassFixture<GatewayFixture>
 {
@@ -188,6 +188,51 @@ public sealed class SdkCompatibilityTests(GatewayFixture fixture) : IClassFixtur
 
             var conflict = await Assert.ThrowsAsync<ShoalApiException>(() => client.SearchAsync("sdkfruit", ShoalQuery.Sparse(SparseClause.Encode("apples"))));
             Assert.Equal(HttpStatusCode.BadRequest, conflict.StatusCode);
+        }
+        finally
+        {
+            TempDirectory.Delete(dir);
+        }
+    }
+
+    [Fact]
+    public async Task Delete_index_through_the_sdk_conflicts_while_building_then_removes_every_version()
+    {
+        string dir = Directory.CreateTempSubdirectory("shoal-sdk-delete-").FullName;
+        try
+        {
+            string corpus = Path.Combine(dir, "delete.tsv");
+            await File.WriteAllLinesAsync(corpus, Enumerable.Range(0, 40_000).Select(i => $"d{i}\tdeletable passage {i} about {(i % 3 == 0 ? "glaciers" : "deltas")}"));
+            using var client = new ShoalClient(fixture.BaseAddress);
+            const string index = "sdkdelete";
+            await client.StartIngestAsync(index, new IngestOptions(corpus, Format: "tsv", Shards: 2));
+
+            // While the build runs the gateway refuses with 409, carried by the one exception type.
+            var busy = await Assert.ThrowsAsync<ShoalApiException>(() => client.DeleteIndexAsync(index));
+            Assert.Equal(HttpStatusCode.Conflict, busy.StatusCode);
+            Assert.Contains("building", busy.Detail, StringComparison.Ordinal);
+            Assert.False(busy.IsTransient);
+
+            var built = await client.WaitForIngestAsync(index, pollInterval: TimeSpan.FromMilliseconds(100));
+            Assert.Equal("succeeded", built.State);
+            Assert.NotEmpty((await client.SearchAsync(index, new SearchQuery("glaciers", K: 3))).Hits);
+
+            var deleted = await client.DeleteIndexAsync(index);
+            Assert.NotNull(deleted);
+            Assert.Equal(index, deleted.Index);
+            Assert.Equal([built.Version!.Value], deleted.RemovedVersions);
+            Assert.True(deleted.RemovedObjects > 0, $"{deleted.RemovedObjects} objects removed");
+            Assert.Equal(2, deleted.ShardReplicasDropped);
+            Assert.Empty(deleted.Warnings);
+
+            // Gone: described as absent, a search is a 404, a second delete answers null.
+            Assert.Null(await client.GetIndexAsync(index));
+            Assert.DoesNotContain(index, await client.ListIndexesAsync());
+            var gone = await Assert.ThrowsAsync<ShoalApiException>(() => client.SearchAsync(index, new SearchQuery("glaciers")));
+            Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+            Assert.Null(await client.DeleteIndexAsync(index));
+            var invalid = await Assert.ThrowsAsync<ShoalApiException>(() => client.DeleteIndexAsync("Bad..Name"));
+            Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
         }
         finally
         {
