@@ -58,6 +58,7 @@ public sealed class ManifestTests
             foreach (var c in pod.Containers.Concat(pod.InitContainers ?? []))
             {
                 string where = $"{kustomization}: {owner} container {c.Name}";
+                // A Job's container runs to completion: readiness and liveness probes would only restart or unready a pod meant to end.
                 bool job = owner.StartsWith("Job/", StringComparison.Ordinal);
                 if (!job && (c.ReadinessProbe is null || c.LivenessProbe is null)) problems.Add($"{where}: readiness and liveness probes are required");
                 foreach (var resource in new[] { "cpu", "memory" })
