@@ -109,6 +109,9 @@ check "the native SearchApp finds hits through AddShoalClient, pages and telemet
 check "the installed tool searches the gateway" grep -q "Coffee" "$work/tool.out"
 start=$(date +%s%N); "$work/tools/shoal" --help >/dev/null; end=$(date +%s%N)
 echo "RESULT {\"check\":\"shoal --help (installed tool)\",\"seconds\":$(( (end - start) / 1000000 ))e-3}"
+help_ms=$(( (end - start) / 1000000 ))
+under_a_second() { [ "$help_ms" -lt 1000 ]; }
+check "the installed tool answers --help in under a second (${help_ms} ms)" under_a_second
 
 echo "== sdk: the tool through the repository's manifest"
 bash tools/install-shoal.sh --no-pack --local
