@@ -224,6 +224,11 @@ public sealed class BrowserTests(ConsoleCluster cluster) : IAsyncLifetime
         }
         Assert.Contains("texts/s", await page.EvaluateExpressionAsync<string>("document.querySelector('#encoder-pools thead').textContent"), StringComparison.Ordinal);
         await page.WaitForFunctionAsync("() => document.querySelectorAll('#silos tr.silo').length === 2", new WaitForFunctionOptions { Timeout = 10_000 });
+        // Every silo shows its roles: both hold shard replicas (data), and silo B hosts the encoders too.
+        var roles = await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#silos tr.silo')].map(r => r.querySelector('.silo-roles').textContent + ' | ' + r.children[4].textContent)");
+        Assert.Equal(["data", "data, encoder"], roles.Select(r => r[..r.IndexOf(" | ", StringComparison.Ordinal)]).Order(StringComparer.Ordinal));
+        Assert.Contains(roles, r => r.StartsWith("data, encoder | ", StringComparison.Ordinal) && r.Contains("dense", StringComparison.Ordinal));
+        Assert.Contains("data | –", roles);
         await Task.Delay(2500);
         await ScreenshotAsync(page, "console-cluster.png");
         NoErrors(errors);
