@@ -20,7 +20,7 @@ public sealed record ClusterDescription(
 /// <param name="Name">Silo name.</param>
 /// <param name="HostName">Host the silo runs on.</param>
 /// <param name="Status">Membership status ("Active", "Joining", "ShuttingDown", "Dead"...).</param>
-/// <param name="Roles">Roles from the silo's metadata (e.g. "encoder"); empty when it has none.</param>
+/// <param name="Roles">The silo's roles: "data" on every silo (it hosts shard replicas), "encoder" on silos that host encoders, and any others set in Shoal:Roles.</param>
 /// <param name="Encoders">Encoders the silo hosts.</param>
 /// <param name="StartedUtc">When the silo started.</param>
 public sealed record SiloDescription(

@@ -91,8 +91,10 @@ public static class ConsoleApi
             .Select(h =>
             {
                 bySilo.TryGetValue(h.SiloAddress, out var info);
+                // A silo whose metadata has not reached this one yet still hosts shard replicas.
+                string[] roles = info is { Known: true } ? info.Roles : [EncoderRoles.DataRole];
                 return new SiloStatus(h.SiloAddress.ToString(), h.SiloName ?? "", h.HostName ?? "", h.Status.ToString(),
-                    info?.Roles ?? [], info?.Encoders.Select(e => e.Name).ToArray() ?? [], h.StartTime);
+                    roles, info?.Encoders.Select(e => e.Name).ToArray() ?? [], h.StartTime);
             })
             .ToArray();
 

@@ -40,7 +40,8 @@ public sealed class EncoderPoolsOptions
     /// Explicit roles of the silo, or null (the default) to derive them: with null the silo holds
     /// the encoder role exactly when <see cref="Encoders"/> is not empty. When set, the silo holds the
     /// role when the list contains <c>"encoder"</c> (case-insensitive); that with no encoders is a
-    /// startup error, and encoders configured on a silo whose roles exclude it are not loaded.
+    /// startup error, and encoders configured on a silo whose roles exclude it are not loaded. Every
+    /// silo holds the <c>data</c> role whatever this says (see <see cref="EffectiveRoles"/>).
     /// </summary>
     public IList<string>? Roles { get; set; }
 
@@ -56,10 +57,21 @@ public sealed class EncoderPoolsOptions
         ? Encoders.Count > 0
         : Roles.Any(r => string.Equals(r?.Trim(), EncoderRoles.EncoderRole, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>The roles published in silo metadata: <see cref="Roles"/>, or the derived ones.</summary>
-    public IReadOnlyList<string> EffectiveRoles => Roles is not null
-        ? Roles.Where(r => !string.IsNullOrWhiteSpace(r)).Select(r => r.Trim().ToLowerInvariant()).Distinct().ToList()
-        : Encoders.Count > 0 ? [EncoderRoles.EncoderRole] : [];
+    /// <summary>
+    /// The roles published in silo metadata: <see cref="EncoderRoles.DataRole"/> first (every silo
+    /// hosts shard replicas), then <see cref="Roles"/> or, when those are not set, the derived ones
+    /// (<c>encoder</c> when encoders are configured); lower case, without duplicates.
+    /// </summary>
+    public IReadOnlyList<string> EffectiveRoles
+    {
+        get
+        {
+            IEnumerable<string> configured = Roles is not null
+                ? Roles.Where(r => !string.IsNullOrWhiteSpace(r)).Select(r => r.Trim().ToLowerInvariant())
+                : Encoders.Count > 0 ? [EncoderRoles.EncoderRole] : [];
+            return [.. new[] { EncoderRoles.DataRole }.Concat(configured).Distinct(StringComparer.Ordinal)];
+        }
+    }
 
     /// <summary>
     /// Reads <see cref="EncodersSection"/> and <see cref="RolesKey"/> from <paramref name="configuration"/>

@@ -6,17 +6,23 @@ using Shoal.Encoders;
 namespace Shoal.Grains.Encoders;
 
 /// <summary>
-/// Names shared by the encoder-pool pieces: the silo role, the silo-metadata keys that publish it,
+/// Names shared by the encoder-pool pieces: the silo roles, the silo-metadata keys that publish them,
 /// and the key format of <see cref="IEncoderPoolGrain"/> activations.
 /// </summary>
 public static partial class EncoderRoles
 {
+    /// <summary>
+    /// The role of every Shoal silo: it hosts shard replicas (shard placement does not filter silos
+    /// by role, so an encoder silo holds shards too). Always published first in <see cref="RolesMetadataKey"/>.
+    /// </summary>
+    public const string DataRole = "data";
+
     /// <summary>The role a silo holds when it hosts encoder pools.</summary>
     public const string EncoderRole = "encoder";
 
     /// <summary>
-    /// Silo-metadata key: the silo's roles, comma-separated (e.g. <c>"encoder"</c>; empty when it holds
-    /// none). Every silo that called <c>AddShoalEncoderPools</c> publishes it, so its presence also tells
+    /// Silo-metadata key: the silo's roles, comma-separated (<c>"data"</c>, or e.g. <c>"data,encoder"</c>
+    /// on a silo that hosts encoders; see <see cref="EncoderPoolsOptions.EffectiveRoles"/>). Every silo that called <c>AddShoalEncoderPools</c> publishes it, so its presence also tells
     /// that a silo's metadata has reached the local cache.
     /// </summary>
     public const string RolesMetadataKey = "shoal.roles";

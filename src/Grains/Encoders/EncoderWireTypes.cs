@@ -356,7 +356,7 @@ public sealed class EncoderSiloInfo
     /// <summary>The silo.</summary>
     [Id(0)] public SiloAddress Silo { get; init; } = null!;
 
-    /// <summary>Its roles (empty when it holds none).</summary>
+    /// <summary>Its roles: <c>data</c> on every silo, <c>encoder</c> on those hosting encoders, and any others configured (empty when its metadata is not known yet).</summary>
     [Id(1)] public string[] Roles { get; init; } = [];
 
     /// <summary>The encoders it hosts (empty unless it holds the encoder role).</summary>

@@ -96,6 +96,11 @@ public sealed class EncoderStartupTests
         Assert.False(new EncoderPoolsOptions().HoldsEncoderRole);
         Assert.True(Bind(new() { ["Shoal:Encoders:d:Kind"] = "bm25" }).HoldsEncoderRole);
         Assert.False(Bind(new() { ["Shoal:Encoders:d:Kind"] = "bm25", ["Shoal:Roles:0"] = "shard" }).HoldsEncoderRole);
+        // Published roles: data on every silo (each hosts shard replicas), then the configured or derived ones.
+        Assert.Equal(["data"], new EncoderPoolsOptions().EffectiveRoles);
+        Assert.Equal(["data", "encoder"], Bind(new() { ["Shoal:Encoders:d:Kind"] = "bm25" }).EffectiveRoles);
+        Assert.Equal(["data", "encoder", "shard"], options.EffectiveRoles);
+        Assert.Equal(["data", "encoder"], Bind(new() { ["Shoal:Encoders:d:Kind"] = "bm25", ["Shoal:Roles"] = "Data, encoder" }).EffectiveRoles);
     }
 
     private static EncoderPoolsOptions Bind(Dictionary<string, string?> values) =>

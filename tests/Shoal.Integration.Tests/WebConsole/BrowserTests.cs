@@ -95,47 +95,44 @@ public sealed class BrowserTests(ConsoleCluster cluster) : IAsyncLifetime
     [Fact]
     public async Task A_partial_answer_shows_which_shards_are_missing_and_why()
     {
-        // A real answer from the API, made partial the way the coordinator reports it: shard 2
-        // failed and shard 3 missed the deadline. The browser gets it instead of the live answer.
-        const string query = "vitamin D deficiency and bone fractures";
-        using var api = await cluster.PostJsonAsync("v1/indexes/scifact/search", $$"""{"text": "{{query}}", "k": 10, "channels": ["bm25"]}""");
-        var answer = System.Text.Json.Nodes.JsonNode.Parse(await api.Content.ReadAsStringAsync())!;
-        var coverage = answer["coverage"]!;
-        coverage["answered"] = 2;
-        coverage["partial"] = true;
-        coverage["missing"] = new System.Text.Json.Nodes.JsonArray(2, 3);
-        coverage["reasons"] = new System.Text.Json.Nodes.JsonArray("shard 2: failed: IOException: disk error", "shard 3: deadline passed after 1000 ms");
-        string canned = answer.ToJsonString();
+        // A real partial answer: failingshard has 4 shards of one replica each, and shard searches on
+        // silo B fail (ConsoleCluster.MisbehavingSilo), so the shards silo B holds are missing from
+        // every answer. The browser's request goes to the cluster untouched.
+        await cluster.EnsureSampleIndexAsync(ConsoleCluster.FailingIndex, shards: 4, replicas: 1);
+        const string query = "tides and the moon";
+        using var api = await cluster.PostJsonAsync($"v1/indexes/{ConsoleCluster.FailingIndex}/search", $$"""{"text": "{{query}}", "k": 10}""");
+        var coverage = JsonDocument.Parse(await api.Content.ReadAsStringAsync()).RootElement.GetProperty("coverage");
+        Assert.True(coverage.GetProperty("partial").GetBoolean(), coverage.ToString());
+        int[] missing = [.. coverage.GetProperty("missing").EnumerateArray().Select(m => m.GetInt32())];
+        // Placement spreads the 4 shards over both silos: some answer, some do not.
+        Assert.InRange(missing.Length, 1, 3);
 
         var (page, errors) = await OpenAsync("#/search");
         await using var _ = page;
-        await page.SetRequestInterceptionAsync(true);
-        int intercepted = 0;
-        page.Request += async (_, e) =>
+        int searches = 0;
+        page.Response += (_, e) =>
         {
-            if (e.Request.Method == HttpMethod.Post && e.Request.Url.EndsWith("/v1/indexes/scifact/search", StringComparison.Ordinal))
-            {
-                Interlocked.Increment(ref intercepted);
-                await e.Request.RespondAsync(new ResponseData { Status = System.Net.HttpStatusCode.OK, ContentType = "application/json", Body = canned });
-            }
-            else
-            {
-                await e.Request.ContinueAsync();
-            }
+            if (e.Response.Request.Method == HttpMethod.Post && e.Response.Url.EndsWith($"/v1/indexes/{ConsoleCluster.FailingIndex}/search", StringComparison.Ordinal))
+                Interlocked.Increment(ref searches);
         };
-        await page.WaitForSelectorAsync("#index option[value=scifact]", new WaitForSelectorOptions { Timeout = 30_000 });
-        await page.SelectAsync("#index", "scifact");
+        await page.WaitForSelectorAsync($"#index option[value={ConsoleCluster.FailingIndex}]", new WaitForSelectorOptions { Timeout = 30_000 });
+        await page.SelectAsync("#index", ConsoleCluster.FailingIndex);
         await page.TypeAsync("#query", query);
         await page.Keyboard.PressAsync("Enter");
         await page.WaitForSelectorAsync("#partial", new WaitForSelectorOptions { Timeout = 30_000 });
-        Assert.Equal(1, intercepted);
+        Assert.Equal(1, Volatile.Read(ref searches));
+
         string banner = await page.EvaluateExpressionAsync<string>("document.querySelector('#partial').textContent");
-        Assert.Contains("2 of 4 shards did not answer", banner, StringComparison.Ordinal);
+        Assert.Contains($"{missing.Length} of 4 shards did not answer", banner, StringComparison.Ordinal);
+        // One line per missing shard, naming it and the failure the coordinator saw on silo B.
         var reasons = await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#partial li')].map(e => e.textContent)");
-        Assert.Equal(["shard 2: failed: IOException: disk error", "shard 3: deadline passed after 1000 ms"], reasons);
-        Assert.Equal("coverage 2/4 shards", (await page.EvaluateExpressionAsync<string>("document.querySelector('#coverage').textContent")).Trim());
+        Assert.Equal(missing.Select(m => $"shard {m}:"), reasons.Select(r => r[..(r.IndexOf(':', StringComparison.Ordinal) + 1)]));
+        Assert.All(reasons, r => Assert.Contains("IOException", r, StringComparison.Ordinal));
+        Assert.All(reasons, r => Assert.Contains($"of '{ConsoleCluster.FailingIndex}' fails on silo B (test)", r, StringComparison.Ordinal));
+        Assert.Equal($"coverage {4 - missing.Length}/4 shards", (await page.EvaluateExpressionAsync<string>("document.querySelector('#coverage').textContent")).Trim());
         // The hits of the shards that answered are still shown.
-        Assert.Equal(10, await page.EvaluateExpressionAsync<int>("document.querySelectorAll('#hits tr.hit').length"));
+        Assert.True(await page.EvaluateExpressionAsync<int>("document.querySelectorAll('#hits tr.hit').length") > 0);
+        await ScreenshotAsync(page, "console-search-partial.png");
         NoErrors(errors);
     }
 
@@ -224,6 +221,11 @@ public sealed class BrowserTests(ConsoleCluster cluster) : IAsyncLifetime
         }
         Assert.Contains("texts/s", await page.EvaluateExpressionAsync<string>("document.querySelector('#encoder-pools thead').textContent"), StringComparison.Ordinal);
         await page.WaitForFunctionAsync("() => document.querySelectorAll('#silos tr.silo').length === 2", new WaitForFunctionOptions { Timeout = 10_000 });
+        // Every silo shows its roles: both hold shard replicas (data), and silo B hosts the encoders too.
+        var roles = await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#silos tr.silo')].map(r => r.querySelector('.silo-roles').textContent + ' | ' + r.children[4].textContent)");
+        Assert.Equal(["data", "data, encoder"], roles.Select(r => r[..r.IndexOf(" | ", StringComparison.Ordinal)]).Order(StringComparer.Ordinal));
+        Assert.Contains(roles, r => r.StartsWith("data, encoder | ", StringComparison.Ordinal) && r.Contains("dense", StringComparison.Ordinal));
+        Assert.Contains("data | –", roles);
         await Task.Delay(2500);
         await ScreenshotAsync(page, "console-cluster.png");
         NoErrors(errors);

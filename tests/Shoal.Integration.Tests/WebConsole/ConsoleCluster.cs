@@ -27,7 +27,9 @@ namespace Shoal.Integration.Tests.WebConsole;
 /// <c>tides</c> (the 40 sample passages, bm25 plus a dense channel encoded on silo B). Silo B
 /// also misbehaves for two indexes that tests create when they need them: shard searches of
 /// <see cref="SlowIndex"/> on silo B take a second (a coordinator hedges them to the replica on
-/// silo A) and those of <see cref="FailingIndex"/> on silo B fail (answers are partial).
+/// silo A) and those of <see cref="FailingIndex"/> on silo B fail (answers are partial). Silo B
+/// also hosts <see cref="WaitingEncoder"/>, the same model in a pool whose batches wait for
+/// companions, so that queued requests can be seen in the queue-depth gauge.
 /// </summary>
 public sealed class ConsoleCluster : IAsyncLifetime
 {
@@ -48,6 +50,16 @@ public sealed class ConsoleCluster : IAsyncLifetime
 
     /// <summary>Index whose shard searches on silo B fail.</summary>
     public const string FailingIndex = "failingshard";
+
+    /// <summary>
+    /// Encoder on silo B (the tiny dense model) whose batches wait <see cref="WaitingEncoderBatchWait"/>
+    /// after their first request, up to 64 requests, with no early dispatch: requests sent together
+    /// stay queued until then.
+    /// </summary>
+    public const string WaitingEncoder = "dense-waiting";
+
+    /// <summary>How long the first request to <see cref="WaitingEncoder"/> waits for companions.</summary>
+    public static readonly TimeSpan WaitingEncoderBatchWait = TimeSpan.FromSeconds(8);
 
     /// <summary>Silo B's grain factory: a stateless-worker coordinator called from here runs on silo B.</summary>
     public IGrainFactory SiloBGrains => _siloB!.Services.GetRequiredService<IGrainFactory>();
@@ -88,6 +100,13 @@ public sealed class ConsoleCluster : IAsyncLifetime
             ["Shoal:Encoders:dense:Kind"] = "dense",
             ["Shoal:Encoders:dense:ModelPath"] = EncoderFixtures.Model("dense-tiny.onnx"),
             ["Shoal:Encoders:dense:VocabPath"] = EncoderFixtures.VocabTxt,
+            [$"Shoal:Encoders:{WaitingEncoder}:Kind"] = "dense",
+            [$"Shoal:Encoders:{WaitingEncoder}:ModelPath"] = EncoderFixtures.Model("dense-tiny.onnx"),
+            [$"Shoal:Encoders:{WaitingEncoder}:VocabPath"] = EncoderFixtures.VocabTxt,
+            [$"Shoal:Encoders:{WaitingEncoder}:MaxBatchSize"] = "64",
+            [$"Shoal:Encoders:{WaitingEncoder}:MaxBatchWait"] = WaitingEncoderBatchWait.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+            [$"Shoal:Encoders:{WaitingEncoder}:EarlyDispatch"] = "false",
+            [$"Shoal:Encoders:{WaitingEncoder}:Workers"] = "1",
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         string data = _data;

@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
 using Shoal.Grains.Contracts;
+using Shoal.Grains.Encoders;
 
 namespace Shoal.Integration.Tests.WebConsole;
 
@@ -135,6 +137,46 @@ public sealed class MetricsTests(ConsoleCluster cluster)
         string merged = await ScrapeAsync();
         Assert.True(Sum(merged, "shoal_merge_duration_seconds_count", "index=\"tides\"", "outcome=\"succeeded\"") >= 1);
         Assert.Equal(0, Sum(merged, "shoal_live_buffer_documents", "index=\"tides\"", "kind=\"upserted\""));
+    }
+
+    [Fact]
+    public async Task Concurrent_encodes_raise_the_queue_depth_gauge_until_their_batch_runs()
+    {
+        // The waiting encoder's batches start 8 s after their first request (no early dispatch, up
+        // to 64 requests): requests sent together are all in its queue until then.
+        const int requests = 6;
+        const string depth = "shoal_encoder_queue_depth";
+        const string waiting = $"encoder=\"{ConsoleCluster.WaitingEncoder}\"";
+        const string batcher = $"batcher=\"{ConsoleCluster.WaitingEncoder}\"";
+        var encoders = cluster.Services.GetRequiredService<IEncoderService>();
+        await encoders.DescribeAsync(ConsoleCluster.WaitingEncoder); // the catalog is known before the clock starts
+        string before = await ScrapeAsync();
+        Assert.Single(Lines(before, depth, waiting));
+        Assert.Equal(0, Sum(before, depth, waiting));
+
+        var started = DateTime.UtcNow;
+        var encodes = Enumerable.Range(0, requests)
+            .Select(i => Task.Run(() => encoders.EncodeQueryAsync(ConsoleCluster.WaitingEncoder, $"what makes the tides {i}")))
+            .ToArray();
+        // Scrape while they wait (the exporter caches a scrape for 300 ms): the gauge climbs to all of them.
+        var seen = new List<double>();
+        while (DateTime.UtcNow - started < ConsoleCluster.WaitingEncoderBatchWait - TimeSpan.FromSeconds(1)
+               && (seen.Count == 0 || seen[^1] < requests))
+        {
+            seen.Add(Sum(await ScrapeAsync(), depth, waiting));
+            await Task.Delay(100);
+        }
+        Assert.True(seen.Count > 0 && seen[^1] == requests, "queue depths seen: " + string.Join(", ", seen));
+        Assert.All(encodes, e => Assert.False(e.IsCompleted, "an encode finished before its batch was due"));
+
+        // Then one batch encodes them all and the queue is empty again.
+        var encoded = await Task.WhenAll(encodes);
+        Assert.All(encoded, e => Assert.NotNull(e.Dense));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        string after = await ScrapeAsync();
+        Assert.Equal(0, Sum(after, depth, waiting));
+        Assert.Equal(1, Sum(after, "shoal_encoder_batch_size_count", batcher) - Sum(before, "shoal_encoder_batch_size_count", batcher));
+        Assert.Equal(requests, Sum(after, "shoal_encoder_batch_size_sum", batcher) - Sum(before, "shoal_encoder_batch_size_sum", batcher));
     }
 
     /// <summary>The sample lines of <paramref name="series"/> whose labels contain every one of <paramref name="labels"/>.</summary>

@@ -54,7 +54,7 @@ export async function clusterPage(root, say) {
       el('tbody', {}, status.silos.map(s => el('tr', { class: 'silo' },
         el('td', {}, el('span', { class: 'pill', style: `background:${siloColor(s.address)};color:#fff` }, siloLabel(s.address))),
         el('td', {}, s.name), el('td', {}, el('span', { class: s.status === 'Active' ? 'pill good' : 'pill warn' }, s.status)),
-        el('td', {}, s.roles.join(', ') || '–'), el('td', {}, s.encoders.join(', ') || '–'), el('td', { class: 'muted' }, time(s.startedUtc)))))));
+        el('td', { class: 'silo-roles' }, s.roles.join(', ') || '–'), el('td', {}, s.encoders.join(', ') || '–'), el('td', { class: 'muted' }, time(s.startedUtc)))))));
 
     shardMaps.replaceChildren(...(status.indexes.length ? status.indexes.map(ix => el('div', { style: 'margin-bottom:10px' },
       el('div', { class: 'meta' }, el('a', { href: `#/index/${encodeURIComponent(ix.name)}` }, el('b', {}, ix.name)),
