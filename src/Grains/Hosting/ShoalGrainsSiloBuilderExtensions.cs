@@ -43,6 +43,7 @@ public static class ShoalGrainsSiloBuilderExtensions
         builder.Services.TryAddSingleton(sp => new Shoal.Engine.Security.DataRoots(sp.GetRequiredService<IOptions<ShoalOptions>>().Value.EffectiveDataRoots()));
         builder.Services.TryAddSingleton<Query.IndexVersionCache>();
         builder.Services.TryAddSingleton<Query.ShardLocations>();
+        builder.Services.TryAddSingleton<Shards.LocalShards>();
         // Every silo takes part in encoder-pool placement; silos configured with Shoal:Encoders host pools.
         builder.AddShoalEncoderPools();
         builder.Services.TryAddSingleton<Query.ITextEncoderClient, Query.PooledTextEncoderClient>();

@@ -30,6 +30,13 @@ public sealed class ShoalOptions
     /// </summary>
     public TimeSpan HedgeDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// A search that starts on a silo reads the shard replicas active on that silo directly
+    /// instead of sending their grains a message (<see cref="Shards.LocalShards"/>); false sends
+    /// every shard search as a grain call.
+    /// </summary>
+    public bool DirectLocalSearch { get; set; } = true;
+
     /// <summary>Largest k a search may ask for.</summary>
     public int MaxK { get; set; } = 1000;
 

@@ -50,10 +50,12 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
     private readonly IndexVersionCache _versions;
     private readonly QueryPlanner _planner;
     private readonly ShardLocations _locations;
+    private readonly LocalShards _localShards;
 
     /// <summary>Created by Orleans.</summary>
-    public QueryCoordinatorGrain(IOptions<ShoalOptions> options, IndexVersionCache versions, ShardLocations locations, ITextEncoderClient encoder, ILogger<QueryCoordinatorGrain> logger)
+    public QueryCoordinatorGrain(IOptions<ShoalOptions> options, IndexVersionCache versions, ShardLocations locations, LocalShards localShards, ITextEncoderClient encoder, ILogger<QueryCoordinatorGrain> logger)
     {
+        _localShards = localShards;
         _versions = versions;
         _locations = locations;
         _options = options.Value;
@@ -135,7 +137,7 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             var batch = batched?[s];
             calls[s] = CallShardAsync(request.Index, replicas, (attempt, ct) => RetryTransientAsync(retry => attempt == 0 && !retry && batch is { } b
                 ? FromBatchAsync(b.Outcomes, b.Position)
-                : GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(request.Index, shard, (first + attempt) % replicas)).SearchAsync(shardQuery, ct), ct), cts.Token);
+                : SearchReplica(request.Index, shard, (first + attempt) % replicas, shardQuery, direct: !retry, ct), ct), cts.Token);
         }
 
         try
@@ -334,6 +336,18 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         {
             firsts[s] = first;
             silos[s] = _locations.Get(index, s, first);
+            if (_localShards.Enabled)
+            {
+                // A replica active on this silo is searched directly: the cheapest first attempt there is.
+                for (int r = 0; r < replicas; r++)
+                {
+                    int candidate = (first + r) % replicas;
+                    if (!_localShards.Holds(index, s, candidate)) continue;
+                    firsts[s] = candidate;
+                    silos[s] = local;
+                    break;
+                }
+            }
             for (int r = 1; r < replicas && !Equals(silos[s], local); r++)
             {
                 int candidate = (first + r) % replicas;
@@ -346,6 +360,14 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
         }
         return (firsts, silos);
     }
+
+    /// <summary>
+    /// Searches one replica: directly when it is active on this silo (<see cref="LocalShards"/>, no
+    /// grain call), else, or when the direct path cannot answer, through its grain.
+    /// </summary>
+    private Task<ShardSearchResult> SearchReplica(string index, int shard, int replica, ShardQuery query, bool direct, CancellationToken cancellationToken) =>
+        (direct ? _localShards.TrySearch(index, shard, replica, query, cancellationToken) : null)
+        ?? GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(index, shard, replica)).SearchAsync(query, cancellationToken);
 
     /// <summary>Shard <paramref name="position"/>'s result from a silo batch; its failure rethrown.</summary>
     private static async Task<ShardSearchResult> FromBatchAsync(Task<ShardOutcome[]> outcomes, int position)

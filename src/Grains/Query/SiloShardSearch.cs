@@ -69,7 +69,7 @@ public interface ISiloShardSearchGrain : IGrainWithStringKey
 [SiloTargetPlacement]
 [Reentrant]
 [GrainDirectory(GrainDirectoryName = UnlistedGrainDirectory.Name)]
-public sealed class SiloShardSearchGrain : Grain, ISiloShardSearchGrain
+public sealed class SiloShardSearchGrain(LocalShards localShards) : Grain, ISiloShardSearchGrain
 {
     /// <summary>Activations per silo that share the batches (each is reentrant; several spread the turns over the scheduler).</summary>
     public const int Slots = 4;
@@ -89,7 +89,8 @@ public sealed class SiloShardSearchGrain : Grain, ISiloShardSearchGrain
         if (shards.Length != replicas.Length) throw new ArgumentException($"{shards.Length} shards but {replicas.Length} replicas.", nameof(replicas));
         var calls = new Task<ShardSearchResult>[shards.Length];
         for (int i = 0; i < calls.Length; i++)
-            calls[i] = GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(index, shards[i], replicas[i])).SearchAsync(query, cancellationToken);
+            calls[i] = localShards.TrySearch(index, shards[i], replicas[i], query, cancellationToken)
+                ?? GrainFactory.GetGrain<IShardGrain>(ShardGrain.KeyOf(index, shards[i], replicas[i])).SearchAsync(query, cancellationToken);
         try
         {
             await Task.WhenAll(calls);

@@ -4,11 +4,7 @@ using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
 using Orleans.Runtime;
-using System.Runtime.InteropServices;
-using Shoal.Engine.Dense;
-using Shoal.Engine.Search;
 using Shoal.Engine.Segments;
-using Shoal.Engine.Sparse;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Text;
 using Shoal.Engine.Updates;
@@ -39,6 +35,9 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     private readonly ILogger<ShardGrain> _logger;
     private readonly IShardSearchInterceptor _interceptor;
     private readonly PreparedShardSegments _prepared;
+    private readonly LocalShards _localShards;
+    private LocalShard _local = null!; // set on activation
+    private long _directSearchesSeen;
     private readonly SemaphoreSlim _loadLock = new(1, 1);
     private string _index = "";
     private int _shard;
@@ -53,9 +52,10 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     internal static readonly TimeSpan InfoRestoreWait = TimeSpan.FromSeconds(5);
 
     /// <summary>Created by Orleans.</summary>
-    public ShardGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, IShardSearchInterceptor interceptor, PreparedShardSegments prepared, ILogger<ShardGrain> logger)
+    public ShardGrain(SnapshotCatalog catalog, IOptions<ShoalOptions> options, IShardSearchInterceptor interceptor, PreparedShardSegments prepared, LocalShards localShards, ILogger<ShardGrain> logger)
     {
         _prepared = prepared;
+        _localShards = localShards;
         _catalog = catalog;
         _log = new UpdateLog(catalog.Store);
         _interceptor = interceptor;
@@ -94,7 +94,29 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         string key = this.GetPrimaryKeyString();
         if (!TryParseKey(key, out _index, out _shard, out _replica))
             throw new ArgumentException($"Shard grain key '{key}' is not '{{index}}/{{shard}}/{{replica}}'.");
+        _local = new LocalShard(_index, _shard, _replica, GrainContext.Address.SiloAddress, _options.SnippetLength, _interceptor);
+        _local.Serve(_view);
+        _localShards.Add(_local);
+        if (_localShards.Enabled)
+        {
+            // Direct searches on this silo never reach the grain: while they come, keep it from being collected as idle.
+            this.RegisterGrainTimer(KeepServingAsync, new GrainTimerCreationOptions(DirectSearchKeepAlive, DirectSearchKeepAlive) { KeepAlive = false, Interleave = true });
+        }
         _restore = RestoreInBackgroundAsync();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>How often a replica checks whether direct searches came (and then delays its idle collection by twice as long).</summary>
+    internal static readonly TimeSpan DirectSearchKeepAlive = TimeSpan.FromMinutes(1);
+
+    private Task KeepServingAsync(CancellationToken cancellationToken)
+    {
+        long searches = _local.Searches;
+        if (searches != _directSearchesSeen)
+        {
+            _directSearchesSeen = searches;
+            DelayDeactivation(DirectSearchKeepAlive * 2);
+        }
         return Task.CompletedTask;
     }
 
@@ -123,8 +145,10 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await _deactivating.CancelAsync();
+        _localShards.Remove(_local);
         var view = _view;
         _view = ShardView.None;
+        _local.Serve(_view);
         view.Lease.Retire();
         Diagnostics.ShoalTelemetry.SetLiveBuffer(this.GetPrimaryKeyString(), _index, 0, 0);
     }
@@ -134,6 +158,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     {
         // No restore or load in progress may swap a version in after this (LoadAsync checks the token before it swaps).
         await _deactivating.CancelAsync();
+        _localShards.Remove(_local);
         SwapTo(ShardView.None);
         string cached = SnapshotCatalog.CachePath($"indexes/{_index}/", _options.CacheDirectory);
         try
@@ -237,6 +262,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     {
         var old = _view;
         _view = next;
+        _local.Serve(next); // direct searches read the new view before the old lease is retired
         Diagnostics.ShoalTelemetry.SetLiveBuffer(this.GetPrimaryKeyString(), _index, next.Delta?.LiveCount ?? 0, next.Delta?.HiddenCount ?? 0);
         if (!ReferenceEquals(old.Lease, next.Lease)) old.Lease.Retire();
     }
@@ -370,69 +396,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         // The activation's own restore first (it falls back to an older version when the latest cannot be read), within the search's deadline.
         if (!_restore.IsCompleted) await _restore.WaitAsync(cancellationToken);
         if (query.Version > _view.Version) await CatchUpAsync(query.Version);
-        using var activity = Diagnostics.ShoalTelemetry.Source.StartActivity("shoal.shard.search");
-        activity?.SetTag("shoal.index", _index);
-        activity?.SetTag("shoal.shard", _shard);
-        activity?.SetTag("shoal.replica", _replica);
-        await _interceptor.BeforeSearchAsync(_index, _shard, cancellationToken);
-        var view = AcquireView();
-        try
-        {
-            activity?.SetTag("shoal.version", view.Version);
-            var request = ToEngine(query);
-            var top = await Task.Run(() => view.Lease.Searcher.SearchAsync(request, view.Delta, cancellationToken), cancellationToken);
-            RecordChannels(top);
-            return ToWire(view.Version, top);
-        }
-        finally
-        {
-            view.Lease.Release();
-        }
-    }
-
-    /// <summary>Records the time each channel asked took.</summary>
-    private void RecordChannels(ShardTopK top)
-    {
-        if (top.Bm25 is not null) RecordChannel(IndexChannels.Text, top.Bm25Elapsed);
-        if (top.Sparse is not null) RecordChannel(IndexChannels.Sparse, top.SparseElapsed);
-        if (top.Dense is not null) RecordChannel(IndexChannels.Dense, top.DenseElapsed);
-    }
-
-    private void RecordChannel(string channel, TimeSpan elapsed) =>
-        Diagnostics.ShoalTelemetry.ShardChannelDuration.Record(elapsed.TotalMilliseconds,
-            new KeyValuePair<string, object?>("index", _index), new KeyValuePair<string, object?>("channel", channel));
-
-    /// <summary>The engine's form of a shard query from the wire.</summary>
-    private ShardSearchRequest ToEngine(ShardQuery query) => new()
-    {
-        Bm25 = query.Bm25 is { } b ? new TextChannelQuery(new TextQuery(b.Terms, b.Weights), b.K) : null,
-        Sparse = query.Sparse is { } s
-            ? new SparseChannelQuery(new SparseVector(s.Terms, s.Weights), s.K, s.Exact, new SeismicSearchParameters(s.QueryTermCut, s.HeapFactor))
-            : null,
-        Dense = query.Dense is { } d ? new DenseChannelQuery(MemoryMarshal.Cast<byte, float>(d.Vector).ToArray(), d.K, d.Exact, d.Ef) : null,
-        IncludeStored = query.IncludeStored,
-        SnippetLength = _options.SnippetLength,
-    };
-
-    /// <summary>The wire reply for the searcher's local top-k: the one place engine hits become wire hits.</summary>
-    private ShardSearchResult ToWire(long version, ShardTopK top) => new()
-    {
-        Shard = _shard,
-        Version = version,
-        Silo = GrainContext.Address.SiloAddress,
-        Replica = _replica,
-        Bm25 = ToWire(top.Bm25),
-        Sparse = ToWire(top.Sparse),
-        Dense = ToWire(top.Dense),
-    };
-
-    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(hits))]
-    private static Hit[]? ToWire(SearchHit[]? hits)
-    {
-        if (hits is null) return null;
-        var wire = new Hit[hits.Length];
-        for (int i = 0; i < hits.Length; i++) wire[i] = new Hit { Id = hits[i].Id, Score = hits[i].Score, Title = hits[i].Title, Snippet = hits[i].Snippet };
-        return wire;
+        return await _local.SearchAcquiredAsync(AcquireView(), query, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -443,7 +407,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         var view = AcquireView();
         try
         {
-            return ToWire(view.Lease.Searcher.Fetch(request.Ids, view.Delta, _options.SnippetLength));
+            return LocalShard.ToWire(view.Lease.Searcher.Fetch(request.Ids, view.Delta, _options.SnippetLength));
         }
         finally
         {

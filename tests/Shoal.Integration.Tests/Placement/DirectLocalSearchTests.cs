@@ -1,0 +1,92 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using Shoal.Grains.Contracts;
+using Shoal.Grains.Shards;
+
+namespace Shoal.Integration.Tests.Placement;
+
+/// <summary>
+/// A search that starts on a silo reads the shard replicas active there without a grain call
+/// (<see cref="LocalShards"/>), and reads exactly what the grains serve: the same hits, an online
+/// update visible as soon as it returns, a merged version as soon as it is published, nothing
+/// once the index is deleted.
+/// </summary>
+public sealed class DirectLocalSearchTests(TwoSiloCluster fixture) : IClassFixture<TwoSiloCluster>
+{
+    private IEnumerable<LocalShards> Registries =>
+        fixture.Cluster.Silos.Select(s => ((InProcessSiloHandle)s).SiloHost.Services.GetRequiredService<LocalShards>());
+
+    private long DirectSearches => Registries.Sum(r => r.DirectSearches);
+
+    private async Task<SearchResponse> SearchAsync(string index, string text, int key)
+    {
+        var r = await fixture.Cluster.Client.GetGrain<IQueryCoordinatorGrain>(key).SearchAsync(new SearchRequest { Index = index, Text = text, K = 5 });
+        Assert.True(r.Status == SearchStatus.Ok, r.Error);
+        Assert.False(r.Coverage.Partial, string.Join("; ", r.Coverage.Reasons));
+        return r;
+    }
+
+    [Fact]
+    public async Task Searches_read_local_replicas_directly_and_see_updates_merges_and_deletion_as_the_grains_do()
+    {
+        const string index = "direct";
+        await fixture.IngestAsync(index, new IngestRequest { CorpusPath = Paths.SamplePassages, Shards = 3, Replicas = 2 });
+        // Two replicas of each shard on two silos: every silo holds one replica of every shard.
+        foreach (var registry in Registries) Assert.True(registry.Enabled);
+
+        // Searches activate the replicas; wait until both silos hold one of every shard (a replica
+        // placed while the second silo was still joining is moved there by the rebalancer).
+        var settle = DateTime.UtcNow.AddMinutes(1);
+        while (true)
+        {
+            await SearchAsync(index, "wind turbines and electricity", 0);
+            if (Enumerable.Range(0, 3).All(shard => Registries.Count(r => r.Holds(index, shard, 0) || r.Holds(index, shard, 1)) == 2)) break;
+            Assert.True(DateTime.UtcNow < settle, "the replicas never spread over both silos");
+            await Task.Delay(200);
+        }
+
+        long before = DirectSearches;
+        for (int key = 0; key < 16; key++)
+        {
+            var r = await SearchAsync(index, "wind turbines and electricity", key);
+            Assert.Equal("s33", r.Hits[0].Id);
+        }
+        // Every silo holds a replica of every shard, so every shard search of a coordinator is direct.
+        Assert.True(DirectSearches - before >= 16 * 3, $"{DirectSearches - before} of {16 * 3} shard searches were direct");
+
+        // An online update is visible to the next search when UpdateAsync returns, direct or not.
+        var grain = fixture.Cluster.Client.GetGrain<IIndexGrain>(index);
+        await grain.UpdateAsync(new UpdateRequest { Upserts = [new UpsertDocument { Id = "fresh-1", Text = "quokkas zanzibarite and wind turbines" }], Deletes = ["s33"] });
+        before = DirectSearches;
+        for (int key = 0; key < 8; key++)
+        {
+            var r = await SearchAsync(index, "quokkas zanzibarite", key);
+            Assert.Equal("fresh-1", r.Hits[0].Id);
+            var wind = await SearchAsync(index, "wind turbines and electricity", key);
+            Assert.DoesNotContain(wind.Hits, h => h.Id == "s33");
+        }
+        Assert.True(DirectSearches > before, "the searches after the update were not direct");
+
+        // A merge publishes a new version; the shards swap to it and direct searches read it.
+        await grain.StartMergeAsync();
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while ((await grain.GetInfoAsync())!.Version < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the merge did not publish");
+            await Task.Delay(100);
+        }
+        for (int key = 0; key < 8; key++)
+        {
+            var r = await SearchAsync(index, "quokkas zanzibarite", key);
+            Assert.Equal("fresh-1", r.Hits[0].Id);
+            Assert.True(r.Version >= 2, $"answered from version {r.Version}");
+        }
+
+        // Deleted: no replica stays registered, and a search says the index does not exist.
+        Assert.NotNull(await grain.DeleteAsync());
+        for (int shard = 0; shard < 3; shard++)
+            Assert.DoesNotContain(Registries, r => r.Holds(index, shard, 0) || r.Holds(index, shard, 1));
+        var gone = await fixture.Cluster.Client.GetGrain<IQueryCoordinatorGrain>(0).SearchAsync(new SearchRequest { Index = index, Text = "quokkas", K = 5 });
+        Assert.Equal(SearchStatus.IndexNotFound, gone.Status);
+    }
+}
