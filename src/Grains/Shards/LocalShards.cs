@@ -44,9 +44,16 @@ public sealed class LocalShards
 
     private long _directSearches;
 
+    /// <summary>Replica activations registered since the silo started (a replica collected and activated again counts twice).</summary>
+    public long Registrations => Interlocked.Read(ref _registrations);
+
+    private long _registrations;
+
     internal void Add(LocalShard shard)
     {
-        if (Enabled) _shards[(shard.Index, shard.Shard, shard.Replica)] = shard;
+        if (!Enabled) return;
+        _shards[(shard.Index, shard.Shard, shard.Replica)] = shard;
+        Interlocked.Increment(ref _registrations);
     }
 
     internal void Remove(LocalShard shard) => _shards.TryRemove(KeyValuePair.Create((shard.Index, shard.Shard, shard.Replica), shard));

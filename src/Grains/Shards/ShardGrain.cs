@@ -3,7 +3,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Concurrency;
+using Orleans.Configuration;
 using Orleans.Runtime;
+using Microsoft.Extensions.DependencyInjection;
 using Shoal.Engine.Segments;
 using Shoal.Engine.Snapshots;
 using Shoal.Engine.Text;
@@ -100,14 +102,26 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         if (_localShards.Enabled)
         {
             // Direct searches on this silo never reach the grain: while they come, keep it from being collected as idle.
-            this.RegisterGrainTimer(KeepServingAsync, new GrainTimerCreationOptions(DirectSearchKeepAlive, DirectSearchKeepAlive) { KeepAlive = false, Interleave = true });
+            _keepAlivePeriod = KeepAlivePeriod(ServiceProvider.GetService<IOptions<GrainCollectionOptions>>()?.Value);
+            this.RegisterGrainTimer(KeepServingAsync, new GrainTimerCreationOptions(_keepAlivePeriod, _keepAlivePeriod) { KeepAlive = false, Interleave = true });
         }
         _restore = RestoreInBackgroundAsync();
         return Task.CompletedTask;
     }
 
-    /// <summary>How often a replica checks whether direct searches came (and then delays its idle collection by twice as long).</summary>
-    internal static readonly TimeSpan DirectSearchKeepAlive = TimeSpan.FromMinutes(1);
+    private TimeSpan _keepAlivePeriod;
+
+    /// <summary>
+    /// How often a replica checks whether direct searches came (and then delays its idle collection
+    /// by twice as long): a third of the silo's idle collection age for shard grains, at most a minute.
+    /// </summary>
+    internal static TimeSpan KeepAlivePeriod(GrainCollectionOptions? collection)
+    {
+        var age = collection is null ? TimeSpan.FromMinutes(15)
+            : collection.ClassSpecificCollectionAge.TryGetValue(typeof(ShardGrain).FullName!, out var specific) ? specific : collection.CollectionAge;
+        var period = age / 3;
+        return period > TimeSpan.FromMinutes(1) ? TimeSpan.FromMinutes(1) : period < TimeSpan.FromMilliseconds(100) ? TimeSpan.FromMilliseconds(100) : period;
+    }
 
     private Task KeepServingAsync(CancellationToken cancellationToken)
     {
@@ -115,7 +129,7 @@ public sealed partial class ShardGrain : Grain, IShardGrain
         if (searches != _directSearchesSeen)
         {
             _directSearchesSeen = searches;
-            DelayDeactivation(DirectSearchKeepAlive * 2);
+            DelayDeactivation(_keepAlivePeriod * 2);
         }
         return Task.CompletedTask;
     }

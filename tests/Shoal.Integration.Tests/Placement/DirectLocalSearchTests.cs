@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Shoal.Grains.Contracts;
 using Shoal.Grains.Shards;
+using Shoal.Hosting;
 
 namespace Shoal.Integration.Tests.Placement;
 
@@ -88,5 +89,87 @@ public sealed class DirectLocalSearchTests(TwoSiloCluster fixture) : IClassFixtu
             Assert.DoesNotContain(Registries, r => r.Holds(index, shard, 0) || r.Holds(index, shard, 1));
         var gone = await fixture.Cluster.Client.GetGrain<IQueryCoordinatorGrain>(0).SearchAsync(new SearchRequest { Index = index, Text = "quokkas", K = 5 });
         Assert.Equal(SearchStatus.IndexNotFound, gone.Status);
+    }
+}
+
+/// <summary>One silo that collects idle grains after 3 s (Orleans' default is 15 minutes).</summary>
+public sealed class ShortCollectionCluster : IAsyncLifetime
+{
+    public string Data { get; } = Directory.CreateTempSubdirectory("shoal-collect-").FullName;
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        string data = Data;
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.Configure<Orleans.Configuration.GrainCollectionOptions>(o =>
+            {
+                o.CollectionQuantum = TimeSpan.FromMilliseconds(500);
+                o.CollectionAge = TimeSpan.FromSeconds(3);
+            });
+            silo.AddShoal(o =>
+            {
+                o.SnapshotDirectory = Path.Combine(data, "snapshots");
+                o.CacheDirectory = Path.Combine(data, "cache");
+                o.BuildDirectory = Path.Combine(data, "build");
+            });
+        });
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+        TempDirectory.Delete(Data);
+    }
+}
+
+/// <summary>A replica that only direct searches read never sees a call, yet must not be collected as idle while they come.</summary>
+public sealed class DirectSearchKeepAliveTests(ShortCollectionCluster fixture) : IClassFixture<ShortCollectionCluster>
+{
+    [Fact]
+    public async Task Replicas_searched_only_directly_stay_active_and_are_collected_once_the_searches_stop()
+    {
+        var registry = ((InProcessSiloHandle)fixture.Cluster.Silos[0]).SiloHost.Services.GetRequiredService<LocalShards>();
+        var index = fixture.Cluster.Client.GetGrain<IIndexGrain>("keep");
+        await index.StartIngestAsync(new IngestRequest { CorpusPath = Paths.SamplePassages, Shards = 2 });
+        while ((await index.GetIngestStatusAsync()) is { State: not IngestState.Succeeded } st)
+        {
+            Assert.NotEqual(IngestState.Failed, st.State);
+            await Task.Delay(100);
+        }
+        async Task SearchAsync()
+        {
+            var r = await fixture.Cluster.Client.GetGrain<IQueryCoordinatorGrain>(0).SearchAsync(new SearchRequest { Index = "keep", Text = "wind turbines and electricity", K = 3 });
+            Assert.True(r.Status == SearchStatus.Ok && !r.Coverage.Partial, r.Error ?? string.Join("; ", r.Coverage.Reasons));
+            Assert.Equal("s33", r.Hits[0].Id);
+        }
+        await SearchAsync();
+        Assert.True(registry.Holds("keep", 0, 0) && registry.Holds("keep", 1, 0));
+        long registrations = registry.Registrations, direct = registry.DirectSearches;
+
+        // Direct searches for more than three collection ages: no replica is collected (and activated again).
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < until)
+        {
+            await SearchAsync();
+            await Task.Delay(50);
+        }
+        Assert.True(registry.DirectSearches - direct > 50, $"{registry.DirectSearches - direct} direct shard searches");
+        Assert.Equal(registrations, registry.Registrations);
+        Assert.True(registry.Holds("keep", 0, 0) && registry.Holds("keep", 1, 0));
+
+        // Without searches they are idle grains like any other, and collected.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (registry.Holds("keep", 0, 0) || registry.Holds("keep", 1, 0))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "idle replicas were never collected");
+            await Task.Delay(200);
+        }
     }
 }
