@@ -9,7 +9,11 @@
 #            index description says the shard map is balanced.
 # Ends with RESULT {json}: qps_1, qps_2, qps_3, scaling_3, rebalance_failed, rebalance_partial,
 # rebalance_p99_ms, balanced_after_s, max_shard_skew, silo_cpu, replicas, capped.
-# usage: bash bench/scale-out.sh [duration_s=15] [clients=32] [silo_cpu=0.25] [port_base=random]
+# usage: bash bench/scale-out.sh [duration_s=15] [clients=32,96,288] [silo_cpu=0.25] [port_base=random]
+# clients: closed-loop client counts, comma-separated; each silo count runs each of them and its
+# best queries/s is its saturation throughput (with silos stalled by their cap every period, a
+# fixed 32 clients can all end up waiting on stalled silos: at 3 silos that measured latency, not
+# capacity; 96 clients per silo keeps every silo as busy as one silo is at 96).
 # Needs root for the cgroup caps (cgroup v1 cpu controller or cgroup v2 cpu.max); without them it
 # runs uncapped and says so (then the figures do not measure scaling).
 # The gateway runs without its per-client concurrency limit (Shoal:Limits:ConcurrentRequestsPerKey 0):
@@ -28,7 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-15}
-clients=${2:-32}
+clients=${2:-32,96,288}
 silo_cpu=${3:-0.25}
 port_base=${4:-$((40000 + RANDOM % 20000))}
 replicas=${REPLICAS:-1}
@@ -178,7 +182,7 @@ wait_balanced() { # silos, timeout_s -> prints seconds waited, or "timeout"
 }
 get() { echo "$1" | sed -E "s/.*\"$2\":([0-9.]+).*/\1/"; }
 
-printf "\n| silos | queries/s | p50 ms | p99 ms | errors | partial | silo CPU idle (cores, all silos) | silo CPU ms per query | machine busy (cores) |\n|---|---|---|---|---|---|---|---|---|\n" > "$work/table"
+printf "\n| silos | clients | queries/s | p50 ms | p99 ms | errors | partial | silo CPU idle (cores, all silos) | silo CPU ms per query | machine busy (cores) |\n|---|---|---|---|---|---|---|---|---|---|\n" > "$work/table"
 declare -A qps
 # REBALANCE_RATE=N skips the throughput phase and runs only the rebalance phase at N queries/s.
 phases="1 2 3"; [ -n "${REBALANCE_RATE:-}" ] && phases="" && qps[1]=0 && qps[2]=0 && qps[3]=0
@@ -193,18 +197,24 @@ for n in $phases; do
   # Idle cost: what the silos burn with no queries (membership probes, timers, the runtime), over 5 s.
   c0=$(silo_cpu_s); t0=$(date +%s.%N); sleep 5; c1=$(silo_cpu_s); t1=$(date +%s.%N)
   idle=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", (b - a) / (e - s) }')
-  e1=$(silo_cpu_each); m1=$(machine_busy_s); t1=$(date +%s.%N)
-  result=$(in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients "$clients" --duration "$duration" --warmup 3 2>/dev/null | tail -1)
-  c2=$(silo_cpu_s); e2=$(silo_cpu_each); m2=$(machine_busy_s); t2=$(date +%s.%N)
-  machine=$(awk -v a="$m1" -v b="$m2" -v s="$t1" -v e="$t2" 'BEGIN { printf "%.2f", (b - a) / (e - s) }')
-  # Each silo's share of the load: cores used during the run (the cap is silo_cpu).
-  each=$(awk -v a="$e1" -v b="$e2" -v s="$t1" -v e="$t2" 'BEGIN { n = split(a, x, " "); split(b, y, " "); for (i = 1; i <= n; i++) printf "%.3f ", (y[i] - x[i]) / (e - s) }')
-  echo "$result"
-  qps[$n]=$(get "$result" qps)
-  # CPU per query over the whole run (3 s warm-up included, at about the same rate).
-  per_query=$(awk -v a="$c1" -v b="$c2" -v q="${qps[$n]}" -v d="$duration" 'BEGIN { n = q * (d + 3); printf "%.2f", (n > 0) ? (b - a) * 1000 / n : 0 }')
-  echo "silo CPU: idle $idle cores over all silos; $per_query ms per query under load; cores used by each silo under load: $each; whole machine busy: $machine of $(nproc) cores"
-  echo "| $n | ${qps[$n]} | $(get "$result" p50_ms) | $(get "$result" p99_ms) | $(get "$result" errors) | $(get "$result" partial) | $idle | $per_query | $machine |" >> "$work/table"
+  # Saturation: each client count given is run in turn, and the best queries/s counts (a closed
+  # loop whose clients all wait on silos stalled by their cap measures latency, not capacity).
+  qps[$n]=0
+  for c in ${clients//,/ }; do
+    c1=$(silo_cpu_s); e1=$(silo_cpu_each); m1=$(machine_busy_s); t1=$(date +%s.%N)
+    result=$(in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients "$c" --duration "$duration" --warmup 3 2>/dev/null | tail -1)
+    c2=$(silo_cpu_s); e2=$(silo_cpu_each); m2=$(machine_busy_s); t2=$(date +%s.%N)
+    machine=$(awk -v a="$m1" -v b="$m2" -v s="$t1" -v e="$t2" 'BEGIN { printf "%.2f", (b - a) / (e - s) }')
+    # Each silo's share of the load: cores used during the run (the cap is silo_cpu).
+    each=$(awk -v a="$e1" -v b="$e2" -v s="$t1" -v e="$t2" 'BEGIN { n = split(a, x, " "); split(b, y, " "); for (i = 1; i <= n; i++) printf "%.3f ", (y[i] - x[i]) / (e - s) }')
+    echo "$result"
+    q=$(get "$result" qps)
+    # CPU per query over the whole run (3 s warm-up included, at about the same rate).
+    per_query=$(awk -v a="$c1" -v b="$c2" -v q="$q" -v d="$duration" 'BEGIN { n = q * (d + 3); printf "%.2f", (n > 0) ? (b - a) * 1000 / n : 0 }')
+    echo "silo CPU ($c clients): idle $idle cores over all silos; $per_query ms per query under load; cores used by each silo under load: $each; whole machine busy: $machine of $(nproc) cores"
+    echo "| $n | $c | $q | $(get "$result" p50_ms) | $(get "$result" p99_ms) | $(get "$result" errors) | $(get "$result" partial) | $idle | $per_query | $machine |" >> "$work/table"
+    if awk -v a="$q" -v b="${qps[$n]}" 'BEGIN { exit !(a > b) }'; then qps[$n]=$q; fi
+  done
   stop_all
 done
 cat "$work/table"
@@ -249,4 +259,4 @@ fi
 grep -h "Placement: moving\|Placement: shard replica\|Warmed shard" "$work"/grow-silo*.log | sed -E 's/^.*(Placement|Warmed)/\1/' | awk 'NR <= 20' # not head: closing the pipe early would end the script (pipefail) before RESULT
 scaling=$(awk -v a="${qps[3]}" -v b="${qps[1]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "null" }') # null: throughput phases skipped (REBALANCE_RATE)
 [ "$balanced_after" = timeout ] && balanced_after=-1
-echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"silo_cpu\":$silo_cpu,\"replicas\":$replicas,\"cfs_period_us\":$period,\"ready_to_run\":${READY_TO_RUN:-0},\"capped\":$capped}"
+echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"clients\":\"$clients\",\"silo_cpu\":$silo_cpu,\"replicas\":$replicas,\"cfs_period_us\":$period,\"ready_to_run\":${READY_TO_RUN:-0},\"capped\":$capped}"

@@ -174,6 +174,21 @@ public sealed class FirstHourHostTests
     }
 
     [Fact]
+    public void A_final_state_the_last_plain_line_showed_is_not_written_twice()
+    {
+        // shoal ingest reports the 'done' phase as progress, then completes with the same line (CI showed it twice).
+        var output = new StringWriter();
+        var line = new LiveLine(output);
+        line.Update("reading text 40", "reading text");
+        line.Update("done 40", "done");
+        line.Complete("done 40");
+        line.Update("second run 1", "reading text");
+        line.Complete("second done");
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(["reading text 40", "done 40", "second run 1", "second done"], lines);
+    }
+
+    [Fact]
     public async Task The_shoal_tool_exits_with_2_and_names_the_problem_when_a_required_option_is_missing()
     {
         string cli = Paths.BuildOutput("Client/Shoal.Cli", "shoal.dll");

@@ -14,6 +14,7 @@ internal sealed class LiveLine
     private readonly object _gate = new();
     private long _lastPlain;
     private string? _lastKey;
+    private string? _lastText;
     private int _lastLength;
 
     /// <summary>Least time between two plain lines with the same phase.</summary>
@@ -41,6 +42,7 @@ internal sealed class LiveLine
             bool changed = key is not null && key != _lastKey;
             if (!changed && _lastPlain != 0 && Stopwatch.GetElapsedTime(_lastPlain, now) < PlainInterval) return;
             _writer.WriteLine(text);
+            _lastText = text;
             _lastPlain = now;
             _lastKey = key ?? _lastKey;
         }
@@ -56,7 +58,7 @@ internal sealed class LiveLine
         }
     }
 
-    /// <summary>Shows the final state and ends the line.</summary>
+    /// <summary>Shows the final state and ends the line (once: not again when the last plain line showed it).</summary>
     public void Complete(string text)
     {
         lock (_gate)
@@ -66,10 +68,12 @@ internal sealed class LiveLine
                 string padded = text.Length < _lastLength ? text + new string(' ', _lastLength - text.Length) : text;
                 _writer.WriteLine("\r" + padded);
             }
-            else
+            else if (text != _lastText)
             {
+                // A final state the last plain line already showed is not written twice.
                 _writer.WriteLine(text);
             }
+            _lastText = null;
             _lastLength = 0;
         }
     }
