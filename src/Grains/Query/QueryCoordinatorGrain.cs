@@ -338,11 +338,11 @@ public sealed partial class QueryCoordinatorGrain : Grain, IQueryCoordinatorGrai
             silos[s] = _locations.Get(index, s, first);
             if (_localShards.Enabled)
             {
-                // A replica active on this silo is searched directly: the cheapest first attempt there is.
+                // A replica on this silo that serves a version is searched directly: the cheapest first attempt there is.
                 for (int r = 0; r < replicas; r++)
                 {
                     int candidate = (first + r) % replicas;
-                    if (!_localShards.Holds(index, s, candidate)) continue;
+                    if (!_localShards.Serves(index, s, candidate)) continue;
                     firsts[s] = candidate;
                     silos[s] = local;
                     break;

@@ -62,6 +62,13 @@ public sealed class LocalShards
     public bool Holds(string index, int shard, int replica) => Enabled && _shards.ContainsKey((index, shard, replica));
 
     /// <summary>
+    /// True when that replica is active on this silo and serves a version (not while it restores,
+    /// nor after every version failed to restore): the replicas a coordinator prefers.
+    /// </summary>
+    public bool Serves(string index, int shard, int replica) =>
+        Enabled && _shards.TryGetValue((index, shard, replica), out var local) && local.ServedVersion > 0;
+
+    /// <summary>
     /// Searches replica <paramref name="replica"/> of shard <paramref name="shard"/> on this silo
     /// without a grain call; null when it is not here or cannot answer without its grain (the
     /// caller then calls the grain, which answers or says why not).
@@ -107,6 +114,9 @@ internal sealed class LocalShard
 
     /// <summary>Direct searches taken so far (the grain keeps itself active while they come).</summary>
     public long Searches => Interlocked.Read(ref _searches);
+
+    /// <summary>The version direct searches read now (0: none).</summary>
+    public long ServedVersion => Volatile.Read(ref _view)?.Version ?? 0;
 
     /// <summary>What direct searches read from now on; the grain sets it before it retires the lease of the view it leaves.</summary>
     public void Serve(ShardView view) => Volatile.Write(ref _view, view);

@@ -41,7 +41,7 @@ public sealed class DirectLocalSearchTests(TwoSiloCluster fixture) : IClassFixtu
         while (true)
         {
             await SearchAsync(index, "wind turbines and electricity", 0);
-            if (Enumerable.Range(0, 3).All(shard => Registries.Count(r => r.Holds(index, shard, 0) || r.Holds(index, shard, 1)) == 2)) break;
+            if (Enumerable.Range(0, 3).All(shard => Registries.Count(r => r.Serves(index, shard, 0) || r.Serves(index, shard, 1)) == 2)) break;
             Assert.True(DateTime.UtcNow < settle, "the replicas never spread over both silos");
             await Task.Delay(200);
         }
