@@ -39,10 +39,10 @@ public sealed class LocalShards
     /// <summary>Replicas registered on this silo.</summary>
     public int Count => _shards.Count;
 
-    /// <summary>Searches answered without a grain call since the silo started.</summary>
-    public long DirectSearches => Interlocked.Read(ref _directSearches);
+    /// <summary>Searches answered without a grain call since the silo started (summed from the replicas, so the hot path counts once).</summary>
+    public long DirectSearches => Interlocked.Read(ref _removedSearches) + _shards.Values.Sum(s => s.Searches);
 
-    private long _directSearches;
+    private long _removedSearches; // direct searches of replicas no longer registered
 
     /// <summary>Replica activations registered since the silo started (a replica collected and activated again counts twice).</summary>
     public long Registrations => Interlocked.Read(ref _registrations);
@@ -56,7 +56,11 @@ public sealed class LocalShards
         Interlocked.Increment(ref _registrations);
     }
 
-    internal void Remove(LocalShard shard) => _shards.TryRemove(KeyValuePair.Create((shard.Index, shard.Shard, shard.Replica), shard));
+    internal void Remove(LocalShard shard)
+    {
+        if (_shards.TryRemove(KeyValuePair.Create((shard.Index, shard.Shard, shard.Replica), shard)))
+            Interlocked.Add(ref _removedSearches, shard.Searches);
+    }
 
     /// <summary>True when replica <paramref name="replica"/> of shard <paramref name="shard"/> is active on this silo.</summary>
     public bool Holds(string index, int shard, int replica) => Enabled && _shards.ContainsKey((index, shard, replica));
@@ -76,9 +80,7 @@ public sealed class LocalShards
     public Task<ShardSearchResult>? TrySearch(string index, int shard, int replica, ShardQuery query, CancellationToken cancellationToken)
     {
         if (!Enabled || !_shards.TryGetValue((index, shard, replica), out var local)) return null;
-        var search = local.TrySearch(query, cancellationToken);
-        if (search is not null) Interlocked.Increment(ref _directSearches);
-        return search;
+        return local.TrySearch(query, cancellationToken);
     }
 }
 

@@ -159,12 +159,9 @@ public sealed partial class ShardGrain : Grain, IShardGrain
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await _deactivating.CancelAsync();
+        if (_local is null) return; // the activation failed before it registered (a malformed key)
         _localShards.Remove(_local);
-        var view = _view;
-        _view = ShardView.None;
-        _local.Serve(_view);
-        view.Lease.Retire();
-        Diagnostics.ShoalTelemetry.SetLiveBuffer(this.GetPrimaryKeyString(), _index, 0, 0);
+        SwapTo(ShardView.None); // nothing serves any more: direct searches fall back, the lease is retired, the live-buffer gauge reads 0
     }
 
     /// <inheritdoc />
