@@ -45,7 +45,7 @@ public sealed class LoadTestLiveTests
         using var http = new HttpClient(handler, disposeHandler: false) { BaseAddress = new Uri("http://shoal.test/") };
         using var client = new ShoalClient(http, maxRetries: 0);
         var topics = new[] { "wind power", "tides", "coffee" }.Select((t, i) => new Topic($"q{i}", t)).ToList();
-        var settings = new LoadTestCommand.Settings("idx", topics, 10, Clients: 2, Rate: null, DurationSeconds: 4, WarmupSeconds: 1.2, MaxRequests: 1_000_000, DeadlineMs: null);
+        var settings = new LoadTestCommand.Settings("idx", topics, 10, Clients: 2, Rate: null, DurationSeconds: 4, WarmupSeconds: 2.5, MaxRequests: 1_000_000, DeadlineMs: null);
         var snapshots = new ConcurrentQueue<(TimeSpan At, LoadTestCommand.LiveSnapshot Snapshot)>();
         var clock = Stopwatch.StartNew();
 
