@@ -37,6 +37,7 @@ public static class GatewayHost
         builder.Configuration.Bind(options);
         var cluster = ClusterSettings.From(builder.Configuration);
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<SearchRouter>();
 
         string data = Path.GetFullPath(options.DataDirectory);
         string urls = builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrl;

@@ -71,7 +71,7 @@ public static class ShoalApi
         }
     }
 
-    private static async Task<IResult> Search(string name, HttpRequest http, IGrainFactory grains, CancellationToken cancellationToken)
+    private static async Task<IResult> Search(string name, HttpRequest http, SearchRouter router, CancellationToken cancellationToken)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         string outcome = "failed"; // an exception (cluster unavailable, cancelled) leaves it so
@@ -89,7 +89,7 @@ public static class ShoalApi
                 outcome = "invalid";
                 return BadRequest(invalid);
             }
-            var response = await SearchFailover.SearchAsync(grains, request!, cancellationToken);
+            var response = await router.SearchAsync(request!, cancellationToken);
             outcome = response.Status switch
             {
                 SearchStatus.Invalid => "invalid",

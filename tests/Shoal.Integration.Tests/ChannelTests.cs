@@ -105,16 +105,16 @@ public sealed class ChannelTests(TwoSiloCluster fixture) : IClassFixture<TwoSilo
         var ok = await Coordinator.SearchAsync(new SearchRequest { Index = "limits-dense", Dense = new DenseQuerySpec { Vector = vector, Ef = max } });
         Assert.True(ok.Status == SearchStatus.Ok, ok.Error);
 
-        int chars = Shoal.Grains.Query.QueryCoordinatorGrain.MaxTextLength;
+        int chars = Shoal.Grains.Query.SearchCoordinator.MaxTextLength;
         await RefusedAsync(new SearchRequest { Index = "limits-sparse", Text = new string('a', chars + 1) },
             $"is {chars + 1} characters; the limit is {chars}");
 
-        int terms = Shoal.Grains.Query.QueryCoordinatorGrain.MaxSparseTerms + 1;
+        int terms = Shoal.Grains.Query.SearchCoordinator.MaxSparseTerms + 1;
         await RefusedAsync(new SearchRequest
         {
             Index = "limits-sparse",
             Sparse = new SparseQuerySpec { Tokens = [.. Enumerable.Range(0, terms).Select(i => $"t{i}")], TokenWeights = [.. Enumerable.Repeat(1f, terms)] },
-        }, $"'sparse.vector' has {terms} entries; the limit is {Shoal.Grains.Query.QueryCoordinatorGrain.MaxSparseTerms}");
+        }, $"'sparse.vector' has {terms} entries; the limit is {Shoal.Grains.Query.SearchCoordinator.MaxSparseTerms}");
         await RefusedAsync(new SearchRequest
         {
             Index = "limits-sparse",

@@ -21,6 +21,9 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     public Uri BaseAddress { get; private set; } = null!;
 
+    /// <summary>The gateway's (and its silo's) services.</summary>
+    public IServiceProvider Services => _app.Services;
+
     public async Task InitializeAsync()
     {
         _app = GatewayHost.Build([
@@ -82,6 +85,29 @@ public sealed class GatewayTests(GatewayFixture fixture) : IClassFixture<Gateway
         Assert.Equal(3, coverage.GetProperty("answered").GetInt32());
         Assert.False(coverage.GetProperty("partial").GetBoolean());
         Assert.True(body.GetProperty("tookMs").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task Embedded_gateway_runs_searches_on_its_own_silo_and_answers_as_a_coordinator_grain_does()
+    {
+        var router = fixture.Services.GetRequiredService<SearchRouter>();
+        Assert.True(router.Local, "an embedded gateway has a silo in its process");
+        var grains = fixture.Services.GetRequiredService<Orleans.IGrainFactory>();
+        string[] texts = ["how does BM25 normalise document length?", "wind turbines and electricity", "coffee"];
+        long before = router.LocalSearches;
+        foreach (var text in texts)
+        {
+            using var response = await PostJson("v1/indexes/sample/search", JsonSerializer.Serialize(new { text, k = 5 }));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            string[] ids = [.. body.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("id").GetString()!)];
+            var viaGrain = await grains.GetGrain<Shoal.Grains.Contracts.IQueryCoordinatorGrain>(0)
+                .SearchAsync(new Shoal.Grains.Contracts.SearchRequest { Index = "sample", Text = text, K = 5 });
+            Assert.NotEmpty(ids);
+            Assert.Equal(viaGrain.Hits.Select(h => h.Id), ids);
+            Assert.Equal(viaGrain.Version, body.GetProperty("version").GetInt64());
+        }
+        Assert.True(router.LocalSearches - before >= texts.Length, $"{router.LocalSearches - before} of {texts.Length} HTTP searches ran on the gateway's silo");
     }
 
     [Theory]

@@ -40,6 +40,9 @@ public sealed class ClusterClientWorkload : IWorkload
         {
             foreach (int c in job.Clients)
                 result["qps_" + c.ToString(CultureInfo.InvariantCulture)] = await ClusterWorkload.SaturateAsync(http, job.Texts, job.K, c, job.Duration, cancellationToken);
+            var floor = new HttpFloorPath(http);
+            foreach (int c in job.Clients)
+                result["floor_qps_" + c.ToString(CultureInfo.InvariantCulture)] = await ClusterWorkload.SaturateAsync(floor, job.Texts, job.K, c, job.Duration, cancellationToken);
         }
         Console.WriteLine("CLIENT " + JsonSerializer.Serialize(result));
         return 0;

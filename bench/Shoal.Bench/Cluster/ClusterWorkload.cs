@@ -11,10 +11,12 @@ namespace Shoal.Bench.Cluster;
 /// <summary>
 /// The search path, measured: the same SciFact BM25 queries (top-10) run (a) on the engine alone
 /// (analysis, segment top-k, external ids), (b) through the query coordinator grain in-process,
-/// (c) through the embedded gateway over real HTTP, and (d) through a client-mode gateway to a
-/// separate silo process clustered through redis. At 1 client: latency p50/p99; at saturation:
-/// queries/s with 2, 8 and 32 clients in closed loops. Prints where a search's time goes (the
-/// coordinator's stage histograms and the shards' channel time, heard in this process).
+/// (c) through the embedded gateway over real HTTP (which runs its silo's coordinator as a method,
+/// no grain call), and (d) through a client-mode gateway to a separate silo process clustered
+/// through redis. At 1 client: latency p50/p99; at saturation: queries/s with 2, 8 and 32 clients
+/// in closed loops. Prints where a search's time goes (the coordinator's stage histograms and the
+/// shards' channel time, heard in this process), and the HTTP floor: <c>GET /health/live</c> from
+/// the same client at 1 client and at saturation, the most any HTTP search could reach here.
 /// The HTTP paths are driven from a separate process (the client never shares the server's thread
 /// pool, as no real caller does); <c>--client-process false</c> drives them from this process.
 /// <c>dotnet run -c Release --project bench/Shoal.Bench -- cluster [--queries 300] [--duration 3] [--repeat 3] [--warmup 3] [--modes engine,grain,http,client] [--clients 2,8,32] [--shards 1] [--client-process true]</c>
@@ -56,6 +58,7 @@ public sealed class ClusterWorkload : IWorkload
         var measured = new Dictionary<string, ModeFigures>(StringComparer.Ordinal);
         var report = new Report();
         double? httpFloorP50 = null;
+        Dictionary<int, double>? httpFloorQps = null;
         using var timings = new StageTimings();
         try
         {
@@ -84,7 +87,7 @@ public sealed class ClusterWorkload : IWorkload
                     measured["grain"] = await MeasureAsync("grain", new GrainPath(gateway.Grains, "scifact"), texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
                 if (modes.Contains("http") && clientProcess)
                 {
-                    (measured["http"], double externalFloor) = await MeasureExternalAsync("http", gateway.Address, texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
+                    (measured["http"], double externalFloor, httpFloorQps) = await MeasureExternalAsync("http", gateway.Address, texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
                     httpFloorP50 = externalFloor;
                     Console.WriteLine($"http floor (GET /health/live) p50 {externalFloor:F3} ms");
                 }
@@ -93,6 +96,9 @@ public sealed class ClusterWorkload : IWorkload
                     using var http = new HttpPath(gateway.Address, "scifact");
                     measured["http"] = await MeasureAsync("http", http, texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
                     httpFloorP50 = await FloorAsync(http, texts.Length * repeat, cancellationToken);
+                    var floorPath = new HttpFloorPath(http);
+                    httpFloorQps = [];
+                    foreach (int c in clients) httpFloorQps[c] = await SaturateAsync(floorPath, texts, K, c, duration, cancellationToken);
                     Console.WriteLine($"http floor (GET /health/live) p50 {httpFloorP50:F3} ms");
                 }
             }
@@ -110,7 +116,7 @@ public sealed class ClusterWorkload : IWorkload
                     ], DateTime.UtcNow.AddMinutes(2), cancellationToken);
                     if (clientProcess)
                     {
-                        (measured["client"], _) = await MeasureExternalAsync("client", gateway.Address, texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
+                        (measured["client"], _, _) = await MeasureExternalAsync("client", gateway.Address, texts, expected, K, repeat, duration, warmup, clients, timings, cancellationToken);
                     }
                     else
                     {
@@ -129,6 +135,18 @@ public sealed class ClusterWorkload : IWorkload
             {
                 report.Row("HTTP floor: GET /health/live p50 ms (1 client)", Report.F(floor, 3));
                 report.Result("http_floor_p50_ms", floor);
+            }
+            if (httpFloorQps is { Count: > 0 })
+            {
+                // The most any HTTP search could reach here: the same client and server with no search behind the request.
+                var (floorClients, floorQps) = httpFloorQps.MaxBy(q => q.Value);
+                double? engineQps = measured.TryGetValue("engine", out var e) ? e.Best.Qps : null;
+                report.Row($"HTTP floor: GET /health/live q/s at saturation ({string.Join("/", clients)} clients)",
+                    string.Join(" / ", clients.Select(c => Report.F(httpFloorQps[c], 0))) + $" (best {floorClients})",
+                    engineQps is { } eq ? Report.F(eq, 0) + " (engine)" : null, engineQps is { } eq2 && eq2 > 0 ? Report.F(100 * floorQps / eq2, 0) + "% of engine" : null);
+                report.Result("http_floor_qps", floorQps);
+                if (engineQps is { } eq3 && eq3 > 0) report.Result("http_floor_share_of_engine", floorQps / eq3);
+                if (measured.TryGetValue("http", out var hf)) report.Result("http_share_of_floor", hf.Best.Qps / floorQps);
             }
             report.Print(Console.Out);
             return 0;
@@ -170,7 +188,7 @@ public sealed class ClusterWorkload : IWorkload
     /// a first latency pass warms the server (JIT, connections) and is discarded, the second is
     /// measured with the server's stage timings around it, then the saturation runs.
     /// </summary>
-    private static async Task<(ModeFigures Figures, double FloorP50)> MeasureExternalAsync(string mode, Uri address, string[] texts, string[][] expected, int k, int repeat,
+    private static async Task<(ModeFigures Figures, double FloorP50, Dictionary<int, double> FloorQps)> MeasureExternalAsync(string mode, Uri address, string[] texts, string[][] expected, int k, int repeat,
         double duration, double warmup, int[] clients, StageTimings timings, CancellationToken cancellationToken)
     {
         var job = new ExternalClientJob(address.ToString(), "scifact", "latency", texts, expected, k, repeat, warmup, duration, clients);
@@ -180,7 +198,8 @@ public sealed class ClusterWorkload : IWorkload
         var stages = StageTimings.Between(before, timings.Snapshot());
         var saturation = await ExternalHttpClient.RunAsync(job with { Phase = "saturate" }, cancellationToken);
         var qps = clients.ToDictionary(c => c, c => saturation["qps_" + c.ToString(CultureInfo.InvariantCulture)]);
-        return (Reported(mode, new ModeFigures(latency["p50"], latency["p99"], latency["mean"], qps, latency["agreement"], stages)), latency["floor_p50"]);
+        var floorQps = clients.ToDictionary(c => c, c => saturation["floor_qps_" + c.ToString(CultureInfo.InvariantCulture)]);
+        return (Reported(mode, new ModeFigures(latency["p50"], latency["p99"], latency["mean"], qps, latency["agreement"], stages)), latency["floor_p50"], floorQps);
     }
 
     private static ModeFigures Reported(string mode, ModeFigures f)
@@ -309,10 +328,11 @@ public sealed class ClusterWorkload : IWorkload
                 ("coordinator total (TookMs)", coordinator),
             };
             if (mode == "grain") parts.Add(("grain call outside the coordinator (Orleans)", f.Mean - coordinator));
-            else if (measured.TryGetValue("grain", out var g))
+            else
             {
-                parts.Add(("HTTP + JSON (http mean - grain mean)", f.Mean - g.Mean));
-                parts.Add(("HTTP + JSON (http p50 - grain p50)", f.P50 - g.P50));
+                // The embedded gateway calls its silo's coordinator directly (no grain call): the rest is the gateway's.
+                parts.Add(("outside the coordinator (HTTP, JSON, gateway, client)", f.Mean - coordinator));
+                if (measured.TryGetValue("grain", out var g)) parts.Add(("http mean - grain mean", f.Mean - g.Mean));
             }
             Console.WriteLine($"where the time goes, {mode} path at 1 client (mean ms per search, end to end {f.Mean:F3} ms):");
             foreach (var (name, ms) in parts) Console.WriteLine($"  {name,-58} {ms,8:F4}");
@@ -323,6 +343,7 @@ public sealed class ClusterWorkload : IWorkload
             report.Result(prefix + "stage_shard_ms", Mean("shoal.shard.search.duration/bm25"));
             report.Result(prefix + "stage_merge_ms", Mean("shoal.query.stage.duration/merge"));
             report.Result(prefix + "coordinator_ms", coordinator);
+            if (mode == "http") report.Result("http_outside_coordinator_ms", f.Mean - coordinator);
             if (mode == "http" && measured.TryGetValue("grain", out var grain))
             {
                 report.Result("http_json_ms", f.Mean - grain.Mean);

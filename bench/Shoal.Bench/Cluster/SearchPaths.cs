@@ -104,6 +104,21 @@ public sealed class HttpPath : ISearchPath, IDisposable
     }
 }
 
+/// <summary>
+/// The HTTP floor as a path: <c>GET /health/live</c> through the same connections, Kestrel and
+/// middleware as a search, with no search behind it. Its saturation rate is the most any HTTP
+/// search on this machine could reach with this client.
+/// </summary>
+public sealed class HttpFloorPath(HttpPath http) : ISearchPath
+{
+    /// <inheritdoc />
+    public async ValueTask<string[]> SearchAsync(string text, int k, CancellationToken cancellationToken)
+    {
+        await http.LiveAsync(cancellationToken);
+        return [];
+    }
+}
+
 /// <summary>Hosts the gateway in this process (embedded or client mode) until disposed.</summary>
 public sealed class HostedGateway : IAsyncDisposable
 {

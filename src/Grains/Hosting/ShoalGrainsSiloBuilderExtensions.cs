@@ -44,6 +44,7 @@ public static class ShoalGrainsSiloBuilderExtensions
         builder.Services.TryAddSingleton<Query.IndexVersionCache>();
         builder.Services.TryAddSingleton<Query.ShardLocations>();
         builder.Services.TryAddSingleton<Shards.LocalShards>();
+        builder.Services.TryAddSingleton<Query.SearchCoordinator>();
         // Every silo takes part in encoder-pool placement; silos configured with Shoal:Encoders host pools.
         builder.AddShoalEncoderPools();
         builder.Services.TryAddSingleton<Query.ITextEncoderClient, Query.PooledTextEncoderClient>();

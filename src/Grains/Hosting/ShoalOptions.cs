@@ -32,8 +32,9 @@ public sealed class ShoalOptions
 
     /// <summary>
     /// A search that starts on a silo reads the shard replicas active on that silo directly
-    /// instead of sending their grains a message (<see cref="Shards.LocalShards"/>); false sends
-    /// every shard search as a grain call.
+    /// instead of sending their grains a message (<see cref="Shards.LocalShards"/>), and a gateway in
+    /// a silo's process calls that silo's <see cref="Query.SearchCoordinator"/> instead of a
+    /// coordinator grain; false sends every search and every shard search as a grain call.
     /// </summary>
     public bool DirectLocalSearch { get; set; } = true;
 

@@ -43,10 +43,10 @@ internal sealed class QueryPlanner(ShoalOptions options, ITextEncoderClient enco
         if (SnapshotCatalog.ValidateIndexName(request.Index) is { } nameError) return nameError;
         if (request.Text is not null && string.IsNullOrWhiteSpace(request.Text)) return "'text' must be a non-empty string.";
         foreach (var (field, text) in new[] { ("text", request.Text), ("bm25.text", request.Bm25?.Text), ("sparse.text", request.Sparse?.Text), ("dense.text", request.Dense?.Text) })
-            if (text is not null && text.Length > QueryCoordinatorGrain.MaxTextLength) return $"'{field}' is {text.Length} characters; the limit is {QueryCoordinatorGrain.MaxTextLength}.";
+            if (text is not null && text.Length > SearchCoordinator.MaxTextLength) return $"'{field}' is {text.Length} characters; the limit is {SearchCoordinator.MaxTextLength}.";
         if (request.K < 1 || request.K > maxK) return $"'k' must be between 1 and {maxK} (got {request.K}).";
-        if (request.DeadlineMs is { } d && (d < 1 || d > QueryCoordinatorGrain.MaxDeadline.TotalMilliseconds))
-            return $"'deadlineMs' must be between 1 and {QueryCoordinatorGrain.MaxDeadline.TotalMilliseconds} (got {d}).";
+        if (request.DeadlineMs is { } d && (d < 1 || d > SearchCoordinator.MaxDeadline.TotalMilliseconds))
+            return $"'deadlineMs' must be between 1 and {SearchCoordinator.MaxDeadline.TotalMilliseconds} (got {d}).";
         foreach (var (field, k) in new[] { ("bm25.k", request.Bm25?.K), ("sparse.k", request.Sparse?.K), ("dense.k", request.Dense?.K) })
             if (k is { } ck && (ck < 1 || ck > maxK)) return $"'{field}' must be between 1 and {maxK} (got {ck}).";
         if (request.Text is null && request.Channels is not null) return "'channels' says where 'text' goes, but the request has no 'text'.";
@@ -113,13 +113,13 @@ internal sealed class QueryPlanner(ShoalOptions options, ITextEncoderClient enco
 
         int count = (useBm25 ? 1 : 0) + (useSparse ? 1 : 0) + (useDense ? 1 : 0);
         bool fused = count > 1;
-        int DepthOf(int? k) => k ?? (fused ? Math.Min(_options.MaxK, Math.Max(request.K, QueryCoordinatorGrain.DefaultFusionDepth)) : request.K);
+        int DepthOf(int? k) => k ?? (fused ? Math.Min(_options.MaxK, Math.Max(request.K, SearchCoordinator.DefaultFusionDepth)) : request.K);
 
         // Fusion.
         string method = request.Fusion?.Method ?? "rrf";
         if (method is not ("rrf" or "weighted")) throw new QueryException($"'fusion.method' must be 'rrf' or 'weighted' (got '{method}').");
         int rankConstant = request.Fusion?.RankConstant ?? Fusion.DefaultRrfK;
-        if (rankConstant < 1 || rankConstant > QueryCoordinatorGrain.MaxRankConstant) throw new QueryException($"'fusion.rankConstant' must be between 1 and {QueryCoordinatorGrain.MaxRankConstant} (got {rankConstant}).");
+        if (rankConstant < 1 || rankConstant > SearchCoordinator.MaxRankConstant) throw new QueryException($"'fusion.rankConstant' must be between 1 and {SearchCoordinator.MaxRankConstant} (got {rankConstant}).");
         var weights = request.Fusion?.Weights ?? [];
         foreach (var (c, w) in weights)
         {
@@ -145,8 +145,8 @@ internal sealed class QueryPlanner(ShoalOptions options, ITextEncoderClient enco
             var vector = await SparseVectorOfAsync(request, spec, schema.Sparse!, vocabulary!, cancellationToken);
             int cut = spec.QueryTermCut ?? SeismicSearchParameters.Default.QueryTermCut;
             double heap = spec.HeapFactor ?? SeismicSearchParameters.Default.HeapFactor;
-            if (cut < 1 || cut > QueryCoordinatorGrain.MaxQueryTermCut) throw new QueryException($"'sparse.queryTermCut' must be between 1 and {QueryCoordinatorGrain.MaxQueryTermCut} (got {cut}).");
-            if (!double.IsFinite(heap) || heap <= 0 || heap > QueryCoordinatorGrain.MaxHeapFactor) throw new QueryException($"'sparse.heapFactor' must be in (0, {QueryCoordinatorGrain.MaxHeapFactor}] (got {heap}).");
+            if (cut < 1 || cut > SearchCoordinator.MaxQueryTermCut) throw new QueryException($"'sparse.queryTermCut' must be between 1 and {SearchCoordinator.MaxQueryTermCut} (got {cut}).");
+            if (!double.IsFinite(heap) || heap <= 0 || heap > SearchCoordinator.MaxHeapFactor) throw new QueryException($"'sparse.heapFactor' must be in (0, {SearchCoordinator.MaxHeapFactor}] (got {heap}).");
             if (vector.Count > 0)
             {
                 query = query with
@@ -185,7 +185,7 @@ internal sealed class QueryPlanner(ShoalOptions options, ITextEncoderClient enco
             {
                 var weights = spec.TokenWeights ?? throw new QueryException("'sparse' token weights are missing.");
                 if (weights.Length != tokens.Length) throw new QueryException($"'sparse' has {tokens.Length} tokens but {weights.Length} weights.");
-                if (tokens.Length > QueryCoordinatorGrain.MaxSparseTerms) throw new QueryException($"'sparse.vector' has {tokens.Length} entries; the limit is {QueryCoordinatorGrain.MaxSparseTerms}.");
+                if (tokens.Length > SearchCoordinator.MaxSparseTerms) throw new QueryException($"'sparse.vector' has {tokens.Length} entries; the limit is {SearchCoordinator.MaxSparseTerms}.");
                 var pairs = new KeyValuePair<string, float>[tokens.Length];
                 for (int i = 0; i < tokens.Length; i++) pairs[i] = new(tokens[i], weights[i]);
                 return vocabulary.Encode(pairs);
@@ -194,7 +194,7 @@ internal sealed class QueryPlanner(ShoalOptions options, ITextEncoderClient enco
             {
                 var weights = spec.Weights ?? throw new QueryException("'sparse.termIds' needs 'sparse.weights'.");
                 if (weights.Length != ids.Length) throw new QueryException($"'sparse' has {ids.Length} term ids but {weights.Length} weights.");
-                if (ids.Length > QueryCoordinatorGrain.MaxSparseTerms) throw new QueryException($"'sparse.termIds' has {ids.Length} entries; the limit is {QueryCoordinatorGrain.MaxSparseTerms}.");
+                if (ids.Length > SearchCoordinator.MaxSparseTerms) throw new QueryException($"'sparse.termIds' has {ids.Length} entries; the limit is {SearchCoordinator.MaxSparseTerms}.");
                 var pairs = new List<(int, float)>(ids.Length);
                 for (int i = 0; i < ids.Length; i++)
                 {

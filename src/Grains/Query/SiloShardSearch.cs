@@ -114,7 +114,7 @@ public sealed class SiloShardSearchGrain(LocalShards localShards) : Grain, ISilo
                 outcomes[i] = new ShardOutcome
                 {
                     Failure = $"{cause.GetType().Name}: {cause.Message}",
-                    Transport = QueryCoordinatorGrain.IsTransportFailure(cause),
+                    Transport = SearchCoordinator.IsTransportFailure(cause),
                     Cancelled = cause is OperationCanceledException,
                 };
             }

@@ -77,10 +77,10 @@ public sealed class LocalShards
     /// without a grain call; null when it is not here or cannot answer without its grain (the
     /// caller then calls the grain, which answers or says why not).
     /// </summary>
-    public Task<ShardSearchResult>? TrySearch(string index, int shard, int replica, ShardQuery query, CancellationToken cancellationToken)
+    public Task<ShardSearchResult>? TrySearch(string index, int shard, int replica, ShardQuery query, CancellationToken cancellationToken, bool inline = false)
     {
         if (!Enabled || !_shards.TryGetValue((index, shard, replica), out var local)) return null;
-        return local.TrySearch(query, cancellationToken);
+        return local.TrySearch(query, cancellationToken, inline);
     }
 }
 
@@ -124,18 +124,23 @@ internal sealed class LocalShard
     public void Serve(ShardView view) => Volatile.Write(ref _view, view);
 
     /// <summary>A direct search, or null when the grain must answer (see <see cref="LocalShards.TrySearch"/>).</summary>
-    public Task<ShardSearchResult>? TrySearch(ShardQuery query, CancellationToken cancellationToken)
+    public Task<ShardSearchResult>? TrySearch(ShardQuery query, CancellationToken cancellationToken, bool inline = false)
     {
         var view = Volatile.Read(ref _view);
         if (view is null || view.Version == 0 || query.Version > view.Version) return null;
         // A lease retired and released between the read above and here fails to acquire: the grain answers instead.
         if (!view.Lease.TryAcquire()) return null;
         Interlocked.Increment(ref _searches);
-        return SearchAcquiredAsync(view, query, cancellationToken);
+        return SearchAcquiredAsync(view, query, cancellationToken, inline);
     }
 
     /// <summary>Searches <paramref name="view"/>, whose lease the caller acquired; releases it.</summary>
-    public async Task<ShardSearchResult> SearchAcquiredAsync(ShardView view, ShardQuery query, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The search runs on a thread-pool thread of its own unless <paramref name="inline"/>: a caller
+    /// that is itself on the thread pool (not on a grain's turn) and has nothing else to do until
+    /// this search ends (the last shard it starts) runs it on its own thread, saving a switch.
+    /// </remarks>
+    public async Task<ShardSearchResult> SearchAcquiredAsync(ShardView view, ShardQuery query, CancellationToken cancellationToken, bool inline = false)
     {
         try
         {
@@ -148,7 +153,9 @@ internal sealed class LocalShard
             // direct search then finishes on the thread that scored it instead of queueing back on its turn.
             await _interceptor.BeforeSearchAsync(Index, Shard, cancellationToken).ConfigureAwait(false);
             var request = ToEngine(query);
-            var top = await Task.Run(() => view.Lease.Searcher.SearchAsync(request, view.Delta, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var top = inline
+                ? await view.Lease.Searcher.SearchAsync(request, view.Delta, cancellationToken).ConfigureAwait(false)
+                : await Task.Run(() => view.Lease.Searcher.SearchAsync(request, view.Delta, cancellationToken), cancellationToken).ConfigureAwait(false);
             RecordChannels(top);
             return ToWire(view.Version, top);
         }

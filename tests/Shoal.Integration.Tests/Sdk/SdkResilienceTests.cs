@@ -380,12 +380,12 @@ public sealed class SdkResilienceTests : IAsyncLifetime
     {
         // The SDK cannot reference the server's assemblies, so ShoalLimits mirrors them; this fails
         // when either side changes a limit alone.
-        Assert.Equal(ShoalLimits.MaxSparseTerms, Shoal.Grains.Query.QueryCoordinatorGrain.MaxSparseTerms);
-        Assert.Equal(ShoalLimits.MaxQueryTermCut, Shoal.Grains.Query.QueryCoordinatorGrain.MaxQueryTermCut);
-        Assert.Equal(ShoalLimits.MaxHeapFactor, Shoal.Grains.Query.QueryCoordinatorGrain.MaxHeapFactor);
-        Assert.Equal(ShoalLimits.MaxRankConstant, Shoal.Grains.Query.QueryCoordinatorGrain.MaxRankConstant);
-        Assert.Equal(ShoalLimits.MaxTextLength, Shoal.Grains.Query.QueryCoordinatorGrain.MaxTextLength);
-        Assert.Equal(ShoalLimits.MaxDeadlineMs, Shoal.Grains.Query.QueryCoordinatorGrain.MaxDeadline.TotalMilliseconds);
+        Assert.Equal(ShoalLimits.MaxSparseTerms, Shoal.Grains.Query.SearchCoordinator.MaxSparseTerms);
+        Assert.Equal(ShoalLimits.MaxQueryTermCut, Shoal.Grains.Query.SearchCoordinator.MaxQueryTermCut);
+        Assert.Equal(ShoalLimits.MaxHeapFactor, Shoal.Grains.Query.SearchCoordinator.MaxHeapFactor);
+        Assert.Equal(ShoalLimits.MaxRankConstant, Shoal.Grains.Query.SearchCoordinator.MaxRankConstant);
+        Assert.Equal(ShoalLimits.MaxTextLength, Shoal.Grains.Query.SearchCoordinator.MaxTextLength);
+        Assert.Equal(ShoalLimits.MaxDeadlineMs, Shoal.Grains.Query.SearchCoordinator.MaxDeadline.TotalMilliseconds);
         Assert.Equal(ShoalLimits.MaxK, new Shoal.Grains.Hosting.ShoalOptions().MaxK);
     }
 }

@@ -5,7 +5,7 @@ using Shoal.Grains.Contracts;
 
 namespace Shoal.Grains.Query;
 
-public sealed partial class QueryCoordinatorGrain
+public sealed partial class SearchCoordinator
 {
     /// <summary>Longest wait for the index grain's description before the coordinator serves the version it last saw.</summary>
     internal static readonly TimeSpan IndexInfoTimeout = TimeSpan.FromSeconds(1);
@@ -56,7 +56,7 @@ public sealed partial class QueryCoordinatorGrain
         try
         {
             // Never seen here: give a busy grain longer before reading the snapshot store instead.
-            var call = GrainFactory.GetGrain<IIndexGrain>(index).GetInfoAsync();
+            var call = _grains.GetGrain<IIndexGrain>(index).GetInfoAsync();
             var info = await call.WaitAsync(known is null ? FirstIndexInfoTimeout : IndexInfoTimeout, cancellationToken);
             if (info is { Version: > 0 }) _versions.RememberInfo(index, info, IndexInfoFreshFor);
             return info;
@@ -101,7 +101,7 @@ public sealed partial class QueryCoordinatorGrain
     {
         try
         {
-            var info = await GrainFactory.GetGrain<IIndexGrain>(index).GetInfoAsync().WaitAsync(IndexInfoTimeout);
+            var info = await _grains.GetGrain<IIndexGrain>(index).GetInfoAsync().WaitAsync(IndexInfoTimeout);
             if (info is { Version: > 0 }) _versions.RememberInfo(index, info, IndexInfoFreshFor);
             else _versions.Invalidate(index);
         }
