@@ -102,7 +102,10 @@ public static class ShoalApi
                 SearchStatus.Invalid => BadRequest(response.Error!),
                 SearchStatus.IndexNotFound => NotFound(response.Error!),
                 SearchStatus.Unavailable => TypedResults.Problem(response.Error, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable"),
-                _ => TypedResults.Json(new SearchResult(response.Index, response.Version, HitsOf(response), response.Coverage, response.TookMs, response.Channels), Json),
+                // Written whole with its Content-Length (not streamed in chunks): the caller has the answer with its last byte, in one write.
+                _ => TypedResults.Bytes(JsonSerializer.SerializeToUtf8Bytes(
+                    new SearchResult(response.Index, response.Version, HitsOf(response), response.Coverage, response.TookMs, response.Channels),
+                    GatewayJsonContext.Default.SearchResult), "application/json; charset=utf-8"),
             };
         }
         finally

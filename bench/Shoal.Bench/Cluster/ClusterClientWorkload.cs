@@ -39,7 +39,7 @@ public sealed class ClusterClientWorkload : IWorkload
         else
         {
             foreach (int c in job.Clients)
-                result["qps_" + c.ToString(CultureInfo.InvariantCulture)] = await ClusterWorkload.SaturateAsync(http, job.Texts, job.K, c, job.Duration, cancellationToken);
+                result["qps_" + c.ToString(CultureInfo.InvariantCulture)] = await ClusterWorkload.SaturateAsync(new HttpLoadPath(http), job.Texts, job.K, c, job.Duration, cancellationToken);
             var floor = new HttpFloorPath(http);
             foreach (int c in job.Clients)
                 result["floor_qps_" + c.ToString(CultureInfo.InvariantCulture)] = await ClusterWorkload.SaturateAsync(floor, job.Texts, job.K, c, job.Duration, cancellationToken);

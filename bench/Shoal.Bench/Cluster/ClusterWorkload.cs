@@ -145,6 +145,17 @@ public sealed class ClusterWorkload : IWorkload
                     string.Join(" / ", clients.Select(c => Report.F(httpFloorQps[c], 0))) + $" (best {floorClients})",
                     engineQps is { } eq ? Report.F(eq, 0) + " (engine)" : null, engineQps is { } eq2 && eq2 > 0 ? Report.F(100 * floorQps / eq2, 0) + "% of engine" : null);
                 report.Result("http_floor_qps", floorQps);
+                if (engineQps is { } eqc && eqc > 0)
+                {
+                    // A search over HTTP costs at least the floor's request plus the engine's search, on the same cores:
+                    // its rate cannot pass 1 / (1/floor + 1/engine), however little the path adds between them.
+                    double ceiling = 1 / (1 / floorQps + 1 / eqc);
+                    report.Row("HTTP search ceiling here: 1 / (1/floor q/s + 1/engine q/s)", Report.F(ceiling, 0), Report.F(eqc, 0) + " (engine)",
+                        Report.F(100 * ceiling / eqc, 0) + "% of engine", measured.TryGetValue("http", out var hc) ? $"http at {100 * hc.Best.Qps / ceiling:F0}% of it" : null);
+                    report.Result("http_qps_ceiling", ceiling);
+                    report.Result("http_qps_ceiling_share_of_engine", ceiling / eqc);
+                    if (measured.TryGetValue("http", out var hc2)) report.Result("http_share_of_ceiling", hc2.Best.Qps / ceiling);
+                }
                 if (engineQps is { } eq3 && eq3 > 0) report.Result("http_floor_share_of_engine", floorQps / eq3);
                 if (measured.TryGetValue("http", out var hf)) report.Result("http_share_of_floor", hf.Best.Qps / floorQps);
             }
@@ -179,7 +190,8 @@ public sealed class ClusterWorkload : IWorkload
         var (p50, p99, mean, agreement) = await LatencyAsync(path, texts, expected, k, repeat, warmup, cancellationToken, () => before = timings.Snapshot());
         var stages = StageTimings.Between(before, timings.Snapshot());
         var qps = new Dictionary<int, double>();
-        foreach (int c in clients) qps[c] = await SaturateAsync(path, texts, k, c, duration, cancellationToken);
+        var load = path is HttpPath http ? new HttpLoadPath(http) : path; // answers were checked in the latency pass
+        foreach (int c in clients) qps[c] = await SaturateAsync(load, texts, k, c, duration, cancellationToken);
         return Reported(mode, new ModeFigures(p50, p99, mean, qps, agreement, stages));
     }
 

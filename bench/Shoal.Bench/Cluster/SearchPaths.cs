@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
@@ -64,6 +65,8 @@ public sealed class HttpPath : ISearchPath, IDisposable
     private readonly SocketsHttpHandler _handler = new() { MaxConnectionsPerServer = 256, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
     private readonly HttpClient _http;
     private readonly string _path;
+    private readonly ConcurrentDictionary<(string Text, int K), byte[]> _bodies = new();
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
 
     /// <summary>A client for the gateway at <paramref name="baseAddress"/>.</summary>
     public HttpPath(Uri baseAddress, string index)
@@ -75,18 +78,29 @@ public sealed class HttpPath : ISearchPath, IDisposable
     /// <inheritdoc />
     public async ValueTask<string[]> SearchAsync(string text, int k, CancellationToken cancellationToken)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["text"] = text, ["k"] = k });
-        using var content = new ByteArrayContent(body);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var response = await _http.PostAsync(_path, content, cancellationToken);
-        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"HTTP {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
+        var bytes = await SendAsync(text, k, cancellationToken);
         using var json = JsonDocument.Parse(bytes);
         var hits = json.RootElement.GetProperty("hits");
         var ids = new string[hits.GetArrayLength()];
         int i = 0;
         foreach (var h in hits.EnumerateArray()) ids[i++] = h.GetProperty("id").GetString()!;
         return ids;
+    }
+
+    /// <summary>
+    /// Sends search <paramref name="text"/> and returns the answer's body, read whole; throws when
+    /// it is not a success. Request bodies are serialised once per text, as a load generator
+    /// replaying a query set would: the client's own CPU comes out of the same cores as the server's.
+    /// </summary>
+    public async ValueTask<byte[]> SendAsync(string text, int k, CancellationToken cancellationToken)
+    {
+        var body = _bodies.GetOrAdd((text, k), static key => JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["text"] = key.Text, ["k"] = key.K }));
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = JsonContentType;
+        using var response = await _http.PostAsync(_path, content, cancellationToken);
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"HTTP {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
+        return bytes;
     }
 
     /// <summary>One <c>GET /health/live</c> (the HTTP floor: Kestrel, middleware and the client, without a search).</summary>
@@ -101,6 +115,21 @@ public sealed class HttpPath : ISearchPath, IDisposable
     {
         _http.Dispose();
         _handler.Dispose();
+    }
+}
+
+/// <summary>
+/// Searches over HTTP for the saturation runs: the whole answer is read and its status checked, but
+/// its hits are not parsed (the latency pass already checked every answer against the engine's).
+/// The floor path reads its answers the same way.
+/// </summary>
+public sealed class HttpLoadPath(HttpPath http) : ISearchPath
+{
+    /// <inheritdoc />
+    public async ValueTask<string[]> SearchAsync(string text, int k, CancellationToken cancellationToken)
+    {
+        await http.SendAsync(text, k, cancellationToken);
+        return [];
     }
 }
 

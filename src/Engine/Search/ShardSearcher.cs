@@ -125,7 +125,7 @@ public sealed class ShardSearcher
         var fromSegment = seg is null ? [] : VisibleTop(delta, query.K, fetch => seg.Search(query.Query, fetch), seg.GetId);
         var live = delta is { LiveCount: > 0 } ? delta.SearchText(query.Query.Terms, query.Query.Weights, query.K) : [];
         return Merge(fromSegment, live, query.K, delta, stored, snippet, seg is null ? null :
-            (d, score) => new SearchHit(seg.GetId(d), score, NullIfEmpty(seg.GetTitle(d)), Snippet(seg.GetText(d), snippet)));
+            (d, score) => new SearchHit(seg.GetId(d), score, NullIfEmpty(seg.GetTitle(d)), Snippet(seg.GetTextPrefix(d, snippet), snippet)));
     }
 
     /// <summary>Learned-sparse top-k (exact or approximate) of the segment's visible documents and the live buffer's.</summary>
@@ -230,7 +230,7 @@ public sealed class ShardSearcher
             if (delta.Hides(hit.Id)) return hit;
         }
         if (Text is { } text && text.FindDocument(hit.Id) is int d and >= 0)
-            return hit with { Title = NullIfEmpty(text.GetTitle(d)), Snippet = Snippet(text.GetText(d), snippetLength) };
+            return hit with { Title = NullIfEmpty(text.GetTitle(d)), Snippet = Snippet(text.GetTextPrefix(d, snippetLength), snippetLength) };
         if (Sparse is { } sparse && sparse.FindDocument(hit.Id) is int s and >= 0 && sparse.GetText(s) is { } contents)
             return hit with { Snippet = Snippet(contents, snippetLength) };
         return hit;

@@ -146,6 +146,20 @@ public sealed unsafe class TextSegment : IDisposable
     /// <summary>Stored text.</summary>
     public string GetText(int doc) => ReadString(_storedBytes, _storedOffsets, 2 * doc + 1);
 
+    /// <summary>
+    /// The start of a document's stored text: at least <paramref name="chars"/> + 1 characters when
+    /// the text is longer (so a caller can tell it was cut), the whole text otherwise. Decodes only
+    /// the bytes those characters can take (UTF-8 spends at most 3 bytes per UTF-16 character), not
+    /// the whole text; a character cut in two at the end decodes as U+FFFD, past the characters asked for.
+    /// </summary>
+    public string GetTextPrefix(int doc, int chars)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(chars);
+        long from = _storedOffsets[2 * doc + 1], to = _storedOffsets[2 * doc + 2];
+        long wanted = 3L * chars + 6; // >= chars + 2 characters: the one past `chars` is whole
+        return Encoding.UTF8.GetString(_storedBytes + from, checked((int)Math.Min(to - from, wanted)));
+    }
+
     /// <summary>Analysed length of a document.</summary>
     public int GetLength(int doc) => _docLengths[doc];
 

@@ -18,6 +18,35 @@ public sealed class TextSegmentTests : IDisposable
         return result.Shards.Select(s => TextSegment.Open(s.SegmentPath)).ToArray();
     }
 
+    [Fact]
+    public void Snippets_from_a_text_prefix_equal_snippets_from_the_whole_text()
+    {
+        // ASCII, 2-, 3- and 4-byte UTF-8 characters, texts shorter than, equal to and longer than the cut.
+        string[] pieces = ["plain words here ", "café déjà vu ", "中文字符 ", "emoji 😀🚀 ", "x"];
+        var rng = new Random(7);
+        var docs = new List<Shoal.Engine.Ingest.SourceDocument>();
+        for (int d = 0; d < 200; d++)
+        {
+            var text = new System.Text.StringBuilder();
+            int parts = rng.Next(0, 40);
+            for (int p = 0; p < parts; p++) text.Append(pieces[rng.Next(pieces.Length)]);
+            docs.Add(new Shoal.Engine.Ingest.SourceDocument($"d{d:D3}", "t", text.Length == 0 ? "x" : text.ToString()));
+        }
+        var builder = new TextIndexBuilder(1, Bm25Parameters.Default, WhitespaceAnalyzer.Instance);
+        builder.AddRange(docs);
+        var built = builder.Build(s => Path.Combine(_dir, $"prefix-{s}"));
+        using var segment = TextSegment.Open(built.Shards[0].SegmentPath);
+        for (int d = 0; d < segment.DocCount; d++)
+        {
+            string whole = segment.GetText(d);
+            foreach (int length in new[] { 0, 1, 2, 5, 17, 64, 200, whole.Length - 1, whole.Length, whole.Length + 3 })
+            {
+                if (length < 0) continue;
+                Assert.Equal(ShardSearcher.Snippet(whole, length), ShardSearcher.Snippet(segment.GetTextPrefix(d, length), length));
+            }
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(10)]
