@@ -24,6 +24,9 @@
 # CFS_PERIOD_US=N: the cap's accounting period in microseconds (default 100000, the kernel's and
 # Kubernetes' default). A capped silo that spends its quota early in a period stalls until the next
 # one, so a short period (10000) turns 100 ms stalls into 10 ms ones at low caps.
+# PROCESSOR_COUNT=N: the processor count capped silos start with (DOTNET_PROCESSOR_COUNT; default the cap
+# rounded up, as a container with that CPU limit gives the runtime; 0: unset, the machine's cores).
+# KEEP_WORK=1: keeps the work directory (logs of every silo, gateway and load run) instead of removing it.
 # READY_TO_RUN=1: run the silos and gateway from a ReadyToRun publish, as the container images ship
 # them, instead of the plain build output (JIT; the default, which the README's figures used).
 # REPLICAS=N: replicas per shard (default 1: shards partition the corpus, so a search fans out to
@@ -61,7 +64,7 @@ silo_cpu_each() {
     awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f ", ($14 + $15) / hz }' "/proc/$p/stat" 2>/dev/null || printf "0 "
   done
 }
-cleanup() { stop_all; for g in "${cg_root:-/nonexistent}"/shoal-scale-$$-*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { stop_all; for g in "${cg_root:-/nonexistent}"/shoal-scale-$$-*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null || true; done; if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi; }
 trap cleanup EXIT
 
 # cgroups: v1 cpu controller (cpu.cfs_quota_us) or v2 (cpu.max).
@@ -85,7 +88,13 @@ in_group() { # group command... : runs the command in the group (or plainly with
   # exec, so that the pid the caller records ($!) is the process itself
   if [ -n "$g" ]; then exec bash -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$g" "$@"; else exec "$@"; fi
 }
-if [ -n "$cg_root" ]; then capped=true; echo "silos capped at $silo_cpu CPU each (cgroup $cg_kind)"; else capped=false; echo "WARNING: no writable cgroup cpu controller; silos run uncapped, so the figures do not show scaling"; fi
+# The runtime sizes itself (GC heaps, thread pool, spinning) by the processors it sees at start-up,
+# and in a container with a CPU limit it sees the limit rounded up (0.25 -> 1). Silos here start
+# uncapped (to warm up) and are capped later, so they would size themselves for every core of the
+# machine and then run on a quarter of one: DOTNET_PROCESSOR_COUNT gives them what a container with
+# the same limit gives them. PROCESSOR_COUNT=0 leaves it to the runtime (the machine's cores).
+silo_procs=${PROCESSOR_COUNT:-$(awk -v c="$silo_cpu" 'BEGIN { n = int(c); if (n < c) n++; if (n < 1) n = 1; printf "%d", n }')}
+if [ -n "$cg_root" ]; then capped=true; echo "silos capped at $silo_cpu CPU each (cgroup $cg_kind), started with DOTNET_PROCESSOR_COUNT=${silo_procs/#0/unset}"; else capped=false; echo "WARNING: no writable cgroup cpu controller; silos run uncapped, so the figures do not show scaling"; fi
 
 if [ -z "${SKIP_BUILD:-}" ]; then # SKIP_BUILD=1 uses the Release builds already there
   for p in src/Silo src/Gateway src/Client/Shoal.Cli; do
@@ -122,7 +131,8 @@ start_silo() { # cluster id, silo number, data dir [quota: default silo_cpu; -1 
   local args=(--Redis 127.0.0.1:$redis_port --ClusterId "$1" --SiloPort $((port_base + 10 + $2)) --GatewayPort $((port_base + 20 + $2))
     --DataDirectory "$3" --Shoal:RebalanceInterval 00:00:02 --Shoal:RebalanceSettleDelay 00:00:01 --urls http://127.0.0.1:$((port_base + 30 + $2)))
   # SILO_ENV: extra environment for the silo processes (e.g. DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0).
-  in_group "$g" env ${SILO_ENV:-} dotnet "$silo" "${args[@]}" > "$work/$1-silo$2.log" 2>&1 &
+  local procs=(); [ "$capped" = true ] && [ "$silo_procs" != 0 ] && procs=(DOTNET_PROCESSOR_COUNT="$silo_procs")
+  in_group "$g" env "${procs[@]}" ${SILO_ENV:-} dotnet "$silo" "${args[@]}" > "$work/$1-silo$2.log" 2>&1 &
   pids+=($!)
   silo_pids+=($!)
 }
@@ -183,7 +193,7 @@ wait_balanced() { # silos, timeout_s -> prints seconds waited, or "timeout"
 get() { echo "$1" | sed -E "s/.*\"$2\":([0-9.]+).*/\1/"; }
 
 printf "\n| silos | clients | queries/s | p50 ms | p99 ms | errors | partial | silo CPU idle (cores, all silos) | silo CPU ms per query | machine busy (cores) |\n|---|---|---|---|---|---|---|---|---|---|\n" > "$work/table"
-declare -A qps
+declare -A qps first_qps
 # REBALANCE_RATE=N skips the throughput phase and runs only the rebalance phase at N queries/s.
 phases="1 2 3"; [ -n "${REBALANCE_RATE:-}" ] && phases="" && qps[1]=0 && qps[2]=0 && qps[3]=0
 for n in $phases; do
@@ -199,7 +209,7 @@ for n in $phases; do
   idle=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.3f", (b - a) / (e - s) }')
   # Saturation: each client count given is run in turn, and the best queries/s counts (a closed
   # loop whose clients all wait on silos stalled by their cap measures latency, not capacity).
-  qps[$n]=0
+  qps[$n]=0; first_qps[$n]=""
   for c in ${clients//,/ }; do
     c1=$(silo_cpu_s); e1=$(silo_cpu_each); m1=$(machine_busy_s); t1=$(date +%s.%N)
     result=$(in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients "$c" --duration "$duration" --warmup 3 2>/dev/null | tail -1)
@@ -214,6 +224,7 @@ for n in $phases; do
     echo "silo CPU ($c clients): idle $idle cores over all silos; $per_query ms per query under load; cores used by each silo under load: $each; whole machine busy: $machine of $(nproc) cores"
     echo "| $n | $c | $q | $(get "$result" p50_ms) | $(get "$result" p99_ms) | $(get "$result" errors) | $(get "$result" partial) | $idle | $per_query | $machine |" >> "$work/table"
     if awk -v a="$q" -v b="${qps[$n]}" 'BEGIN { exit !(a > b) }'; then qps[$n]=$q; fi
+    [ -z "${first_qps[$n]}" ] && first_qps[$n]=$q
   done
   stop_all
 done
@@ -221,9 +232,13 @@ cat "$work/table"
 
 echo
 echo "== rebalance under load: 1 silo, two more join while an open-loop load runs"
-# Half the warmed single silo's saturation rate: the joining silos start cold (capped from their
-# start, they compile their hot paths while shards move onto them).
-rate=${REBALANCE_RATE:-$(awk -v q="${qps[1]}" 'BEGIN { r = q * 0.5; if (r < 5) r = 5; printf "%d", r }')}
+# Half of what the warmed single silo answered at the first (smallest) client count: a rate it
+# serves with shallow queues. Not half its best: the best comes with hundreds of queued requests,
+# and a capped silo spends less CPU per query when each wake-up finds many of them (with one
+# processor, 0.17 ms at 288 clients against 0.36 ms at 32), which an open loop at a moderate rate
+# does not give it, so half the best overloads one silo before any other joins. The joining silos
+# start cold (capped from their start, they compile their hot paths while shards move onto them).
+rate=${REBALANCE_RATE:-$(awk -v q="${first_qps[1]:-0}" 'BEGIN { r = q * 0.5; if (r < 5) r = 5; printf "%d", r }')}
 start_cluster grow 1 -1
 (in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients 8 --duration "$warm_s" --warmup 1 >/dev/null 2>&1) || true
 cap_silos; sleep 2
@@ -259,4 +274,4 @@ fi
 grep -h "Placement: moving\|Placement: shard replica\|Warmed shard" "$work"/grow-silo*.log | sed -E 's/^.*(Placement|Warmed)/\1/' | awk 'NR <= 20' # not head: closing the pipe early would end the script (pipefail) before RESULT
 scaling=$(awk -v a="${qps[3]}" -v b="${qps[1]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "null" }') # null: throughput phases skipped (REBALANCE_RATE)
 [ "$balanced_after" = timeout ] && balanced_after=-1
-echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"clients\":\"$clients\",\"silo_cpu\":$silo_cpu,\"replicas\":$replicas,\"cfs_period_us\":$period,\"ready_to_run\":${READY_TO_RUN:-0},\"capped\":$capped}"
+echo "RESULT {\"qps_1\":${qps[1]},\"qps_2\":${qps[2]},\"qps_3\":${qps[3]},\"scaling_3\":$scaling,\"rebalance_rate\":$rate,\"rebalance_failed\":$(get "$load" errors),\"rebalance_partial\":$(get "$load" partial),\"rebalance_p99_ms\":$(get "$load" p99_ms),\"balanced_after_s\":$balanced_after,\"max_shard_skew\":$skew,\"clients\":\"$clients\",\"silo_cpu\":$silo_cpu,\"replicas\":$replicas,\"cfs_period_us\":$period,\"silo_processors\":$silo_procs,\"ready_to_run\":${READY_TO_RUN:-0},\"capped\":$capped}"
