@@ -37,7 +37,7 @@ cd "$(dirname "$0")/.."
 duration=${1:-15}
 clients=${2:-32,96,288}
 silo_cpu=${3:-0.25}
-port_base=${4:-$((40000 + RANDOM % 20000))}
+port_base=${4:-$((20000 + RANDOM % 12000))} # below the ephemeral range (32768-60999): an outgoing connection can hold a port there
 replicas=${REPLICAS:-1}
 warm_s=${WARM_S:-20} # seconds of uncapped load that warm each throughput cluster before its cap is applied
 corpus=$(realpath ../shared/data/scifact/corpus.jsonl)
@@ -149,6 +149,20 @@ silo_cpu_s() {
   awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
 }
 silo_pids=(); silo_groups=()
+# Waits (uncapped, at most 120 s) until the silos are quiet: under 0.05 cores each in three 2 s
+# windows in a row (the compiler works in bursts with lulls between them). A
+# silo's runtime keeps compiling its hot paths for many seconds after the warm-up load (tiered
+# compilation: a perf profile of a silo capped right after warm-up had 90% of its samples on the
+# JIT's background thread, 0.1-0.25 cores for over 15 s with no query), and a cap applied before
+# that ends would count start-up compilation as query cost. Prints the seconds waited.
+settle_silos() {
+  local start=$SECONDS a b quiet=0
+  while [ $((SECONDS - start)) -lt 120 ] && [ "$quiet" -lt 3 ]; do
+    a=$(silo_cpu_s); sleep 2; b=$(silo_cpu_s)
+    if awk -v a="$a" -v b="$b" -v n="${#silo_pids[@]}" 'BEGIN { exit !((b - a) / 2 < 0.05 * n) }'; then quiet=$((quiet + 1)); else quiet=0; fi
+  done
+  echo $((SECONDS - start))
+}
 cap_silos() { # applies the cap to every silo group (started uncapped to warm up)
   local g
   for g in "${silo_groups[@]}"; do
@@ -203,6 +217,7 @@ for n in $phases; do
   start_cluster "scale$n" "$n" -1
   echo "== $n silo(s): balanced after $(wait_balanced "$n" 120) s"
   (in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients 8 --duration "$warm_s" --warmup 1 >/dev/null 2>&1) || true # in_group execs: a subshell
+  echo "silos quiet $(settle_silos) s after the warm-up"
   cap_silos; sleep 2
   # Idle cost: what the silos burn with no queries (membership probes, timers, the runtime), over 5 s.
   c0=$(silo_cpu_s); t0=$(date +%s.%N); sleep 5; c1=$(silo_cpu_s); t1=$(date +%s.%N)
@@ -241,6 +256,7 @@ echo "== rebalance under load: 1 silo, two more join while an open-loop load run
 rate=${REBALANCE_RATE:-$(awk -v q="${first_qps[1]:-0}" 'BEGIN { r = q * 0.5; if (r < 5) r = 5; printf "%d", r }')}
 start_cluster grow 1 -1
 (in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --clients 8 --duration "$warm_s" --warmup 1 >/dev/null 2>&1) || true
+echo "silo quiet $(settle_silos) s after the warm-up"
 cap_silos; sleep 2
 run_s=$((duration + 45))
 in_group "$front" dotnet "$cli" loadtest --url http://127.0.0.1:$http --index scifact --queries "$queries" --rate "$rate" --duration "$run_s" --warmup 2 --timeline "$work/grow-timeline.jsonl" > "$work/grow-load.txt" 2>/dev/null &
