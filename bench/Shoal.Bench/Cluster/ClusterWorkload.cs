@@ -19,7 +19,7 @@ namespace Shoal.Bench.Cluster;
 /// the same client at 1 client and at saturation, the most any HTTP search could reach here.
 /// The HTTP paths are driven from a separate process (the client never shares the server's thread
 /// pool, as no real caller does); <c>--client-process false</c> drives them from this process.
-/// <c>dotnet run -c Release --project bench/Shoal.Bench -- cluster [--queries 300] [--duration 3] [--repeat 3] [--warmup 3] [--modes engine,grain,http,client] [--clients 2,8,32] [--shards 1] [--client-process true]</c>
+/// <c>dotnet run -c Release --project bench/Shoal.Bench -- cluster [--queries 300] [--duration 3] [--repeat 3] [--warmup 10] [--modes engine,grain,http,client] [--clients 2,8,32] [--shards 1] [--client-process true]</c>
 /// </summary>
 public sealed class ClusterWorkload : IWorkload
 {
@@ -38,7 +38,7 @@ public sealed class ClusterWorkload : IWorkload
         int queryCount = a.Int("queries", 300);
         double duration = a.Double("duration", 3);
         int repeat = a.Int("repeat", 3);
-        double warmup = a.Double("warmup", 3);
+        double warmup = a.Double("warmup", 10); // long enough for tiered compilation to finish the paths a single client runs (2 s left the grain path at half its later rate)
         int shards = a.Int("shards", 1);
         // HTTP clients run in their own process unless --client-process false (then they share the gateway's thread pool).
         bool clientProcess = !string.Equals(a.String("client-process", "true"), "false", StringComparison.OrdinalIgnoreCase);
