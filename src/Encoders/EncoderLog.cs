@@ -13,8 +13,8 @@ internal static partial class EncoderLog
         Message = "Loaded ONNX model '{ModelPath}' on {ExecutionProvider}: inputs [{Inputs}], outputs [{Outputs}].")]
     public static partial void ModelLoaded(ILogger logger, string modelPath, string executionProvider, string inputs, string outputs);
 
-    [LoggerMessage(EventId = 5004, Level = LogLevel.Warning,
-        Message = "Encoder '{Name}' runs the int8 model '{Model}' on a CPU without VNNI instructions: ONNX Runtime's uint8 x int8 kernel can saturate there and lose accuracy. Measure it (shoal eval --dense-encoder {Model}) or use the fp32 model.")]
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Information,
+        Message = "Encoder '{Name}' runs the int8 model '{Model}' on a CPU without VNNI instructions: ONNX Runtime's exact uint8 kernel is used there (its uint8 x int8 kernel would saturate), slower than with VNNI.")]
     public static partial void Int8WithoutVnni(ILogger logger, string name, string model);
 
     [LoggerMessage(EventId = 5003, Level = LogLevel.Error, Message = "Encoder batch of {Count} items failed in '{Name}'.")]

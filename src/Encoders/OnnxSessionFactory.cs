@@ -139,7 +139,14 @@ public static class OnnxSessionFactory
         }
     }
 
-    private static SessionOptions NewOptions(int intraOpThreads)
+    /// <summary>
+    /// The options every Shoal session starts from. On an x64 CPU without VNNI, ONNX Runtime's
+    /// uint8 x int8 kernel sums pairs of products in 16 bits, which saturate (an int8 encoder's
+    /// vectors fell to cosine 0.96 of its fp32 ones on such a CPU); <c>session.x64quantprecision</c>
+    /// makes it turn int8 weights into uint8 at load and run its exact uint8 x uint8 kernel there.
+    /// Models without int8 matrix multiplies are not affected.
+    /// </summary>
+    internal static SessionOptions NewOptions(int intraOpThreads = 0)
     {
         var options = new SessionOptions
         {
@@ -147,6 +154,7 @@ public static class OnnxSessionFactory
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
         if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
+        if (!EncoderFactory.CpuHasVnni()) options.AddSessionConfigEntry("session.x64quantprecision", "1");
         return options;
     }
 }

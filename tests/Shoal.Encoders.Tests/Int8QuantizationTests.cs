@@ -73,7 +73,8 @@ public sealed class Int8QuantizationTests
 
     private static float[] Run(byte[] model, float[] x, int rows)
     {
-        using var session = new InferenceSession(model);
+        using var sessionOptions = OnnxSessionFactory.NewOptions(); // as the encoders make them: exact kernels on CPUs without VNNI
+        using var session = new InferenceSession(model, sessionOptions);
         using var input = OrtValue.CreateTensorValueFromMemory(x, [rows, K]);
         using var options = new RunOptions();
         using var outputs = session.Run(options, new Dictionary<string, OrtValue> { ["X"] = input }, ["Y"]);
@@ -164,11 +165,11 @@ public sealed class Int8QuantizationTests
     }
 
     [Fact]
-    public void Loading_the_int8_model_warns_exactly_when_the_cpu_lacks_vnni()
+    public void Loading_the_int8_model_says_exactly_when_the_cpu_lacks_vnni()
     {
         var logger = new CapturingLogger();
         using (EncoderFactory.Create(new EncoderOptions { Kind = EncoderKind.Dense, Model = "arctic-xs-int8" }, logger) as IDisposable) { }
-        bool warned = logger.Entries.Any(e => e.Level == LogLevel.Warning && e.Message.Contains("without VNNI", StringComparison.Ordinal));
+        bool warned = logger.Entries.Any(e => e.Level == LogLevel.Information && e.Message.Contains("without VNNI", StringComparison.Ordinal));
         Assert.Equal(!EncoderFactory.CpuHasVnni(), warned);
 
         var fp32 = new CapturingLogger();

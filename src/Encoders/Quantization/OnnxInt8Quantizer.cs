@@ -28,7 +28,7 @@ public sealed record Int8QuantizationResult(byte[] Model, int MatMulsQuantized, 
 /// </summary>
 /// <remarks>
 /// Without VNNI, ONNX Runtime multiplies uint8 by int8 with an instruction whose 16-bit pair sums
-/// can saturate; measure quality on such CPUs before relying on it (README "Real models").
+/// can saturate; Shoal's sessions ask it for its exact uint8 kernel there (OnnxSessionFactory.NewOptions).
 /// </remarks>
 public static class OnnxInt8Quantizer
 {
