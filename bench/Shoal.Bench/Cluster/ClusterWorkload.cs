@@ -140,24 +140,25 @@ public sealed class ClusterWorkload : IWorkload
             {
                 // The most any HTTP search could reach here: the same client and server with no search behind the request.
                 var (floorClients, floorQps) = httpFloorQps.MaxBy(q => q.Value);
-                double? engineQps = measured.TryGetValue("engine", out var e) ? e.Best.Qps : null;
+                double engineQps = measured.TryGetValue("engine", out var e) ? e.Best.Qps : 0;
+                double? httpQps = measured.TryGetValue("http", out var h) ? h.Best.Qps : null;
                 report.Row($"HTTP floor: GET /health/live q/s at saturation ({string.Join("/", clients)} clients)",
                     string.Join(" / ", clients.Select(c => Report.F(httpFloorQps[c], 0))) + $" (best {floorClients})",
-                    engineQps is { } eq ? Report.F(eq, 0) + " (engine)" : null, engineQps is { } eq2 && eq2 > 0 ? Report.F(100 * floorQps / eq2, 0) + "% of engine" : null);
+                    engineQps > 0 ? Report.F(engineQps, 0) + " (engine)" : null, engineQps > 0 ? Report.F(100 * floorQps / engineQps, 0) + "% of engine" : null);
                 report.Result("http_floor_qps", floorQps);
-                if (engineQps is { } eqc && eqc > 0)
+                if (engineQps > 0)
                 {
                     // A search over HTTP costs at least the floor's request plus the engine's search, on the same cores:
                     // its rate cannot pass 1 / (1/floor + 1/engine), however little the path adds between them.
-                    double ceiling = 1 / (1 / floorQps + 1 / eqc);
-                    report.Row("HTTP search ceiling here: 1 / (1/floor q/s + 1/engine q/s)", Report.F(ceiling, 0), Report.F(eqc, 0) + " (engine)",
-                        Report.F(100 * ceiling / eqc, 0) + "% of engine", measured.TryGetValue("http", out var hc) ? $"http at {100 * hc.Best.Qps / ceiling:F0}% of it" : null);
+                    double ceiling = 1 / (1 / floorQps + 1 / engineQps);
+                    report.Row("HTTP search ceiling here: 1 / (1/floor q/s + 1/engine q/s)", Report.F(ceiling, 0), Report.F(engineQps, 0) + " (engine)",
+                        Report.F(100 * ceiling / engineQps, 0) + "% of engine", httpQps.HasValue ? $"http at {100 * httpQps.Value / ceiling:F0}% of it" : null);
                     report.Result("http_qps_ceiling", ceiling);
-                    report.Result("http_qps_ceiling_share_of_engine", ceiling / eqc);
-                    if (measured.TryGetValue("http", out var hc2)) report.Result("http_share_of_ceiling", hc2.Best.Qps / ceiling);
+                    report.Result("http_qps_ceiling_share_of_engine", ceiling / engineQps);
+                    if (httpQps.HasValue) report.Result("http_share_of_ceiling", httpQps.Value / ceiling);
+                    report.Result("http_floor_share_of_engine", floorQps / engineQps);
                 }
-                if (engineQps is { } eq3 && eq3 > 0) report.Result("http_floor_share_of_engine", floorQps / eq3);
-                if (measured.TryGetValue("http", out var hf)) report.Result("http_share_of_floor", hf.Best.Qps / floorQps);
+                if (httpQps.HasValue) report.Result("http_share_of_floor", httpQps.Value / floorQps);
             }
             report.Print(Console.Out);
             return 0;
